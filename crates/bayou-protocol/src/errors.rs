@@ -1,0 +1,134 @@
+//! The `code::text` error strings that go in a reply's `error` field.
+//!
+//! Clients match these strings literally (EMP-Connector, CometD.NetCore and jsforce all do), so
+//! the Salesforce ones are byte-exact copies of what Salesforce sends, double spaces included.
+//! Errors Salesforce has no text for (malformed messages, unknown meta channels) use the same
+//! `code::text` form with wording of our own.
+
+/// The API version Salesforce's error texts quote as the example URI.
+pub const CURRENT_API_VERSION: &str = "66.0";
+
+/// The oldest API version the streaming endpoint accepts.
+pub const MIN_API_VERSION: f64 = 37.0;
+
+pub const UNKNOWN_CLIENT: &str = "403::Unknown client";
+pub const HANDSHAKE_DENIED: &str = "403::Handshake denied";
+pub const CLIENT_NOT_HANDSHAKEN: &str = "403::Client has not completed handshake";
+pub const RESTRICTED_CHANNEL: &str = "403::Restricted channel";
+pub const AUTHENTICATION_INVALID: &str = "401::Authentication invalid";
+pub const REQUEST_REQUIRES_AUTHENTICATION: &str = "401::Request requires authentication";
+pub const CHANNEL_NOT_SPECIFIED: &str = "400::Channel name not specified";
+pub const CHANNEL_LEADING_SLASH: &str = "400::Channel subscriptions must start with a leading '/'";
+pub const MAXIMUM_REQUEST_SIZE: &str = "413::Maximum Request Size Exceeded";
+pub const SERVER_TOO_BUSY: &str = "503::Server is too busy.  Please try your request again later.";
+
+/// `400::API version in the URI is mandatory. URI format: '/cometd/66.0'`
+pub fn api_version_mandatory() -> String {
+    format!("400::API version in the URI is mandatory. URI format: '/cometd/{CURRENT_API_VERSION}'")
+}
+
+/// `400::Unsupported API version. Only API versions '37.0' and later are supported. …`
+pub fn api_version_unsupported() -> String {
+    format!(
+        "400::Unsupported API version. Only API versions '37.0' and later are supported. \
+         URI format: '/cometd/{CURRENT_API_VERSION}'"
+    )
+}
+
+/// `400::Invalid connection type {type}`
+pub fn invalid_connection_type(connection_type: &str) -> String {
+    format!("400::Invalid connection type {connection_type}")
+}
+
+/// `400::The replayId {id} you provided was invalid.  Please provide …` (two spaces).
+pub fn replay_id_invalid(replay_id: &str) -> String {
+    format!(
+        "400::The replayId {{{replay_id}}} you provided was invalid.  Please provide a valid ID, \
+         -2 to replay all events, or -1 to replay only new events."
+    )
+}
+
+/// `400::The replayId for channel {ch} wasn't found using the provided replay ID map {map}. …`
+pub fn replay_map_missing_channel(channel: &str, map: &str) -> String {
+    format!(
+        "400::The replayId for channel {{{channel}}} wasn't found using the provided replay ID \
+         map {{{map}}}. Ensure that the channel name you provided in the replay map is valid and \
+         matches the channel name used for subscribing."
+    )
+}
+
+/// `400::The channel you requested to subscribe to doesn’t exist {channel}` (typographic
+/// apostrophe, as in Salesforce's table).
+pub fn channel_does_not_exist(channel: &str) -> String {
+    format!("400::The channel you requested to subscribe to doesn\u{2019}t exist {channel}")
+}
+
+/// A channel name that is not valid Bayeux.
+pub fn invalid_channel(channel: &str, why: &str) -> String {
+    format!("400::Invalid channel {channel}: {why}")
+}
+
+/// A `/meta/*` channel this server does not implement.
+pub fn unknown_meta_channel(channel: &str) -> String {
+    format!("400::Unknown meta channel {channel}")
+}
+
+/// A message whose fields have the wrong JSON types.
+pub fn malformed_message(why: &str) -> String {
+    format!("400::Malformed message: {why}")
+}
+
+/// A publish without `data`.
+pub const DATA_NOT_SPECIFIED: &str = "400::Message data not specified";
+
+/// A request carrying more messages than the configured batch limit.
+pub fn too_many_messages(count: usize, max: usize) -> String {
+    format!("400::Too many messages in one request: {count} (the limit is {max})")
+}
+
+/// The body is not JSON.
+pub fn malformed_json(why: &str) -> String {
+    format!("400::Malformed JSON: {why}")
+}
+
+/// Publishing to a channel the server refuses publishes on.
+pub fn publish_denied(channel: &str) -> String {
+    format!("403::Publish denied on channel {channel}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_text_has_the_double_space() {
+        assert_eq!(
+            replay_id_invalid("82"),
+            "400::The replayId {82} you provided was invalid.  Please provide a valid ID, -2 to \
+             replay all events, or -1 to replay only new events."
+        );
+    }
+
+    #[test]
+    fn replay_map_text_matches_salesforce() {
+        assert_eq!(
+            replay_map_missing_channel("/topic/topicName", "{}"),
+            "400::The replayId for channel {/topic/topicName} wasn't found using the provided \
+             replay ID map {{}}. Ensure that the channel name you provided in the replay map is \
+             valid and matches the channel name used for subscribing."
+        );
+    }
+
+    #[test]
+    fn version_texts() {
+        assert_eq!(
+            api_version_mandatory(),
+            "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
+        );
+        assert_eq!(
+            api_version_unsupported(),
+            "400::Unsupported API version. Only API versions '37.0' and later are supported. \
+             URI format: '/cometd/66.0'"
+        );
+    }
+}
