@@ -1,1 +1,82 @@
+//! The Bayou server: the Bayeux engine and its HTTP transports.
+//!
+//! - [`engine`]: sessions, subscriptions and delivery queues — who gets what. It knows nothing
+//!   of HTTP.
+//! - [`transport`]: long-polling and WebSocket — how bytes reach the engine and leave it.
+//! - [`http`]: the routes.
+//! - [`auth`]: the handshake's authentication hook.
+//!
+//! [`Server`] ties them together for the `bayou` binary and for tests.
 
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod transport;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use auth::{AllowAll, Authenticator, Credentials, Principal};
+pub use config::{EngineConfig, TransportKind};
+pub use engine::Engine;
+use transport::{AppState, ConnectionTracker};
+
+/// A Bayou server: an engine plus its HTTP routes.
+pub struct Server {
+    state: AppState,
+}
+
+impl Server {
+    /// A server with `config`, admitting clients through `authenticator`.
+    pub fn new(config: EngineConfig, authenticator: Arc<dyn Authenticator>) -> Self {
+        Self {
+            state: AppState {
+                engine: Engine::new(config, authenticator),
+                tracker: Arc::new(ConnectionTracker::default()),
+            },
+        }
+    }
+
+    /// The engine, to publish from the server side or register services.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.state.engine
+    }
+
+    /// The Bayeux and health routes.
+    pub fn router(&self) -> Router {
+        http::router(self.state.clone())
+    }
+
+    /// Serves `router` (the Bayeux routes plus any the caller merged in) on `listener` until
+    /// `shutdown` completes, then stops gracefully: every held connect is answered, WebSocket
+    /// clients get their pending replies and a close frame, and in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let engine = Arc::clone(&self.state.engine);
+        let sweeper = engine.spawn_sweeper();
+        let stopping = Arc::clone(&engine);
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: answering held connects");
+                stopping.shutdown();
+            })
+            .await;
+        // Upgraded sockets are not tracked by axum; give them a moment to say goodbye.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.state.tracker.wait_idle()).await;
+        sweeper.abort();
+        result
+    }
+}

@@ -1,1 +1,28 @@
-fn main() {}
+//! `bayou`: the Salesforce Streaming API, self-hosted.
+//!
+//! `bayou serve` runs the server. Settings come from flags, then `BAYOU_*` environment
+//! variables, then an optional TOML file, then defaults (see `settings.rs`).
+
+mod cli;
+mod logging;
+mod serve;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line (plus causes), not a backtrace.
+            eprintln!("bayou: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Engine settings, named as CometD names them (`timeout`, `interval`, `maxInterval`,
+//! `maxQueue`) so that users who know CometD know what they do.
+
+use std::time::Duration;
+
+/// Which transports the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    LongPolling,
+    WebSocket,
+}
+
+impl TransportKind {
+    /// The name used in `supportedConnectionTypes` and `connectionType`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::LongPolling => bayou_protocol::connection_type::LONG_POLLING,
+            TransportKind::WebSocket => bayou_protocol::connection_type::WEBSOCKET,
+        }
+    }
+
+    /// Reads a connection type name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            bayou_protocol::connection_type::LONG_POLLING => Some(TransportKind::LongPolling),
+            bayou_protocol::connection_type::WEBSOCKET => Some(TransportKind::WebSocket),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the engine and the transports need to know.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a `/meta/connect` is held when nothing is queued (advice `timeout`).
+    pub timeout: Duration,
+    /// How long a client should wait between a connect reply and its next connect (advice
+    /// `interval`).
+    pub interval: Duration,
+    /// A session that has sent no connect for this long is removed (`maxInterval`).
+    pub max_interval: Duration,
+    /// How many messages may wait in one session's queue; past this the session is closed and
+    /// the client must handshake again (`maxQueue`).
+    pub max_queue: usize,
+    /// How many queued messages one connect reply (or one WebSocket frame) carries at most.
+    pub max_messages_per_reply: usize,
+    /// The largest request body (or WebSocket message) accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// How many messages one request may carry.
+    pub max_batch_messages: usize,
+    /// Transports offered, in order of preference.
+    pub transports: Vec<TransportKind>,
+    /// Whether the server is reached over https (decides the cookie's `Secure` flag).
+    pub secure_cookies: bool,
+}
+
+impl Default for EngineConfig {
+    /// Salesforce's values: 110 s hold, 40 s session expiry, 32,768-byte requests.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(110_000),
+            interval: Duration::ZERO,
+            max_interval: Duration::from_millis(40_000),
+            max_queue: 100_000,
+            max_messages_per_reply: 1_000,
+            max_request_bytes: 32_768,
+            max_batch_messages: 500,
+            transports: vec![TransportKind::WebSocket, TransportKind::LongPolling],
+            secure_cookies: false,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// How long a connect is actually held: a little under `timeout`, so that a client whose
+    /// own request timeout is exactly the advised `timeout` (aio_sf_streaming) still gets the
+    /// reply in time.
+    pub fn hold_duration(&self) -> Duration {
+        let margin = (self.timeout / 20).min(Duration::from_secs(1));
+        self.timeout - margin
+    }
+
+    /// Whether `kind` is offered.
+    pub fn offers(&self, kind: TransportKind) -> bool {
+        self.transports.contains(&kind)
+    }
+}

@@ -1,0 +1,105 @@
+//! `/meta/handshake`: authenticates the client and opens a session.
+//!
+//! Every reply — success or failure — carries `ext: {"replay": true, "payload.format": true}`:
+//! the Salesforce replay extensions in jsforce, EMP-Connector and the Salesforce JS samples only
+//! switch replay on when the handshake reply says so. A successful reply has no advice, as
+//! Salesforce's has none; the first connect brings it.
+
+use std::sync::Arc;
+
+use bayou_protocol::{errors, Advice, Message, Reply, BAYEUX_VERSION};
+use serde_json::value::RawValue;
+
+use super::{write, Engine, RequestContext, Session};
+use crate::metrics as m;
+
+const REPLAY_EXT: &str = r#"{"replay":true,"payload.format":true}"#;
+
+fn replay_ext() -> Box<RawValue> {
+    raw(REPLAY_EXT)
+}
+
+fn raw(json: &str) -> Box<RawValue> {
+    // Only called with the constant JSON texts of this file.
+    RawValue::from_string(json.to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// A new opaque client id: 128 random bits in lowercase base 36, like Salesforce's.
+fn new_client_id() -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n: u128 = rand::random();
+    let mut out = Vec::with_capacity(25);
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.push(b'1');
+    out.iter().rev().map(|&b| b as char).collect()
+}
+
+impl Engine {
+    pub(super) fn handshake(&self, message: Message, ctx: RequestContext<'_>) -> Reply {
+        metrics::counter!(m::HANDSHAKES).increment(1);
+        let offered = self.offered_types();
+        if let Some(requested) = &message.supported_connection_types {
+            if !requested.iter().any(|t| offered.contains(&t.as_str())) {
+                let error = errors::invalid_connection_type(&requested.join(","));
+                return Reply::failure(message.channel, message.id, error)
+                    .with_advice(Advice::none())
+                    .with_ext(replay_ext());
+            }
+        }
+        if self.is_shutting_down() {
+            return Reply::failure(message.channel, message.id, errors::SERVER_TOO_BUSY)
+                .with_advice(Advice::handshake())
+                .with_ext(replay_ext());
+        }
+        let principal = match self.authenticator.authenticate(ctx.credentials) {
+            Ok(principal) => principal,
+            Err(denied) => {
+                tracing::info!(reason = denied.failure_reason(), "handshake denied");
+                let ext = format!(
+                    r#"{{"sfdc":{{"failureReason":"{}"}},"replay":true,"payload.format":true}}"#,
+                    denied.failure_reason()
+                );
+                return Reply::failure(message.channel, message.id, errors::HANDSHAKE_DENIED)
+                    .with_advice(Advice::none())
+                    .with_ext(raw(&ext));
+            }
+        };
+        let client_id = new_client_id();
+        let session = Arc::new(Session::new(client_id.clone(), principal));
+        write(&self.sessions).insert(client_id.clone(), session);
+        metrics::gauge!(m::SESSIONS).increment(1.0);
+        tracing::debug!(client_id, transport = ctx.transport.name(), "handshake");
+
+        let mut reply = Reply::success(message.channel, message.id)
+            .with_client_id(client_id)
+            .with_ext(replay_ext());
+        reply.version = Some(BAYEUX_VERSION);
+        reply.minimum_version = Some(BAYEUX_VERSION);
+        reply.supported_connection_types = Some(offered);
+        reply
+    }
+
+    /// Connection types offered, in the configured order.
+    pub(super) fn offered_types(&self) -> Vec<&'static str> {
+        self.config.transports.iter().map(|t| t.name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_opaque_base36() {
+        let a = new_client_id();
+        let b = new_client_id();
+        assert_ne!(a, b);
+        assert!(a.len() >= 20 && a.len() <= 27, "{a}");
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+    }
+}

@@ -1,0 +1,257 @@
+//! The engine: sessions, subscriptions and delivery, independent of any transport.
+//!
+//! A transport decodes a request into messages and hands each to [`Engine::handle`], which
+//! answers with a [`Step`]: a reply to send now, or a connect the transport may hold until
+//! messages arrive ([`connect`]). Published messages go through one function,
+//! [`Engine::publish`] ([`publish`]), which encodes them once and routes them through the
+//! [`subscriptions`] index into each session's bounded queue ([`session`]).
+//!
+//! Where things happen, by file: `handshake.rs` opens sessions, `connect.rs` decides whether a
+//! `/meta/connect` is held, `subscribe.rs` edits the index, `publish.rs` fans out,
+//! `disconnect.rs` ends sessions, `services.rs` dispatches `/service/**`, and `sweeper.rs`
+//! expires sessions that stopped connecting.
+
+mod connect;
+mod disconnect;
+mod handshake;
+mod publish;
+pub mod services;
+pub mod session;
+mod subscribe;
+pub mod subscriptions;
+mod sweeper;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use bayou_protocol::channel::kind_of;
+use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, Subscription};
+
+use crate::auth::{Authenticator, Credentials};
+use crate::config::{EngineConfig, TransportKind};
+use crate::metrics as m;
+
+pub use connect::ConnectStep;
+pub use publish::PublishError;
+pub use services::ServiceHandler;
+use services::ServiceRegistry;
+pub use session::{CloseReason, Session, WaitOutcome};
+use subscriptions::SubscriptionIndex;
+
+/// What the transport should do with one message.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this reply.
+    Reply(Reply),
+    /// A `/meta/connect`: reply now, or hold it first (see [`ConnectStep`]).
+    Connect(ConnectStep),
+}
+
+/// What the engine knows about the request a message came in.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    pub credentials: &'a Credentials,
+    pub transport: TransportKind,
+    /// How many messages the request carried; a connect in a batch is never held.
+    pub batch_len: usize,
+}
+
+/// The Bayeux engine. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    config: EngineConfig,
+    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    index: RwLock<SubscriptionIndex>,
+    services: ServiceRegistry,
+    authenticator: Arc<dyn Authenticator>,
+    shutting_down: AtomicBool,
+    shutdown_signal: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("sessions", &self.session_count())
+            .finish_non_exhaustive()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    /// An engine with `config`, admitting clients through `authenticator`.
+    pub fn new(config: EngineConfig, authenticator: Arc<dyn Authenticator>) -> Arc<Self> {
+        m::describe();
+        Arc::new(Self {
+            config,
+            sessions: RwLock::new(HashMap::new()),
+            index: RwLock::new(SubscriptionIndex::default()),
+            services: ServiceRegistry::default(),
+            authenticator,
+            shutting_down: AtomicBool::new(false),
+            shutdown_signal: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Registers a handler for `/service/**` messages matching `pattern`.
+    pub fn register_service(
+        &self,
+        pattern: &str,
+        handler: Arc<dyn ServiceHandler>,
+    ) -> Result<(), bayou_protocol::ChannelError> {
+        self.services.register(pattern, handler)
+    }
+
+    /// Handles one decoded (or undecodable) message.
+    pub fn handle(&self, message: Result<Message, MessageError>, ctx: RequestContext<'_>) -> Step {
+        let message = match message {
+            Ok(message) => message,
+            Err(bad) => {
+                let mut reply = Reply::failure(
+                    bad.channel
+                        .unwrap_or_else(|| "/meta/unsuccessful".to_owned()),
+                    bad.id,
+                    bad.error,
+                )
+                .with_advice(self.retry_advice());
+                reply.client_id = bad.client_id;
+                return Step::Reply(reply);
+            }
+        };
+        match message.channel.as_str() {
+            "/meta/handshake" => Step::Reply(self.handshake(message, ctx)),
+            "/meta/connect" => self.connect(message, ctx),
+            "/meta/subscribe" => Step::Reply(self.subscribe(message)),
+            "/meta/unsubscribe" => Step::Reply(self.unsubscribe(message)),
+            "/meta/disconnect" => Step::Reply(self.disconnect(message)),
+            channel if kind_of(channel) == ChannelKind::Meta => {
+                let error = errors::unknown_meta_channel(channel);
+                Step::Reply(self.failure(&message, error))
+            }
+            _ => Step::Reply(self.client_publish(message)),
+        }
+    }
+
+    /// The advice sent with errors that leave the session usable: complete, with the hold
+    /// `timeout` (CometD JS replaces its whole advice with whatever a reply carries).
+    pub fn retry_advice(&self) -> Advice {
+        Advice::retry(millis(self.config.timeout), millis(self.config.interval))
+    }
+
+    /// A failure reply to `message` with the retry advice.
+    fn failure(&self, message: &Message, error: impl Into<String>) -> Reply {
+        let mut reply = Reply::failure(message.channel.clone(), message.id.clone(), error)
+            .with_advice(self.retry_advice());
+        reply.client_id = message.client_id.clone();
+        reply
+    }
+
+    /// Finds the live session a message names, or the reply that says why there is none.
+    fn session_for(&self, message: &Message) -> Result<Arc<Session>, Reply> {
+        let Some(client_id) = message.client_id.as_deref() else {
+            return Err(Reply::failure(
+                message.channel.clone(),
+                message.id.clone(),
+                errors::CLIENT_NOT_HANDSHAKEN,
+            )
+            .with_advice(Advice::handshake()));
+        };
+        match self.session(client_id) {
+            Some(session) if session.closed().is_none() => {
+                session.touch();
+                Ok(session)
+            }
+            _ => Err(Reply::failure(
+                message.channel.clone(),
+                message.id.clone(),
+                errors::UNKNOWN_CLIENT,
+            )
+            .with_advice(Advice::handshake())),
+        }
+    }
+
+    /// The session with this client id, if it is live.
+    pub fn session(&self, client_id: &str) -> Option<Arc<Session>> {
+        read(&self.sessions).get(client_id).cloned()
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        read(&self.sessions).len()
+    }
+
+    /// Ends a session: closes it (waking a held connect), and removes it and its
+    /// subscriptions. Its next request gets `403::Unknown client`.
+    pub fn remove_session(&self, client_id: &str, reason: CloseReason) -> bool {
+        let Some(session) = write(&self.sessions).remove(client_id) else {
+            return false;
+        };
+        session.close(reason);
+        let subscriptions = session.subscriptions();
+        {
+            let mut index = write(&self.index);
+            for raw in &subscriptions {
+                if let Ok(subscription) = Subscription::parse(raw) {
+                    index.unsubscribe(subscription.channel.as_str(), client_id);
+                }
+            }
+        }
+        metrics::gauge!(m::SESSIONS).decrement(1.0);
+        metrics::counter!(m::SESSIONS_CLOSED, "reason" => reason_label(reason)).increment(1);
+        tracing::debug!(client_id, ?reason, "session ended");
+        true
+    }
+
+    /// Starts the background task that removes sessions which stopped connecting. It ends when
+    /// the engine is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        sweeper::spawn(Arc::downgrade(self))
+    }
+
+    /// Begins shutting down: every session is closed, which answers every held connect now.
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown_signal.send_replace(true);
+        let ids: Vec<String> = read(&self.sessions).keys().cloned().collect();
+        for id in ids {
+            self.remove_session(&id, CloseReason::Shutdown);
+        }
+    }
+
+    /// Changes once, when [`Engine::shutdown`] is called; for tasks that must stop with it.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown_signal.subscribe()
+    }
+
+    /// Whether [`Engine::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+fn reason_label(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Disconnected => "disconnected",
+        CloseReason::Expired => "expired",
+        CloseReason::QueueOverflow => "queue_overflow",
+        CloseReason::AuthInvalid => "auth_invalid",
+        CloseReason::Shutdown => "shutdown",
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

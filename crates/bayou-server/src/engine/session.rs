@@ -1,0 +1,267 @@
+//! One client's session: its bounded queue, its subscriptions, and the wake-ups that release a
+//! held `/meta/connect`.
+//!
+//! The queue holds shared `Bytes` (an event encoded once for all subscribers). The lock is a
+//! plain mutex held for a few instructions and never across an `await`; waiting is done on a
+//! [`Notify`] with the register-then-check pattern, so a message enqueued between the check and
+//! the wait is never missed.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::auth::Principal;
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent `/meta/disconnect`.
+    Disconnected,
+    /// No connect within `maxInterval`.
+    Expired,
+    /// Its queue passed `maxQueue`: the client reads more slowly than messages arrive.
+    QueueOverflow,
+    /// Its credentials stopped being valid.
+    AuthInvalid,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// How a wait for messages ended.
+#[derive(Debug)]
+pub enum WaitOutcome {
+    /// Messages were queued; here they are (at most the requested number).
+    Messages(Vec<Bytes>),
+    /// The hold time ran out with nothing queued.
+    Timeout,
+    /// A newer connect took this one's place.
+    Superseded,
+    /// The session ended.
+    Closed(CloseReason),
+}
+
+/// A session's mutable state.
+#[derive(Debug)]
+struct State {
+    queue: VecDeque<Bytes>,
+    /// Subscriptions as the client wrote them.
+    subscriptions: HashSet<String>,
+    /// Whether the first connect has been answered (it is answered at once, with advice).
+    connected: bool,
+    last_active: Instant,
+    /// Incremented by every connect; a held connect whose number is old has been replaced.
+    connect_generation: u64,
+    /// Connects currently held for this session (a held connect keeps the session alive).
+    holding: u32,
+    closed: Option<CloseReason>,
+}
+
+/// A client's session.
+#[derive(Debug)]
+pub struct Session {
+    id: String,
+    principal: Principal,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+impl Session {
+    pub(crate) fn new(id: String, principal: Principal) -> Self {
+        Self {
+            id,
+            principal,
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                subscriptions: HashSet::new(),
+                connected: false,
+                last_active: Instant::now(),
+                connect_generation: 0,
+                holding: 0,
+                closed: None,
+            }),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The opaque client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Who opened the session.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state half-updated in a way that
+        // matters more than losing the session, so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the session ended, if it has.
+    pub fn closed(&self) -> Option<CloseReason> {
+        self.state().closed
+    }
+
+    /// Marks activity (any message from the client).
+    pub(crate) fn touch(&self) {
+        self.state().last_active = Instant::now();
+    }
+
+    /// Registers a connect. Returns whether it is the first one (to be answered at once with
+    /// advice) and its generation number; any connect held before it is released.
+    pub(crate) fn begin_connect(&self) -> (bool, u64) {
+        let (first, generation) = {
+            let mut state = self.state();
+            state.last_active = Instant::now();
+            state.connect_generation += 1;
+            let first = !state.connected;
+            state.connected = true;
+            (first, state.connect_generation)
+        };
+        self.wake.notify_waiters();
+        (first, generation)
+    }
+
+    /// Adds a message to the queue. Returns `false` if the queue is full; the caller then
+    /// closes the session.
+    pub(crate) fn enqueue(&self, message: Bytes, max_queue: usize) -> bool {
+        {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return true;
+            }
+            if state.queue.len() >= max_queue {
+                return false;
+            }
+            state.queue.push_back(message);
+        }
+        self.wake.notify_waiters();
+        true
+    }
+
+    /// Takes up to `max` queued messages.
+    pub fn drain(&self, max: usize) -> Vec<Bytes> {
+        let mut state = self.state();
+        let n = state.queue.len().min(max);
+        state.queue.drain(..n).collect()
+    }
+
+    /// Number of queued messages.
+    pub fn queued(&self) -> usize {
+        self.state().queue.len()
+    }
+
+    pub(crate) fn add_subscription(&self, subscription: &str) -> bool {
+        self.state().subscriptions.insert(subscription.to_owned())
+    }
+
+    pub(crate) fn remove_subscription(&self, subscription: &str) -> bool {
+        self.state().subscriptions.remove(subscription)
+    }
+
+    /// The session's subscriptions, as the client wrote them.
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.state().subscriptions.iter().cloned().collect()
+    }
+
+    /// Ends the session and wakes whoever waits on it. Returns `false` if it had already ended.
+    pub(crate) fn close(&self, reason: CloseReason) -> bool {
+        let first = {
+            let mut state = self.state();
+            let first = state.closed.is_none();
+            if first {
+                state.closed = Some(reason);
+                state.queue.clear();
+            }
+            first
+        };
+        self.wake.notify_waiters();
+        first
+    }
+
+    /// Whether the session has gone `max_interval` without a connect and none is held.
+    pub(crate) fn is_expired(&self, now: Instant, max_interval: Duration) -> bool {
+        let state = self.state();
+        state.holding == 0 && now.duration_since(state.last_active) > max_interval
+    }
+
+    /// Marks a connect as held; the returned guard un-marks it when dropped (also when the
+    /// HTTP request is abandoned mid-wait).
+    pub(crate) fn hold(self: &Arc<Self>) -> HoldGuard {
+        self.state().holding += 1;
+        HoldGuard {
+            session: Arc::clone(self),
+        }
+    }
+
+    /// Waits until messages are queued, `generation` is replaced, the session closes, or
+    /// `deadline` passes. Messages are not taken from a replaced connect: its response may be
+    /// going to a client that has given up on it.
+    pub async fn wait_for_messages(
+        &self,
+        generation: u64,
+        deadline: tokio::time::Instant,
+        max: usize,
+    ) -> WaitOutcome {
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.state();
+                if let Some(reason) = state.closed {
+                    return WaitOutcome::Closed(reason);
+                }
+                if state.connect_generation != generation {
+                    return WaitOutcome::Superseded;
+                }
+                if !state.queue.is_empty() {
+                    let n = state.queue.len().min(max);
+                    return WaitOutcome::Messages(state.queue.drain(..n).collect());
+                }
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => return WaitOutcome::Timeout,
+            }
+        }
+    }
+
+    /// A future completing on the next change to this session (a message queued, a new
+    /// connect, closing). Pin it and call `enable()` before checking the state, so that a change
+    /// between the check and the await is not missed. The WebSocket transport, which pushes
+    /// messages as soon as they are queued, waits on this.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// The state of the current connect: its generation number, whether the session is closed.
+    pub fn connect_state(&self) -> (u64, Option<CloseReason>) {
+        let state = self.state();
+        (state.connect_generation, state.closed)
+    }
+
+    /// Stamps the end of a connect (its reply was sent); `maxInterval` counts from here.
+    pub(crate) fn end_connect(&self) {
+        self.state().last_active = Instant::now();
+    }
+}
+
+/// Keeps a session marked as holding a connect while alive.
+#[derive(Debug)]
+pub(crate) struct HoldGuard {
+    session: Arc<Session>,
+}
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        let mut state = self.session.state();
+        state.holding = state.holding.saturating_sub(1);
+        state.last_active = Instant::now();
+    }
+}

@@ -1,0 +1,36 @@
+//! Metric names, in one place so the dashboard, `/metrics` and the docs agree.
+//!
+//! Counters are incremented once per request or per publish (a fan-out adds its subscriber
+//! count in one call), never once per delivered copy, to keep the hot path cheap.
+
+/// Live sessions (gauge).
+pub const SESSIONS: &str = "bayou_sessions";
+/// Sessions ended, by `reason` (counter).
+pub const SESSIONS_CLOSED: &str = "bayou_sessions_closed_total";
+/// Successful or refused handshakes (counter).
+pub const HANDSHAKES: &str = "bayou_handshakes_total";
+/// Events published (counter).
+pub const PUBLISHED: &str = "bayou_published_total";
+/// Copies of events placed in session queues (counter).
+pub const ENQUEUED: &str = "bayou_enqueued_total";
+/// Messages received from clients, by `transport` (counter).
+pub const MESSAGES_RECEIVED: &str = "bayou_messages_received_total";
+/// Messages sent to clients (events and replies), by `transport` (counter).
+pub const MESSAGES_SENT: &str = "bayou_messages_sent_total";
+/// Requests or frames refused before any message was read, by `reason` (counter).
+pub const REQUESTS_REFUSED: &str = "bayou_requests_refused_total";
+/// Open WebSocket connections (gauge).
+pub const WEBSOCKET_CONNECTIONS: &str = "bayou_websocket_connections";
+
+/// Registers descriptions with whatever recorder is installed.
+pub fn describe() {
+    metrics::describe_gauge!(SESSIONS, "Live Bayeux sessions");
+    metrics::describe_counter!(SESSIONS_CLOSED, "Sessions ended, by reason");
+    metrics::describe_counter!(HANDSHAKES, "Handshake requests");
+    metrics::describe_counter!(PUBLISHED, "Events published");
+    metrics::describe_counter!(ENQUEUED, "Event copies queued for sessions");
+    metrics::describe_counter!(MESSAGES_RECEIVED, "Bayeux messages received, by transport");
+    metrics::describe_counter!(MESSAGES_SENT, "Bayeux messages sent, by transport");
+    metrics::describe_counter!(REQUESTS_REFUSED, "Requests refused whole, by reason");
+    metrics::describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
+}

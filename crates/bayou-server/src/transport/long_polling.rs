@@ -1,0 +1,142 @@
+//! Long-polling: one HTTP POST carries a batch of messages, its response the replies.
+//!
+//! The body is a JSON array of messages or one object; the response is always a JSON array
+//! with `Content-Type: application/json;charset=UTF-8`. Every Bayeux-level error is HTTP 200
+//! with `successful:false` (the CometD Java client only reads bodies of 200 responses). Only a
+//! body that cannot be read as messages at all gets an HTTP error: 413 past the size limit, 400
+//! for malformed JSON or too many messages — still with a JSON array body explaining why.
+//!
+//! A lone `/meta/connect` may be held here until messages arrive ([`Engine::hold_connect`]);
+//! queued messages go first in the array, the connect reply last.
+
+use std::net::SocketAddr;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bayou_protocol::{decode_batch, encode_array, errors, Advice, Reply};
+use bytes::Bytes;
+
+use super::{cookie, credentials, endpoint, AppState};
+use crate::config::TransportKind;
+use crate::engine::{RequestContext, Step};
+use crate::metrics as m;
+
+const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
+
+/// `POST /cometd/{version}`.
+pub async fn handle(
+    State(app): State<AppState>,
+    rest: Option<axum::extract::Path<String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let engine = &app.engine;
+    let limit = engine.config().max_request_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large(engine.retry_advice());
+    }
+    let Ok(body) = to_bytes(body, limit).await else {
+        return too_large(engine.retry_advice());
+    };
+    let batch = match decode_batch(&body, engine.config().max_batch_messages) {
+        Ok(batch) => batch,
+        Err(e) => {
+            metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
+            let reply = whole_request_error(e.error_string(), engine.retry_advice());
+            return json_response(StatusCode::BAD_REQUEST, encode_array([&reply]), None);
+        }
+    };
+    metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "long-polling")
+        .increment(batch.len() as u64);
+
+    let rest = rest.map(|p| p.0).unwrap_or_default();
+    let set_cookie =
+        (!cookie::present(&headers)).then(|| cookie::set_cookie(engine.config().secure_cookies));
+    if let Err(error) = endpoint::api_version(&rest) {
+        let replies: Vec<Bytes> = batch
+            .into_iter()
+            .map(|m| version_error(m, &error).encode())
+            .collect();
+        return json_response(StatusCode::OK, encode_array(&replies), set_cookie);
+    }
+
+    let credentials = credentials(&headers, Some(peer));
+    let ctx = RequestContext {
+        credentials: &credentials,
+        transport: TransportKind::LongPolling,
+        batch_len: batch.len(),
+    };
+    let mut events: Vec<Bytes> = Vec::new();
+    let mut replies: Vec<Bytes> = Vec::with_capacity(batch.len());
+    for message in batch {
+        match engine.handle(message, ctx) {
+            Step::Reply(reply) => replies.push(reply.encode()),
+            Step::Connect(step) => {
+                let (messages, reply) = engine.hold_connect(step).await;
+                events.extend(messages);
+                replies.push(reply.encode());
+            }
+        }
+    }
+    metrics::counter!(m::MESSAGES_SENT, "transport" => "long-polling")
+        .increment((events.len() + replies.len()) as u64);
+    let body = encode_array(events.iter().chain(replies.iter()));
+    json_response(StatusCode::OK, body, set_cookie)
+}
+
+/// A message on a path with a missing or unsupported API version.
+fn version_error(
+    message: Result<bayou_protocol::Message, bayou_protocol::MessageError>,
+    error: &str,
+) -> Reply {
+    let (channel, id) = match message {
+        Ok(m) => (m.channel, m.id),
+        Err(e) => (
+            e.channel.unwrap_or_else(|| "/meta/unsuccessful".into()),
+            e.id,
+        ),
+    };
+    Reply::failure(channel, id, error).with_advice(Advice::none())
+}
+
+/// The reply for a request refused as a whole: no channel or id can be echoed.
+fn whole_request_error(error: String, advice: Advice) -> Bytes {
+    let mut reply = Reply::failure("/meta/unsuccessful", None, error);
+    reply.advice = Some(advice);
+    reply.encode()
+}
+
+fn too_large(advice: Advice) -> Response {
+    metrics::counter!(m::REQUESTS_REFUSED, "reason" => "too_large").increment(1);
+    let reply = whole_request_error(errors::MAXIMUM_REQUEST_SIZE.to_owned(), advice);
+    json_response(StatusCode::PAYLOAD_TOO_LARGE, encode_array([&reply]), None)
+}
+
+fn json_response(status: StatusCode, body: Bytes, set_cookie: Option<HeaderValue>) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, JSON_UTF8)], body).into_response();
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `GET` without a WebSocket upgrade.
+pub fn get_not_supported() -> Response {
+    let reply = whole_request_error(
+        "400::Bayeux long-polling uses POST; GET is only for WebSocket upgrades".to_owned(),
+        Advice::none(),
+    );
+    json_response(StatusCode::BAD_REQUEST, encode_array([&reply]), None)
+}
+
+/// Encodes a whole-request error for the WebSocket transport too.
+pub(super) fn request_error_frame(error: String, advice: Advice) -> Bytes {
+    encode_array([&whole_request_error(error, advice)])
+}

@@ -1,0 +1,258 @@
+//! WebSocket: the same Bayeux messages, each frame a JSON array, on the same `/cometd/{v}`
+//! path.
+//!
+//! The CometD clients send the handshake itself over the socket; faye handshakes over HTTP and
+//! then upgrades, sending connects with the clientId it got. Either way a socket serves the
+//! session of the last `/meta/connect` it carried. Unlike long-polling, queued messages are
+//! pushed as soon as they are ready — coalesced into one frame when several are — while the
+//! connect is held separately and answered at its timeout, like CometD's and faye's WebSocket
+//! transports do.
+//!
+//! One task per socket runs a loop over three events: a frame from the client, a change in the
+//! attached session (register-then-check, so no wake-up is lost), and the held connect's
+//! deadline. Nothing is awaited while a lock is held.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bayou_protocol::{decode_batch, encode_array, Reply};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::Instant;
+
+use super::{credentials, endpoint, long_polling, AppState};
+use crate::auth::Credentials;
+use crate::config::TransportKind;
+use crate::engine::session::HoldGuard;
+use crate::engine::{Engine, RequestContext, Session, Step, WaitOutcome};
+use crate::metrics as m;
+
+/// `GET /cometd/{version}` with `Upgrade: websocket`.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    rest: Option<axum::extract::Path<String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(_) => return long_polling::get_not_supported(),
+    };
+    if !app.engine.config().offers(TransportKind::WebSocket) {
+        // What Salesforce answers to a WebSocket upgrade.
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let rest = rest.map(|p| p.0).unwrap_or_default();
+    if let Err(error) = endpoint::api_version(&rest) {
+        return (StatusCode::BAD_REQUEST, error).into_response();
+    }
+    let credentials = credentials(&headers, Some(peer));
+    let limit = app.engine.config().max_request_bytes;
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .on_upgrade(move |socket| async move {
+            let _open = app.tracker.open();
+            metrics::gauge!(m::WEBSOCKET_CONNECTIONS).increment(1.0);
+            Connection::new(app.engine.clone(), credentials)
+                .run(socket)
+                .await;
+            metrics::gauge!(m::WEBSOCKET_CONNECTIONS).decrement(1.0);
+        })
+}
+
+/// A connect held on a socket.
+struct HeldConnect {
+    reply: Reply,
+    generation: u64,
+    deadline: Instant,
+    _guard: HoldGuard,
+}
+
+/// One socket's state.
+struct Connection {
+    engine: Arc<Engine>,
+    credentials: Credentials,
+    session: Option<Arc<Session>>,
+    held: Option<HeldConnect>,
+}
+
+impl Connection {
+    fn new(engine: Arc<Engine>, credentials: Credentials) -> Self {
+        Self {
+            engine,
+            credentials,
+            session: None,
+            held: None,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let mut shutdown = self.engine.shutdown_signal();
+        loop {
+            let session = self.session.clone();
+            let mut changed = std::pin::pin!(session.as_deref().map(Session::notified));
+            if let Some(notified) = changed.as_mut().as_pin_mut() {
+                notified.enable();
+            }
+            let outgoing = self.ready_messages();
+            if !outgoing.is_empty() && send(&mut sink, &outgoing).await.is_err() {
+                break;
+            }
+            if self.engine.is_shutting_down() && self.held.is_none() {
+                break;
+            }
+            let deadline = self.held.as_ref().map(|h| h.deadline);
+            tokio::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        let replies = self.receive(text.as_bytes());
+                        if !replies.is_empty() && send(&mut sink, &replies).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let error = long_polling::request_error_frame(
+                            "400::Binary frames are not supported; send JSON text".into(),
+                            self.engine.retry_advice(),
+                        );
+                        if send(&mut sink, &[error]).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {} // ping/pong: answered by the library
+                },
+                _ = async {
+                    match changed.as_mut().as_pin_mut() {
+                        Some(notified) => notified.await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+                _ = async {
+                    match deadline {
+                        Some(deadline) => tokio::time::sleep_until(deadline).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(held) = self.held.take() {
+                        let reply = self.finish(held, WaitOutcome::Timeout);
+                        if send(&mut sink, &[reply]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+        }
+        let _ = sink.send(WsMessage::Close(None)).await;
+    }
+
+    /// Messages to push now: queued events, and the reply of a held connect that was replaced
+    /// or whose session ended.
+    fn ready_messages(&mut self) -> Vec<Bytes> {
+        let Some(session) = &self.session else {
+            return Vec::new();
+        };
+        let mut out = session.drain(self.engine.config().max_messages_per_reply);
+        if let Some(held) = &self.held {
+            let (generation, closed) = session.connect_state();
+            let outcome = match closed {
+                Some(reason) => Some(WaitOutcome::Closed(reason)),
+                None if generation != held.generation => Some(WaitOutcome::Superseded),
+                None => None,
+            };
+            if let Some(outcome) = outcome {
+                if let Some(held) = self.held.take() {
+                    out.push(self.finish(held, outcome));
+                }
+            }
+        }
+        out
+    }
+
+    fn finish(&self, held: HeldConnect, outcome: WaitOutcome) -> Bytes {
+        if let Some(session) = &self.session {
+            session.end_connect();
+        }
+        let (messages, reply) = self.engine.finish_connect(held.reply, outcome);
+        debug_assert!(messages.is_empty());
+        reply.encode()
+    }
+
+    /// Handles one text frame; returns what to send back at once.
+    fn receive(&mut self, frame: &[u8]) -> Vec<Bytes> {
+        let batch = match decode_batch(frame, self.engine.config().max_batch_messages) {
+            Ok(batch) => batch,
+            Err(e) => {
+                metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
+                return vec![long_polling::request_error_frame(
+                    e.error_string(),
+                    self.engine.retry_advice(),
+                )];
+            }
+        };
+        metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "websocket")
+            .increment(batch.len() as u64);
+        let ctx = RequestContext {
+            credentials: &self.credentials,
+            transport: TransportKind::WebSocket,
+            batch_len: batch.len(),
+        };
+        let mut out = Vec::new();
+        for message in batch {
+            match self.engine.handle(message, ctx) {
+                Step::Reply(reply) => out.push(reply.encode()),
+                Step::Connect(step) => {
+                    // A connect for another session, or a new one for this session, ends the
+                    // connect held so far.
+                    if let Some(held) = self.held.take() {
+                        out.push(self.finish(held, WaitOutcome::Superseded));
+                    }
+                    self.session = Some(Arc::clone(&step.session));
+                    match step.hold {
+                        None => {
+                            out.extend(
+                                step.session
+                                    .drain(self.engine.config().max_messages_per_reply),
+                            );
+                            step.session.end_connect();
+                            out.push(step.reply.encode());
+                        }
+                        Some(hold) => {
+                            self.held = Some(HeldConnect {
+                                _guard: step.session.hold(),
+                                reply: step.reply,
+                                generation: step.generation,
+                                deadline: Instant::now() + hold,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Sends messages as one frame holding a JSON array.
+async fn send<S>(sink: &mut S, messages: &[Bytes]) -> Result<(), axum::Error>
+where
+    S: futures_util::Sink<WsMessage, Error = axum::Error> + Unpin,
+{
+    metrics::counter!(m::MESSAGES_SENT, "transport" => "websocket")
+        .increment(messages.len() as u64);
+    let frame = encode_array(messages);
+    // Every piece is JSON produced by serde_json, hence UTF-8.
+    let text = Utf8Bytes::try_from(frame).map_err(axum::Error::new)?;
+    sink.send(WsMessage::Text(text)).await
+}

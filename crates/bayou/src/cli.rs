@@ -1,0 +1,97 @@
+//! Command-line arguments. Every `serve` setting can also come from a `BAYOU_*` environment
+//! variable or the TOML file given by `--config`; a flag wins over the environment, which wins
+//! over the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bayou",
+    version,
+    about = "The Salesforce Streaming API, self-hosted"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (a working dev setup with no arguments).
+    Serve(ServeArgs),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A transport name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    LongPolling,
+    Websocket,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with settings (flags and BAYOU_* variables override it).
+    #[arg(long, env = "BAYOU_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BAYOU_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory for durable data [default: ./bayou-data].
+    #[arg(long, env = "BAYOU_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// How long a /meta/connect is held, in milliseconds (advice timeout) [default: 110000].
+    #[arg(long, env = "BAYOU_TIMEOUT")]
+    pub timeout: Option<u64>,
+
+    /// Advised pause between connects, in milliseconds (advice interval) [default: 0].
+    #[arg(long, env = "BAYOU_INTERVAL")]
+    pub interval: Option<u64>,
+
+    /// A session with no connect for this many milliseconds is removed [default: 40000].
+    #[arg(long, env = "BAYOU_MAX_INTERVAL")]
+    pub max_interval: Option<u64>,
+
+    /// Messages a session may have queued before it is closed [default: 100000].
+    #[arg(long, env = "BAYOU_MAX_QUEUE")]
+    pub max_queue: Option<usize>,
+
+    /// Largest request body or WebSocket message, in bytes [default: 32768].
+    #[arg(long, env = "BAYOU_MAX_REQUEST_BYTES")]
+    pub max_request_bytes: Option<usize>,
+
+    /// Most messages in one request [default: 500].
+    #[arg(long, env = "BAYOU_MAX_BATCH_MESSAGES")]
+    pub max_batch_messages: Option<usize>,
+
+    /// Most queued messages in one connect reply or WebSocket frame [default: 1000].
+    #[arg(long, env = "BAYOU_MAX_MESSAGES_PER_REPLY")]
+    pub max_messages_per_reply: Option<usize>,
+
+    /// Transports to offer, comma-separated [default: websocket,long-polling].
+    /// `long-polling` alone is Salesforce's behaviour: WebSocket upgrades get HTTP 405.
+    #[arg(long, env = "BAYOU_TRANSPORTS", value_delimiter = ',')]
+    pub transports: Option<Vec<Transport>>,
+
+    /// Log format [default: text].
+    #[arg(long, env = "BAYOU_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter, in tracing's EnvFilter syntax [default: info].
+    #[arg(long, env = "BAYOU_LOG")]
+    pub log: Option<String>,
+}
