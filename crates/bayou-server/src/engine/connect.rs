@@ -37,7 +37,7 @@ impl Engine {
     pub(super) fn connect(&self, message: Message, ctx: RequestContext<'_>) -> Step {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return Step::Reply(reply),
+            Err(reply) => return Step::Reply(*reply),
         };
         if let Some(requested) = message.connection_type.as_deref() {
             if !TransportKind::from_name(requested).is_some_and(|t| self.config.offers(t)) {

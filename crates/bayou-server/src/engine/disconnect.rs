@@ -8,7 +8,7 @@ impl Engine {
     pub(super) fn disconnect(&self, message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         self.remove_session(session.id(), CloseReason::Disconnected);
         Reply::success(message.channel, message.id).with_client_id(session.id())

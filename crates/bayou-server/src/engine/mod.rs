@@ -160,26 +160,30 @@ impl Engine {
     }
 
     /// Finds the live session a message names, or the reply that says why there is none.
-    fn session_for(&self, message: &Message) -> Result<Arc<Session>, Reply> {
+    fn session_for(&self, message: &Message) -> Result<Arc<Session>, Box<Reply>> {
         let Some(client_id) = message.client_id.as_deref() else {
-            return Err(Reply::failure(
-                message.channel.clone(),
-                message.id.clone(),
-                errors::CLIENT_NOT_HANDSHAKEN,
-            )
-            .with_advice(Advice::handshake()));
+            return Err(Box::new(
+                Reply::failure(
+                    message.channel.clone(),
+                    message.id.clone(),
+                    errors::CLIENT_NOT_HANDSHAKEN,
+                )
+                .with_advice(Advice::handshake()),
+            ));
         };
         match self.session(client_id) {
             Some(session) if session.closed().is_none() => {
                 session.touch();
                 Ok(session)
             }
-            _ => Err(Reply::failure(
-                message.channel.clone(),
-                message.id.clone(),
-                errors::UNKNOWN_CLIENT,
-            )
-            .with_advice(Advice::handshake())),
+            _ => Err(Box::new(
+                Reply::failure(
+                    message.channel.clone(),
+                    message.id.clone(),
+                    errors::UNKNOWN_CLIENT,
+                )
+                .with_advice(Advice::handshake()),
+            )),
         }
     }
 

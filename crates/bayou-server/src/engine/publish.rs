@@ -56,7 +56,7 @@ impl Engine {
     pub(super) fn client_publish(&self, message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let channel = match ChannelName::parse(&message.channel) {
             Ok(channel) if !channel.is_wildcard() => channel,

@@ -151,6 +151,11 @@ impl Session {
         state.queue.drain(..n).collect()
     }
 
+    /// Whether a connect is being held for this session right now.
+    pub fn is_holding(&self) -> bool {
+        self.state().holding > 0
+    }
+
     /// Number of queued messages.
     pub fn queued(&self) -> usize {
         self.state().queue.len()

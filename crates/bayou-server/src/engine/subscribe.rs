@@ -12,7 +12,7 @@ impl Engine {
     pub(super) fn subscribe(&self, message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return reply.with_subscription(subscription_echo(&message)),
+            Err(reply) => return (*reply).with_subscription(subscription_echo(&message)),
         };
         let subscriptions = match parse_subscriptions(&message) {
             Ok(subscriptions) => subscriptions,
@@ -38,7 +38,7 @@ impl Engine {
     pub(super) fn unsubscribe(&self, message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return reply.with_subscription(subscription_echo(&message)),
+            Err(reply) => return (*reply).with_subscription(subscription_echo(&message)),
         };
         let subscriptions = match parse_subscriptions(&message) {
             Ok(subscriptions) => subscriptions,

@@ -106,8 +106,9 @@ fn version_error(
     Reply::failure(channel, id, error).with_advice(Advice::none())
 }
 
-/// The reply for a request refused as a whole: no channel or id can be echoed.
-fn whole_request_error(error: String, advice: Advice) -> Bytes {
+/// The reply for a request (or WebSocket frame) refused as a whole: no channel or id can be
+/// echoed.
+pub(super) fn whole_request_error(error: String, advice: Advice) -> Bytes {
     let mut reply = Reply::failure("/meta/unsuccessful", None, error);
     reply.advice = Some(advice);
     reply.encode()
@@ -134,9 +135,4 @@ pub fn get_not_supported() -> Response {
         Advice::none(),
     );
     json_response(StatusCode::BAD_REQUEST, encode_array([&reply]), None)
-}
-
-/// Encodes a whole-request error for the WebSocket transport too.
-pub(super) fn request_error_frame(error: String, advice: Advice) -> Bytes {
-    encode_array([&whole_request_error(error, advice)])
 }

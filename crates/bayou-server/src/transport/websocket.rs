@@ -121,7 +121,7 @@ impl Connection {
                         }
                     }
                     Some(Ok(WsMessage::Binary(_))) => {
-                        let error = long_polling::request_error_frame(
+                        let error = long_polling::whole_request_error(
                             "400::Binary frames are not supported; send JSON text".into(),
                             self.engine.retry_advice(),
                         );
@@ -195,7 +195,7 @@ impl Connection {
             Ok(batch) => batch,
             Err(e) => {
                 metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
-                return vec![long_polling::request_error_frame(
+                return vec![long_polling::whole_request_error(
                     e.error_string(),
                     self.engine.retry_advice(),
                 )];

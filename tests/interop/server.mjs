@@ -1,0 +1,222 @@
+// Starts and stops the real `bayou` binary for the interop tests, and reads its /metrics.
+//
+// The binary comes from $BAYOU_BIN, else ../../target/debug/bayou relative to this directory.
+// `serve --listen 127.0.0.1:0` prints exactly one line, `listening on http://127.0.0.1:PORT`, on
+// stdout once it accepts connections; logs go to stderr and are kept for failure messages.
+
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const BAYOU_BIN = process.env.BAYOU_BIN
+  ? path.resolve(process.env.BAYOU_BIN)
+  : path.resolve(here, "../../target/debug/bayou");
+
+/** The API version in the Bayeux path, as Salesforce clients use it. */
+export const API_PATH = "/cometd/66.0";
+
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 10_000;
+const STDERR_KEEP = 64 * 1024;
+
+/** The environment for the child: ours without any BAYOU_* setting that could change it. */
+function childEnv() {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("BAYOU_")) env[k] = v;
+  }
+  env.NO_COLOR = "1";
+  return env;
+}
+
+/**
+ * A running (or restartable) bayou server.
+ *
+ * Options: `timeout` (ms a /meta/connect is held, default 3000 so connects cycle in tests),
+ * `maxInterval` (ms), `transports` (e.g. "long-polling"), `log` (EnvFilter, default "info").
+ */
+export class BayouServer {
+  constructor(options = {}) {
+    this.options = { timeout: 3000, log: "info", ...options };
+    this.port = 0;
+    this.child = null;
+    this.dataDir = null;
+    this.stderr = "";
+    this.starts = 0;
+  }
+
+  get origin() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The Bayeux endpoint, for both long-polling and WebSocket. */
+  get url() {
+    return `${this.origin}${API_PATH}`;
+  }
+
+  /** Starts the process; on a restart it binds the same port again. */
+  async start() {
+    if (this.child) throw new Error("bayou is already running");
+    if (!this.dataDir) this.dataDir = await mkdtemp(path.join(tmpdir(), "bayou-interop-"));
+    const o = this.options;
+    const args = [
+      "serve",
+      "--listen", `127.0.0.1:${this.port}`,
+      "--data-dir", this.dataDir,
+      "--timeout", String(o.timeout),
+      "--log", o.log,
+    ];
+    if (o.maxInterval !== undefined) args.push("--max-interval", String(o.maxInterval));
+    if (o.transports !== undefined) args.push("--transports", o.transports);
+
+    const child = spawn(BAYOU_BIN, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    this.starts += 1;
+    child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP);
+    });
+
+    const port = await new Promise((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout });
+      const fail = (why) => {
+        clearTimeout(timer);
+        lines.close();
+        reject(new Error(`bayou did not start (${why}): ${BAYOU_BIN} ${args.join(" ")}\n${this.stderr}`));
+      };
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        fail(`no "listening on" line within ${START_TIMEOUT_MS} ms`);
+      }, START_TIMEOUT_MS);
+      child.once("error", (e) => fail(e.message));
+      child.exited.then(({ code, signal }) => fail(`exited with code ${code}, signal ${signal}`));
+      lines.on("line", (line) => {
+        const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/.exec(line);
+        if (!m) return;
+        clearTimeout(timer);
+        lines.removeAllListeners("line");
+        resolve(Number(m[1]));
+      });
+    });
+    // Keep draining stdout so the child never blocks on a full pipe.
+    child.stdout.resume();
+    if (this.port !== 0 && port !== this.port) {
+      throw new Error(`bayou restarted on port ${port}, expected ${this.port}`);
+    }
+    this.port = port;
+    return this;
+  }
+
+  /** Stops the process gracefully (SIGTERM), killing it if it does not exit in time. */
+  async stop() {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      const { code, signal } = await child.exited;
+      clearTimeout(timer);
+      if (signal === "SIGKILL") throw new Error(`bayou did not stop on SIGTERM within ${STOP_TIMEOUT_MS} ms`);
+      if (code !== 0) throw new Error(`bayou exited with code ${code} on SIGTERM\n${this.stderr}`);
+    }
+  }
+
+  /** Stops the process and starts a new one on the same port: every session is forgotten. */
+  async restart() {
+    await this.stop();
+    await this.start();
+    return this;
+  }
+
+  /** Stops the process (if running) and removes its data directory. */
+  async dispose() {
+    try {
+      await this.stop();
+    } finally {
+      if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
+      this.dataDir = null;
+    }
+  }
+
+  /** The parsed Prometheus text of GET /metrics. */
+  async metrics() {
+    const res = await fetch(`${this.origin}/metrics`);
+    if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+    return new Metrics(await res.text());
+  }
+
+  /** GET /healthz: `{status, sessions, websockets}`. */
+  async health() {
+    const res = await fetch(`${this.origin}/healthz`);
+    if (!res.ok) throw new Error(`GET /healthz: HTTP ${res.status}`);
+    return res.json();
+  }
+}
+
+/** Starts a server; see {@link BayouServer} for the options. */
+export async function startServer(options) {
+  const server = new BayouServer(options);
+  try {
+    return await server.start();
+  } catch (e) {
+    await server.dispose().catch(() => {});
+    throw e;
+  }
+}
+
+/** Prometheus text format samples. */
+export class Metrics {
+  constructor(text) {
+    this.text = text;
+    this.samples = [];
+    for (const line of text.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+      if (!m) continue;
+      const labels = {};
+      for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+        labels[l[1]] = l[2];
+      }
+      this.samples.push({ name: m[1], labels, value: Number(m[3]) });
+    }
+  }
+
+  /**
+   * The sum of the samples of `name` whose labels include `labels`, or `undefined` when there
+   * is none (the exporter omits a metric never touched).
+   */
+  get(name, labels = {}) {
+    let found;
+    for (const s of this.samples) {
+      if (s.name !== name) continue;
+      if (!Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
+      found = (found ?? 0) + s.value;
+    }
+    return found;
+  }
+
+  /** Like {@link get}, with 0 for a metric never touched. */
+  value(name, labels = {}) {
+    return this.get(name, labels) ?? 0;
+  }
+
+  /** Messages received from clients over `transport` ("websocket" or "long-polling"). */
+  received(transport) {
+    return this.value("bayou_messages_received_total", { transport });
+  }
+
+  get websocketConnections() {
+    return this.value("bayou_websocket_connections");
+  }
+
+  get sessions() {
+    return this.value("bayou_sessions");
+  }
+}
