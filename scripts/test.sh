@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs formatting and
+# lint checks, every Rust test, and the interop tests with real third-party clients.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Checking tools"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "node/npm not found; installing Debian's nodejs and npm"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+node --version
+cargo --version
+
+step "Installing interop test clients (npm ci, versions from package-lock.json)"
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "Building the bayou binary for the interop tests"
+cargo build -p bayou --locked
+
+step "Interop tests (faye, cometd + cometd-nodejs-client)"
+(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" npm test)
+
+step "All tests passed"
