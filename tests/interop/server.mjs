@@ -83,9 +83,28 @@ export class BayouServer {
       this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP);
     });
 
-    const port = await new Promise((resolve, reject) => {
+    const port = await this.#readPort(child, args).catch((e) => {
+      if (child.exitCode === null && child.signalCode === null && child.pid) child.kill("SIGKILL");
+      this.child = null;
+      throw e;
+    });
+    // Keep draining stdout so the child never blocks on a full pipe.
+    child.stdout.resume();
+    if (this.port !== 0 && port !== this.port) {
+      throw new Error(`bayou restarted on port ${port}, expected ${this.port}`);
+    }
+    this.port = port;
+    return this;
+  }
+
+  /** Resolves with the port from the "listening on" line. */
+  #readPort(child, args) {
+    return new Promise((resolve, reject) => {
       const lines = createInterface({ input: child.stdout });
+      let settled = false;
       const fail = (why) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         lines.close();
         reject(new Error(`bayou did not start (${why}): ${BAYOU_BIN} ${args.join(" ")}\n${this.stderr}`));
@@ -98,19 +117,13 @@ export class BayouServer {
       child.exited.then(({ code, signal }) => fail(`exited with code ${code}, signal ${signal}`));
       lines.on("line", (line) => {
         const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/.exec(line);
-        if (!m) return;
+        if (!m || settled) return;
+        settled = true;
         clearTimeout(timer);
         lines.removeAllListeners("line");
         resolve(Number(m[1]));
       });
     });
-    // Keep draining stdout so the child never blocks on a full pipe.
-    child.stdout.resume();
-    if (this.port !== 0 && port !== this.port) {
-      throw new Error(`bayou restarted on port ${port}, expected ${this.port}`);
-    }
-    this.port = port;
-    return this;
   }
 
   /** Stops the process gracefully (SIGTERM), killing it if it does not exit in time. */
@@ -118,14 +131,17 @@ export class BayouServer {
     const child = this.child;
     if (!child) return;
     this.child = null;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-      const { code, signal } = await child.exited;
-      clearTimeout(timer);
-      if (signal === "SIGKILL") throw new Error(`bayou did not stop on SIGTERM within ${STOP_TIMEOUT_MS} ms`);
-      if (code !== 0) throw new Error(`bayou exited with code ${code} on SIGTERM\n${this.stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // Nobody asked it to stop: it crashed or quit during the test.
+      throw new Error(`bayou exited by itself (code ${child.exitCode}, signal ${child.signalCode})\n${this.stderr}`);
     }
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    const { code, signal } = await child.exited;
+    clearTimeout(timer);
+    if (signal === "SIGKILL") throw new Error(`bayou did not stop on SIGTERM within ${STOP_TIMEOUT_MS} ms\n${this.stderr}`);
+    if (signal) throw new Error(`bayou died of ${signal} instead of shutting down gracefully\n${this.stderr}`);
+    if (code !== 0) throw new Error(`bayou exited with code ${code} on SIGTERM\n${this.stderr}`);
   }
 
   /** Stops the process and starts a new one on the same port: every session is forgotten. */

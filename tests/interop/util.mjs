@@ -1,5 +1,13 @@
 // Small helpers shared by the interop tests: waiting on events with deadlines, never sleeping.
 
+const TRACE = Boolean(process.env.INTEROP_TRACE);
+const T0 = Date.now();
+
+/** With INTEROP_TRACE=1, prints a wire message to stderr (for debugging a failing test). */
+export function trace(who, direction, message) {
+  if (TRACE) process.stderr.write(`+${Date.now() - T0}ms ${who} ${direction} ${JSON.stringify(message)}\n`);
+}
+
 /** Default deadline for one awaited event (a reply, a delivery, a reconnection). */
 export const WAIT_MS = 10_000;
 

@@ -15,6 +15,7 @@ pub mod channel;
 pub mod errors;
 pub mod message;
 pub mod reply;
+pub mod time;
 
 #[cfg(test)]
 mod properties;

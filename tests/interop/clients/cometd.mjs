@@ -11,13 +11,18 @@
 import { adapt } from "cometd-nodejs-client";
 import { CometD } from "cometd";
 
-import { Inbox, withTimeout } from "../util.mjs";
+import { Inbox, trace, withTimeout } from "../util.mjs";
 
 // Installs window.XMLHttpRequest / window.WebSocket; must run before any CometD is created.
 adapt();
 
 function assertSuccessful(reply, what) {
-  if (!reply.successful) throw new Error(`${what} failed: ${JSON.stringify(reply)}`);
+  if (!reply.successful) {
+    // Failures made up by the client carry request objects: print only the Bayeux fields.
+    const { channel, id, error, advice, failure } = reply;
+    const summary = { channel, id, error, advice, reason: failure?.reason, status: failure?.httpCode };
+    throw new Error(`${what} failed: ${JSON.stringify(summary)}`);
+  }
   return reply;
 }
 
@@ -57,10 +62,12 @@ export class CometDTestClient {
     });
     cometd.registerExtension("wire-recorder", {
       incoming: (message) => {
+        trace(this.name, "<-", message);
         this.raw.push(structuredClone(message));
         return message;
       },
       outgoing: (message) => {
+        trace(this.name, "->", message);
         this.sent.push(structuredClone(message));
         return message;
       },
@@ -76,13 +83,26 @@ export class CometDTestClient {
     return this.cometd.getClientId() ?? undefined;
   }
 
-  /** Handshakes; resolves with the successful handshake reply. */
+  /**
+   * Handshakes; resolves with the successful handshake reply. Like an application, waits on the
+   * /meta/handshake listener: after a failed attempt (say, a refused WebSocket upgrade) CometD
+   * handshakes again by itself, on another transport if it has one.
+   */
   async handshake() {
-    const reply = await withTimeout(
-      new Promise((resolve) => this.cometd.handshake(resolve)),
-      `${this.name} handshake`,
-    );
-    return assertSuccessful(reply, `${this.name} handshake`);
+    const since = this.raw.mark();
+    let listener;
+    const success = new Promise((resolve) => {
+      listener = this.cometd.addListener("/meta/handshake", (reply) => {
+        if (reply.successful) resolve(reply);
+      });
+    });
+    this.cometd.handshake();
+    try {
+      await withTimeout(success, `${this.name} successful handshake`);
+    } finally {
+      this.cometd.removeListener(listener);
+    }
+    return this.raw.waitFor((m) => m.channel === "/meta/handshake" && m.successful, "handshake reply", { since });
   }
 
   #subscribeHandle(handle) {

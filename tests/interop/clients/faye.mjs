@@ -5,7 +5,7 @@
 
 import faye from "faye";
 
-import { Inbox, WAIT_MS, withTimeout } from "../util.mjs";
+import { Inbox, trace, withTimeout } from "../util.mjs";
 
 /** faye's Deferrable#then swallows failures unless given an errback: make a real promise. */
 function settle(deferrable) {
@@ -31,10 +31,12 @@ export class FayeTestClient {
     if (transport === "long-polling") this.client.disable("websocket");
     this.client.addExtension({
       incoming: (message, callback) => {
+        trace(this.name, "<-", message);
         this.raw.push(structuredClone(message));
         callback(message);
       },
       outgoing: (message, callback) => {
+        trace(this.name, "->", message);
         this.sent.push(structuredClone(message));
         callback(message);
       },

@@ -1,0 +1,162 @@
+//! Removing expired events, on a background thread so publishers never wait for it.
+//!
+//! Creation times never decrease along the log, so a pass scans from the oldest event and stops
+//! at the first event younger than the shortest retention age: everything after it is younger
+//! still. An event is removed when the rule governing its channel says it is too old. A rule
+//! with `max_bytes` additionally removes its oldest events once its channels hold more; that
+//! needs a scan of the whole log and is done only when such a rule exists. Each removal raises
+//! the rule's *floor*, persisted with the removal itself, which is how an expired replay id is
+//! recognised.
+
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+use std::time::Duration;
+
+use bayou_protocol::time::now_millis;
+use fjall::PersistMode;
+
+use super::{codec, Inner, META_EXPIRED, META_FLOOR_PREFIX};
+use crate::LogError;
+
+/// Stops the expiry thread when dropped.
+pub(super) struct Handle {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
+
+pub(super) fn spawn(inner: Weak<Inner>, interval: Duration) -> Result<Handle, LogError> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("bayou-log-expiry".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(interval) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let Some(inner) = inner.upgrade() else { return };
+            match expire(&inner, now_millis()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired events removed"),
+                Err(e) => tracing::warn!(error = %e, "event expiry failed"),
+            }
+        })
+        .map_err(|e| LogError::Storage(format!("cannot start the expiry thread: {e}")))?;
+    Ok(Handle { stop: Some(stop) })
+}
+
+/// One expiry pass at time `now_ms`. Returns how many events were removed.
+pub(super) fn expire(inner: &Inner, now_ms: i64) -> Result<u64, LogError> {
+    let rules = inner.policy.rules();
+    let age_ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let youngest_cutoff = now_ms.saturating_sub(age_ms(inner.policy.shortest_age()));
+    let mut doomed: Vec<(u64, usize)> = Vec::new();
+    for guard in inner.events.iter() {
+        let (key, value) = guard.into_inner()?;
+        let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        let (created_ms, channel, _) = codec::decode_header(replay_id, &value)?;
+        if created_ms >= youngest_cutoff {
+            break;
+        }
+        let rule = inner.policy.rule_index(channel);
+        if created_ms < now_ms.saturating_sub(age_ms(rules[rule].max_age)) {
+            doomed.push((replay_id, rule));
+        }
+    }
+    if rules.iter().any(|r| r.max_bytes.is_some()) {
+        doomed.extend(over_size(inner)?);
+    }
+    remove(inner, doomed)
+}
+
+/// Events beyond their rule's byte budget, newest kept first.
+fn over_size(inner: &Inner) -> Result<Vec<(u64, usize)>, LogError> {
+    let rules = inner.policy.rules();
+    let mut used = vec![0_u64; rules.len()];
+    let mut doomed = Vec::new();
+    for guard in inner.events.iter().rev() {
+        let (key, value) = guard.into_inner()?;
+        let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        let (_, channel, _) = codec::decode_header(replay_id, &value)?;
+        let rule = inner.policy.rule_index(channel);
+        used[rule] += value.len() as u64;
+        if rules[rule].max_bytes.is_some_and(|max| used[rule] > max) {
+            doomed.push((replay_id, rule));
+        }
+    }
+    Ok(doomed)
+}
+
+/// Removes every event up to and including `through`, whatever its channel.
+pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogError> {
+    let mut doomed = Vec::new();
+    for guard in inner.events.range(..=codec::key(through)) {
+        let (key, value) = guard.into_inner()?;
+        let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        let (_, channel, _) = codec::decode_header(replay_id, &value)?;
+        doomed.push((replay_id, inner.policy.rule_index(channel)));
+    }
+    let removed = remove(inner, doomed)?;
+    // Every rule's floor rises to `through`, even for rules that had nothing to remove: ids up to
+    // there no longer name retained events of any channel.
+    let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
+    let mut batch = inner.db.batch();
+    for (rule, floor) in inner.policy.rules().iter().zip(floors.iter_mut()) {
+        if *floor < through {
+            *floor = through;
+            let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
+            batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
+        }
+    }
+    batch.commit()?;
+    inner.db.persist(PersistMode::SyncData)?;
+    drop(floors);
+    inner
+        .recent
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .forget_through(through);
+    Ok(removed)
+}
+
+fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError> {
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    doomed.sort_unstable();
+    doomed.dedup();
+    let rules = inner.policy.rules();
+    let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
+    let mut highest = 0;
+    for chunk in doomed.chunks(10_000) {
+        let mut batch = inner.db.batch();
+        for &(replay_id, rule) in chunk {
+            batch.remove(&inner.events, codec::key(replay_id));
+            floors[rule] = floors[rule].max(replay_id);
+            highest = highest.max(replay_id);
+        }
+        let expired = inner
+            .expired
+            .fetch_add(chunk.len() as u64, Ordering::SeqCst)
+            + chunk.len() as u64;
+        batch.insert(&inner.meta, META_EXPIRED, expired.to_be_bytes());
+        for (rule, floor) in rules.iter().zip(floors.iter()) {
+            let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
+            batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
+        }
+        batch.commit()?;
+    }
+    // Floors must not be lost once ids are gone: sync before anyone can be told "expired".
+    inner.db.persist(PersistMode::SyncData)?;
+    drop(floors);
+    inner
+        .recent
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .forget_through(highest);
+    Ok(doomed.len() as u64)
+}

@@ -1,0 +1,292 @@
+//! The embedded backend: an fjall database in the data directory.
+//!
+//! Keyspace `events` maps replay id → record; keyspace `meta` keeps the head (so ids are never
+//! reused, even after retention has removed every event), counters, and the per-rule retention
+//! floors. Appends go through one writer thread ([`writer`]); the most recent events also stay
+//! in memory ([`recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
+//! own thread ([`expiry`]).
+
+mod codec;
+mod expiry;
+mod recent;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::retention::RetentionPolicy;
+use crate::{AppendFuture, EventLog, LogError, LogStats, NewEvent, ReadBatch};
+use recent::Recent;
+use writer::AppendRequest;
+
+const META_HEAD: &[u8] = b"head";
+const META_APPENDED: &[u8] = b"appended";
+const META_EXPIRED: &[u8] = b"expired";
+const META_FLOOR_PREFIX: &str = "floor:";
+
+/// When an append counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After `fdatasync`: an acknowledged event survives a crash or power loss.
+    Sync,
+    /// After the write reaches the operating system: survives a crash of Bayou, not of the
+    /// machine. Faster; for development and throw-away environments.
+    Relaxed,
+}
+
+/// Settings of the embedded log.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub durability: Durability,
+    pub retention: RetentionPolicy,
+    /// How often expired events are looked for.
+    pub retention_interval: Duration,
+    /// Most events written in one group commit.
+    pub max_batch: usize,
+    /// Recent events kept in memory for the tail.
+    pub recent_capacity: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Sync,
+            retention: RetentionPolicy::default(),
+            retention_interval: Duration::from_secs(60),
+            max_batch: 10_000,
+            recent_capacity: 16_384,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    db: Database,
+    events: Keyspace,
+    meta: Keyspace,
+    durability: Durability,
+    policy: RetentionPolicy,
+    head: watch::Sender<u64>,
+    recent: RwLock<Recent>,
+    /// Per retention rule: replay ids at or below this may have been removed.
+    floors: RwLock<Vec<u64>>,
+    appended: AtomicU64,
+    expired: AtomicU64,
+}
+
+impl Inner {
+    fn head(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    /// Makes freshly committed events visible: to the in-memory tail, then to head watchers.
+    fn publish_recent(&self, events: Vec<crate::StoredEvent>, head: u64) {
+        self.recent
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(events);
+        self.head.send_replace(head);
+    }
+
+    fn floors(&self) -> std::sync::RwLockReadGuard<'_, Vec<u64>> {
+        self.floors.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The embedded event log. Dropping it stops its threads once pending appends are written.
+pub struct EmbeddedLog {
+    inner: Arc<Inner>,
+    requests: mpsc::Sender<AppendRequest>,
+    _expiry: expiry::Handle,
+}
+
+impl std::fmt::Debug for EmbeddedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedLog")
+            .field("head", &self.inner.head())
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_u64(meta: &Keyspace, key: &[u8]) -> Result<Option<u64>, LogError> {
+    Ok(match meta.get(key)? {
+        Some(value) => Some(u64::from_be_bytes(
+            value
+                .as_ref()
+                .try_into()
+                .map_err(|_| LogError::Corrupt(0))?,
+        )),
+        None => None,
+    })
+}
+
+impl EmbeddedLog {
+    /// Opens (or creates) the log in `dir`.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LogError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        let db = Database::builder(dir).open()?;
+        let events = db.keyspace("events", KeyspaceCreateOptions::default)?;
+        let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+
+        let stored_head = read_u64(&meta, META_HEAD)?.unwrap_or(0);
+        let last_key = match events.last_key_value() {
+            Some(guard) => codec::replay_id(&guard.key()?).unwrap_or(0),
+            None => 0,
+        };
+        let head = stored_head.max(last_key);
+        let floors = options
+            .retention
+            .rules()
+            .iter()
+            .map(|rule| {
+                let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
+                read_u64(&meta, key.as_bytes()).map(Option::unwrap_or_default)
+            })
+            .collect::<Result<Vec<u64>, LogError>>()?;
+        let appended = read_u64(&meta, META_APPENDED)?.unwrap_or(head);
+        let expired = read_u64(&meta, META_EXPIRED)?.unwrap_or(0);
+
+        let inner = Arc::new(Inner {
+            db,
+            events,
+            meta,
+            durability: options.durability,
+            policy: options.retention.clone(),
+            head: watch::Sender::new(head),
+            recent: RwLock::new(Recent::new(options.recent_capacity, head)),
+            floors: RwLock::new(floors),
+            appended: AtomicU64::new(appended),
+            expired: AtomicU64::new(expired),
+        });
+        let (requests, receiver) = mpsc::channel(1_024);
+        let writer_inner = Arc::clone(&inner);
+        let max_batch = options.max_batch.max(1);
+        std::thread::Builder::new()
+            .name("bayou-log-writer".into())
+            .spawn(move || writer::run(writer_inner, receiver, max_batch))
+            .map_err(|e| LogError::Storage(format!("cannot start the log writer: {e}")))?;
+        let expiry = expiry::spawn(Arc::downgrade(&inner), options.retention_interval)?;
+        tracing::info!(head, dir = %dir.display(), "event log opened");
+        Ok(Self {
+            inner,
+            requests,
+            _expiry: expiry,
+        })
+    }
+
+    /// Runs one retention pass now (normally done every `retention_interval`).
+    pub fn expire_now(&self) -> Result<u64, LogError> {
+        expiry::expire(&self.inner, bayou_protocol::time::now_millis())
+    }
+}
+
+impl EventLog for EmbeddedLog {
+    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (reply, done) = oneshot::channel();
+            requests
+                .send(AppendRequest { events, reply })
+                .await
+                .map_err(|_| LogError::Closed)?;
+            done.await.map_err(|_| LogError::Closed)?
+        })
+    }
+
+    fn read(
+        &self,
+        after: u64,
+        filter: &dyn Fn(&str) -> bool,
+        max: usize,
+        scan_limit: usize,
+    ) -> Result<ReadBatch, LogError> {
+        let head = self.inner.head();
+        if after >= head {
+            return Ok(ReadBatch {
+                events: Vec::new(),
+                scanned_through: after,
+                reached_head: true,
+            });
+        }
+        if let Some(batch) = self
+            .inner
+            .recent
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(after, filter, max, scan_limit)
+        {
+            return Ok(batch);
+        }
+        let mut batch = ReadBatch {
+            events: Vec::new(),
+            scanned_through: after,
+            reached_head: false,
+        };
+        let mut scanned = 0;
+        for guard in self
+            .inner
+            .events
+            .range(codec::key(after + 1)..=codec::key(head))
+        {
+            let (key, value) = guard.into_inner()?;
+            let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+            let (_, channel, _) = codec::decode_header(replay_id, &value)?;
+            if filter(channel) {
+                batch.events.push(codec::decode(replay_id, &value)?);
+            }
+            batch.scanned_through = replay_id;
+            scanned += 1;
+            if batch.events.len() >= max || scanned >= scan_limit {
+                break;
+            }
+        }
+        if batch.scanned_through >= head || (scanned < scan_limit && batch.events.len() < max) {
+            batch.scanned_through = head;
+            batch.reached_head = true;
+        }
+        Ok(batch)
+    }
+
+    fn head(&self) -> u64 {
+        self.inner.head()
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+
+    fn retention_floor(&self, channel: &str) -> u64 {
+        let floors = self.inner.floors();
+        if channel.contains('*') {
+            // A wildcard may span several rules: be conservative.
+            return floors.iter().copied().max().unwrap_or(0);
+        }
+        floors[self.inner.policy.rule_index(channel)]
+    }
+
+    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError> {
+        expiry::expire_through(&self.inner, replay_id)
+    }
+
+    fn stats(&self) -> LogStats {
+        let appended = self.inner.appended.load(Ordering::SeqCst);
+        let expired = self.inner.expired.load(Ordering::SeqCst);
+        LogStats {
+            head: self.inner.head(),
+            events: appended.saturating_sub(expired),
+            expired,
+            disk_bytes: self.inner.db.disk_space().unwrap_or(0),
+        }
+    }
+}

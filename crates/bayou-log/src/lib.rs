@@ -1,0 +1,136 @@
+//! The durable event log behind replay.
+//!
+//! Every event on a broadcast channel is appended here before anyone receives it. The log gives
+//! each event the next value of one global `u64` sequence — its *replay id* — so per channel
+//! ids increase but are not contiguous, exactly as Salesforce documents. The engine never
+//! delivers from the publish call: it follows the log's tail ([`EventLog::read`] after the last
+//! id it dispatched, woken by [`EventLog::watch_head`]), which is what lets a clustered backend
+//! replace the embedded one without touching the engine.
+//!
+//! Producers serialize an event once, when it is appended: [`NewEvent::encode`] is called with
+//! the assigned replay id and timestamp and returns the bytes every subscriber will receive.
+//!
+//! - [`embedded`]: the default backend, on fjall, with group commit and `fdatasync`.
+//! - [`retention`]: how long events are kept, by channel pattern.
+
+pub mod embedded;
+pub mod retention;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use embedded::{EmbeddedLog, EmbeddedOptions};
+pub use retention::{RetentionPolicy, RetentionRule};
+
+/// Encodes an event once its replay id and creation time (epoch ms) are known.
+pub type Encoder = Box<dyn FnOnce(u64, i64) -> Bytes + Send>;
+
+/// An event to append.
+pub struct NewEvent {
+    /// The concrete channel it was published on.
+    pub channel: String,
+    /// Produces the bytes delivered to subscribers.
+    pub encode: Encoder,
+}
+
+impl std::fmt::Debug for NewEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEvent")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event as stored and delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub replay_id: u64,
+    /// Creation time, epoch milliseconds.
+    pub created_ms: i64,
+    pub channel: Arc<str>,
+    /// The delivered message, encoded once.
+    pub bytes: Bytes,
+}
+
+/// What one [`EventLog::read`] found.
+#[derive(Debug, Clone, Default)]
+pub struct ReadBatch {
+    /// Matching events, in replay id order.
+    pub events: Vec<StoredEvent>,
+    /// The last replay id examined: the next read continues after it. Equals the `after` passed
+    /// in when nothing was examined.
+    pub scanned_through: u64,
+    /// Whether the read reached the log's head (nothing newer existed when it ran).
+    pub reached_head: bool,
+}
+
+/// Errors from the log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    #[error("event log storage error: {0}")]
+    Storage(String),
+    #[error("event log is closed")]
+    Closed,
+    #[error("corrupt event record at replay id {0}")]
+    Corrupt(u64),
+}
+
+impl From<fjall::Error> for LogError {
+    fn from(e: fjall::Error) -> Self {
+        LogError::Storage(e.to_string())
+    }
+}
+
+/// Counters describing the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// The highest replay id assigned (0 when nothing was ever appended).
+    pub head: u64,
+    /// Events currently retained.
+    pub events: u64,
+    /// Events removed by retention since the log was created.
+    pub expired: u64,
+    /// Bytes the log's files take on disk.
+    pub disk_bytes: u64,
+}
+
+/// A future returned by [`EventLog::append`].
+pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
+
+/// The durable, replayable event log.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends events in order. The future resolves with their replay ids once they are durable
+    /// (or, in a relaxed durability mode, written).
+    fn append(&self, events: Vec<NewEvent>) -> AppendFuture;
+
+    /// Reads events with replay id greater than `after` whose channel passes `filter`, in order:
+    /// at most `max` events, examining at most `scan_limit` records (so a selective filter cannot
+    /// make one call arbitrarily long).
+    fn read(
+        &self,
+        after: u64,
+        filter: &dyn Fn(&str) -> bool,
+        max: usize,
+        scan_limit: usize,
+    ) -> Result<ReadBatch, LogError>;
+
+    /// The highest durable replay id.
+    fn head(&self) -> u64;
+
+    /// Changes whenever the head advances.
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// The highest replay id at or below which events of `channel` may have been removed by
+    /// retention: replaying from an id lower than this would miss events.
+    fn retention_floor(&self, channel: &str) -> u64;
+
+    /// Removes every event with a replay id up to and including `replay_id`, as if retention had
+    /// expired them (for fault injection and tests). Returns how many were removed.
+    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError>;
+
+    /// Current counters.
+    fn stats(&self) -> LogStats;
+}

@@ -1,0 +1,5 @@
+// faye over long-polling against a real bayou process: see scenarios.mjs.
+import { FayeTestClient } from "./clients/faye.mjs";
+import { interopSuite } from "./scenarios.mjs";
+
+interopSuite(FayeTestClient, "long-polling");
