@@ -2,6 +2,7 @@
 //! valid concrete channel is matched by every wildcard it lists.
 #![no_main]
 
+use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{ChannelName, Subscription};
 use libfuzzer_sys::fuzz_target;
 
@@ -9,9 +10,10 @@ fuzz_target!(|input: &str| {
     let _ = Subscription::parse(input);
     if let Ok(name) = ChannelName::parse(input) {
         if !name.is_wildcard() {
+            // A listed wildcard may be longer than a valid name (`/…/**` on a 511-byte channel),
+            // so match the strings directly rather than re-parsing them.
             for pattern in name.wildcards() {
-                let pattern = ChannelName::parse(&pattern).expect("listed wildcard is valid");
-                assert!(pattern.matches(input), "{pattern} should match {input}");
+                assert!(pattern_matches(&pattern, input), "{pattern} should match {input}");
             }
         }
     }

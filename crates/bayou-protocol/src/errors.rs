@@ -91,6 +91,11 @@ pub fn malformed_json(why: &str) -> String {
     format!("400::Malformed JSON: {why}")
 }
 
+/// The event log could not store a published event.
+pub fn event_not_stored(why: &str) -> String {
+    format!("500::Event could not be stored: {why}")
+}
+
 /// Publishing to a channel the server refuses publishes on.
 pub fn publish_denied(channel: &str) -> String {
     format!("403::Publish denied on channel {channel}")

@@ -111,6 +111,43 @@ pub fn encode_delivery(channel: &str, data: &RawValue) -> Bytes {
     out.into_inner().freeze()
 }
 
+/// Encodes an event published over Bayeux, as stored in the log and delivered:
+/// `{"channel":…,"data":…,"ext":{"replayId":N,"createdDate":"…"}}`. The published `data` is
+/// kept byte for byte; the replay id travels in `ext`, where Bayeux extensions (a faye or
+/// CometD replay extension) can read it without the application's data changing shape.
+pub fn encode_bayeux_event(
+    channel: &str,
+    data: &RawValue,
+    replay_id: u64,
+    created_ms: i64,
+) -> Bytes {
+    #[derive(Serialize)]
+    struct Ext<'a> {
+        #[serde(rename = "replayId")]
+        replay_id: u64,
+        #[serde(rename = "createdDate")]
+        created_date: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Event<'a> {
+        channel: &'a str,
+        data: &'a RawValue,
+        ext: Ext<'a>,
+    }
+    let created_date = crate::time::iso8601_millis(created_ms);
+    let event = Event {
+        channel,
+        data,
+        ext: Ext {
+            replay_id,
+            created_date: &created_date,
+        },
+    };
+    let mut out = BytesMut::with_capacity(channel.len() + data.get().len() + 96).writer();
+    serde_json::to_writer(&mut out, &event).unwrap_or_default();
+    out.into_inner().freeze()
+}
+
 /// Joins already-encoded messages into one JSON array.
 pub fn encode_array<'a>(messages: impl IntoIterator<Item = &'a Bytes>) -> Bytes {
     let messages: Vec<&Bytes> = messages.into_iter().collect();
@@ -153,5 +190,15 @@ mod tests {
         assert_eq!(parsed[0]["data"]["text"], "hi");
         assert_eq!(&body[..], b"[{\"channel\":\"/chat/a\",\"data\":{\"text\":\"hi\"}},{\"channel\":\"/chat/a\",\"data\":{\"text\":\"hi\"}},{\"channel\":\"/meta/connect\",\"successful\":true}]");
         assert_eq!(&encode_array([])[..], b"[]");
+    }
+
+    #[test]
+    fn bayeux_events_carry_the_replay_id_in_ext() {
+        let data = RawValue::from_string(r#"{"text":"hi"}"#.into()).unwrap();
+        let event = encode_bayeux_event("/chat/a", &data, 42, 1_459_269_608_208);
+        assert_eq!(
+            std::str::from_utf8(&event).unwrap(),
+            r#"{"channel":"/chat/a","data":{"text":"hi"},"ext":{"replayId":42,"createdDate":"2016-03-29T16:40:08.208Z"}}"#
+        );
     }
 }

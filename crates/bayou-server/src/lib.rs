@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use bayou_log::EventLog;
 use tokio::net::TcpListener;
 
 pub use auth::{AllowAll, Authenticator, Credentials, Principal};
@@ -34,11 +35,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with `config`, admitting clients through `authenticator`.
-    pub fn new(config: EngineConfig, authenticator: Arc<dyn Authenticator>) -> Self {
+    /// A server with `config`, admitting clients through `authenticator`, keeping events in
+    /// `log`.
+    pub fn new(
+        config: EngineConfig,
+        authenticator: Arc<dyn Authenticator>,
+        log: Arc<dyn EventLog>,
+    ) -> Self {
         Self {
             state: AppState {
-                engine: Engine::new(config, authenticator),
+                engine: Engine::new(config, authenticator, log),
                 tracker: Arc::new(ConnectionTracker::default()),
             },
         }
@@ -65,6 +71,7 @@ impl Server {
     ) -> std::io::Result<()> {
         let engine = Arc::clone(&self.state.engine);
         let sweeper = engine.spawn_sweeper();
+        let dispatcher = engine.spawn_dispatcher();
         let stopping = Arc::clone(&engine);
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app)
@@ -77,6 +84,7 @@ impl Server {
         // Upgraded sockets are not tracked by axum; give them a moment to say goodbye.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.state.tracker.wait_idle()).await;
         sweeper.abort();
+        dispatcher.abort();
         result
     }
 }

@@ -11,6 +11,8 @@ pub const SESSIONS_CLOSED: &str = "bayou_sessions_closed_total";
 pub const HANDSHAKES: &str = "bayou_handshakes_total";
 /// Events published (counter).
 pub const PUBLISHED: &str = "bayou_published_total";
+/// Events taken from the log's tail and routed to subscribers (counter).
+pub const DISPATCHED: &str = "bayou_dispatched_total";
 /// Copies of events placed in session queues (counter).
 pub const ENQUEUED: &str = "bayou_enqueued_total";
 /// Messages received from clients, by `transport` (counter).
@@ -28,6 +30,7 @@ pub fn describe() {
     metrics::describe_counter!(SESSIONS_CLOSED, "Sessions ended, by reason");
     metrics::describe_counter!(HANDSHAKES, "Handshake requests");
     metrics::describe_counter!(PUBLISHED, "Events published");
+    metrics::describe_counter!(DISPATCHED, "Events routed from the log tail to subscribers");
     metrics::describe_counter!(ENQUEUED, "Event copies queued for sessions");
     metrics::describe_counter!(MESSAGES_RECEIVED, "Bayeux messages received, by transport");
     metrics::describe_counter!(MESSAGES_SENT, "Bayeux messages sent, by transport");

@@ -9,7 +9,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bayou_protocol::ChannelName;
+use bayou_log::NewEvent;
+use bayou_protocol::{encode_bayeux_event, ChannelName};
 use bayou_server::engine::ServiceHandler;
 use bayou_server::engine::Session;
 use bayou_server::{EngineConfig, TransportKind};
@@ -40,6 +41,14 @@ async fn eventually(mut condition: impl FnMut() -> bool) {
         }
     })
     .await
+}
+
+async fn publish(server: &TestServer, name: &str, text: &str) -> u64 {
+    server
+        .engine
+        .publish(&channel(name), data(text))
+        .await
+        .unwrap()
 }
 
 fn data(text: &str) -> Box<RawValue> {
@@ -139,12 +148,19 @@ async fn a_held_connect_is_released_by_a_publish_with_events_first() {
         .publish("/chat/room", json!({"text": "hello"}))
         .await;
     assert_eq!(reply["successful"], true, "{reply}");
+    assert_eq!(reply["ext"], json!({"replayId": 1}));
     let replies = within(held).await.unwrap();
     assert_eq!(replies.len(), 2, "{replies:?}");
+    let created = replies[0]["ext"]["createdDate"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         replies[0],
-        json!({"channel": "/chat/room", "data": {"text": "hello"}})
+        json!({"channel": "/chat/room", "data": {"text": "hello"},
+               "ext": {"replayId": 1, "createdDate": created}})
     );
+    assert!(created.len() == 24 && created.ends_with('Z') && created.as_bytes()[19] == b'.');
     assert_eq!(replies[1]["channel"], "/meta/connect");
     assert_eq!(replies[1]["id"], "9");
     assert_eq!(replies[1]["successful"], true);
@@ -216,10 +232,7 @@ async fn a_new_connect_releases_the_one_it_replaces_without_its_messages() {
     assert_eq!(replaced[0]["successful"], true);
 
     eventually(|| session.is_holding()).await;
-    server
-        .engine
-        .publish(&channel("/news"), &data("n1"))
-        .unwrap();
+    publish(&server, "/news", "n1").await;
     let replies = within(second).await.unwrap();
     assert_eq!(replies[0]["data"]["text"], "n1");
     assert_eq!(replies[1]["id"], "new");
@@ -308,10 +321,7 @@ async fn subscription_arrays_are_echoed_and_applied_all_or_nothing() {
     let reply = client.subscribe(json!(["/a", "/b"])).await;
     assert_eq!(reply["successful"], true);
     assert_eq!(reply["subscription"], json!(["/a", "/b"]));
-    assert_eq!(
-        server.engine.publish(&channel("/b"), &data("x")).unwrap(),
-        1
-    );
+    publish(&server, "/b", "b1").await;
 
     let reply = client.subscribe(json!(["/c", "d"])).await;
     assert_eq!(reply["successful"], false);
@@ -320,10 +330,7 @@ async fn subscription_arrays_are_echoed_and_applied_all_or_nothing() {
         "400::Channel subscriptions must start with a leading '/'"
     );
     assert_eq!(reply["subscription"], json!(["/c", "d"]));
-    assert_eq!(
-        server.engine.publish(&channel("/c"), &data("x")).unwrap(),
-        0
-    );
+    publish(&server, "/c", "c1").await;
 
     let replies = client
         .post(
@@ -333,10 +340,11 @@ async fn subscription_arrays_are_echoed_and_applied_all_or_nothing() {
         .await;
     assert_eq!(replies[0]["successful"], true);
     assert_eq!(replies[0]["subscription"], json!(["/a", "/b"]));
-    assert_eq!(
-        server.engine.publish(&channel("/a"), &data("x")).unwrap(),
-        0
-    );
+    publish(&server, "/a", "a1").await;
+
+    client.subscribe(json!("/end")).await;
+    publish(&server, "/end", "end").await;
+    assert_eq!(client.texts_until("end").await, vec!["b1", "end"]);
     server.stop().await;
 }
 
@@ -350,22 +358,13 @@ async fn wildcard_subscriptions_route_as_bayeux_says_and_deliver_once() {
     deep.open().await;
     deep.subscribe(json!(["/chat/**", "/chat/a"])).await;
 
-    let engine = &server.engine;
-    assert_eq!(engine.publish(&channel("/chat/a"), &data("1")).unwrap(), 2);
-    assert_eq!(
-        engine.publish(&channel("/chat/a/b"), &data("2")).unwrap(),
-        1
-    );
-    assert_eq!(engine.publish(&channel("/chat"), &data("3")).unwrap(), 0);
+    publish(&server, "/chat/a", "1").await;
+    publish(&server, "/chat/a/b", "2").await;
+    publish(&server, "/chat", "3").await;
+    publish(&server, "/chat/end", "end").await;
 
-    let replies = deep.connect("c").await;
-    let texts: Vec<&str> = replies
-        .iter()
-        .filter(|m| m.get("data").is_some())
-        .map(|m| m["data"]["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(texts, vec!["1", "2"]);
-    assert_eq!(replies[1]["channel"], "/chat/a/b");
+    assert_eq!(one_level.texts_until("end").await, vec!["1", "end"]);
+    assert_eq!(deep.texts_until("end").await, vec!["1", "2", "end"]);
     server.stop().await;
 }
 
@@ -474,16 +473,8 @@ async fn bad_input_gets_clear_errors_and_the_session_stays_usable() {
     }
 
     // Through all of that the session lived on.
-    assert_eq!(
-        server
-            .engine
-            .publish(&channel("/fine"), &data("still here"))
-            .unwrap(),
-        1
-    );
-    let replies = client.connect("after").await;
-    assert_eq!(replies[0]["data"]["text"], "still here");
-    assert_eq!(replies[1]["successful"], true);
+    publish(&server, "/fine", "still here").await;
+    assert_eq!(client.texts_until("still here").await, vec!["still here"]);
     server.stop().await;
 }
 
@@ -566,11 +557,11 @@ async fn a_session_whose_queue_overflows_is_closed() {
     slow.open().await;
     slow.subscribe(json!("/firehose")).await;
     for i in 0..4 {
-        server
-            .engine
-            .publish(&channel("/firehose"), &data(&i.to_string()))
-            .unwrap();
+        publish(&server, "/firehose", &i.to_string()).await;
     }
+    let engine = Arc::clone(&server.engine);
+    let id = slow.id().to_owned();
+    eventually(|| engine.session(&id).is_none()).await;
     let replies = slow.connect("c").await;
     assert_eq!(replies[0]["error"], "403::Unknown client");
     assert_eq!(replies[0]["advice"]["reconnect"], "handshake");
@@ -661,10 +652,10 @@ async fn websocket_handshake_subscribe_and_push() {
         .publish("/ws/a", json!({"text": "over the socket"}))
         .await;
     let frame = ws.next_frame(LIMIT).await;
-    assert_eq!(
-        frame,
-        vec![json!({"channel":"/ws/a","data":{"text":"over the socket"}})]
-    );
+    assert_eq!(frame.len(), 1);
+    assert_eq!(frame[0]["channel"], "/ws/a");
+    assert_eq!(frame[0]["data"], json!({"text":"over the socket"}));
+    assert_eq!(frame[0]["ext"]["replayId"], 1);
     // The connect is still held: messages do not end it on WebSocket.
     assert!(session.is_holding());
     server.stop().await;
@@ -683,12 +674,16 @@ async fn websocket_coalesces_ready_messages_into_one_frame() {
     .await;
     let frame = ws.next_frame(LIMIT).await;
     assert_eq!(frame.len(), 2);
-    for i in 0..5 {
-        server
-            .engine
-            .publish(&channel("/burst"), &data(&i.to_string()))
-            .unwrap();
-    }
+    // Five events appended in one batch reach the dispatcher together.
+    let events = (0..5)
+        .map(|i| NewEvent {
+            channel: "/burst".to_owned(),
+            encode: Box::new(move |id, at| {
+                encode_bayeux_event("/burst", &data(&i.to_string()), id, at)
+            }),
+        })
+        .collect();
+    server.engine.append(events).await.unwrap();
     let frame = ws.next_frame(LIMIT).await;
     let texts: Vec<&str> = frame
         .iter()

@@ -32,6 +32,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// Durability of acknowledged publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Sync,
+    Relaxed,
+}
+
 /// A transport name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -86,6 +94,21 @@ pub struct ServeArgs {
     /// `long-polling` alone is Salesforce's behaviour: WebSocket upgrades get HTTP 405.
     #[arg(long, env = "BAYOU_TRANSPORTS", value_delimiter = ',')]
     pub transports: Option<Vec<Transport>>,
+
+    /// When a publish is acknowledged: `sync` after fdatasync (survives power loss), `relaxed`
+    /// once written to the OS (survives a crash of Bayou only) [default: sync].
+    #[arg(long, env = "BAYOU_DURABILITY")]
+    pub durability: Option<Durability>,
+
+    /// Retention rule `PATTERN=AGE[:MAX_BYTES]`, e.g. `/chat/**=48h` or `/logs/*=7d:1000000000`;
+    /// repeatable (comma-separated in BAYOU_RETENTION), tried in order before the defaults
+    /// (24h for /topic/** and /u/**, 72h for /event/** and /data/**, 24h for the rest).
+    #[arg(long, env = "BAYOU_RETENTION", value_delimiter = ',')]
+    pub retention: Option<Vec<String>>,
+
+    /// How often expired events are removed, e.g. `60s` [default: 60s].
+    #[arg(long, env = "BAYOU_RETENTION_INTERVAL")]
+    pub retention_interval: Option<String>,
 
     /// Log format [default: text].
     #[arg(long, env = "BAYOU_LOG_FORMAT")]

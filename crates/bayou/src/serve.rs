@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::routing::get;
+use bayou_log::EmbeddedLog;
 use bayou_server::{AllowAll, Server};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
@@ -15,7 +16,7 @@ use crate::settings::Settings;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
-    logging::init(settings.log_format, &settings.log)?;
+    logging::init(settings.log_format, &settings.log_filter)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,17 +25,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Listen for signals before announcing readiness, so a stop request sent the moment the
+    // server says it is listening is a graceful stop, not the default "terminate".
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()
         )
     })?;
+    let log_dir = settings.data_dir.join("log");
+    let log = EmbeddedLog::open(&log_dir, settings.event_log.clone())
+        .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
     let prometheus = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let server = Server::new(settings.engine.clone(), Arc::new(AllowAll));
+    let server = Server::new(settings.engine.clone(), Arc::new(AllowAll), Arc::new(log));
     let router = server.router().route(
         "/metrics",
         get(move || std::future::ready(prometheus.render())),
@@ -54,6 +61,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .collect();
     tracing::info!(
         data_dir = %settings.data_dir.display(),
+        durability = ?settings.event_log.durability,
         transports = %transports.join(","),
         "Bayou listening on http://{local} (Bayeux endpoint http://{local}/cometd/66.0)"
     );
@@ -61,30 +69,32 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("listening on http://{local}");
 
     server
-        .serve(listener, router, shutdown_signal())
+        .serve(listener, router, shutdown)
         .await
         .context("server error")?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the
+/// future is first polled.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -9,7 +9,14 @@
 //! timeout = 110000
 //! max_interval = 40000
 //! transports = ["websocket", "long-polling"]
+//! durability = "sync"
+//! retention_interval = "60s"
 //! log_format = "json"
+//!
+//! [[retention]]
+//! pattern = "/chat/**"
+//! max_age = "48h"
+//! max_bytes = 1000000000
 //! ```
 
 use std::net::SocketAddr;
@@ -20,7 +27,10 @@ use anyhow::Context;
 use bayou_server::{EngineConfig, TransportKind};
 use serde::Deserialize;
 
-use crate::cli::{LogFormat, ServeArgs, Transport};
+use bayou_log::embedded::Durability as LogDurability;
+use bayou_log::{EmbeddedOptions, RetentionPolicy, RetentionRule};
+
+use crate::cli::{Durability, LogFormat, ServeArgs, Transport};
 
 /// The TOML file's contents; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -36,8 +46,20 @@ struct FileSettings {
     max_batch_messages: Option<usize>,
     max_messages_per_reply: Option<usize>,
     transports: Option<Vec<Transport>>,
+    durability: Option<Durability>,
+    retention: Option<Vec<FileRetention>>,
+    retention_interval: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+}
+
+/// A `[[retention]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    pattern: String,
+    max_age: String,
+    max_bytes: Option<u64>,
 }
 
 /// Everything `serve` needs, resolved.
@@ -46,8 +68,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub engine: EngineConfig,
+    pub event_log: EmbeddedOptions,
     pub log_format: LogFormat,
-    pub log: String,
+    pub log_filter: String,
 }
 
 impl Settings {
@@ -104,7 +127,37 @@ impl Settings {
         if engine.timeout.is_zero() || engine.max_interval.is_zero() {
             anyhow::bail!("timeout and max_interval must be more than 0 ms");
         }
+        let mut rules = match (args.retention, file.retention) {
+            (Some(flags), _) => flags
+                .iter()
+                .map(|r| parse_retention_flag(r))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            (None, Some(tables)) => tables
+                .into_iter()
+                .map(|t| retention_rule(&t.pattern, &t.max_age, t.max_bytes))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            (None, None) => Vec::new(),
+        };
+        rules.extend(RetentionPolicy::default().rules().iter().cloned());
+        let retention_interval = match args.retention_interval.or(file.retention_interval) {
+            Some(text) => parse_duration(&text)?,
+            None => Duration::from_secs(60),
+        };
+        if retention_interval.is_zero() {
+            anyhow::bail!("retention_interval must be more than 0");
+        }
+        let durability = match args.durability.or(file.durability) {
+            Some(Durability::Relaxed) => LogDurability::Relaxed,
+            Some(Durability::Sync) | None => LogDurability::Sync,
+        };
+        let event_log = EmbeddedOptions {
+            durability,
+            retention: RetentionPolicy::new(rules),
+            retention_interval,
+            ..EmbeddedOptions::default()
+        };
         Ok(Self {
+            event_log,
             listen: args
                 .listen
                 .or(file.listen)
@@ -118,9 +171,58 @@ impl Settings {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
-            log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+            log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         })
     }
+}
+
+/// Reads `PATTERN=AGE[:MAX_BYTES]`.
+fn parse_retention_flag(text: &str) -> anyhow::Result<RetentionRule> {
+    let (pattern, rest) = text.split_once('=').with_context(|| {
+        format!("retention rule {text:?} must look like PATTERN=AGE[:MAX_BYTES]")
+    })?;
+    let (age, max_bytes) = match rest.split_once(':') {
+        Some((age, bytes)) => {
+            let bytes = bytes.parse::<u64>().with_context(|| {
+                format!("invalid byte limit {bytes:?} in retention rule {text:?}")
+            })?;
+            (age, Some(bytes))
+        }
+        None => (rest, None),
+    };
+    retention_rule(pattern, age, max_bytes)
+}
+
+fn retention_rule(
+    pattern: &str,
+    age: &str,
+    max_bytes: Option<u64>,
+) -> anyhow::Result<RetentionRule> {
+    let mut rule = RetentionRule::new(pattern, parse_duration(age)?)
+        .map_err(|e| anyhow::anyhow!("invalid retention pattern {pattern:?}: {e}"))?;
+    rule.max_bytes = max_bytes;
+    Ok(rule)
+}
+
+/// Reads durations such as `500ms`, `90s`, `30m`, `24h`, `3d`.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .with_context(|| format!("duration {text:?} needs a unit: ms, s, m, h or d"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("duration {text:?} must start with a whole number"))?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        other => anyhow::bail!("unknown unit {other:?} in duration {text:?}: use ms, s, m, h or d"),
+    };
+    Ok(Duration::from_millis(n.saturating_mul(millis)))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -175,6 +277,48 @@ mod tests {
         assert_eq!(s.engine.timeout, Duration::from_millis(9000));
         assert_eq!(s.engine.max_interval, Duration::from_millis(7000));
         assert_eq!(s.engine.transports, vec![TransportKind::LongPolling]);
+    }
+
+    #[test]
+    fn retention_rules_from_flags_and_file_go_before_the_defaults() {
+        let s = Settings::resolve(args(&["--retention", "/chat/**=48h,/logs/*=7d:1000"])).unwrap();
+        let rules = s.event_log.retention.rules();
+        assert_eq!(rules[0].pattern.as_str(), "/chat/**");
+        assert_eq!(rules[0].max_age, Duration::from_secs(48 * 3600));
+        assert_eq!(rules[1].max_bytes, Some(1000));
+        assert_eq!(
+            s.event_log.retention.rule_for("/event/X__e").max_age,
+            Duration::from_secs(72 * 3600)
+        );
+
+        let dir = std::env::temp_dir().join(format!("bayou-settings-ret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bayou.toml");
+        std::fs::write(
+            &file,
+            "durability = \"relaxed\"\n[[retention]]\npattern = \"/x/*\"\nmax_age = \"90m\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
+        assert_eq!(
+            s.event_log.retention.rule_for("/x/y").max_age,
+            Duration::from_secs(90 * 60)
+        );
+        assert_eq!(s.event_log.durability, LogDurability::Relaxed);
+    }
+
+    #[test]
+    fn bad_durations_and_rules_are_explained() {
+        assert!(parse_duration("10")
+            .unwrap_err()
+            .to_string()
+            .contains("needs a unit"));
+        assert!(parse_duration("10y")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit"));
+        let err = Settings::resolve(args(&["--retention", "/chat"])).unwrap_err();
+        assert!(err.to_string().contains("PATTERN=AGE"), "{err}");
     }
 
     #[test]

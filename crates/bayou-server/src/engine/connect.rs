@@ -82,6 +82,7 @@ impl Engine {
     /// Holds a long-polling connect: waits for messages (up to `hold`), then returns the
     /// messages and the reply to send, messages first.
     pub async fn hold_connect(&self, step: ConnectStep) -> (Vec<Bytes>, Reply) {
+        self.fill_from_log(&step.session);
         let outcome = match step.hold {
             None => WaitOutcome::Messages(step.session.drain(self.config.max_messages_per_reply)),
             Some(hold) => {
@@ -105,7 +106,10 @@ impl Engine {
         match outcome {
             WaitOutcome::Messages(messages) => (messages, reply),
             WaitOutcome::Timeout | WaitOutcome::Superseded => (Vec::new(), reply),
-            WaitOutcome::Closed(CloseReason::Disconnected) => (Vec::new(), reply),
+            // As CometD does: the client asked to go, so tell it not to come back.
+            WaitOutcome::Closed(CloseReason::Disconnected) => {
+                (Vec::new(), reply.with_advice(Advice::none()))
+            }
             WaitOutcome::Closed(CloseReason::Shutdown) => {
                 let advice = Advice::retry(millis(self.config.timeout), 1_000);
                 (Vec::new(), reply.with_advice(advice))

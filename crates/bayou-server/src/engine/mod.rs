@@ -13,8 +13,10 @@
 
 mod connect;
 mod disconnect;
+mod dispatcher;
 mod handshake;
 mod publish;
+pub mod replay;
 pub mod services;
 pub mod session;
 mod subscribe;
@@ -23,9 +25,10 @@ mod sweeper;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use bayou_log::EventLog;
 use bayou_protocol::channel::kind_of;
 use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, Subscription};
 
@@ -65,6 +68,10 @@ pub struct Engine {
     index: RwLock<SubscriptionIndex>,
     services: ServiceRegistry,
     authenticator: Arc<dyn Authenticator>,
+    log: Arc<dyn EventLog>,
+    /// The last replay id the dispatcher has routed to live subscribers. Held while routing a
+    /// batch, and while a replaying subscription switches to live.
+    dispatched: Mutex<u64>,
     shutting_down: AtomicBool,
     shutdown_signal: tokio::sync::watch::Sender<bool>,
 }
@@ -87,15 +94,23 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Engine {
-    /// An engine with `config`, admitting clients through `authenticator`.
-    pub fn new(config: EngineConfig, authenticator: Arc<dyn Authenticator>) -> Arc<Self> {
+    /// An engine with `config`, admitting clients through `authenticator`, storing events in
+    /// `log`. Call [`Engine::spawn_dispatcher`] to start delivering.
+    pub fn new(
+        config: EngineConfig,
+        authenticator: Arc<dyn Authenticator>,
+        log: Arc<dyn EventLog>,
+    ) -> Arc<Self> {
         m::describe();
+        let head = log.head();
         Arc::new(Self {
             config,
             sessions: RwLock::new(HashMap::new()),
             index: RwLock::new(SubscriptionIndex::default()),
             services: ServiceRegistry::default(),
             authenticator,
+            log,
+            dispatched: Mutex::new(head),
             shutting_down: AtomicBool::new(false),
             shutdown_signal: tokio::sync::watch::Sender::new(false),
         })
@@ -115,8 +130,17 @@ impl Engine {
         self.services.register(pattern, handler)
     }
 
+    /// The event log.
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
     /// Handles one decoded (or undecodable) message.
-    pub fn handle(&self, message: Result<Message, MessageError>, ctx: RequestContext<'_>) -> Step {
+    pub async fn handle(
+        &self,
+        message: Result<Message, MessageError>,
+        ctx: RequestContext<'_>,
+    ) -> Step {
         let message = match message {
             Ok(message) => message,
             Err(bad) => {
@@ -141,7 +165,7 @@ impl Engine {
                 let error = errors::unknown_meta_channel(channel);
                 Step::Reply(self.failure(&message, error))
             }
-            _ => Step::Reply(self.client_publish(message)),
+            _ => Step::Reply(self.client_publish(message).await),
         }
     }
 

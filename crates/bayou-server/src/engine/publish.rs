@@ -1,59 +1,67 @@
 //! Publishing: the one path every event takes to its subscribers.
 //!
-//! [`Engine::publish`] encodes the event once into `Bytes` and hands a clone of that buffer to
-//! every matching session's queue. Client publishes over Bayeux come through
-//! [`Engine::client_publish`], which checks the channel and replies; the emulated org and the
-//! durable log will call `publish` too, so there is exactly one place where delivery happens.
+//! [`Engine::publish`] encodes the event once, with its replay id, and appends it to the log;
+//! it returns when the event is durable. Nobody is delivered to here: the dispatcher follows
+//! the log's tail and routes every event, whoever appended it, so there is exactly one place
+//! where delivery happens. Client publishes over Bayeux come through `client_publish`, which
+//! checks the channel and replies once the event is stored.
 
-use bayou_protocol::{encode_delivery, errors, ChannelKind, ChannelName, Message, Reply};
+use bayou_log::{LogError, NewEvent};
+use bayou_protocol::{encode_bayeux_event, errors, ChannelKind, ChannelName, Message, Reply};
 use serde_json::value::RawValue;
 
-use super::{read, CloseReason, Engine, Session};
+use super::Engine;
 use crate::metrics as m;
-use std::sync::Arc;
 
 /// Why a publish was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot publish to a wildcard channel {0}")]
     Wildcard(String),
     #[error("cannot publish to meta channel {0}")]
     Meta(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
 }
 
 impl Engine {
-    /// Delivers `data` on `channel` to every subscriber. Returns how many sessions received it.
-    pub fn publish(&self, channel: &ChannelName, data: &RawValue) -> Result<usize, PublishError> {
+    /// Appends `data` on `channel` to the log and returns its replay id once it is durable.
+    /// Subscribers receive it from the log's tail (see `dispatcher.rs`).
+    pub async fn publish(
+        &self,
+        channel: &ChannelName,
+        data: Box<RawValue>,
+    ) -> Result<u64, PublishError> {
         if channel.is_wildcard() {
             return Err(PublishError::Wildcard(channel.to_string()));
         }
         if channel.kind() == ChannelKind::Meta {
             return Err(PublishError::Meta(channel.to_string()));
         }
-        let bytes = encode_delivery(channel.as_str(), data);
-        let max_queue = self.config.max_queue;
-        let mut overflowed: Vec<Arc<Session>> = Vec::new();
-        let delivered = read(&self.index).for_each_subscriber(channel.as_str(), |session| {
-            if !session.enqueue(bytes.clone(), max_queue) {
-                overflowed.push(Arc::clone(session));
-            }
-        });
-        for session in overflowed {
-            tracing::warn!(
-                client_id = session.id(),
-                max_queue,
-                "session queue full; closing the session, the client must handshake again"
-            );
-            self.remove_session(session.id(), CloseReason::QueueOverflow);
-        }
+        let name = channel.to_string();
+        let event = NewEvent {
+            channel: name.clone(),
+            encode: Box::new(move |replay_id, created_ms| {
+                encode_bayeux_event(&name, &data, replay_id, created_ms)
+            }),
+        };
+        let ids = self.append(vec![event]).await?;
         metrics::counter!(m::PUBLISHED).increment(1);
-        metrics::counter!(m::ENQUEUED).increment(delivered as u64);
-        Ok(delivered)
+        ids.first()
+            .copied()
+            .ok_or(PublishError::Log(LogError::Closed))
     }
 
-    /// A publish sent by a client over Bayeux: broadcast channels are fanned out,
-    /// `/service/**` channels go to their server-side handler only.
-    pub(super) fn client_publish(&self, message: Message) -> Reply {
+    /// Appends events of any shape (the emulated org builds Salesforce-shaped ones) and returns
+    /// their replay ids once they are durable.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, LogError> {
+        self.log.append(events).await
+    }
+
+    /// A publish sent by a client over Bayeux: broadcast channels go to the log,
+    /// `/service/**` channels to their server-side handler only. The reply waits until the
+    /// event is durable and carries its replay id in `ext.replayId`.
+    pub(super) async fn client_publish(&self, message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
             Err(reply) => return *reply,
@@ -70,18 +78,35 @@ impl Engine {
                 return self.failure(&message, error).with_client_id(session.id());
             }
         };
-        let Some(data) = message.data.as_deref() else {
+        let Some(data) = message.data.clone() else {
             return self
                 .failure(&message, errors::DATA_NOT_SPECIFIED)
                 .with_client_id(session.id());
         };
+        let reply = Reply::success(message.channel.clone(), message.id.clone())
+            .with_client_id(session.id());
         if channel.kind() == ChannelKind::Service {
             self.services
-                .dispatch(&session, &channel, data, self.config.max_queue);
-        } else if let Err(e) = self.publish(&channel, data) {
-            let error = errors::invalid_channel(&message.channel, &e.to_string());
-            return self.failure(&message, error).with_client_id(session.id());
+                .dispatch(&session, &channel, &data, self.config.max_queue);
+            return reply;
         }
-        Reply::success(message.channel.clone(), message.id.clone()).with_client_id(session.id())
+        match self.publish(&channel, data).await {
+            Ok(replay_id) => {
+                let ext = format!(r#"{{"replayId":{replay_id}}}"#);
+                match RawValue::from_string(ext) {
+                    Ok(ext) => reply.with_ext(ext),
+                    Err(_) => reply,
+                }
+            }
+            Err(PublishError::Log(e)) => {
+                tracing::error!(error = %e, "publish could not be stored");
+                self.failure(&message, errors::event_not_stored(&e.to_string()))
+                    .with_client_id(session.id())
+            }
+            Err(e) => {
+                let error = errors::invalid_channel(&message.channel, &e.to_string());
+                self.failure(&message, error).with_client_id(session.id())
+            }
+        }
     }
 }

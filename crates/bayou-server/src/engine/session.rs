@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::replay::CatchUp;
 use crate::auth::Principal;
 
 /// Why a session ended.
@@ -49,6 +50,8 @@ struct State {
     queue: VecDeque<Bytes>,
     /// Subscriptions as the client wrote them.
     subscriptions: HashSet<String>,
+    /// Subscriptions still reading their backlog from the log.
+    catch_ups: Vec<Arc<CatchUp>>,
     /// Whether the first connect has been answered (it is answered at once, with advice).
     connected: bool,
     last_active: Instant,
@@ -76,6 +79,7 @@ impl Session {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 subscriptions: HashSet::new(),
+                catch_ups: Vec::new(),
                 connected: false,
                 last_active: Instant::now(),
                 connect_generation: 0,
@@ -144,6 +148,19 @@ impl Session {
         true
     }
 
+    /// Adds a backlog event read from the log. The caller bounds how many it adds (by the room
+    /// left for one reply), so this does not check `maxQueue`.
+    pub(crate) fn enqueue_backlog(&self, message: Bytes) {
+        {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return;
+            }
+            state.queue.push_back(message);
+        }
+        self.wake.notify_waiters();
+    }
+
     /// Takes up to `max` queued messages.
     pub fn drain(&self, max: usize) -> Vec<Bytes> {
         let mut state = self.state();
@@ -161,12 +178,29 @@ impl Session {
         self.state().queue.len()
     }
 
-    pub(crate) fn add_subscription(&self, subscription: &str) -> bool {
-        self.state().subscriptions.insert(subscription.to_owned())
+    /// Records a subscription, replacing any earlier one with the same text; `catch_up` is set
+    /// when it starts by replaying its backlog.
+    pub(crate) fn add_subscription(&self, subscription: &str, catch_up: Option<Arc<CatchUp>>) {
+        let mut state = self.state();
+        state.subscriptions.insert(subscription.to_owned());
+        state.catch_ups.retain(|c| c.raw != subscription);
+        state.catch_ups.extend(catch_up);
     }
 
     pub(crate) fn remove_subscription(&self, subscription: &str) -> bool {
-        self.state().subscriptions.remove(subscription)
+        let mut state = self.state();
+        state.catch_ups.retain(|c| c.raw != subscription);
+        state.subscriptions.remove(subscription)
+    }
+
+    /// The subscriptions still replaying their backlog.
+    pub(crate) fn catch_ups(&self) -> Vec<Arc<CatchUp>> {
+        self.state().catch_ups.clone()
+    }
+
+    /// Forgets a catch-up that went live.
+    pub(crate) fn finish_catch_up(&self, catch_up: &Arc<CatchUp>) {
+        self.state().catch_ups.retain(|c| !Arc::ptr_eq(c, catch_up));
     }
 
     /// The session's subscriptions, as the client wrote them.

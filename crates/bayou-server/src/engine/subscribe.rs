@@ -2,10 +2,15 @@
 //!
 //! `subscription` may be one channel or an array (Salesforce "bulk subscriptions"); an array is
 //! applied all or nothing, and every reply — success or failure — echoes the field verbatim
-//! (faye and the Bayeux spec rely on it).
+//! (faye and the Bayeux spec rely on it). Where each subscription starts in the log comes from
+//! `ext.replay` (see `replay.rs`).
+
+use std::sync::Arc;
 
 use bayou_protocol::{errors, ChannelError, ChannelKind, Message, Reply, Subscription};
+use serde_json::value::RawValue;
 
+use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
 use super::{write, Engine};
 
 impl Engine {
@@ -23,16 +28,66 @@ impl Engine {
                     .with_subscription(subscription_echo(&message))
             }
         };
+        let ext = ReplayExt::parse(message.ext.as_deref());
+        let starts = match subscriptions
+            .iter()
+            .map(|s| ext.requested(s))
+            .collect::<Result<Vec<_>, String>>()
         {
-            let mut index = write(&self.index);
-            for subscription in &subscriptions {
-                index.subscribe(&subscription.channel, &session);
-                session.add_subscription(&subscription.raw);
+            Ok(starts) => starts,
+            Err(error) => {
+                return self
+                    .failure(&message, error)
+                    .with_client_id(session.id())
+                    .with_subscription(subscription_echo(&message))
             }
+        };
+        let mut fallbacks: Vec<ExpiredFallback> = Vec::new();
+        let mut replaying = false;
+        let applied = {
+            // Live subscriptions start after the last dispatched event: hold the dispatch lock
+            // so no event falls between reading that position and joining the index.
+            let dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+            let cursors = subscriptions
+                .iter()
+                .zip(starts)
+                .map(|(s, from)| self.replay_cursor(s, from, &ext, *dispatched))
+                .collect::<Result<Vec<(ReplayCursor, Option<ExpiredFallback>)>, String>>();
+            cursors.map(|cursors| {
+                let mut index = write(&self.index);
+                for (subscription, (cursor, fallback)) in subscriptions.iter().zip(cursors) {
+                    let cursor = Arc::new(cursor);
+                    let catch_up = cursor.is_catching_up().then(|| {
+                        Arc::new(CatchUp {
+                            raw: subscription.raw.clone(),
+                            pattern: subscription.channel.clone(),
+                            cursor: Arc::clone(&cursor),
+                        })
+                    });
+                    replaying |= catch_up.is_some();
+                    index.subscribe(&subscription.channel, &session, cursor);
+                    session.add_subscription(&subscription.raw, catch_up);
+                    fallbacks.extend(fallback);
+                }
+            })
+        };
+        if let Err(error) = applied {
+            return self
+                .failure(&message, error)
+                .with_client_id(session.id())
+                .with_subscription(subscription_echo(&message));
         }
-        Reply::success(message.channel.clone(), message.id.clone())
+        if replaying {
+            // Start the backlog now, so a connect already held for this session wakes up.
+            self.fill_from_log(&session);
+        }
+        let reply = Reply::success(message.channel.clone(), message.id.clone())
             .with_client_id(session.id())
-            .with_subscription(subscription_echo(&message))
+            .with_subscription(subscription_echo(&message));
+        match fallback_ext(&fallbacks) {
+            Some(ext) => reply.with_ext(ext),
+            None => reply,
+        }
     }
 
     pub(super) fn unsubscribe(&self, message: Message) -> Reply {
@@ -61,6 +116,24 @@ impl Engine {
             .with_client_id(session.id())
             .with_subscription(subscription_echo(&message))
     }
+}
+
+/// `{"bayou":{"replay":{"<channel>":{"requested":N,"expired":true,"from":M}}}}` for the
+/// subscriptions whose expired replay id was replaced by the oldest retained event.
+fn fallback_ext(fallbacks: &[ExpiredFallback]) -> Option<Box<RawValue>> {
+    if fallbacks.is_empty() {
+        return None;
+    }
+    let entries: serde_json::Map<String, serde_json::Value> = fallbacks
+        .iter()
+        .map(|f| {
+            let note =
+                serde_json::json!({"requested": f.requested, "expired": true, "from": f.from});
+            (f.channel.clone(), note)
+        })
+        .collect();
+    let ext = serde_json::json!({"bayou": {"replay": entries}});
+    RawValue::from_string(ext.to_string()).ok()
 }
 
 fn subscription_echo(message: &Message) -> Option<Box<serde_json::value::RawValue>> {

@@ -11,9 +11,18 @@ use std::sync::Arc;
 
 use bayou_protocol::ChannelName;
 
+use super::replay::ReplayCursor;
 use super::session::Session;
 
-type Subscribers = HashMap<String, Arc<Session>>;
+/// One session's subscription to one pattern.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub session: Arc<Session>,
+    /// Where this subscription stands in the log (live, or still replaying its backlog).
+    pub cursor: Arc<ReplayCursor>,
+}
+
+type Subscribers = HashMap<String, Subscriber>;
 
 /// The subscription index.
 #[derive(Debug, Default)]
@@ -37,12 +46,22 @@ impl SubscriptionIndex {
         }
     }
 
-    /// Adds `session` under `pattern`. Returns `false` if it was already there.
-    pub fn subscribe(&mut self, pattern: &ChannelName, session: &Arc<Session>) -> bool {
+    /// Adds (or replaces) `session`'s subscription to `pattern`. Returns `false` if it replaced
+    /// one.
+    pub fn subscribe(
+        &mut self,
+        pattern: &ChannelName,
+        session: &Arc<Session>,
+        cursor: Arc<ReplayCursor>,
+    ) -> bool {
         let (map, key) = self.map_for(pattern.as_str());
+        let subscriber = Subscriber {
+            session: Arc::clone(session),
+            cursor,
+        };
         map.entry(key.to_owned())
             .or_default()
-            .insert(session.id().to_owned(), Arc::clone(session))
+            .insert(session.id().to_owned(), subscriber)
             .is_none()
     }
 
@@ -59,11 +78,13 @@ impl SubscriptionIndex {
         removed
     }
 
-    /// Calls `deliver` once for every session subscribed to a pattern matching `channel`.
-    /// Returns how many sessions were called.
+    /// Calls `deliver` once for every session with a subscription matching `channel` that
+    /// accepts the event `replay_id` (a live subscription past its starting point). Returns how
+    /// many sessions were called.
     pub fn for_each_subscriber(
         &self,
         channel: &str,
+        replay_id: u64,
         mut deliver: impl FnMut(&Arc<Session>),
     ) -> usize {
         let mut matched: Vec<&Subscribers> = Vec::new();
@@ -87,14 +108,23 @@ impl SubscriptionIndex {
         match matched.as_slice() {
             [] => 0,
             [only] => {
-                only.values().for_each(&mut deliver);
-                only.len()
+                let mut n = 0;
+                for subscriber in only.values() {
+                    if subscriber.cursor.accepts(replay_id) {
+                        deliver(&subscriber.session);
+                        n += 1;
+                    }
+                }
+                n
             }
             several => {
+                // A session matched through several of its subscriptions gets the event once.
                 let mut seen: HashMap<&str, &Arc<Session>> = HashMap::new();
                 for subscribers in several {
-                    for (id, session) in subscribers.iter() {
-                        seen.entry(id.as_str()).or_insert(session);
+                    for (id, subscriber) in subscribers.iter() {
+                        if subscriber.cursor.accepts(replay_id) {
+                            seen.entry(id.as_str()).or_insert(&subscriber.session);
+                        }
                     }
                 }
                 seen.values().for_each(|s| deliver(s));
@@ -118,9 +148,13 @@ mod tests {
         Arc::new(Session::new(id.to_owned(), Principal::default()))
     }
 
+    fn live() -> Arc<ReplayCursor> {
+        Arc::new(ReplayCursor::live(0))
+    }
+
     fn subscribers(index: &SubscriptionIndex, channel: &str) -> Vec<String> {
         let mut ids = Vec::new();
-        index.for_each_subscriber(channel, |s| ids.push(s.id().to_owned()));
+        index.for_each_subscriber(channel, 1, |s| ids.push(s.id().to_owned()));
         ids.sort();
         ids
     }
@@ -130,10 +164,10 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         let (a, b, c) = (session("a"), session("b"), session("c"));
         let p = |s: &str| ChannelName::parse(s).unwrap();
-        index.subscribe(&p("/chat/room"), &a);
-        index.subscribe(&p("/chat/*"), &a);
-        index.subscribe(&p("/chat/**"), &b);
-        index.subscribe(&p("/**"), &c);
+        index.subscribe(&p("/chat/room"), &a, live());
+        index.subscribe(&p("/chat/*"), &a, live());
+        index.subscribe(&p("/chat/**"), &b, live());
+        index.subscribe(&p("/**"), &c, live());
         assert_eq!(subscribers(&index, "/chat/room"), vec!["a", "b", "c"]);
         assert_eq!(subscribers(&index, "/chat/room/x"), vec!["b", "c"]);
         assert_eq!(subscribers(&index, "/chat"), vec!["c"]);
@@ -145,11 +179,25 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         let a = session("a");
         let pattern = ChannelName::parse("/x/*").unwrap();
-        assert!(index.subscribe(&pattern, &a));
-        assert!(!index.subscribe(&pattern, &a));
+        assert!(index.subscribe(&pattern, &a, live()));
+        assert!(!index.subscribe(&pattern, &a, live()));
         assert!(index.unsubscribe("/x/*", "a"));
         assert!(!index.unsubscribe("/x/*", "a"));
         assert_eq!(index.pattern_count(), 0);
         assert!(subscribers(&index, "/x/y").is_empty());
+    }
+
+    #[test]
+    fn replaying_subscriptions_are_skipped_and_live_ones_start_after_their_position() {
+        let mut index = SubscriptionIndex::default();
+        let (a, b) = (session("a"), session("b"));
+        let pattern = ChannelName::parse("/r").unwrap();
+        index.subscribe(&pattern, &a, Arc::new(ReplayCursor::replaying(0)));
+        index.subscribe(&pattern, &b, Arc::new(ReplayCursor::live(5)));
+        let mut ids = Vec::new();
+        index.for_each_subscriber("/r", 5, |s| ids.push(s.id().to_owned()));
+        assert!(ids.is_empty());
+        index.for_each_subscriber("/r", 6, |s| ids.push(s.id().to_owned()));
+        assert_eq!(ids, vec!["b"]);
     }
 }

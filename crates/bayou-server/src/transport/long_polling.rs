@@ -76,7 +76,7 @@ pub async fn handle(
     let mut events: Vec<Bytes> = Vec::new();
     let mut replies: Vec<Bytes> = Vec::with_capacity(batch.len());
     for message in batch {
-        match engine.handle(message, ctx) {
+        match engine.handle(message, ctx).await {
             Step::Reply(reply) => replies.push(reply.encode()),
             Step::Connect(step) => {
                 let (messages, reply) = engine.hold_connect(step).await;

@@ -83,6 +83,8 @@ struct Connection {
     credentials: Credentials,
     session: Option<Arc<Session>>,
     held: Option<HeldConnect>,
+    /// Set after a successful `/meta/disconnect`: the socket closes once the reply is sent.
+    closing: bool,
 }
 
 impl Connection {
@@ -92,6 +94,7 @@ impl Connection {
             credentials,
             session: None,
             held: None,
+            closing: false,
         }
     }
 
@@ -104,6 +107,9 @@ impl Connection {
             if let Some(notified) = changed.as_mut().as_pin_mut() {
                 notified.enable();
             }
+            if let Some(session) = &session {
+                self.engine.fill_from_log(session);
+            }
             let outgoing = self.ready_messages();
             if !outgoing.is_empty() && send(&mut sink, &outgoing).await.is_err() {
                 break;
@@ -115,8 +121,11 @@ impl Connection {
             tokio::select! {
                 frame = stream.next() => match frame {
                     Some(Ok(WsMessage::Text(text))) => {
-                        let replies = self.receive(text.as_bytes());
+                        let replies = self.receive(text.as_bytes()).await;
                         if !replies.is_empty() && send(&mut sink, &replies).await.is_err() {
+                            break;
+                        }
+                        if self.closing {
                             break;
                         }
                     }
@@ -164,20 +173,24 @@ impl Connection {
             return Vec::new();
         };
         let mut out = session.drain(self.engine.config().max_messages_per_reply);
-        if let Some(held) = &self.held {
-            let (generation, closed) = session.connect_state();
-            let outcome = match closed {
-                Some(reason) => Some(WaitOutcome::Closed(reason)),
-                None if generation != held.generation => Some(WaitOutcome::Superseded),
-                None => None,
-            };
-            if let Some(outcome) = outcome {
-                if let Some(held) = self.held.take() {
-                    out.push(self.finish(held, outcome));
-                }
-            }
-        }
+        self.finish_held_if_over(&mut out);
         out
+    }
+
+    /// Answers the held connect if a newer connect replaced it or its session ended.
+    fn finish_held_if_over(&mut self, out: &mut Vec<Bytes>) {
+        let (Some(session), Some(held)) = (&self.session, &self.held) else {
+            return;
+        };
+        let (generation, closed) = session.connect_state();
+        let outcome = match closed {
+            Some(reason) => WaitOutcome::Closed(reason),
+            None if generation != held.generation => WaitOutcome::Superseded,
+            None => return,
+        };
+        if let Some(held) = self.held.take() {
+            out.push(self.finish(held, outcome));
+        }
     }
 
     fn finish(&self, held: HeldConnect, outcome: WaitOutcome) -> Bytes {
@@ -190,7 +203,7 @@ impl Connection {
     }
 
     /// Handles one text frame; returns what to send back at once.
-    fn receive(&mut self, frame: &[u8]) -> Vec<Bytes> {
+    async fn receive(&mut self, frame: &[u8]) -> Vec<Bytes> {
         let batch = match decode_batch(frame, self.engine.config().max_batch_messages) {
             Ok(batch) => batch,
             Err(e) => {
@@ -203,15 +216,25 @@ impl Connection {
         };
         metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "websocket")
             .increment(batch.len() as u64);
+        let credentials = self.credentials.clone();
         let ctx = RequestContext {
-            credentials: &self.credentials,
+            credentials: &credentials,
             transport: TransportKind::WebSocket,
             batch_len: batch.len(),
         };
         let mut out = Vec::new();
         for message in batch {
-            match self.engine.handle(message, ctx) {
-                Step::Reply(reply) => out.push(reply.encode()),
+            let step = self.engine.handle(message, ctx).await;
+            // A held connect this message ended (a disconnect) is answered before its reply,
+            // as CometD does: its clients only close the socket once no connect is pending.
+            self.finish_held_if_over(&mut out);
+            match step {
+                Step::Reply(reply) => {
+                    if reply.channel == "/meta/disconnect" && reply.successful {
+                        self.closing = true;
+                    }
+                    out.push(reply.encode());
+                }
                 Step::Connect(step) => {
                     // A connect for another session, or a new one for this session, ends the
                     // connect held so far.

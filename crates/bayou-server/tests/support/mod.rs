@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bayou_log::{EmbeddedLog, EmbeddedOptions};
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub engine: Arc<Engine>,
+    pub data: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -35,7 +37,9 @@ impl TestServer {
     }
 
     pub async fn start_with(config: EngineConfig, setup: impl FnOnce(&Server)) -> Self {
-        let server = Server::new(config, Arc::new(AllowAll));
+        let data = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(data.path(), EmbeddedOptions::default()).unwrap();
+        let server = Server::new(config, Arc::new(AllowAll), Arc::new(log));
         setup(&server);
         let engine = Arc::clone(server.engine());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -48,6 +52,7 @@ impl TestServer {
         Self {
             addr,
             engine,
+            data,
             stop: Some(stop),
             task: Some(task),
         }
@@ -158,6 +163,27 @@ impl Client {
         self.handshake().await;
         let first = self.connect("c0").await;
         assert_eq!(first.last().unwrap()["successful"], true);
+    }
+
+    /// Connects (held up to the server's timeout) until a message whose `data.text` is
+    /// `sentinel` arrives; returns the `data.text` of every event received, in order.
+    pub async fn texts_until(&self, sentinel: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {sentinel:?} after {texts:?}"
+            );
+            for message in self.connect("t").await {
+                if let Some(text) = message["data"]["text"].as_str() {
+                    texts.push(text.to_owned());
+                    if text == sentinel {
+                        return texts;
+                    }
+                }
+            }
+        }
     }
 
     pub async fn subscribe(&self, subscription: Value) -> Value {

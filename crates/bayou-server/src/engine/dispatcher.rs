@@ -1,0 +1,85 @@
+//! Following the log's tail: every event reaches live subscribers from here, in replay id
+//! order, whoever appended it.
+//!
+//! The dispatcher holds the dispatch lock while it fans out a batch and records the last replay
+//! id it dispatched; a replaying subscription switches to live under the same lock (see
+//! `replay.rs`), which is what makes the switch exact.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::{read, CloseReason, Engine, Session};
+use crate::metrics as m;
+
+const BATCH: usize = 1_024;
+
+impl Engine {
+    /// Starts the task that delivers events from the log to live subscribers. It ends when the
+    /// engine shuts down or is dropped.
+    pub fn spawn_dispatcher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let mut head = self.log.watch_head();
+        let mut shutdown = self.shutdown_signal();
+        let engine: Weak<Engine> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                head.borrow_and_update();
+                {
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
+                    if let Err(e) = engine.dispatch_available() {
+                        tracing::error!(error = %e, "reading the event log tail failed; retrying");
+                        drop(engine);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+                tokio::select! {
+                    changed = head.changed() => if changed.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        })
+    }
+
+    /// Dispatches every event after the last dispatched one, up to the log's head.
+    pub(super) fn dispatch_available(&self) -> Result<(), bayou_log::LogError> {
+        loop {
+            let after = *self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+            let batch = self.log.read(after, &|_| true, BATCH, BATCH)?;
+            let reached_head = batch.reached_head;
+            self.dispatch(batch);
+            if reached_head {
+                return Ok(());
+            }
+        }
+    }
+
+    fn dispatch(&self, batch: bayou_log::ReadBatch) {
+        let max_queue = self.config.max_queue;
+        let mut overflowed: Vec<Arc<Session>> = Vec::new();
+        let mut enqueued = 0_usize;
+        {
+            let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+            let index = read(&self.index);
+            for event in &batch.events {
+                enqueued += index.for_each_subscriber(&event.channel, event.replay_id, |session| {
+                    if !session.enqueue(event.bytes.clone(), max_queue) {
+                        overflowed.push(Arc::clone(session));
+                    }
+                });
+            }
+            *dispatched = (*dispatched).max(batch.scanned_through);
+        }
+        for session in overflowed {
+            tracing::warn!(
+                client_id = session.id(),
+                max_queue,
+                "session queue full; closing the session, the client must handshake again"
+            );
+            self.remove_session(session.id(), CloseReason::QueueOverflow);
+        }
+        metrics::counter!(m::DISPATCHED).increment(batch.events.len() as u64);
+        metrics::counter!(m::ENQUEUED).increment(enqueued as u64);
+    }
+}
