@@ -288,14 +288,9 @@ export function interopSuite(Client, transport) {
     });
 
     if (transport === "websocket") {
-      // TODO(server bug): on a socket holding a /meta/connect, Bayou answers /meta/disconnect
-      // first and the held connect in a later frame. CometD JS closes its WebSocket only when
-      // the disconnect reply comes with no connect outstanding, so its socket stays open for
-      // good. The CometD server answers the held connect first. Remove the `todo` once fixed.
-      const todo =
-        Client.kind === "cometd" &&
-        "SERVER BUG: held /meta/connect answered after the /meta/disconnect reply; CometD JS never closes its socket";
-      test("disconnect closes the WebSocket", { ...opts, todo }, async (t) => {
+      // CometD JS closes its WebSocket only when the disconnect reply comes with no connect
+      // outstanding: the server must answer the held connect first, in the same frame.
+      test("disconnect closes the WebSocket", opts, async (t) => {
         const f = await fixture(t, Client, transport);
         const { client: leaver } = await f.connect("leaver");
         await f.connect("stayer");

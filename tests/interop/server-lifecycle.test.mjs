@@ -16,13 +16,11 @@ test("restarts on the same port and serves again", { timeout: 20_000 }, async (t
   await server.stop(); // SIGTERM, exit code 0
 });
 
-// TODO(server bug): `bayou serve` prints "listening on ..." before it installs its SIGTERM
-// handler (shutdown_signal() in crates/bayou/src/serve.rs is only polled once serve() runs), so
-// a SIGTERM right after the readiness line kills it by the default action: no graceful
-// shutdown, exit by signal instead of code 0. Remove the `todo` once fixed.
+// `bayou serve` installs its signal handlers before it prints the readiness line, so a SIGTERM
+// sent the moment it says "listening" is a graceful stop (exit code 0), not a kill.
 test(
   "a SIGTERM right after the readiness line still stops gracefully",
-  { timeout: 20_000, todo: "SERVER BUG: SIGTERM handler installed after the readiness line" },
+  { timeout: 20_000 },
   async () => {
     for (let i = 0; i < 5; i++) {
       const server = await startServer();
