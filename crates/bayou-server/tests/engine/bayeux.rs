@@ -4,11 +4,11 @@
 //! the test's own 10 s limit then fails it if the release does not happen, with no timing
 //! assertion of our own.
 
-mod support;
-
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::support::{
+    data, eventually, long_hold, publish, quick_config, within, TestServer, WsClient, LIMIT,
+};
 use bayou_log::NewEvent;
 use bayou_protocol::{encode_bayeux_event, ChannelName};
 use bayou_server::engine::ServiceHandler;
@@ -17,47 +17,6 @@ use bayou_server::{EngineConfig, TransportKind};
 use futures_util::SinkExt;
 use serde_json::json;
 use serde_json::value::RawValue;
-use support::{quick_config, TestServer, WsClient};
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-fn long_hold() -> EngineConfig {
-    EngineConfig {
-        timeout: Duration::from_secs(60),
-        max_interval: Duration::from_secs(60),
-        ..EngineConfig::default()
-    }
-}
-
-async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, f).await.expect("timed out")
-}
-
-/// Waits until `condition` holds, polling; fails after the test limit.
-async fn eventually(mut condition: impl FnMut() -> bool) {
-    within(async {
-        while !condition() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-}
-
-async fn publish(server: &TestServer, name: &str, text: &str) -> u64 {
-    server
-        .engine
-        .publish(&channel(name), data(text))
-        .await
-        .unwrap()
-}
-
-fn data(text: &str) -> Box<RawValue> {
-    RawValue::from_string(json!({ "text": text }).to_string()).unwrap()
-}
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
 
 #[tokio::test]
 async fn handshake_reply_has_the_salesforce_shape_and_sets_a_cookie() {

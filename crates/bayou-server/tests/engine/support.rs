@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_log::{EmbeddedLog, EmbeddedOptions};
+use bayou_protocol::ChannelName;
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
 use futures_util::{SinkExt, StreamExt};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -186,6 +188,17 @@ impl Client {
         }
     }
 
+    /// Subscribes with an `ext` (a replay map, say); returns the reply.
+    pub async fn subscribe_with(&self, subscription: Value, ext: Value) -> Value {
+        let replies = self
+            .post(json!([{
+                "channel": "/meta/subscribe", "clientId": self.id(), "id": "s",
+                "subscription": subscription, "ext": ext
+            }]))
+            .await;
+        replies[0].clone()
+    }
+
     pub async fn subscribe(&self, subscription: Value) -> Value {
         let replies = self
             .post(json!([{
@@ -255,4 +268,44 @@ impl WsClient {
             }
         }
     }
+}
+
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+pub fn long_hold() -> EngineConfig {
+    EngineConfig {
+        timeout: Duration::from_secs(60),
+        max_interval: Duration::from_secs(60),
+        ..EngineConfig::default()
+    }
+}
+
+pub async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, f).await.expect("timed out")
+}
+
+/// Waits until `condition` holds, polling; fails after the test limit.
+pub async fn eventually(mut condition: impl FnMut() -> bool) {
+    within(async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+pub async fn publish(server: &TestServer, name: &str, text: &str) -> u64 {
+    server
+        .engine
+        .publish(&channel(name), data(text))
+        .await
+        .unwrap()
+}
+
+pub fn data(text: &str) -> Box<RawValue> {
+    RawValue::from_string(json!({ "text": text }).to_string()).unwrap()
+}
+
+pub fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap()
 }
