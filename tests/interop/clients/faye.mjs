@@ -19,8 +19,11 @@ export class FayeTestClient {
    * @param url the Bayeux endpoint
    * @param options.transport "websocket" (faye handshakes over HTTP, then upgrades by itself),
    *   "long-polling" (websocket disabled) or "auto" (faye's defaults)
+   * @param options.extensions application extensions (say, a replay extension), added between
+   *   the two halves of the wire recorder: incoming messages are recorded as the server sent
+   *   them, outgoing ones as they go on the wire, after the extensions changed them
    */
-  constructor(url, { transport = "auto", name = "faye" } = {}) {
+  constructor(url, { transport = "auto", name = "faye", extensions = [] } = {}) {
     this.name = name;
     this.transport = transport;
     this.raw = new Inbox(`${name} incoming`);
@@ -29,12 +32,16 @@ export class FayeTestClient {
     // advice replaces it); retry: seconds between attempts after a network failure.
     this.client = new faye.Client(url, { timeout: 15, retry: 0.25 });
     if (transport === "long-polling") this.client.disable("websocket");
+    // faye runs extensions in the order they were added, both ways.
     this.client.addExtension({
       incoming: (message, callback) => {
         trace(this.name, "<-", message);
         this.raw.push(structuredClone(message));
         callback(message);
       },
+    });
+    for (const extension of extensions) this.client.addExtension(extension);
+    this.client.addExtension({
       outgoing: (message, callback) => {
         trace(this.name, "->", message);
         this.sent.push(structuredClone(message));
