@@ -15,7 +15,7 @@ use std::time::Duration;
 use bayou_protocol::time::now_millis;
 use fjall::PersistMode;
 
-use super::{codec, Inner, META_EXPIRED, META_FLOOR_PREFIX};
+use super::{codec, Inner, META_EXPIRED, META_FLOOR_PREFIX, META_HEAD};
 use crate::LogError;
 
 /// Stops the expiry thread when dropped.
@@ -112,8 +112,10 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
             batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
         }
     }
+    batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
     batch.commit()?;
     inner.db.persist(PersistMode::SyncData)?;
+    inner.meta.rotate_memtable_and_wait()?;
     drop(floors);
     inner
         .recent
@@ -144,6 +146,8 @@ fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError>
             .fetch_add(chunk.len() as u64, Ordering::SeqCst)
             + chunk.len() as u64;
         batch.insert(&inner.meta, META_EXPIRED, expired.to_be_bytes());
+        // The last key may be among the removed: record the head so ids are never reused.
+        batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
         for (rule, floor) in rules.iter().zip(floors.iter()) {
             let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
             batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
@@ -152,6 +156,9 @@ fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError>
     }
     // Floors must not be lost once ids are gone: sync before anyone can be told "expired".
     inner.db.persist(PersistMode::SyncData)?;
+    // Flush the small `meta` memtable so it does not keep old journals alive (and make the next
+    // start replay them).
+    inner.meta.rotate_memtable_and_wait()?;
     drop(floors);
     inner
         .recent

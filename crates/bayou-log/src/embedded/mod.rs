@@ -1,8 +1,9 @@
 //! The embedded backend: an fjall database in the data directory.
 //!
-//! Keyspace `events` maps replay id → record; keyspace `meta` keeps the head (so ids are never
-//! reused, even after retention has removed every event), counters, and the per-rule retention
-//! floors. Appends go through one writer thread ([`writer`]); the most recent events also stay
+//! Keyspace `events` maps replay id → record. The head is the last key; keyspace `meta` keeps a
+//! copy written whenever expiry removes events (so ids are never reused, even after every event
+//! is gone), the expired-event counter, and the per-rule retention floors. Since ids are
+//! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]); the most recent events also stay
 //! in memory ([`recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
 //! own thread ([`expiry`]).
 
@@ -28,9 +29,9 @@ use recent::Recent;
 use writer::AppendRequest;
 
 const META_HEAD: &[u8] = b"head";
-const META_APPENDED: &[u8] = b"appended";
 const META_EXPIRED: &[u8] = b"expired";
 const META_FLOOR_PREFIX: &str = "floor:";
+const EVENTS_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// When an append counts as done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,6 @@ pub(crate) struct Inner {
     recent: RwLock<Recent>,
     /// Per retention rule: replay ids at or below this may have been removed.
     floors: RwLock<Vec<u64>>,
-    appended: AtomicU64,
     expired: AtomicU64,
 }
 
@@ -133,7 +133,11 @@ impl EmbeddedLog {
         std::fs::create_dir_all(dir)
             .map_err(|e| LogError::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let db = Database::builder(dir).open()?;
-        let events = db.keyspace("events", KeyspaceCreateOptions::default)?;
+        // A smaller memtable than fjall's 64 MiB default bounds the journal that must be replayed
+        // when the log is opened after a crash, which is most of the restart time.
+        let events = db.keyspace("events", || {
+            KeyspaceCreateOptions::default().max_memtable_size(EVENTS_MEMTABLE_BYTES)
+        })?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
 
         let stored_head = read_u64(&meta, META_HEAD)?.unwrap_or(0);
@@ -151,7 +155,6 @@ impl EmbeddedLog {
                 read_u64(&meta, key.as_bytes()).map(Option::unwrap_or_default)
             })
             .collect::<Result<Vec<u64>, LogError>>()?;
-        let appended = read_u64(&meta, META_APPENDED)?.unwrap_or(head);
         let expired = read_u64(&meta, META_EXPIRED)?.unwrap_or(0);
 
         let inner = Arc::new(Inner {
@@ -163,7 +166,6 @@ impl EmbeddedLog {
             head: watch::Sender::new(head),
             recent: RwLock::new(Recent::new(options.recent_capacity, head)),
             floors: RwLock::new(floors),
-            appended: AtomicU64::new(appended),
             expired: AtomicU64::new(expired),
         });
         let (requests, receiver) = mpsc::channel(1_024);
@@ -185,6 +187,17 @@ impl EmbeddedLog {
     /// Runs one retention pass now (normally done every `retention_interval`).
     pub fn expire_now(&self) -> Result<u64, LogError> {
         expiry::expire(&self.inner, bayou_protocol::time::now_millis())
+    }
+}
+
+impl Drop for EmbeddedLog {
+    /// A clean stop writes the memtables out, so the next start has no journal to replay.
+    fn drop(&mut self) {
+        for keyspace in [&self.inner.events, &self.inner.meta] {
+            if let Err(e) = keyspace.rotate_memtable_and_wait() {
+                tracing::warn!(error = %e, "could not flush the event log on close");
+            }
+        }
     }
 }
 
@@ -280,11 +293,11 @@ impl EventLog for EmbeddedLog {
     }
 
     fn stats(&self) -> LogStats {
-        let appended = self.inner.appended.load(Ordering::SeqCst);
+        let head = self.inner.head();
         let expired = self.inner.expired.load(Ordering::SeqCst);
         LogStats {
-            head: self.inner.head(),
-            events: appended.saturating_sub(expired),
+            head,
+            events: head.saturating_sub(expired),
             expired,
             disk_bytes: self.inner.db.disk_space().unwrap_or(0),
         }

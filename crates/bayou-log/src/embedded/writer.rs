@@ -9,7 +9,7 @@ use bayou_protocol::time::now_millis;
 use fjall::PersistMode;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{codec, Durability, Inner, META_APPENDED, META_HEAD};
+use super::{codec, Durability, Inner};
 use crate::{LogError, NewEvent, StoredEvent};
 
 pub(super) struct AppendRequest {
@@ -76,16 +76,12 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
         }
         ids.push(request_ids);
     }
-    let appended = inner.appended.load(std::sync::atomic::Ordering::SeqCst) + (next - head);
-    write.insert(&inner.meta, META_HEAD, next.to_be_bytes());
-    write.insert(&inner.meta, META_APPENDED, appended.to_be_bytes());
+    // The head needs no record of its own here: it is the last key. (Expiry, which can remove
+    // the last key, records the head in `meta` first.)
     write.commit()?;
     if inner.durability == Durability::Sync {
         inner.db.persist(PersistMode::SyncData)?;
     }
-    inner
-        .appended
-        .store(appended, std::sync::atomic::Ordering::SeqCst);
     inner.publish_recent(stored, next);
     for (request, ids) in batch.drain(..).zip(ids) {
         let _ = request.reply.send(Ok(ids));
