@@ -10,6 +10,10 @@ use bayou_log::{EmbeddedLog, EmbeddedOptions, EventLog, NewEvent};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+/// The allocator the `bayou` binary uses, so the figures match the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A typical small Bayeux event, ~200 bytes as delivered.
 fn event(channel: &'static str) -> NewEvent {
     NewEvent {

@@ -5,6 +5,7 @@
 //! - [`reply`]: encoding replies and delivered events, serialized once and shared as `Bytes`.
 //! - [`channel`]: channel names, kinds, and `*` / `**` wildcard matching.
 //! - [`advice`]: the reconnect advice the server gives.
+//! - [`events`]: the Salesforce event shapes (PushTopic, generic, platform event, CDC).
 //! - [`errors`]: the `code::text` error strings, byte-exact where Salesforce defines them.
 //!
 //! Keeping this crate free of I/O lets the server, the client library and the fuzz targets
@@ -13,6 +14,7 @@
 pub mod advice;
 pub mod channel;
 pub mod errors;
+pub mod events;
 pub mod message;
 pub mod reply;
 pub mod time;

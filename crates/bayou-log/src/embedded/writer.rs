@@ -56,6 +56,8 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
     let mut write = inner.db.batch();
     let mut stored = Vec::new();
     let mut ids: Vec<Vec<u64>> = Vec::with_capacity(batch.len());
+    // Events of one batch mostly share a few channels: share the name too.
+    let mut last_channel: Option<Arc<str>> = None;
     for request in batch.iter_mut() {
         let mut request_ids = Vec::with_capacity(request.events.len());
         for event in request.events.drain(..) {
@@ -67,10 +69,18 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
                 codec::encode_value(created, &event.channel, &bytes),
             );
             request_ids.push(next);
+            let channel = match &last_channel {
+                Some(last) if **last == *event.channel => Arc::clone(last),
+                _ => {
+                    let name: Arc<str> = Arc::from(event.channel);
+                    last_channel = Some(Arc::clone(&name));
+                    name
+                }
+            };
             stored.push(StoredEvent {
                 replay_id: next,
                 created_ms: created,
-                channel: Arc::from(event.channel),
+                channel,
                 bytes,
             });
         }
