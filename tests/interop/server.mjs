@@ -168,7 +168,7 @@ export class BayouServer {
     return new Metrics(await res.text());
   }
 
-  /** GET /healthz: `{status, sessions, websockets}`. */
+  /** GET /healthz: `{status, sessions, websockets, log: {head, events, expired, disk_bytes}}`. */
   async health() {
     const res = await fetch(`${this.origin}/healthz`);
     if (!res.ok) throw new Error(`GET /healthz: HTTP ${res.status}`);

@@ -27,10 +27,15 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         "ok"
     };
+    let log = engine.log().stats();
     let body = format!(
-        r#"{{"status":"{status}","sessions":{},"websockets":{}}}"#,
+        r#"{{"status":"{status}","sessions":{},"websockets":{},"log":{{"head":{},"events":{},"expired":{},"disk_bytes":{}}}}}"#,
         engine.session_count(),
-        state.tracker.count()
+        state.tracker.count(),
+        log.head,
+        log.events,
+        log.expired,
+        log.disk_bytes
     );
     ([(header::CONTENT_TYPE, "application/json")], body)
 }

@@ -24,6 +24,23 @@ pub const REQUESTS_REFUSED: &str = "bayou_requests_refused_total";
 /// Open WebSocket connections (gauge).
 pub const WEBSOCKET_CONNECTIONS: &str = "bayou_websocket_connections";
 
+/// The highest replay id (gauge).
+pub const LOG_HEAD: &str = "bayou_log_head";
+/// Events retained in the log (gauge).
+pub const LOG_EVENTS: &str = "bayou_log_events";
+/// Bytes the log takes on disk (gauge).
+pub const LOG_DISK_BYTES: &str = "bayou_log_disk_bytes";
+/// Events removed by retention (gauge; survives restarts).
+pub const LOG_EXPIRED: &str = "bayou_log_expired";
+
+/// Sets the log gauges from current stats (call before rendering metrics).
+pub fn record_log_stats(stats: &bayou_log::LogStats) {
+    metrics::gauge!(LOG_HEAD).set(stats.head as f64);
+    metrics::gauge!(LOG_EVENTS).set(stats.events as f64);
+    metrics::gauge!(LOG_DISK_BYTES).set(stats.disk_bytes as f64);
+    metrics::gauge!(LOG_EXPIRED).set(stats.expired as f64);
+}
+
 /// Registers descriptions with whatever recorder is installed.
 pub fn describe() {
     metrics::describe_gauge!(SESSIONS, "Live Bayeux sessions");
@@ -36,4 +53,8 @@ pub fn describe() {
     metrics::describe_counter!(MESSAGES_SENT, "Bayeux messages sent, by transport");
     metrics::describe_counter!(REQUESTS_REFUSED, "Requests refused whole, by reason");
     metrics::describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
+    metrics::describe_gauge!(LOG_HEAD, "Highest replay id assigned");
+    metrics::describe_gauge!(LOG_EVENTS, "Events retained in the log");
+    metrics::describe_gauge!(LOG_DISK_BYTES, "Bytes the event log takes on disk");
+    metrics::describe_gauge!(LOG_EXPIRED, "Events removed by retention");
 }

@@ -42,9 +42,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
 
     let server = Server::new(settings.engine.clone(), Arc::new(AllowAll), Arc::new(log));
+    let engine = std::sync::Arc::clone(server.engine());
     let router = server.router().route(
         "/metrics",
-        get(move || std::future::ready(prometheus.render())),
+        get(move || {
+            bayou_server::metrics::record_log_stats(&engine.log().stats());
+            std::future::ready(prometheus.render())
+        }),
     );
 
     let listener = TcpListener::bind(settings.listen)
