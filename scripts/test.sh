@@ -23,13 +23,14 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Time limits so that a hang fails the run with a message instead of eating CI's 90 minutes.
 step "cargo test"
-cargo test --workspace --locked
+timeout 1500 cargo test --workspace --locked
 
 step "Building the bayou binary for the interop tests"
 cargo build -p bayou --locked
 
 step "Interop tests (faye, cometd + cometd-nodejs-client)"
-(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" npm test)
+(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 600 npm test)
 
 step "All tests passed"

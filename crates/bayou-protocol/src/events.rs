@@ -74,7 +74,12 @@ pub fn encode_pushtopic_event(
 }
 
 /// `/u/<Name>`: `payload` is the pushed string.
-pub fn encode_generic_event(channel: &str, payload: &str, replay_id: u64, created_ms: i64) -> Bytes {
+pub fn encode_generic_event(
+    channel: &str,
+    payload: &str,
+    replay_id: u64,
+    created_ms: i64,
+) -> Bytes {
     #[derive(Serialize)]
     struct Event<'a> {
         #[serde(rename = "createdDate")]
@@ -131,7 +136,12 @@ pub fn encode_platform_event(
 }
 
 /// `/data/…`: `payload` holds the `ChangeEventHeader` and the changed fields.
-pub fn encode_change_event(channel: &str, schema: &str, payload: &RawValue, replay_id: u64) -> Bytes {
+pub fn encode_change_event(
+    channel: &str,
+    schema: &str,
+    payload: &RawValue,
+    replay_id: u64,
+) -> Bytes {
     #[derive(Serialize)]
     struct Event {
         #[serde(rename = "replayId")]
@@ -192,7 +202,9 @@ mod tests {
 
     #[test]
     fn platform_event_shape() {
-        let payload = raw(r#"{"CreatedDate":"2017-04-09T18:31:40.517Z","CreatedById":"005D0000001cSZs","Printer_Model__c":"XZO-5"}"#);
+        let payload = raw(
+            r#"{"CreatedDate":"2017-04-09T18:31:40.517Z","CreatedById":"005D0000001cSZs","Printer_Model__c":"XZO-5"}"#,
+        );
         let bytes = encode_platform_event(
             "/event/Low_Ink__e",
             "dffQ2QLzDNHqwB8_sHMxdA",
@@ -208,8 +220,15 @@ mod tests {
 
     #[test]
     fn change_event_shape() {
-        let payload = raw(r#"{"ChangeEventHeader":{"entityName":"Account","changeType":"DELETE","recordIds":["001xx"]}}"#);
-        let bytes = encode_change_event("/data/ChangeEvents", "-pszPCNGMHqUPU1ftkjxEA", &payload, 1_480_823);
+        let payload = raw(
+            r#"{"ChangeEventHeader":{"entityName":"Account","changeType":"DELETE","recordIds":["001xx"]}}"#,
+        );
+        let bytes = encode_change_event(
+            "/data/ChangeEvents",
+            "-pszPCNGMHqUPU1ftkjxEA",
+            &payload,
+            1_480_823,
+        );
         assert_eq!(
             text(&bytes),
             r#"{"channel":"/data/ChangeEvents","data":{"schema":"-pszPCNGMHqUPU1ftkjxEA","payload":{"ChangeEventHeader":{"entityName":"Account","changeType":"DELETE","recordIds":["001xx"]}},"event":{"replayId":1480823}}}"#

@@ -93,6 +93,8 @@ fn over_size(inner: &Inner) -> Result<Vec<(u64, usize)>, LogError> {
 
 /// Removes every event up to and including `through`, whatever its channel.
 pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogError> {
+    // Nothing beyond the head exists to remove, and the in-memory tail must stay contiguous.
+    let through = through.min(inner.head());
     let mut doomed = Vec::new();
     for guard in inner.events.range(..=codec::key(through)) {
         let (key, value) = guard.into_inner()?;
@@ -115,7 +117,7 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
     batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
     batch.commit()?;
     inner.db.persist(PersistMode::SyncData)?;
-    inner.meta.rotate_memtable_and_wait()?;
+    inner.meta.rotate_memtable()?;
     drop(floors);
     inner
         .recent
@@ -156,9 +158,10 @@ fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError>
     }
     // Floors must not be lost once ids are gone: sync before anyone can be told "expired".
     inner.db.persist(PersistMode::SyncData)?;
-    // Flush the small `meta` memtable so it does not keep old journals alive (and make the next
-    // start replay them).
-    inner.meta.rotate_memtable_and_wait()?;
+    // Have the small `meta` memtable flushed in the background, so it does not keep old
+    // journals alive (which the next start would replay). Not waited for: fjall can leave a
+    // sealed memtable unflushed for a long time, and expiry must not hang on it.
+    inner.meta.rotate_memtable()?;
     drop(floors);
     inner
         .recent

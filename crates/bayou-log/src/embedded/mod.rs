@@ -190,17 +190,6 @@ impl EmbeddedLog {
     }
 }
 
-impl Drop for EmbeddedLog {
-    /// A clean stop writes the memtables out, so the next start has no journal to replay.
-    fn drop(&mut self) {
-        for keyspace in [&self.inner.events, &self.inner.meta] {
-            if let Err(e) = keyspace.rotate_memtable_and_wait() {
-                tracing::warn!(error = %e, "could not flush the event log on close");
-            }
-        }
-    }
-}
-
 impl EventLog for EmbeddedLog {
     fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
         let requests = self.requests.clone();

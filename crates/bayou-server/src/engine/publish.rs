@@ -61,7 +61,7 @@ impl Engine {
     /// A publish sent by a client over Bayeux: broadcast channels go to the log,
     /// `/service/**` channels to their server-side handler only. The reply waits until the
     /// event is durable and carries its replay id in `ext.replayId`.
-    pub(super) async fn client_publish(&self, message: Message) -> Reply {
+    pub(super) async fn client_publish(&self, mut message: Message) -> Reply {
         let session = match self.session_for(&message) {
             Ok(session) => session,
             Err(reply) => return *reply,
@@ -78,7 +78,7 @@ impl Engine {
                 return self.failure(&message, error).with_client_id(session.id());
             }
         };
-        let Some(data) = message.data.clone() else {
+        let Some(data) = message.data.take() else {
             return self
                 .failure(&message, errors::DATA_NOT_SPECIFIED)
                 .with_client_id(session.id());

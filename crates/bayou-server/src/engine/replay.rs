@@ -216,6 +216,9 @@ impl Engine {
         let max = self.config.max_messages_per_reply;
         for catch_up in &catch_ups {
             loop {
+                if session.closed().is_some() {
+                    return;
+                }
                 let room = max.saturating_sub(session.queued());
                 if room == 0 || !catch_up.cursor.is_catching_up() {
                     break;

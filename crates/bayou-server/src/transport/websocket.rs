@@ -80,7 +80,7 @@ struct HeldConnect {
 /// One socket's state.
 struct Connection {
     engine: Arc<Engine>,
-    credentials: Credentials,
+    credentials: Arc<Credentials>,
     session: Option<Arc<Session>>,
     held: Option<HeldConnect>,
     /// Set after a successful `/meta/disconnect`: the socket closes once the reply is sent.
@@ -91,7 +91,7 @@ impl Connection {
     fn new(engine: Arc<Engine>, credentials: Credentials) -> Self {
         Self {
             engine,
-            credentials,
+            credentials: Arc::new(credentials),
             session: None,
             held: None,
             closing: false,
@@ -216,7 +216,7 @@ impl Connection {
         };
         metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "websocket")
             .increment(batch.len() as u64);
-        let credentials = self.credentials.clone();
+        let credentials = Arc::clone(&self.credentials);
         let ctx = RequestContext {
             credentials: &credentials,
             transport: TransportKind::WebSocket,
