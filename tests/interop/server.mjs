@@ -38,7 +38,8 @@ function childEnv() {
  * A running (or restartable) bayou server.
  *
  * Options: `timeout` (ms a /meta/connect is held, default 3000 so connects cycle in tests),
- * `maxInterval` (ms), `transports` (e.g. "long-polling"), `log` (EnvFilter, default "info").
+ * `maxInterval` (ms), `transports` (e.g. "long-polling"), `log` (EnvFilter, default "info"),
+ * `anonymous` (default true: no token needed; false to require a login).
  */
 export class BayouServer {
   constructor(options = {}) {
@@ -71,6 +72,8 @@ export class BayouServer {
       "--timeout", String(o.timeout),
       "--log", o.log,
     ];
+    // These suites test Bayou as a Bayeux server; login is tested on its own.
+    if (o.anonymous !== false) args.push("--anonymous");
     if (o.maxInterval !== undefined) args.push("--max-interval", String(o.maxInterval));
     if (o.transports !== undefined) args.push("--transports", o.transports);
 

@@ -110,6 +110,36 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_RETENTION_INTERVAL")]
     pub retention_interval: Option<String>,
 
+    /// Admit streaming clients that bring no token (a plain Bayeux server). Without it, every
+    /// handshake needs an access token, as on Salesforce.
+    #[arg(long, env = "BAYOU_ANONYMOUS")]
+    pub anonymous: bool,
+
+    /// An unused access token expires after this long, e.g. `2h` [default: 2h].
+    #[arg(long, env = "BAYOU_SESSION_TIMEOUT")]
+    pub session_timeout: Option<String>,
+
+    /// The base URL clients are told to use (`instance_url`), e.g. `https://bayou.example.com`
+    /// [default: http://<Host header>].
+    #[arg(long, env = "BAYOU_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Username of the org's user (overrides the one created at first start).
+    #[arg(long, env = "BAYOU_USERNAME")]
+    pub username: Option<String>,
+
+    /// Password of the org's user.
+    #[arg(long, env = "BAYOU_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Client id of the org's connected app.
+    #[arg(long, env = "BAYOU_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Client secret of the org's connected app.
+    #[arg(long, env = "BAYOU_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+
     /// Log format [default: text].
     #[arg(long, env = "BAYOU_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,

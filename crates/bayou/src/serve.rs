@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::routing::get;
 use bayou_log::EmbeddedLog;
-use bayou_server::{AllowAll, Server};
+use bayou_org::Org;
+use bayou_server::Server;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
 
@@ -37,13 +38,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let log_dir = settings.data_dir.join("log");
     let log = EmbeddedLog::open(&log_dir, settings.event_log.clone())
         .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+    let (org, created) = Org::open(
+        &settings.data_dir,
+        &settings.credentials,
+        settings.org.clone(),
+    )
+    .context("cannot open the org")?;
+    if let Some(credentials) = created {
+        // Shown once; also kept in <data-dir>/credentials.txt (readable by this user only).
+        eprintln!(
+            "\nA new dev org was created. Log in with:\n\n{}\n(also saved in {})\n",
+            credentials.describe(),
+            settings.data_dir.join("credentials.txt").display()
+        );
+    }
     let prometheus = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let server = Server::new(settings.engine.clone(), Arc::new(AllowAll), Arc::new(log));
-    let engine = std::sync::Arc::clone(server.engine());
-    let router = server.router().route(
+    let server = Server::new(settings.engine.clone(), org.clone(), Arc::new(log));
+    let engine = Arc::clone(server.engine());
+    let router = server.router().merge(org.router()).route(
         "/metrics",
         get(move || {
             bayou_server::metrics::record_log_stats(&engine.log().stats());

@@ -29,6 +29,8 @@ use serde::Deserialize;
 
 use bayou_log::embedded::Durability as LogDurability;
 use bayou_log::{EmbeddedOptions, RetentionPolicy, RetentionRule};
+use bayou_org::identity::CredentialOverrides;
+use bayou_org::OrgConfig;
 
 use crate::cli::{Durability, LogFormat, ServeArgs, Transport};
 
@@ -49,6 +51,9 @@ struct FileSettings {
     durability: Option<Durability>,
     retention: Option<Vec<FileRetention>>,
     retention_interval: Option<String>,
+    anonymous: Option<bool>,
+    session_timeout: Option<String>,
+    public_url: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
 }
@@ -69,6 +74,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub engine: EngineConfig,
     pub event_log: EmbeddedOptions,
+    pub org: OrgConfig,
+    pub credentials: CredentialOverrides,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -156,8 +163,25 @@ impl Settings {
             retention_interval,
             ..EmbeddedOptions::default()
         };
+        let session_timeout = match args.session_timeout.or(file.session_timeout) {
+            Some(text) => parse_duration(&text)?,
+            None => OrgConfig::default().session_timeout,
+        };
+        let org = OrgConfig {
+            session_timeout,
+            allow_anonymous: args.anonymous || file.anonymous.unwrap_or(false),
+            public_url: args.public_url.or(file.public_url),
+        };
+        let credentials = CredentialOverrides {
+            username: args.username,
+            password: args.password,
+            client_id: args.client_id,
+            client_secret: args.client_secret,
+        };
         Ok(Self {
             event_log,
+            org,
+            credentials,
             listen: args
                 .listen
                 .or(file.listen)

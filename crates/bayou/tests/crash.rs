@@ -26,6 +26,7 @@ impl Bayou {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
             .args([
                 "serve",
+                "--anonymous",
                 "--listen",
                 "127.0.0.1:0",
                 "--log",

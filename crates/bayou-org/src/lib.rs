@@ -1,0 +1,140 @@
+//! The emulated Salesforce org.
+//!
+//! Real Salesforce clients log in here instead of at `login.salesforce.com` and then stream
+//! from Bayou unchanged:
+//!
+//! - [`identity`], the org id, its users and connected app, created on first start;
+//! - [`tokens`], access and refresh tokens;
+//! - [`auth`], the OAuth token endpoint, the identity URL, SOAP `login()`, and the
+//!   authenticator the streaming endpoint uses;
+//! - [`rest`], the REST API under `/services/data`;
+//! - [`ids`], Salesforce's 15/18-character record ids.
+
+pub mod auth;
+pub mod identity;
+pub mod ids;
+pub mod rest;
+pub mod tokens;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::Router;
+
+use identity::{CredentialOverrides, Identity, NewCredentials};
+use tokens::TokenStore;
+
+/// Errors setting up or running the org.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Settings of the org.
+#[derive(Debug, Clone)]
+pub struct OrgConfig {
+    /// An access token unused for this long expires (Salesforce's default is 2 hours).
+    pub session_timeout: Duration,
+    /// Whether streaming clients without a token are admitted.
+    pub allow_anonymous: bool,
+    /// The base URL clients are told to use (`instance_url`, `serverUrl`); by default the
+    /// `Host` of each request over http.
+    pub public_url: Option<String>,
+}
+
+impl Default for OrgConfig {
+    fn default() -> Self {
+        Self {
+            session_timeout: Duration::from_secs(2 * 3_600),
+            allow_anonymous: false,
+            public_url: None,
+        }
+    }
+}
+
+/// The emulated org.
+#[derive(Debug)]
+pub struct Org {
+    identity: RwLock<Identity>,
+    org_id: String,
+    pub(crate) tokens: TokenStore,
+    pub(crate) config: OrgConfig,
+}
+
+impl Org {
+    /// Opens the org kept in `data_dir`, creating a dev org on first start. Returns the
+    /// plain-text credentials when it created them, to show once.
+    pub fn open(
+        data_dir: &Path,
+        overrides: &CredentialOverrides,
+        config: OrgConfig,
+    ) -> Result<(Arc<Self>, Option<NewCredentials>), OrgError> {
+        let (identity, created) = Identity::load_or_create(data_dir, overrides)?;
+        let org_id = identity.org_id.clone();
+        let org = Self {
+            tokens: TokenStore::new(&org_id, config.session_timeout),
+            identity: RwLock::new(identity),
+            org_id,
+            config,
+        };
+        Ok((Arc::new(org), created))
+    }
+
+    /// The 18-character organization id.
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    pub(crate) fn identity(&self) -> RwLockReadGuard<'_, Identity> {
+        self.identity.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Revokes every token of the user `username` (fault injection: "invalidate a user's
+    /// tokens"). Returns how many were revoked.
+    pub fn revoke_user_tokens(&self, username: &str) -> usize {
+        let user_id = self.identity().user_by_name(username).map(|u| u.id.clone());
+        user_id.map_or(0, |id| self.tokens.revoke_user(&id))
+    }
+
+    /// The base URL to give clients.
+    pub(crate) fn instance_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:8080");
+        format!("http://{host}")
+    }
+
+    /// The login and REST routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/services/oauth2/token", post(auth::oauth::token))
+            .route(
+                "/services/oauth2/revoke",
+                post(auth::oauth::revoke).get(auth::oauth::revoke),
+            )
+            .route("/id/{org}/{user}", get(auth::oauth::identity_url))
+            .route("/services/Soap/u/{*rest}", post(auth::soap::login))
+            .merge(rest::router())
+            .with_state(Arc::clone(self))
+    }
+}
+
+/// The token of an `Authorization: Bearer|OAuth <token>` header (or a bare token).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let credentials = bayou_server::Credentials {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        remote_addr: None,
+    };
+    credentials.token().map(str::to_owned)
+}

@@ -1,0 +1,45 @@
+//! `/services/data`: the REST API. Every call needs a live access token; errors are
+//! Salesforce-shaped arrays `[{"message","errorCode"}]`.
+
+pub mod versions;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::{bearer_token, Org};
+
+pub(crate) fn router() -> Router<Arc<Org>> {
+    Router::new()
+        .route("/services/data", get(versions::list))
+        .route("/services/data/", get(versions::list))
+        .route("/services/data/{version}", get(versions::resources))
+        .route("/services/data/{version}/", get(versions::resources))
+}
+
+/// A Salesforce REST error reply.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!([{"message": message, "errorCode": code}])),
+    )
+        .into_response()
+}
+
+/// The user id of the request's token, or the 401 Salesforce answers.
+#[allow(clippy::result_large_err)]
+pub(crate) fn authorize(org: &Org, headers: &HeaderMap) -> Result<String, Response> {
+    bearer_token(headers)
+        .and_then(|t| org.tokens.validate_access(&t))
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SESSION_ID",
+                "Session expired or invalid",
+            )
+        })
+}
