@@ -2,6 +2,8 @@
 //
 //   node demo/two-clients.mjs [URL] [websocket|long-polling]
 //
+// Start Bayou with --anonymous, or set BAYOU_TOKEN to an access token.
+//
 // URL defaults to http://127.0.0.1:8080/cometd/66.0 and the transport to websocket.
 import faye from 'faye';
 
@@ -14,6 +16,8 @@ if (!['websocket', 'long-polling'].includes(transport)) {
 
 function client(name) {
   const c = new faye.Client(url, { timeout: 120, retry: 1 });
+  // Against a Bayou that requires a login: BAYOU_TOKEN=<access_token>.
+  if (process.env.BAYOU_TOKEN) c.setHeader('Authorization', `Bearer ${process.env.BAYOU_TOKEN}`);
   if (transport === 'long-polling') c.disable('websocket');
   c.on('transport:down', () => { if (!closing) console.log(`${name}: connection down, retrying`); });
   c.on('transport:up', () => console.log(`${name}: connected`));
