@@ -23,6 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use embedded::{EmbeddedLog, EmbeddedOptions};
+
 pub use retention::{RetentionPolicy, RetentionRule};
 
 /// Encodes an event once its replay id and creation time (epoch ms) are known.
@@ -97,6 +98,17 @@ pub struct LogStats {
     pub disk_bytes: u64,
 }
 
+/// A change to a stored record, written in the same atomic batch as the events it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordWrite {
+    pub key: Vec<u8>,
+    /// `None` removes the record.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A stored record: its key and value.
+pub type StoredRecord = (Vec<u8>, Vec<u8>);
+
 /// A future returned by [`EventLog::append`].
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
 
@@ -133,4 +145,19 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Current counters.
     fn stats(&self) -> LogStats;
+}
+
+/// A log that also stores records (the emulated org's sObjects), so that a record change and
+/// the events it causes are written in one atomic batch: either both survive a crash or
+/// neither does.
+pub trait RecordStore: EventLog {
+    /// Appends `events` and applies `writes` atomically; resolves with the events' replay ids
+    /// once durable.
+    fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture;
+
+    /// One record.
+    fn record(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LogError>;
+
+    /// Every record whose key starts with `prefix`, in key order.
+    fn records(&self, prefix: &[u8]) -> Result<Vec<StoredRecord>, LogError>;
 }

@@ -7,12 +7,18 @@
 //! - [`tokens`], access and refresh tokens;
 //! - [`auth`], the OAuth token endpoint, the identity URL, SOAP `login()`, and the
 //!   authenticator the streaming endpoint uses;
-//! - [`rest`], the REST API under `/services/data`;
+//! - [`rest`], the REST API under `/services/data`: sObjects and SOQL queries;
+//! - [`records`], sObjects stored beside the event log, and `changes.rs`, where a record change
+//!   and the PushTopic events it causes are written in one atomic batch;
+//! - [`pushtopic`], PushTopics and Salesforce's rules for when they notify;
 //! - [`ids`], Salesforce's 15/18-character record ids.
 
 pub mod auth;
+mod changes;
 pub mod identity;
 pub mod ids;
+pub mod pushtopic;
+pub mod records;
 pub mod rest;
 pub mod tokens;
 
@@ -23,6 +29,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
+use bayou_log::RecordStore;
 
 use identity::{CredentialOverrides, Identity, NewCredentials};
 use tokens::TokenStore;
@@ -57,12 +64,25 @@ impl Default for OrgConfig {
 }
 
 /// The emulated org.
-#[derive(Debug)]
 pub struct Org {
     identity: RwLock<Identity>,
     org_id: String,
     pub(crate) tokens: TokenStore,
     pub(crate) config: OrgConfig,
+    /// Records live in the event log's store, so changes and events commit together.
+    pub(crate) store: Arc<dyn RecordStore>,
+    /// The PushTopics (active or not), kept parsed.
+    pub(crate) topics: RwLock<Vec<Arc<pushtopic::PushTopic>>>,
+    /// Serialises record changes (read, modify, write with events).
+    pub(crate) writes: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Org {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Org")
+            .field("org_id", &self.org_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Org {
@@ -72,16 +92,28 @@ impl Org {
         data_dir: &Path,
         overrides: &CredentialOverrides,
         config: OrgConfig,
+        store: Arc<dyn RecordStore>,
     ) -> Result<(Arc<Self>, Option<NewCredentials>), OrgError> {
         let (identity, created) = Identity::load_or_create(data_dir, overrides)?;
         let org_id = identity.org_id.clone();
+        let topics = load_topics(store.as_ref())?;
         let org = Self {
             tokens: TokenStore::new(&org_id, config.session_timeout),
             identity: RwLock::new(identity),
             org_id,
             config,
+            store,
+            topics: RwLock::new(topics),
+            writes: tokio::sync::Mutex::new(()),
         };
         Ok((Arc::new(org), created))
+    }
+
+    pub(crate) fn topics(&self) -> Vec<Arc<pushtopic::PushTopic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The 18-character organization id.
@@ -125,6 +157,33 @@ impl Org {
             .merge(rest::router())
             .with_state(Arc::clone(self))
     }
+}
+
+/// The stored PushTopics, parsed (a stored topic that no longer parses is skipped, with a
+/// warning).
+fn load_topics(store: &dyn RecordStore) -> Result<Vec<Arc<pushtopic::PushTopic>>, OrgError> {
+    let stored = store
+        .records(b"PushTopic/")
+        .map_err(|e| OrgError::Internal(format!("cannot read PushTopics: {e}")))?;
+    let mut topics = Vec::new();
+    for (key, value) in stored {
+        let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) else {
+            tracing::warn!(key = %String::from_utf8_lossy(&key), "unreadable PushTopic record skipped");
+            continue;
+        };
+        if records::field(&fields, "IsDeleted") == Some(&serde_json::Value::Bool(true)) {
+            continue;
+        }
+        let id = records::field(&fields, "Id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        match pushtopic::PushTopic::from_record(&id, &fields) {
+            Ok(topic) => topics.push(Arc::new(topic)),
+            Err(e) => tracing::warn!(id, error = %e.message, "stored PushTopic skipped"),
+        }
+    }
+    Ok(topics)
 }
 
 /// The token of an `Authorization: Bearer|OAuth <token>` header (or a bare token).

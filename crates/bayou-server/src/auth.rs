@@ -1,4 +1,4 @@
-//! Who may open a session.
+//! Who may open a session, and what a session may subscribe and publish to.
 //!
 //! The engine asks an [`Authenticator`] at handshake time, and asks again on every
 //! `/meta/connect` whether the session's credentials are still valid, which is how Salesforce
@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use bayou_protocol::errors;
+use bayou_protocol::{errors, ChannelName, Subscription};
 
 /// What a request brings to prove who it is.
 #[derive(Debug, Clone, Default)]
@@ -81,6 +81,23 @@ pub trait Authenticator: Send + Sync + 'static {
     fn is_still_valid(&self, principal: &Principal) -> bool {
         let _ = principal;
         true
+    }
+
+    /// Whether `principal` may subscribe to `subscription`; the error is a `code::text` string
+    /// for the reply. Allows everything by default.
+    fn can_subscribe(
+        &self,
+        principal: &Principal,
+        subscription: &Subscription,
+    ) -> Result<(), String> {
+        let _ = (principal, subscription);
+        Ok(())
+    }
+
+    /// Whether `principal` may publish on `channel` over Bayeux. Allows everything by default.
+    fn can_publish(&self, principal: &Principal, channel: &ChannelName) -> Result<(), String> {
+        let _ = (principal, channel);
+        Ok(())
     }
 }
 

@@ -37,11 +37,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     })?;
     let log_dir = settings.data_dir.join("log");
     let log = EmbeddedLog::open(&log_dir, settings.event_log.clone())
+        .map(Arc::new)
         .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
     let (org, created) = Org::open(
         &settings.data_dir,
         &settings.credentials,
         settings.org.clone(),
+        log.clone(),
     )
     .context("cannot open the org")?;
     if let Some(credentials) = created {
@@ -56,7 +58,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let server = Server::new(settings.engine.clone(), org.clone(), Arc::new(log));
+    let server = Server::new(settings.engine.clone(), org.clone(), log);
     let engine = Arc::clone(server.engine());
     let router = server.router().merge(org.router()).route(
         "/metrics",

@@ -106,15 +106,11 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
     // Every rule's floor rises to `through`, even for rules that had nothing to remove: ids up to
     // there no longer name retained events of any channel.
     let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
-    let mut batch = inner.db.batch();
-    for (rule, floor) in inner.policy.rules().iter().zip(floors.iter_mut()) {
-        if *floor < through {
-            *floor = through;
-            let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
-            batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
-        }
+    for floor in floors.iter_mut() {
+        *floor = (*floor).max(through);
     }
-    batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
+    let mut batch = inner.db.batch();
+    record_floors_and_head(inner, &mut batch, &floors);
     batch.commit()?;
     inner.db.persist(PersistMode::SyncData)?;
     inner.meta.rotate_memtable()?;
@@ -127,13 +123,22 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
     Ok(removed)
 }
 
+/// Adds the floors, and the head, to a batch that removes events: the last key may be among
+/// the removed, and the head must survive it so ids are never reused.
+fn record_floors_and_head(inner: &Inner, batch: &mut fjall::OwnedWriteBatch, floors: &[u64]) {
+    for (rule, floor) in inner.policy.rules().iter().zip(floors) {
+        let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
+        batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
+    }
+    batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
+}
+
 fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError> {
     if doomed.is_empty() {
         return Ok(0);
     }
     doomed.sort_unstable();
     doomed.dedup();
-    let rules = inner.policy.rules();
     let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
     let mut highest = 0;
     for chunk in doomed.chunks(10_000) {
@@ -148,12 +153,7 @@ fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError>
             .fetch_add(chunk.len() as u64, Ordering::SeqCst)
             + chunk.len() as u64;
         batch.insert(&inner.meta, META_EXPIRED, expired.to_be_bytes());
-        // The last key may be among the removed: record the head so ids are never reused.
-        batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
-        for (rule, floor) in rules.iter().zip(floors.iter()) {
-            let key = format!("{META_FLOOR_PREFIX}{}", rule.pattern);
-            batch.insert(&inner.meta, key.as_bytes(), floor.to_be_bytes());
-        }
+        record_floors_and_head(inner, &mut batch, &floors);
         batch.commit()?;
     }
     // Floors must not be lost once ids are gone: sync before anyone can be told "expired".

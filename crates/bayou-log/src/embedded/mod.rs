@@ -24,7 +24,9 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::retention::RetentionPolicy;
-use crate::{AppendFuture, EventLog, LogError, LogStats, NewEvent, ReadBatch};
+use crate::{
+    AppendFuture, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore, RecordWrite,
+};
 use recent::Recent;
 use writer::AppendRequest;
 
@@ -72,6 +74,8 @@ pub(crate) struct Inner {
     db: Database,
     events: Keyspace,
     meta: Keyspace,
+    /// The emulated org's records (see [`RecordStore`]).
+    records: Keyspace,
     durability: Durability,
     policy: RetentionPolicy,
     head: watch::Sender<u64>,
@@ -139,6 +143,7 @@ impl EmbeddedLog {
             KeyspaceCreateOptions::default().max_memtable_size(EVENTS_MEMTABLE_BYTES)
         })?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
+        let records = db.keyspace("records", KeyspaceCreateOptions::default)?;
 
         let stored_head = read_u64(&meta, META_HEAD)?.unwrap_or(0);
         let last_key = match events.last_key_value() {
@@ -161,6 +166,7 @@ impl EmbeddedLog {
             db,
             events,
             meta,
+            records,
             durability: options.durability,
             policy: options.retention.clone(),
             head: watch::Sender::new(head),
@@ -192,18 +198,7 @@ impl EmbeddedLog {
 
 impl EventLog for EmbeddedLog {
     fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
-        let requests = self.requests.clone();
-        Box::pin(async move {
-            if events.is_empty() {
-                return Ok(Vec::new());
-            }
-            let (reply, done) = oneshot::channel();
-            requests
-                .send(AppendRequest { events, reply })
-                .await
-                .map_err(|_| LogError::Closed)?;
-            done.await.map_err(|_| LogError::Closed)?
-        })
+        self.append_with_records(events, Vec::new())
     }
 
     fn read(
@@ -290,5 +285,41 @@ impl EventLog for EmbeddedLog {
             expired,
             disk_bytes: self.inner.db.disk_space().unwrap_or(0),
         }
+    }
+}
+
+impl RecordStore for EmbeddedLog {
+    fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            if events.is_empty() && writes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (reply, done) = oneshot::channel();
+            requests
+                .send(AppendRequest {
+                    events,
+                    writes,
+                    reply,
+                })
+                .await
+                .map_err(|_| LogError::Closed)?;
+            done.await.map_err(|_| LogError::Closed)?
+        })
+    }
+
+    fn record(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.inner.records.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn records(&self, prefix: &[u8]) -> Result<Vec<crate::StoredRecord>, LogError> {
+        self.inner
+            .records
+            .prefix(prefix)
+            .map(|guard| {
+                let (key, value) = guard.into_inner()?;
+                Ok((key.to_vec(), value.to_vec()))
+            })
+            .collect()
     }
 }

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::retention::RetentionRule;
+use crate::{RecordStore, RecordWrite};
 
 fn event(channel: &str, text: &str) -> NewEvent {
     let text = text.to_owned();
@@ -175,4 +176,38 @@ fn concurrent_appends_share_group_commits_and_keep_order() {
     sorted.dedup();
     assert_eq!(sorted, (1..=200).collect::<Vec<u64>>());
     assert_eq!(log.read(0, &all, 1_000, 1_000).unwrap().events.len(), 200);
+}
+
+#[test]
+fn records_and_events_are_written_together() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path(), EmbeddedOptions::default());
+        let write = |k: &str, v: Option<&str>| RecordWrite {
+            key: k.as_bytes().to_vec(),
+            value: v.map(|v| v.as_bytes().to_vec()),
+        };
+        let ids = rt()
+            .block_on(log.append_with_records(
+                vec![event("/topic/T", "created")],
+                vec![write("Account/1", Some("{}"))],
+            ))
+            .unwrap();
+        assert_eq!(ids, vec![1]);
+        // A record change that causes no event is still written.
+        rt().block_on(
+            log.append_with_records(Vec::new(), vec![write("Account/2", Some("{\"x\":1}"))]),
+        )
+        .unwrap();
+        rt().block_on(log.append_with_records(Vec::new(), vec![write("Account/1", None)]))
+            .unwrap();
+    }
+    let log = open(dir.path(), EmbeddedOptions::default());
+    assert_eq!(log.record(b"Account/1").unwrap(), None);
+    assert_eq!(
+        log.record(b"Account/2").unwrap().as_deref(),
+        Some(&b"{\"x\":1}"[..])
+    );
+    assert_eq!(log.records(b"Account/").unwrap().len(), 1);
+    assert_eq!(log.head(), 1);
 }

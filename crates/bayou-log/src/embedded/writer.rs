@@ -10,10 +10,11 @@ use fjall::PersistMode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{codec, Durability, Inner};
-use crate::{LogError, NewEvent, StoredEvent};
+use crate::{LogError, NewEvent, RecordWrite, StoredEvent};
 
 pub(super) struct AppendRequest {
     pub events: Vec<NewEvent>,
+    pub writes: Vec<RecordWrite>,
     pub reply: oneshot::Sender<Result<Vec<u64>, LogError>>,
 }
 
@@ -85,6 +86,12 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
             });
         }
         ids.push(request_ids);
+        for change in request.writes.drain(..) {
+            match change.value {
+                Some(value) => write.insert(&inner.records, change.key, value),
+                None => write.remove(&inner.records, change.key),
+            }
+        }
     }
     // The head needs no record of its own here: it is the last key. (Expiry, which can remove
     // the last key, records the head in `meta` first.)

@@ -2,7 +2,14 @@
 //! token (`Bearer`, `OAuth` or bare), and every `/meta/connect` checks it is still live, so a
 //! revoked token ends the session with `401::Authentication invalid` and advice `none`, as
 //! Salesforce does since Spring '18. Anonymous clients are let in only when configured.
+//!
+//! It also polices channels: `/topic/<Name>` must name an existing PushTopic
+//! (`400::The channel you requested to subscribe to doesn’t exist …` otherwise), and Bayeux
+//! clients may not publish into Salesforce's namespaces (`/topic`, `/u`, `/event`, `/data`),
+//! where events come from the org — as Salesforce refuses it.
 
+use bayou_protocol::channel::pattern_matches;
+use bayou_protocol::{errors, ChannelName, Subscription};
 use bayou_server::auth::{AuthError, Authenticator, Credentials, Principal};
 
 use crate::Org;
@@ -26,6 +33,30 @@ impl Authenticator for Org {
         match &principal.token {
             Some(token) => self.tokens.validate_access(token).is_some(),
             None => self.config.allow_anonymous,
+        }
+    }
+
+    fn can_subscribe(&self, _: &Principal, subscription: &Subscription) -> Result<(), String> {
+        let channel = subscription.channel.as_str();
+        let Some(name) = channel.strip_prefix("/topic/") else {
+            return Ok(());
+        };
+        if self.topics().iter().any(|t| t.active && t.name == name) {
+            Ok(())
+        } else {
+            Err(errors::channel_does_not_exist(channel))
+        }
+    }
+
+    fn can_publish(&self, _: &Principal, channel: &ChannelName) -> Result<(), String> {
+        let reserved = ["/topic/**", "/u/**", "/event/**", "/data/**"];
+        if reserved
+            .iter()
+            .any(|p| pattern_matches(p, channel.as_str()))
+        {
+            Err(errors::publish_denied(channel.as_str()))
+        } else {
+            Ok(())
         }
     }
 }

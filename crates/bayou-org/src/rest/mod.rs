@@ -1,13 +1,16 @@
 //! `/services/data`: the REST API. Every call needs a live access token; errors are
 //! Salesforce-shaped arrays `[{"message","errorCode"}]`.
 
+pub mod errors;
+pub mod query;
+pub mod sobjects;
 pub mod versions;
 
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -19,6 +22,22 @@ pub(crate) fn router() -> Router<Arc<Org>> {
         .route("/services/data/", get(versions::list))
         .route("/services/data/{version}", get(versions::resources))
         .route("/services/data/{version}/", get(versions::resources))
+        .route(
+            "/services/data/{version}/sobjects/{object}",
+            post(sobjects::create),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/",
+            post(sobjects::create),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}",
+            get(sobjects::get)
+                .patch(sobjects::update)
+                .delete(sobjects::delete),
+        )
+        .route("/services/data/{version}/query", get(query::query))
+        .route("/services/data/{version}/query/", get(query::query))
 }
 
 /// A Salesforce REST error reply.

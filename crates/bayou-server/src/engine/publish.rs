@@ -78,6 +78,12 @@ impl Engine {
                 return self.failure(&message, error).with_client_id(session.id());
             }
         };
+        if let Err(denied) = self
+            .authenticator
+            .can_publish(session.principal(), &channel)
+        {
+            return self.failure(&message, denied).with_client_id(session.id());
+        }
         let Some(data) = message.data.take() else {
             return self
                 .failure(&message, errors::DATA_NOT_SPECIFIED)

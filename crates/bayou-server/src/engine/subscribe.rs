@@ -14,20 +14,40 @@ use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
 use super::{write, Engine};
 
 impl Engine {
-    pub(super) fn subscribe(&self, message: Message) -> Reply {
-        let session = match self.session_for(&message) {
-            Ok(session) => session,
-            Err(reply) => return (*reply).with_subscription(subscription_echo(&message)),
-        };
-        let subscriptions = match parse_subscriptions(&message) {
-            Ok(subscriptions) => subscriptions,
-            Err(error) => {
-                return self
-                    .failure(&message, error)
+    /// The session a (un)subscribe names and its parsed subscriptions, or the failure reply
+    /// (which, like every (un)subscribe reply, echoes `subscription`).
+    fn subscription_request(
+        &self,
+        message: &Message,
+    ) -> Result<(Arc<super::Session>, Vec<Subscription>), Box<Reply>> {
+        let session = self
+            .session_for(message)
+            .map_err(|reply| Box::new(reply.with_subscription(subscription_echo(message))))?;
+        let subscriptions = parse_subscriptions(message).map_err(|error| {
+            Box::new(
+                self.failure(message, error)
                     .with_client_id(session.id())
-                    .with_subscription(subscription_echo(&message))
-            }
+                    .with_subscription(subscription_echo(message)),
+            )
+        })?;
+        Ok((session, subscriptions))
+    }
+
+    pub(super) fn subscribe(&self, message: Message) -> Reply {
+        let (session, subscriptions) = match self.subscription_request(&message) {
+            Ok(request) => request,
+            Err(reply) => return *reply,
         };
+        if let Some(denied) = subscriptions.iter().find_map(|s| {
+            self.authenticator
+                .can_subscribe(session.principal(), s)
+                .err()
+        }) {
+            return self
+                .failure(&message, denied)
+                .with_client_id(session.id())
+                .with_subscription(subscription_echo(&message));
+        }
         let ext = ReplayExt::parse(message.ext.as_deref());
         let starts = match subscriptions
             .iter()
@@ -91,18 +111,9 @@ impl Engine {
     }
 
     pub(super) fn unsubscribe(&self, message: Message) -> Reply {
-        let session = match self.session_for(&message) {
-            Ok(session) => session,
-            Err(reply) => return (*reply).with_subscription(subscription_echo(&message)),
-        };
-        let subscriptions = match parse_subscriptions(&message) {
-            Ok(subscriptions) => subscriptions,
-            Err(error) => {
-                return self
-                    .failure(&message, error)
-                    .with_client_id(session.id())
-                    .with_subscription(subscription_echo(&message))
-            }
+        let (session, subscriptions) = match self.subscription_request(&message) {
+            Ok(request) => request,
+            Err(reply) => return *reply,
         };
         {
             let mut index = write(&self.index);

@@ -1,0 +1,258 @@
+//! Creating, updating and deleting records — and the events those changes cause.
+//!
+//! One change at a time (a write lock serialises read-modify-write): the old record is read,
+//! the new one computed, every active PushTopic on the object evaluated, and the record write
+//! and the resulting events go to the log in **one atomic batch**. The REST reply is sent once
+//! that batch is durable, so an acknowledged change and its notifications survive a crash
+//! together or not at all.
+
+use std::sync::Arc;
+
+use bayou_log::{NewEvent, RecordWrite};
+use bayou_protocol::events::{encode_pushtopic_event, PushTopicEventType};
+use bayou_protocol::time::{iso8601_millis, now_millis};
+use serde_json::{Map, Value};
+
+use crate::ids::new_id;
+use crate::pushtopic::{Change, PushTopic};
+use crate::records::{self, field, objects, Fields, SYSTEM_FIELDS};
+use crate::rest::errors::RestError;
+use crate::Org;
+
+/// Checks the fields a client sent: names, no system fields, scalar values.
+fn check_input(fields: &Fields) -> Result<(), RestError> {
+    for (name, value) in fields {
+        if name.eq_ignore_ascii_case("Id") {
+            return Err(RestError::bad_request(
+                "INVALID_FIELD",
+                "The Id field should not be specified in the sobject data.",
+            ));
+        }
+        if SYSTEM_FIELDS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            return Err(RestError::bad_request(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                format!("Unable to create/update fields: {name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."),
+            )
+            .on_fields(&[name]));
+        }
+        if !objects::valid_field_name(name) {
+            return Err(RestError::bad_request(
+                "INVALID_FIELD",
+                format!("No such column '{name}' on sobject"),
+            )
+            .on_fields(&[name]));
+        }
+        match value {
+            Value::Object(_) | Value::Array(_) => {
+                return Err(RestError::bad_request(
+                    "JSON_PARSER_ERROR",
+                    format!("Cannot deserialize instance of {name} from a JSON object or array"),
+                )
+                .on_fields(&[name]))
+            }
+            Value::String(s) if s.len() > 131_072 => {
+                return Err(RestError::bad_request(
+                    "STRING_TOO_LONG",
+                    format!("{name}: data value too large (max length=131072)"),
+                )
+                .on_fields(&[name]))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Org {
+    /// Creates a record; returns its id.
+    pub async fn create_record(
+        &self,
+        object: &str,
+        input: Fields,
+        user_id: &str,
+    ) -> Result<String, RestError> {
+        let (object, prefix) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        check_input(&input)?;
+        let _writing = self.writes.lock().await;
+        let id = new_id(&prefix);
+        let now = iso8601_millis(now_millis());
+        let mut fields = Map::new();
+        fields.insert("Id".into(), Value::String(id.clone()));
+        for (name, value) in input {
+            fields.insert(name, value);
+        }
+        for (name, value) in [
+            ("CreatedDate", now.clone()),
+            ("CreatedById", user_id.to_owned()),
+            ("LastModifiedDate", now.clone()),
+            ("LastModifiedById", user_id.to_owned()),
+            ("SystemModstamp", now),
+        ] {
+            fields.insert(name.into(), Value::String(value));
+        }
+        fields.insert("IsDeleted".into(), Value::Bool(false));
+        let topic = self.topic_for(&object, &id, &fields)?;
+        self.commit(
+            &object,
+            &id,
+            &fields,
+            PushTopicEventType::Created,
+            &[],
+            topic,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Updates fields of a record.
+    pub async fn update_record(
+        &self,
+        object: &str,
+        id: &str,
+        input: Fields,
+        user_id: &str,
+    ) -> Result<(), RestError> {
+        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        check_input(&input)?;
+        let _writing = self.writes.lock().await;
+        let mut fields = self.live_record(&object, id)?;
+        let mut changed = Vec::new();
+        for (name, value) in input {
+            let name = records::canonical_name(&fields, &name);
+            if fields.get(&name) != Some(&value) {
+                changed.push(name.clone());
+            }
+            fields.insert(name, value);
+        }
+        let now = iso8601_millis(now_millis());
+        fields.insert("LastModifiedDate".into(), Value::String(now.clone()));
+        fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
+        fields.insert("SystemModstamp".into(), Value::String(now));
+        let topic = self.topic_for(&object, id, &fields)?;
+        self.commit(
+            &object,
+            id,
+            &fields,
+            PushTopicEventType::Updated,
+            &changed,
+            topic,
+        )
+        .await
+    }
+
+    /// Deletes a record (to the recycle bin: it stays stored with `IsDeleted`).
+    pub async fn delete_record(&self, object: &str, id: &str) -> Result<(), RestError> {
+        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let _writing = self.writes.lock().await;
+        let mut fields = self.live_record(&object, id)?;
+        fields.insert("IsDeleted".into(), Value::Bool(true));
+        self.commit(&object, id, &fields, PushTopicEventType::Deleted, &[], None)
+            .await
+    }
+
+    /// A stored record that is not deleted.
+    pub fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
+        let id = crate::ids::to_18(id).ok_or_else(|| {
+            RestError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("Provided external ID field does not exist or is not accessible: {id}"),
+            )
+        })?;
+        let stored = self
+            .store
+            .record(&records::key(object, &id))
+            .map_err(|e| RestError::internal(e.to_string()))?
+            .ok_or_else(RestError::not_found)?;
+        let fields: Fields =
+            serde_json::from_slice(&stored).map_err(|e| RestError::internal(e.to_string()))?;
+        if field(&fields, "IsDeleted") == Some(&Value::Bool(true)) {
+            return Err(RestError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "ENTITY_IS_DELETED",
+                "entity is deleted",
+            ));
+        }
+        Ok(fields)
+    }
+
+    /// For a PushTopic record, the parsed topic (validated, name unique).
+    fn topic_for(
+        &self,
+        object: &str,
+        id: &str,
+        fields: &Fields,
+    ) -> Result<Option<PushTopic>, RestError> {
+        if object != "PushTopic" {
+            return Ok(None);
+        }
+        let topic = PushTopic::from_record(id, fields)?;
+        if let Some(other) = self
+            .topics()
+            .iter()
+            .find(|t| t.name == topic.name && t.id != id)
+        {
+            return Err(RestError::bad_request(
+                "DUPLICATE_VALUE",
+                format!(
+                    "duplicate value found: Name duplicates value on record with id: {}",
+                    other.id
+                ),
+            )
+            .on_fields(&["Name"]));
+        }
+        Ok(Some(topic))
+    }
+
+    /// Writes the record and its notifications atomically, then updates the topic cache.
+    async fn commit(
+        &self,
+        object: &str,
+        id: &str,
+        fields: &Fields,
+        kind: PushTopicEventType,
+        changed: &[String],
+        topic: Option<PushTopic>,
+    ) -> Result<(), RestError> {
+        let change = Change {
+            kind,
+            object,
+            id,
+            fields,
+            changed,
+        };
+        let now = now_millis();
+        let events: Vec<NewEvent> = self
+            .topics()
+            .iter()
+            .filter_map(|t| {
+                let sobject = t.notification(&change, now)?;
+                // Serialized once here; the encoder only wraps it.
+                Some((t.channel(), serde_json::value::to_raw_value(&sobject).ok()?))
+            })
+            .map(|(channel, sobject)| NewEvent {
+                channel: channel.clone(),
+                encode: Box::new(move |replay_id, created_ms| {
+                    encode_pushtopic_event(&channel, kind, &sobject, replay_id, created_ms)
+                }),
+            })
+            .collect();
+        let value = serde_json::to_vec(fields).map_err(|e| RestError::internal(e.to_string()))?;
+        let write = RecordWrite {
+            key: records::key(object, id),
+            value: Some(value),
+        };
+        self.store
+            .append_with_records(events, vec![write])
+            .await
+            .map_err(|e| RestError::internal(format!("the change could not be stored: {e}")))?;
+        if object == "PushTopic" {
+            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+            topics.retain(|t| t.id != id);
+            if let (Some(topic), false) = (topic, kind == PushTopicEventType::Deleted) {
+                topics.push(Arc::new(topic));
+            }
+        }
+        Ok(())
+    }
+}

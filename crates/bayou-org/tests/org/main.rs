@@ -1,0 +1,5 @@
+//! The emulated org over real HTTP: logging in, records and PushTopics, streaming with tokens.
+
+mod login;
+mod records;
+mod support;

@@ -1,0 +1,513 @@
+//! sObject REST and PushTopics: records created, changed and deleted over REST, and the
+//! `/topic/<Name>` events a streaming client receives for them, with Salesforce's rules and
+//! error shapes.
+
+use std::time::Duration;
+
+use bayou_org::OrgConfig;
+use serde_json::{json, Value};
+
+use crate::support::{start, Running};
+
+struct Session {
+    auth: String,
+    client_id: String,
+}
+
+impl Running {
+    async fn login_token(&self) -> String {
+        self.password_login().await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn rest(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/services/data/v66.0/{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    async fn create(&self, token: &str, object: &str, fields: Value) -> String {
+        let (status, body) = self
+            .rest(
+                token,
+                reqwest::Method::POST,
+                &format!("sobjects/{object}"),
+                Some(fields),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["errors"], json!([]));
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn subscribe(&self, token: &str, channel: &str, replay: Option<i64>) -> Session {
+        let auth = format!("Bearer {token}");
+        let client_id = self.handshake(Some(&auth)).await["clientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut subscribe =
+            json!({"channel":"/meta/subscribe","clientId":client_id,"subscription":channel});
+        if let Some(id) = replay {
+            subscribe["ext"] = json!({"replay": {channel: id}});
+        }
+        let replies = self
+            .bayeux(Some(&auth), json!([{"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"}, subscribe]))
+            .await;
+        assert_eq!(replies[1]["successful"], true, "{replies:?}");
+        Session { auth, client_id }
+    }
+
+    /// Connects until `count` events have arrived on the session.
+    async fn events(&self, session: &Session, count: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while events.len() < count {
+            assert!(tokio::time::Instant::now() < deadline, "only {events:?}");
+            let connect = json!([{"channel":"/meta/connect","clientId":session.client_id,"connectionType":"long-polling","advice":{"timeout":200}}]);
+            for m in self.bayeux(Some(&session.auth), connect).await {
+                if m.get("data").is_some() {
+                    events.push(m);
+                }
+            }
+        }
+        events
+    }
+}
+
+fn topic(name: &str, query: &str) -> Value {
+    json!({"Name": name, "Query": query, "ApiVersion": 66.0, "NotifyForOperationCreate": true,
+           "NotifyForOperationUpdate": true, "NotifyForOperationDelete": true, "NotifyForFields": "Referenced"})
+}
+
+#[tokio::test]
+async fn records_round_trip_over_rest() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let id = org
+        .create(
+            &token,
+            "Account",
+            json!({"Name": "Express Logistics and Transport", "Industry": "Transportation"}),
+        )
+        .await;
+    assert!(id.starts_with("001") && id.len() == 18, "{id}");
+
+    let (status, record) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            &format!("sobjects/Account/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        record["attributes"],
+        json!({"type": "Account", "url": format!("/services/data/v66.0/sobjects/Account/{id}")})
+    );
+    assert_eq!(record["Name"], "Express Logistics and Transport");
+    assert!(record["CreatedDate"].as_str().unwrap().ends_with('Z'));
+
+    // The 15-character form finds it too.
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            &format!("sobjects/Account/{}", &id[..15]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("sobjects/account/{id}"),
+            Some(json!({"Industry": "Energy"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, found) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            "query?q=SELECT+Id,+Name+FROM+Account+WHERE+Industry+=+'energy'",
+            None,
+        )
+        .await;
+    assert_eq!(found["totalSize"], 1, "{found}");
+    assert_eq!(
+        found["records"][0]["Name"],
+        "Express Logistics and Transport"
+    );
+    assert!(
+        found["records"][0].get("Industry").is_none(),
+        "only selected fields"
+    );
+
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("sobjects/Account/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            &format!("sobjects/Account/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (404, Some("ENTITY_IS_DELETED"))
+    );
+}
+
+#[tokio::test]
+async fn bad_rest_input_gets_salesforce_errors() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let cases = [
+        (
+            "sobjects/Account",
+            json!({"Id": "001xx", "Name": "x"}),
+            400,
+            "INVALID_FIELD",
+            "The Id field should not be specified in the sobject data.",
+        ),
+        (
+            "sobjects/Nope",
+            json!({"Name": "x"}),
+            404,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ),
+        (
+            "sobjects/Account",
+            json!({"Name": {"nested": 1}}),
+            400,
+            "JSON_PARSER_ERROR",
+            "",
+        ),
+        (
+            "sobjects/Account",
+            json!({"bad-field": 1}),
+            400,
+            "INVALID_FIELD",
+            "",
+        ),
+        (
+            "sobjects/Account",
+            json!({"CreatedDate": "2020-01-01"}),
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            "",
+        ),
+    ];
+    for (path, body, status, code, message) in cases {
+        let (got, reply) = org
+            .rest(&token, reqwest::Method::POST, path, Some(body))
+            .await;
+        assert_eq!(got, status, "{reply}");
+        assert_eq!(reply[0]["errorCode"], code, "{reply}");
+        if !message.is_empty() {
+            assert_eq!(reply[0]["message"], message);
+        }
+    }
+    let (status, reply) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            "sobjects/Account/001notanid",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{reply}");
+    let (status, reply) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            "query?q=SELECT+Id+FORM+Account",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(reply[0]["errorCode"], "MALFORMED_QUERY");
+}
+
+#[tokio::test]
+async fn pushtopic_queries_are_validated_with_salesforces_texts() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let post = |body: Value| {
+        let org = &org;
+        let token = token.clone();
+        async move {
+            org.rest(
+                &token,
+                reqwest::Method::POST,
+                "sobjects/PushTopic",
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, reply) = post(topic("Limited", "SELECT Id FROM Account LIMIT 5")).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply[0]["errorCode"], "INVALID_FIELD");
+    assert!(
+        reply[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'LIMIT' is not allowed"),
+        "{reply}"
+    );
+    assert_eq!(reply[0]["fields"], json!(["Query"]));
+
+    let (_, reply) = post(topic("Related", "SELECT Id, Account.Name FROM Contact")).await;
+    assert!(
+        reply[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("relationships are not supported"),
+        "{reply}"
+    );
+
+    let (_, reply) = post(json!({"Name": "NoVersion", "Query": "SELECT Id FROM Account"})).await;
+    assert_eq!(reply[0]["errorCode"], "REQUIRED_FIELD_MISSING");
+
+    let (_, reply) = post(topic(
+        "ThisNameIsLongerThan25Chars",
+        "SELECT Id FROM Account",
+    ))
+    .await;
+    assert_eq!(reply[0]["errorCode"], "STRING_TOO_LONG");
+
+    let (status, _) = post(topic("Accounts", "SELECT Id FROM Account")).await;
+    assert_eq!(status, 201);
+    let (status, reply) = post(topic("Accounts", "SELECT Id, Name FROM Account")).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply[0]["errorCode"], "DUPLICATE_VALUE");
+}
+
+#[tokio::test]
+async fn record_changes_reach_pushtopic_subscribers_by_salesforces_rules() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    org.create(
+        &token,
+        "PushTopic",
+        topic(
+            "EnergyAccounts",
+            "SELECT Id, Name, Industry FROM Account WHERE Industry = 'Energy'",
+        ),
+    )
+    .await;
+    let session = org.subscribe(&token, "/topic/EnergyAccounts", None).await;
+
+    let other = org
+        .create(
+            &token,
+            "Account",
+            json!({"Name": "Not energy", "Industry": "Retail"}),
+        )
+        .await;
+    let id = org
+        .create(
+            &token,
+            "Account",
+            json!({"Name": "Solar Co", "Industry": "Energy", "Phone": "555"}),
+        )
+        .await;
+    // Phone is neither selected nor in WHERE: with NotifyForFields=Referenced, no event.
+    org.rest(
+        &token,
+        reqwest::Method::PATCH,
+        &format!("sobjects/Account/{id}"),
+        Some(json!({"Phone": "556"})),
+    )
+    .await;
+    org.rest(
+        &token,
+        reqwest::Method::PATCH,
+        &format!("sobjects/Account/{id}"),
+        Some(json!({"Name": "Solar Company"})),
+    )
+    .await;
+    org.rest(
+        &token,
+        reqwest::Method::PATCH,
+        &format!("sobjects/Account/{other}"),
+        Some(json!({"Name": "Still retail"})),
+    )
+    .await;
+    org.rest(
+        &token,
+        reqwest::Method::DELETE,
+        &format!("sobjects/Account/{id}"),
+        None,
+    )
+    .await;
+
+    let events = org.events(&session, 3).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["created", "updated", "deleted"], "{events:?}");
+    assert_eq!(events[0]["channel"], "/topic/EnergyAccounts");
+    assert_eq!(
+        events[0]["data"]["sobject"],
+        json!({"Id": id, "Name": "Solar Co", "Industry": "Energy"})
+    );
+    assert_eq!(events[1]["data"]["sobject"]["Name"], "Solar Company");
+    assert_eq!(
+        events[2]["data"]["sobject"],
+        json!({"Id": id}),
+        "a delete carries only the Id"
+    );
+    let created = events[0]["data"]["event"]["createdDate"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.len() == 24, "{created}");
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e["data"]["event"]["replayId"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    // The history is durable: a new subscriber replays it with -2.
+    let late = org
+        .subscribe(&token, "/topic/EnergyAccounts", Some(-2))
+        .await;
+    let replayed = org.events(&late, 3).await;
+    assert_eq!(
+        replayed
+            .iter()
+            .map(|e| e["data"]["event"]["replayId"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
+}
+
+#[tokio::test]
+async fn notify_flags_and_fields_are_honoured() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let mut quiet = topic("OnlyDeletes", "SELECT Id, Name FROM Lead");
+    quiet["NotifyForOperationCreate"] = json!(false);
+    quiet["NotifyForOperationUpdate"] = json!(false);
+    org.create(&token, "PushTopic", quiet).await;
+    let mut all = topic("AnyLeadChange", "SELECT Id FROM Lead");
+    all["NotifyForFields"] = json!("All");
+    org.create(&token, "PushTopic", all).await;
+    let deletes = org.subscribe(&token, "/topic/OnlyDeletes", None).await;
+    let any = org.subscribe(&token, "/topic/AnyLeadChange", None).await;
+
+    let id = org
+        .create(&token, "Lead", json!({"Name": "Ada", "Company": "Engines"}))
+        .await;
+    org.rest(
+        &token,
+        reqwest::Method::PATCH,
+        &format!("sobjects/Lead/{id}"),
+        Some(json!({"Company": "Analytical Engines"})),
+    )
+    .await;
+    org.rest(
+        &token,
+        reqwest::Method::DELETE,
+        &format!("sobjects/Lead/{id}"),
+        None,
+    )
+    .await;
+
+    let seen = org.events(&deletes, 1).await;
+    assert_eq!(seen[0]["data"]["event"]["type"], "deleted");
+    let seen = org.events(&any, 3).await;
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|e| e["data"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["created", "updated", "deleted"]);
+}
+
+#[tokio::test]
+async fn topics_must_exist_and_salesforce_channels_take_no_bayeux_publishes() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let auth = format!("Bearer {token}");
+    let client_id = org.handshake(Some(&auth)).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replies = org
+        .bayeux(
+            Some(&auth),
+            json!([
+                {"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Missing"},
+                {"channel":"/topic/Missing","clientId":client_id,"data":{"x":1}},
+                {"channel":"/event/Low_Ink__e","clientId":client_id,"data":{"x":1}},
+                {"channel":"/chat/room","clientId":client_id,"data":{"x":1}}
+            ]),
+        )
+        .await;
+    assert_eq!(
+        replies[0]["error"],
+        "400::The channel you requested to subscribe to doesn\u{2019}t exist /topic/Missing"
+    );
+    assert_eq!(replies[0]["subscription"], "/topic/Missing");
+    assert_eq!(
+        replies[1]["error"],
+        "403::Publish denied on channel /topic/Missing"
+    );
+    assert_eq!(
+        replies[2]["error"],
+        "403::Publish denied on channel /event/Low_Ink__e"
+    );
+    assert_eq!(
+        replies[3]["successful"], true,
+        "other channels stay open to Bayeux publishes"
+    );
+
+    org.create(&token, "PushTopic", topic("Now", "SELECT Id FROM Case"))
+        .await;
+    let replies = org
+        .bayeux(
+            Some(&auth),
+            json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Now"}]),
+        )
+        .await;
+    assert_eq!(replies[0]["successful"], true);
+}

@@ -1,0 +1,112 @@
+//! An org and a Bayou server in-process on 127.0.0.1:0, and a small HTTP client for them.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bayou_log::{EmbeddedLog, EmbeddedOptions};
+use bayou_org::identity::CredentialOverrides;
+use bayou_org::{Org, OrgConfig};
+use bayou_server::{EngineConfig, Server};
+use serde_json::{json, Value};
+
+pub const USER: &str = "dev@example.com";
+pub const PASSWORD: &str = "correct horse";
+pub const CLIENT: &str = "test-client";
+pub const SECRET: &str = "test-secret";
+
+pub struct Running {
+    pub base: String,
+    pub http: reqwest::Client,
+    _data: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub async fn start(config: OrgConfig) -> Running {
+    let data = tempfile::tempdir().unwrap();
+    let overrides = CredentialOverrides {
+        username: Some(USER.into()),
+        password: Some(PASSWORD.into()),
+        client_id: Some(CLIENT.into()),
+        client_secret: Some(SECRET.into()),
+    };
+    let log =
+        Arc::new(EmbeddedLog::open(&data.path().join("log"), EmbeddedOptions::default()).unwrap());
+    let (org, _) = Org::open(data.path(), &overrides, config, log.clone()).unwrap();
+    let server = Server::new(EngineConfig::default(), org.clone(), log);
+    let router = server.router().merge(org.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(listener, router, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        _data: data,
+        stop: Some(stop),
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Running {
+    pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/services/oauth2/token", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn password_login(&self) -> Value {
+        let (status, body) = self
+            .token(&[
+                ("grant_type", "password"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+                ("username", USER),
+                ("password", PASSWORD),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn bayeux(&self, authorization: Option<&str>, messages: Value) -> Vec<Value> {
+        let mut request = self
+            .http
+            .post(format!("{}/cometd/66.0", self.base))
+            .body(messages.to_string());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn handshake(&self, authorization: Option<&str>) -> Value {
+        self.bayeux(authorization, json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]))
+            .await
+            .remove(0)
+    }
+}
