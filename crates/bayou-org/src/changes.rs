@@ -63,6 +63,17 @@ fn check_input(fields: &Fields) -> Result<(), RestError> {
     Ok(())
 }
 
+/// The 18-character form of an id from a URL, or the 404 Salesforce answers.
+fn full_id(id: &str) -> Result<String, RestError> {
+    crate::ids::to_18(id).ok_or_else(|| {
+        RestError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("Provided external ID field does not exist or is not accessible: {id}"),
+        )
+    })
+}
+
 impl Org {
     /// Creates a record; returns its id.
     pub async fn create_record(
@@ -113,6 +124,7 @@ impl Org {
         user_id: &str,
     ) -> Result<(), RestError> {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let id = &full_id(id)?;
         check_input(&input)?;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id)?;
@@ -143,6 +155,7 @@ impl Org {
     /// Deletes a record (to the recycle bin: it stays stored with `IsDeleted`).
     pub async fn delete_record(&self, object: &str, id: &str) -> Result<(), RestError> {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id)?;
         fields.insert("IsDeleted".into(), Value::Bool(true));
@@ -150,22 +163,44 @@ impl Org {
             .await
     }
 
-    /// A stored record that is not deleted.
-    pub fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
-        let id = crate::ids::to_18(id).ok_or_else(|| {
-            RestError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                format!("Provided external ID field does not exist or is not accessible: {id}"),
-            )
-        })?;
+    /// Restores a deleted record from the recycle bin.
+    pub async fn undelete_record(&self, object: &str, id: &str) -> Result<(), RestError> {
+        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let id = &full_id(id)?;
+        let _writing = self.writes.lock().await;
+        let mut fields = self.stored_record(&object, id)?;
+        if field(&fields, "IsDeleted") != Some(&Value::Bool(true)) {
+            return Err(RestError::bad_request(
+                "UNDELETE_FAILED",
+                "Entity is not in the recycle bin",
+            ));
+        }
+        fields.insert("IsDeleted".into(), Value::Bool(false));
+        let topic = self.topic_for(&object, id, &fields)?;
+        self.commit(
+            &object,
+            id,
+            &fields,
+            PushTopicEventType::Undeleted,
+            &[],
+            topic,
+        )
+        .await
+    }
+
+    /// A stored record, deleted or not.
+    fn stored_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
         let stored = self
             .store
-            .record(&records::key(object, &id))
+            .record(&records::key(object, id))
             .map_err(|e| RestError::internal(e.to_string()))?
             .ok_or_else(RestError::not_found)?;
-        let fields: Fields =
-            serde_json::from_slice(&stored).map_err(|e| RestError::internal(e.to_string()))?;
+        serde_json::from_slice(&stored).map_err(|e| RestError::internal(e.to_string()))
+    }
+
+    /// A stored record that is not deleted.
+    pub fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
+        let fields = self.stored_record(object, &full_id(id)?)?;
         if field(&fields, "IsDeleted") == Some(&Value::Bool(true)) {
             return Err(RestError::new(
                 axum::http::StatusCode::NOT_FOUND,

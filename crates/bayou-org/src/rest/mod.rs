@@ -36,6 +36,10 @@ pub(crate) fn router() -> Router<Arc<Org>> {
                 .patch(sobjects::update)
                 .delete(sobjects::delete),
         )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}/undelete",
+            post(sobjects::undelete),
+        )
         .route("/services/data/{version}/query", get(query::query))
         .route("/services/data/{version}/query/", get(query::query))
 }

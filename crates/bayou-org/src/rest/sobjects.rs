@@ -107,6 +107,23 @@ pub async fn delete(
     }
 }
 
+/// `POST /services/data/vXX.X/sobjects/{Type}/{Id}/undelete` — a Bayou addition (Salesforce
+/// undeletes through Apex or SOAP): restores a deleted record, which notifies PushTopics with
+/// `undeleted`.
+pub async fn undelete(
+    State(org): State<Arc<Org>>,
+    Path((_version, object, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(denied) = super::authorize(&org, &headers) {
+        return denied;
+    }
+    match org.undelete_record(&object, &id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// A record as the REST API shows it: `attributes` first, then its fields.
 pub fn with_attributes(version: &str, object: &str, fields: Fields) -> Value {
     let id = fields

@@ -511,3 +511,91 @@ async fn topics_must_exist_and_salesforce_channels_take_no_bayeux_publishes() {
         .await;
     assert_eq!(replies[0]["successful"], true);
 }
+
+#[tokio::test]
+async fn short_ids_address_the_same_record_and_undelete_notifies() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let mut every_op = topic("CaseChanges", "SELECT Id, Subject FROM Case");
+    every_op["NotifyForFields"] = json!("All");
+    org.create(&token, "PushTopic", every_op).await;
+    let session = org.subscribe(&token, "/topic/CaseChanges", None).await;
+
+    let id = org
+        .create(&token, "Case", json!({"Subject": "Printer on fire"}))
+        .await;
+    let short = &id[..15];
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("sobjects/Case/{short}"),
+            Some(json!({"Subject": "Printer out"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, found) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            "query?q=SELECT+Id,+Subject+FROM+Case",
+            None,
+        )
+        .await;
+    assert_eq!(found["totalSize"], 1, "one record, not two: {found}");
+    assert_eq!(found["records"][0]["Subject"], "Printer out");
+
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::DELETE,
+            &format!("sobjects/Case/{short}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::POST,
+            &format!("sobjects/Case/{id}/undelete"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, reply) = org
+        .rest(
+            &token,
+            reqwest::Method::POST,
+            &format!("sobjects/Case/{id}/undelete"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, reply[0]["errorCode"].as_str()),
+        (400, Some("UNDELETE_FAILED"))
+    );
+    let (status, record) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            &format!("sobjects/Case/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, record["Subject"].as_str()),
+        (200, Some("Printer out"))
+    );
+
+    let events = org.events(&session, 4).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["created", "updated", "deleted", "undeleted"]);
+    assert_eq!(
+        events[3]["data"]["sobject"],
+        json!({"Id": id, "Subject": "Printer out"})
+    );
+}
