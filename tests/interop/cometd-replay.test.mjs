@@ -16,8 +16,8 @@ const transport = "websocket";
 describe(`cometd with a replay extension over ${transport}`, () => {
   test("-2 replays every stored event in order, then live ones, exactly once", { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const f = await fixture(t, CometDTestClient, transport);
-    const channel = "/event/Replay_Test__e";
-    const other = "/event/Other__e";
+    const channel = "/replay/cometd";
+    const other = "/replay/cometd-other";
     const { client: publisher } = await f.connect("publisher");
     const traffic = await f.traffic();
 

@@ -84,8 +84,8 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("-2 replays every stored event in order, then live ones, exactly once", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/all";
-      const other = "/topic/replay/other";
+      const channel = "/replay/all";
+      const other = "/replay/other";
       const { client: publisher } = await f.connect("publisher");
       const publishing = await f.traffic();
       const stored = await publishMany(publisher, channel, "stored", 6, { interleave: other });
@@ -116,7 +116,7 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("-2 while events keep coming: the backlog switches to live with no gap and no duplicate", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/busy";
+      const channel = "/replay/busy";
       const { client: publisher } = await f.connect("publisher");
       const backlog = await publishMany(publisher, channel, "backlog", 40);
       const replayer = await connectReplaying(f, "replayer", channel, -2);
@@ -156,8 +156,8 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("resumes from the last replay id it saw: exactly the missed events, then live ones", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/resume";
-      const other = "/topic/replay/resume-other";
+      const channel = "/replay/resume";
+      const other = "/replay/resume-other";
       const { client: publisher } = await f.connect("publisher");
       const first = await connectReplaying(f, "first", channel, -1);
       let traffic = await f.traffic();
@@ -199,8 +199,8 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("resumes after a server restart on the same port and data directory", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/restart";
-      const other = "/topic/replay/restart-other";
+      const channel = "/replay/restart";
+      const other = "/replay/restart-other";
       const { client: publisher } = await f.connect("publisher");
       const watcher = await connectReplaying(f, "watcher", channel, -2);
       let traffic = await f.traffic();
@@ -254,7 +254,7 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("-1, and no replay extension at all, get only new events", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/new-only";
+      const channel = "/replay/new-only";
       const { client: publisher } = await f.connect("publisher");
       await publishMany(publisher, channel, "stored", 3);
       const newOnly = await connectReplaying(f, "minus-one", channel, -1);
@@ -278,8 +278,8 @@ for (const transport of ["websocket", "long-polling"]) {
 
     test("replay errors, byte-exact as faye reports them", opts, async (t) => {
       const f = await fixture(t, FayeTestClient, transport);
-      const channel = "/topic/replay/errors";
-      const elsewhere = "/topic/replay/elsewhere";
+      const channel = "/replay/errors";
+      const elsewhere = "/replay/elsewhere";
       const { client: publisher } = await f.connect("publisher");
       const stored = await publishMany(publisher, channel, "stored", 2);
       const newest = stored.at(-1).replayId; // the newest event of the whole log

@@ -22,11 +22,11 @@ for (const Client of [FayeTestClient, CometDTestClient]) {
       assert.deepEqual(reply.supportedConnectionTypes, ["long-polling"]);
       const traffic = await f.traffic();
 
-      const handle = await subscriber.subscribe("/data/ChangeEvents");
+      const handle = await subscriber.subscribe("/chat/fallback");
       const data = richPayload("fallback");
-      await publisher.publish("/data/ChangeEvents", data);
+      await publisher.publish("/chat/fallback", data);
       const got = await handle.inbox.waitFor(() => true, "the event");
-      assert.deepEqual(got, { channel: "/data/ChangeEvents", data });
+      assert.deepEqual(got, { channel: "/chat/fallback", data });
 
       // Every Bayeux message went over long-polling; no upgrade was ever accepted.
       assert.deepEqual(

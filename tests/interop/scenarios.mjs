@@ -149,7 +149,7 @@ export function interopSuite(Client, transport) {
       const { client: publisher } = await f.connect("publisher");
       const traffic = await f.traffic();
 
-      const channels = ["/topic/one", "/topic/two", "/topic/three/*", "/topic/four/**"];
+      const channels = ["/news/one", "/news/two", "/news/three/*", "/news/four/**"];
       const handles = [];
       for (const channel of channels) handles.push(await subscriber.subscribe(channel));
 
@@ -160,9 +160,9 @@ export function interopSuite(Client, transport) {
       }
 
       // The subscription is live on the server: another client's publish reaches it.
-      await publisher.publish("/topic/two", { n: 2 });
-      const got = await handles[1].inbox.waitFor(() => true, "the message on /topic/two");
-      assert.deepEqual(got, { channel: "/topic/two", data: { n: 2 } });
+      await publisher.publish("/news/two", { n: 2 });
+      const got = await handles[1].inbox.waitFor(() => true, "the message on /news/two");
+      assert.deepEqual(got, { channel: "/news/two", data: { n: 2 } });
       await traffic.check();
     });
 
@@ -173,25 +173,25 @@ export function interopSuite(Client, transport) {
       const { client: publisher } = await f.connect("publisher");
       const traffic = await f.traffic();
 
-      const a = await alice.subscribe("/topic/news");
-      const b = await bob.subscribe("/topic/news");
+      const a = await alice.subscribe("/news/daily");
+      const b = await bob.subscribe("/news/daily");
 
       const payloads = [richPayload("first"), richPayload("second"), { seq: 3, tail: ["end"] }];
-      for (const data of payloads) await publisher.publish("/topic/news", data);
+      for (const data of payloads) await publisher.publish("/news/daily", data);
 
       for (const [who, handle] of [["alice", a], ["bob", b]]) {
         await handle.inbox.waitFor((d) => d.data.seq === 3, `${who}: the last message`);
         assert.deepEqual(
           handle.inbox.items,
-          payloads.map((data) => ({ channel: "/topic/news", data })),
+          payloads.map((data) => ({ channel: "/news/daily", data })),
           `${who} got every message once, intact and in order`,
         );
       }
       // What the wire carried is intact too (not just what the client library handed over).
-      const onWire = alice.raw.filter((m) => m.channel === "/topic/news" && isData(m)).map((m) => m.data);
+      const onWire = alice.raw.filter((m) => m.channel === "/news/daily" && isData(m)).map((m) => m.data);
       assert.deepEqual(onWire, payloads);
       // The publisher is not subscribed, so it got none of them.
-      assert.deepEqual(publisher.raw.filter((m) => m.channel === "/topic/news" && isData(m)), []);
+      assert.deepEqual(publisher.raw.filter((m) => m.channel === "/news/daily" && isData(m)), []);
       await traffic.check();
     });
 

@@ -24,14 +24,17 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const STDERR_KEEP = 64 * 1024;
 
-/** The environment for the child: ours without any BAYOU_* setting that could change it. */
-function childEnv() {
+/**
+ * The environment for the child: ours without any BAYOU_* setting that could change it, plus
+ * the `extra` variables a test sets on purpose (say, BAYOU_USERNAME and BAYOU_PASSWORD).
+ */
+function childEnv(extra = {}) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith("BAYOU_")) env[k] = v;
   }
   env.NO_COLOR = "1";
-  return env;
+  return { ...env, ...extra };
 }
 
 /**
@@ -39,7 +42,9 @@ function childEnv() {
  *
  * Options: `timeout` (ms a /meta/connect is held, default 3000 so connects cycle in tests),
  * `maxInterval` (ms), `transports` (e.g. "long-polling"), `log` (EnvFilter, default "info"),
- * `anonymous` (default true: no token needed; false to require a login).
+ * `anonymous` (default true: no token needed; false to require a login), `env` (variables for
+ * the child, e.g. `{BAYOU_USERNAME, BAYOU_PASSWORD, BAYOU_CLIENT_ID, BAYOU_CLIENT_SECRET}` to fix
+ * the org's credentials; every other BAYOU_* variable of ours is left out).
  */
 export class BayouServer {
   constructor(options = {}) {
@@ -77,7 +82,7 @@ export class BayouServer {
     if (o.maxInterval !== undefined) args.push("--max-interval", String(o.maxInterval));
     if (o.transports !== undefined) args.push("--transports", o.transports);
 
-    const child = spawn(BAYOU_BIN, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(BAYOU_BIN, args, { env: childEnv(o.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.starts += 1;
     child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));

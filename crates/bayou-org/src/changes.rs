@@ -63,6 +63,24 @@ fn check_input(fields: &Fields) -> Result<(), RestError> {
     Ok(())
 }
 
+/// Stores the defaults Salesforce gives a PushTopic's optional fields, so they read back.
+fn apply_pushtopic_defaults(fields: &mut Fields) {
+    let defaults = [
+        ("NotifyForOperationCreate", Value::Bool(true)),
+        ("NotifyForOperationUpdate", Value::Bool(true)),
+        ("NotifyForOperationDelete", Value::Bool(true)),
+        ("NotifyForOperationUndelete", Value::Bool(true)),
+        ("NotifyForFields", Value::String("Referenced".into())),
+        ("IsActive", Value::Bool(true)),
+    ];
+    for (name, value) in defaults {
+        if field(fields, name).is_none_or(Value::is_null) {
+            let name = records::canonical_name(fields, name);
+            fields.insert(name, value);
+        }
+    }
+}
+
 /// The 18-character form of an id from a URL, or the 404 Salesforce answers.
 fn full_id(id: &str) -> Result<String, RestError> {
     crate::ids::to_18(id).ok_or_else(|| {
@@ -102,6 +120,9 @@ impl Org {
             fields.insert(name.into(), Value::String(value));
         }
         fields.insert("IsDeleted".into(), Value::Bool(false));
+        if object == "PushTopic" {
+            apply_pushtopic_defaults(&mut fields);
+        }
         let topic = self.topic_for(&object, &id, &fields)?;
         self.commit(
             &object,

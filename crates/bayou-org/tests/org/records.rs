@@ -599,3 +599,33 @@ async fn short_ids_address_the_same_record_and_undelete_notifies() {
         json!({"Id": id, "Subject": "Printer out"})
     );
 }
+
+#[tokio::test]
+async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let (status, body) = org
+        .rest(&token, reqwest::Method::POST, "sobjects/PushTopic", Some(json!({"Name": "Minimal", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 50})))
+        .await;
+    assert_eq!(status, 201);
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec!["id", "success", "errors"]);
+    let id = body["id"].as_str().unwrap();
+    let (_, record) = org
+        .rest(
+            &token,
+            reqwest::Method::GET,
+            &format!("sobjects/PushTopic/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        record.as_object().unwrap().keys().next().unwrap(),
+        "attributes"
+    );
+    assert_eq!(record["IsActive"], true);
+    assert_eq!(record["NotifyForFields"], "Referenced");
+    for op in ["Create", "Update", "Delete", "Undelete"] {
+        assert_eq!(record[format!("NotifyForOperation{op}")], true);
+    }
+}
