@@ -7,7 +7,11 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use bayou_protocol::{errors, ChannelName, Subscription};
+
+use crate::engine::subscriptions::DeliveryFilter;
 
 /// What a request brings to prove who it is.
 #[derive(Debug, Clone, Default)]
@@ -92,6 +96,23 @@ pub trait Authenticator: Send + Sync + 'static {
     ) -> Result<(), String> {
         let _ = (principal, subscription);
         Ok(())
+    }
+
+    /// For a subscription with a filter (`/topic/T?Field='x'`), what lets events through.
+    /// Filters mean nothing by default and are refused.
+    fn subscription_filter(
+        &self,
+        principal: &Principal,
+        subscription: &Subscription,
+    ) -> Result<Option<Arc<dyn DeliveryFilter>>, String> {
+        let _ = principal;
+        match &subscription.filter {
+            None => Ok(None),
+            Some(_) => Err(errors::invalid_channel(
+                &subscription.raw,
+                "filtered subscriptions are only available on PushTopic channels",
+            )),
+        }
     }
 
     /// Whether `principal` may publish on `channel` over Bayeux. Allows everything by default.

@@ -10,7 +10,12 @@
 
 use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{errors, ChannelName, Subscription};
+use std::sync::Arc;
+
 use bayou_server::auth::{AuthError, Authenticator, Credentials, Principal};
+use bayou_server::engine::subscriptions::DeliveryFilter;
+
+use crate::pushtopic::filter::TopicFilter;
 
 use crate::Org;
 
@@ -46,6 +51,30 @@ impl Authenticator for Org {
         } else {
             Err(errors::channel_does_not_exist(channel))
         }
+    }
+
+    fn subscription_filter(
+        &self,
+        _: &Principal,
+        subscription: &Subscription,
+    ) -> Result<Option<Arc<dyn DeliveryFilter>>, String> {
+        let Some(filter) = &subscription.filter else {
+            return Ok(None);
+        };
+        let name = subscription.channel.as_str().strip_prefix("/topic/");
+        let topic = name.and_then(|name| {
+            self.topics()
+                .into_iter()
+                .find(|t| t.active && t.name == name)
+        });
+        let Some(topic) = topic else {
+            return Err(errors::invalid_channel(
+                &subscription.raw,
+                "filtered subscriptions are only available on PushTopic channels",
+            ));
+        };
+        let filter = TopicFilter::new(&subscription.raw, filter, &topic)?;
+        Ok(Some(Arc::new(filter)))
     }
 
     fn can_publish(&self, _: &Principal, channel: &ChannelName) -> Result<(), String> {

@@ -7,6 +7,8 @@
 //! fields must satisfy `NotifyForFields` (All: any field; Referenced, the default: a SELECT or
 //! WHERE field; Select: a SELECT field; Where: a WHERE field).
 
+pub mod filter;
+
 use bayou_protocol::events::PushTopicEventType;
 use bayou_soql::{EvalContext, Query};
 use serde_json::{Map, Value};

@@ -629,3 +629,78 @@ async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order(
         assert_eq!(record[format!("NotifyForOperation{op}")], true);
     }
 }
+
+#[tokio::test]
+async fn filtered_subscriptions_deliver_matches_under_their_own_channel() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    org.create(
+        &token,
+        "PushTopic",
+        topic("Energy", "SELECT Id, Name, Industry, City__c FROM Account"),
+    )
+    .await;
+    let filtered_name = "/topic/Energy?Industry='Energy'&City__c='Paris'";
+    let filtered = org.subscribe(&token, filtered_name, None).await;
+    let everything = org.subscribe(&token, "/topic/Energy", None).await;
+
+    org.create(
+        &token,
+        "Account",
+        json!({"Name": "A", "Industry": "Energy", "City__c": "Berlin"}),
+    )
+    .await;
+    org.create(
+        &token,
+        "Account",
+        json!({"Name": "B", "Industry": "Retail", "City__c": "Rome"}),
+    )
+    .await;
+    org.create(
+        &token,
+        "Account",
+        json!({"Name": "C", "Industry": "Retail", "City__c": "Paris"}),
+    )
+    .await;
+
+    let all = org.events(&everything, 3).await;
+    assert!(all.iter().all(|e| e["channel"] == "/topic/Energy"));
+    let matched = org.events(&filtered, 2).await;
+    let names: Vec<&str> = matched
+        .iter()
+        .map(|e| e["data"]["sobject"]["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["A", "C"], "& means OR");
+    assert!(
+        matched.iter().all(|e| e["channel"] == filtered_name),
+        "{matched:?}"
+    );
+
+    // Replay through a filter, with the replay map keyed by the bare channel (EMP-Connector).
+    let auth = format!("Bearer {token}");
+    let client_id = org.handshake(Some(&auth)).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replies = org
+        .bayeux(Some(&auth), json!([
+            {"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"},
+            {"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Energy?Name='B'","ext":{"replay":{"/topic/Energy":-2}}},
+            {"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Energy?Phone='1'"},
+            {"channel":"/meta/subscribe","clientId":client_id,"subscription":"/chat/room?Name='x'"}
+        ]))
+        .await;
+    assert_eq!(replies[1]["successful"], true, "{replies:?}");
+    assert_eq!(
+        replies[2]["error"],
+        "400::Query fields {Phone} do not exist on the topic entity"
+    );
+    assert!(replies[3]["error"]
+        .as_str()
+        .unwrap()
+        .contains("only available on PushTopic channels"));
+    let session = crate::records::Session { auth, client_id };
+    let replayed = org.events(&session, 1).await;
+    assert_eq!(replayed[0]["data"]["sobject"]["Name"], "B");
+    assert_eq!(replayed[0]["channel"], "/topic/Energy?Name='B'");
+}

@@ -63,11 +63,22 @@ impl Engine {
             let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
             let index = read(&self.index);
             for event in &batch.events {
-                enqueued += index.for_each_subscriber(&event.channel, event.replay_id, |session| {
-                    if !session.enqueue(event.bytes.clone(), max_queue) {
-                        overflowed.push(Arc::clone(session));
-                    }
-                });
+                enqueued += index.for_each_subscriber(
+                    &event.channel,
+                    event.replay_id,
+                    |session, filter| {
+                        let bytes = match filter {
+                            None => event.bytes.clone(),
+                            Some(filter) => match filter.deliver(&event.bytes) {
+                                Some(bytes) => bytes,
+                                None => return,
+                            },
+                        };
+                        if !session.enqueue(bytes, max_queue) {
+                            overflowed.push(Arc::clone(session));
+                        }
+                    },
+                );
             }
             *dispatched = (*dispatched).max(batch.scanned_through);
         }

@@ -233,7 +233,8 @@ impl Engine {
             let mut index = write(&self.index);
             for raw in &subscriptions {
                 if let Ok(subscription) = Subscription::parse(raw) {
-                    index.unsubscribe(subscription.channel.as_str(), client_id);
+                    let filter = subscription.filter.as_deref();
+                    index.unsubscribe(subscription.channel.as_str(), client_id, filter);
                 }
             }
         }

@@ -20,6 +20,7 @@ use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{errors, ChannelName, Subscription};
 use serde_json::Value;
 
+use super::subscriptions::DeliveryFilter;
 use super::{Engine, Session};
 
 /// Where a subscription stands in the log.
@@ -69,6 +70,8 @@ pub struct CatchUp {
     pub raw: String,
     pub pattern: ChannelName,
     pub cursor: Arc<ReplayCursor>,
+    /// For a filtered subscription: what it lets through.
+    pub filter: Option<Arc<dyn DeliveryFilter>>,
 }
 
 /// Where a subscribe asked to start.
@@ -238,7 +241,14 @@ impl Engine {
                     }
                 };
                 for event in batch.events {
-                    session.enqueue_backlog(event.bytes);
+                    match &catch_up.filter {
+                        None => session.enqueue_backlog(event.bytes),
+                        Some(filter) => {
+                            if let Some(bytes) = filter.deliver(&event.bytes) {
+                                session.enqueue_backlog(bytes);
+                            }
+                        }
+                    }
                 }
                 catch_up
                     .cursor

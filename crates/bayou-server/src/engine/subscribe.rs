@@ -38,16 +38,23 @@ impl Engine {
             Ok(request) => request,
             Err(reply) => return *reply,
         };
-        if let Some(denied) = subscriptions.iter().find_map(|s| {
-            self.authenticator
-                .can_subscribe(session.principal(), s)
-                .err()
-        }) {
-            return self
-                .failure(&message, denied)
-                .with_client_id(session.id())
-                .with_subscription(subscription_echo(&message));
-        }
+        let checked = subscriptions
+            .iter()
+            .map(|s| {
+                self.authenticator.can_subscribe(session.principal(), s)?;
+                self.authenticator
+                    .subscription_filter(session.principal(), s)
+            })
+            .collect::<Result<Vec<_>, String>>();
+        let filters = match checked {
+            Ok(filters) => filters,
+            Err(denied) => {
+                return self
+                    .failure(&message, denied)
+                    .with_client_id(session.id())
+                    .with_subscription(subscription_echo(&message))
+            }
+        };
         let ext = ReplayExt::parse(message.ext.as_deref());
         let starts = match subscriptions
             .iter()
@@ -75,17 +82,21 @@ impl Engine {
                 .collect::<Result<Vec<(ReplayCursor, Option<ExpiredFallback>)>, String>>();
             cursors.map(|cursors| {
                 let mut index = write(&self.index);
-                for (subscription, (cursor, fallback)) in subscriptions.iter().zip(cursors) {
+                for ((subscription, (cursor, fallback)), filter) in
+                    subscriptions.iter().zip(cursors).zip(filters)
+                {
                     let cursor = Arc::new(cursor);
                     let catch_up = cursor.is_catching_up().then(|| {
                         Arc::new(CatchUp {
                             raw: subscription.raw.clone(),
                             pattern: subscription.channel.clone(),
                             cursor: Arc::clone(&cursor),
+                            filter: filter.clone(),
                         })
                     });
                     replaying |= catch_up.is_some();
-                    index.subscribe(&subscription.channel, &session, cursor);
+                    let keyed = subscription.filter.as_deref().zip(filter);
+                    index.subscribe(&subscription.channel, &session, cursor, keyed);
                     session.add_subscription(&subscription.raw, catch_up);
                     fallbacks.extend(fallback);
                 }
@@ -119,7 +130,11 @@ impl Engine {
             let mut index = write(&self.index);
             for subscription in &subscriptions {
                 if session.remove_subscription(&subscription.raw) {
-                    index.unsubscribe(subscription.channel.as_str(), session.id());
+                    index.unsubscribe(
+                        subscription.channel.as_str(),
+                        session.id(),
+                        subscription.filter.as_deref(),
+                    );
                 }
             }
         }
@@ -171,12 +186,6 @@ fn parse_one(raw: &str) -> Result<Subscription, String> {
     })?;
     if subscription.channel.kind() == ChannelKind::Meta {
         return Err(errors::RESTRICTED_CHANNEL.to_owned());
-    }
-    if subscription.filter.is_some() {
-        return Err(errors::invalid_channel(
-            raw,
-            "filtered subscriptions are only available on PushTopic channels",
-        ));
     }
     Ok(subscription)
 }

@@ -4,15 +4,24 @@
 //! the prefix, so routing a channel costs one lookup for the channel, one for its parent's `*`
 //! and one per ancestor for `**`, all with slices of the channel name: no allocation and no
 //! scan of unrelated subscriptions. A session matched by several of its subscriptions gets the
-//! message once, as in CometD and faye.
+//! message once, as in CometD and faye — except through *filtered* subscriptions
+//! (`/topic/T?Field='x'`), which deliver their own copy under their own channel name.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use bayou_protocol::ChannelName;
 
 use super::replay::ReplayCursor;
 use super::session::Session;
+
+/// Decides, for a filtered subscription, whether an event reaches it and in what bytes.
+pub trait DeliveryFilter: Send + Sync + std::fmt::Debug {
+    /// The message to deliver for an event encoded as `event`, or `None` to skip it.
+    fn deliver(&self, event: &[u8]) -> Option<Bytes>;
+}
 
 /// One session's subscription to one pattern.
 #[derive(Debug, Clone)]
@@ -20,6 +29,17 @@ pub struct Subscriber {
     pub session: Arc<Session>,
     /// Where this subscription stands in the log (live, or still replaying its backlog).
     pub cursor: Arc<ReplayCursor>,
+    /// For a filtered subscription: what it lets through, re-encoded under its own channel.
+    pub filter: Option<Arc<dyn DeliveryFilter>>,
+}
+
+/// The key of a subscriber in its pattern's map: the session, plus the filter text for a
+/// filtered subscription (so one session can hold several filters on one topic).
+fn subscriber_key(client_id: &str, filter: Option<&str>) -> String {
+    match filter {
+        Some(filter) => format!("{client_id}?{filter}"),
+        None => client_id.to_owned(),
+    }
 }
 
 type Subscribers = HashMap<String, Subscriber>;
@@ -53,25 +73,31 @@ impl SubscriptionIndex {
         pattern: &ChannelName,
         session: &Arc<Session>,
         cursor: Arc<ReplayCursor>,
+        filter: Option<(&str, Arc<dyn DeliveryFilter>)>,
     ) -> bool {
         let (map, key) = self.map_for(pattern.as_str());
+        let subscriber_key = subscriber_key(session.id(), filter.as_ref().map(|(text, _)| *text));
         let subscriber = Subscriber {
             session: Arc::clone(session),
             cursor,
+            filter: filter.map(|(_, f)| f),
         };
         map.entry(key.to_owned())
             .or_default()
-            .insert(session.id().to_owned(), subscriber)
+            .insert(subscriber_key, subscriber)
             .is_none()
     }
 
-    /// Removes `client_id` from `pattern`. Returns `false` if it was not there.
-    pub fn unsubscribe(&mut self, pattern: &str, client_id: &str) -> bool {
+    /// Removes `client_id`'s subscription (with `filter`, if filtered) from `pattern`. Returns
+    /// `false` if it was not there.
+    pub fn unsubscribe(&mut self, pattern: &str, client_id: &str, filter: Option<&str>) -> bool {
         let (map, key) = self.map_for(pattern);
         let Some(subscribers) = map.get_mut(key) else {
             return false;
         };
-        let removed = subscribers.remove(client_id).is_some();
+        let removed = subscribers
+            .remove(&subscriber_key(client_id, filter))
+            .is_some();
         if subscribers.is_empty() {
             map.remove(key);
         }
@@ -85,7 +111,7 @@ impl SubscriptionIndex {
         &self,
         channel: &str,
         replay_id: u64,
-        mut deliver: impl FnMut(&Arc<Session>),
+        mut deliver: impl FnMut(&Arc<Session>, Option<&Arc<dyn DeliveryFilter>>),
     ) -> usize {
         let mut matched: Vec<&Subscribers> = Vec::new();
         if let Some(s) = self.exact.get(channel) {
@@ -111,23 +137,25 @@ impl SubscriptionIndex {
                 let mut n = 0;
                 for subscriber in only.values() {
                     if subscriber.cursor.accepts(replay_id) {
-                        deliver(&subscriber.session);
+                        deliver(&subscriber.session, subscriber.filter.as_ref());
                         n += 1;
                     }
                 }
                 n
             }
             several => {
-                // A session matched through several of its subscriptions gets the event once.
-                let mut seen: HashMap<&str, &Arc<Session>> = HashMap::new();
+                // A session matched through several of its (unfiltered) subscriptions gets the
+                // event once: they share a key.
+                let mut seen: HashMap<&str, &Subscriber> = HashMap::new();
                 for subscribers in several {
-                    for (id, subscriber) in subscribers.iter() {
+                    for (key, subscriber) in subscribers.iter() {
                         if subscriber.cursor.accepts(replay_id) {
-                            seen.entry(id.as_str()).or_insert(&subscriber.session);
+                            seen.entry(key.as_str()).or_insert(subscriber);
                         }
                     }
                 }
-                seen.values().for_each(|s| deliver(s));
+                seen.values()
+                    .for_each(|s| deliver(&s.session, s.filter.as_ref()));
                 seen.len()
             }
         }
@@ -154,7 +182,7 @@ mod tests {
 
     fn subscribers(index: &SubscriptionIndex, channel: &str) -> Vec<String> {
         let mut ids = Vec::new();
-        index.for_each_subscriber(channel, 1, |s| ids.push(s.id().to_owned()));
+        index.for_each_subscriber(channel, 1, |s, _| ids.push(s.id().to_owned()));
         ids.sort();
         ids
     }
@@ -164,10 +192,10 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         let (a, b, c) = (session("a"), session("b"), session("c"));
         let p = |s: &str| ChannelName::parse(s).unwrap();
-        index.subscribe(&p("/chat/room"), &a, live());
-        index.subscribe(&p("/chat/*"), &a, live());
-        index.subscribe(&p("/chat/**"), &b, live());
-        index.subscribe(&p("/**"), &c, live());
+        index.subscribe(&p("/chat/room"), &a, live(), None);
+        index.subscribe(&p("/chat/*"), &a, live(), None);
+        index.subscribe(&p("/chat/**"), &b, live(), None);
+        index.subscribe(&p("/**"), &c, live(), None);
         assert_eq!(subscribers(&index, "/chat/room"), vec!["a", "b", "c"]);
         assert_eq!(subscribers(&index, "/chat/room/x"), vec!["b", "c"]);
         assert_eq!(subscribers(&index, "/chat"), vec!["c"]);
@@ -179,10 +207,10 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         let a = session("a");
         let pattern = ChannelName::parse("/x/*").unwrap();
-        assert!(index.subscribe(&pattern, &a, live()));
-        assert!(!index.subscribe(&pattern, &a, live()));
-        assert!(index.unsubscribe("/x/*", "a"));
-        assert!(!index.unsubscribe("/x/*", "a"));
+        assert!(index.subscribe(&pattern, &a, live(), None));
+        assert!(!index.subscribe(&pattern, &a, live(), None));
+        assert!(index.unsubscribe("/x/*", "a", None));
+        assert!(!index.unsubscribe("/x/*", "a", None));
         assert_eq!(index.pattern_count(), 0);
         assert!(subscribers(&index, "/x/y").is_empty());
     }
@@ -192,12 +220,12 @@ mod tests {
         let mut index = SubscriptionIndex::default();
         let (a, b) = (session("a"), session("b"));
         let pattern = ChannelName::parse("/r").unwrap();
-        index.subscribe(&pattern, &a, Arc::new(ReplayCursor::replaying(0)));
-        index.subscribe(&pattern, &b, Arc::new(ReplayCursor::live(5)));
+        index.subscribe(&pattern, &a, Arc::new(ReplayCursor::replaying(0)), None);
+        index.subscribe(&pattern, &b, Arc::new(ReplayCursor::live(5)), None);
         let mut ids = Vec::new();
-        index.for_each_subscriber("/r", 5, |s| ids.push(s.id().to_owned()));
+        index.for_each_subscriber("/r", 5, |s, _| ids.push(s.id().to_owned()));
         assert!(ids.is_empty());
-        index.for_each_subscriber("/r", 6, |s| ids.push(s.id().to_owned()));
+        index.for_each_subscriber("/r", 6, |s, _| ids.push(s.id().to_owned()));
         assert_eq!(ids, vec!["b"]);
     }
 }
