@@ -123,6 +123,7 @@ impl Org {
         if object == "PushTopic" {
             apply_pushtopic_defaults(&mut fields);
         }
+        self.check_types(&object, &fields)?;
         let topic = self.topic_for(&object, &id, &fields)?;
         self.commit(
             &object,
@@ -161,6 +162,7 @@ impl Org {
         fields.insert("LastModifiedDate".into(), Value::String(now.clone()));
         fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
         fields.insert("SystemModstamp".into(), Value::String(now));
+        self.check_types(&object, &fields)?;
         let topic = self.topic_for(&object, id, &fields)?;
         self.commit(
             &object,
@@ -230,6 +232,13 @@ impl Org {
             ));
         }
         Ok(fields)
+    }
+
+    fn check_types(&self, object: &str, fields: &Fields) -> Result<(), RestError> {
+        self.schema
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .check(object, fields)
     }
 
     /// For a PushTopic record, the parsed topic (validated, name unique).
@@ -302,6 +311,10 @@ impl Org {
             .append_with_records(events, vec![write])
             .await
             .map_err(|e| RestError::internal(format!("the change could not be stored: {e}")))?;
+        self.schema
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .learn(object, fields);
         if object == "PushTopic" {
             let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
             topics.retain(|t| t.id != id);

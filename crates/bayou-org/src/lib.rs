@@ -75,6 +75,8 @@ pub struct Org {
     pub(crate) topics: RwLock<Vec<Arc<pushtopic::PushTopic>>>,
     /// Serialises record changes (read, modify, write with events).
     pub(crate) writes: tokio::sync::Mutex<()>,
+    /// Field types, inferred from the values stored.
+    pub(crate) schema: RwLock<records::schema::Schema>,
 }
 
 impl std::fmt::Debug for Org {
@@ -97,6 +99,7 @@ impl Org {
         let (identity, created) = Identity::load_or_create(data_dir, overrides)?;
         let org_id = identity.org_id.clone();
         let topics = load_topics(store.as_ref())?;
+        let schema = load_schema(store.as_ref())?;
         let org = Self {
             tokens: TokenStore::new(&org_id, config.session_timeout),
             identity: RwLock::new(identity),
@@ -105,6 +108,7 @@ impl Org {
             store,
             topics: RwLock::new(topics),
             writes: tokio::sync::Mutex::new(()),
+            schema: RwLock::new(schema),
         };
         Ok((Arc::new(org), created))
     }
@@ -157,6 +161,24 @@ impl Org {
             .merge(rest::router())
             .with_state(Arc::clone(self))
     }
+}
+
+/// Field types learnt from every stored record.
+fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgError> {
+    let mut schema = records::schema::Schema::new();
+    let stored = store
+        .records(b"")
+        .map_err(|e| OrgError::Internal(format!("cannot read records: {e}")))?;
+    for (key, value) in stored {
+        let key = String::from_utf8_lossy(&key);
+        let Some((object, _)) = key.split_once('/') else {
+            continue;
+        };
+        if let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) {
+            schema.learn(object, &fields);
+        }
+    }
+    Ok(schema)
 }
 
 /// The stored PushTopics, parsed (a stored topic that no longer parses is skipped, with a

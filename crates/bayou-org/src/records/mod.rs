@@ -6,6 +6,7 @@
 //! stays stored with `IsDeleted: true`, as in Salesforce's recycle bin.
 
 pub mod objects;
+pub mod schema;
 
 use serde_json::{Map, Value};
 

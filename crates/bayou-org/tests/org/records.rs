@@ -704,3 +704,47 @@ async fn filtered_subscriptions_deliver_matches_under_their_own_channel() {
     assert_eq!(replayed[0]["data"]["sobject"]["Name"], "B");
     assert_eq!(replayed[0]["channel"], "/topic/Energy?Name='B'");
 }
+
+#[tokio::test]
+async fn a_value_of_the_wrong_type_is_refused() {
+    let org = start(OrgConfig::default()).await;
+    let token = org.login_token().await;
+    let id = org
+        .create(
+            &token,
+            "Opportunity",
+            json!({"Name": "Deal", "Amount": 1000, "IsWon": false}),
+        )
+        .await;
+    let (status, reply) = org
+        .rest(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("sobjects/Opportunity/{id}"),
+            Some(json!({"Amount": "lots"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        reply,
+        json!([{"message": "Amount: value not of required type: \"lots\"", "errorCode": "INVALID_TYPE_ON_FIELD_IN_RECORD", "fields": ["Amount"]}])
+    );
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::POST,
+            "sobjects/Opportunity",
+            Some(json!({"Name": "Other", "IsWon": "no"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = org
+        .rest(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("sobjects/Opportunity/{id}"),
+            Some(json!({"Amount": 2000, "IsWon": null})),
+        )
+        .await;
+    assert_eq!(status, 204, "right types and nulls are fine");
+}

@@ -1,0 +1,143 @@
+//! Field types, inferred: the first non-null value a field of an object receives fixes its
+//! type (text, number or boolean), and later values of another type are refused with
+//! `INVALID_TYPE_ON_FIELD_IN_RECORD`, as Salesforce refuses a value that does not fit a field.
+//! PushTopic's fields have their documented types. The inferred types are rebuilt from the
+//! stored records at start.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::Fields;
+use crate::rest::errors::RestError;
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Number,
+    Boolean,
+}
+
+impl FieldKind {
+    /// The kind of a JSON value; `None` for null (which fits every field).
+    pub fn of(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(_) => Some(FieldKind::Text),
+            Value::Number(_) => Some(FieldKind::Number),
+            Value::Bool(_) => Some(FieldKind::Boolean),
+            _ => None,
+        }
+    }
+}
+
+const PUSH_TOPIC: &[(&str, FieldKind)] = &[
+    ("Name", FieldKind::Text),
+    ("Query", FieldKind::Text),
+    ("ApiVersion", FieldKind::Number),
+    ("Description", FieldKind::Text),
+    ("NotifyForFields", FieldKind::Text),
+    ("NotifyForOperationCreate", FieldKind::Boolean),
+    ("NotifyForOperationUpdate", FieldKind::Boolean),
+    ("NotifyForOperationDelete", FieldKind::Boolean),
+    ("NotifyForOperationUndelete", FieldKind::Boolean),
+    ("IsActive", FieldKind::Boolean),
+];
+
+/// Field kinds per object (field names lower-cased: Salesforce's are case-insensitive).
+#[derive(Debug, Default)]
+pub struct Schema {
+    objects: HashMap<String, HashMap<String, FieldKind>>,
+}
+
+impl Schema {
+    /// A schema knowing PushTopic's fields.
+    pub fn new() -> Self {
+        let mut schema = Self::default();
+        let fields = PUSH_TOPIC
+            .iter()
+            .map(|(name, kind)| (name.to_ascii_lowercase(), *kind))
+            .collect();
+        schema.objects.insert("PushTopic".into(), fields);
+        schema
+    }
+
+    /// Checks the values of `fields` against the known kinds of `object`'s fields.
+    pub fn check(&self, object: &str, fields: &Fields) -> Result<(), RestError> {
+        let Some(known) = self.objects.get(object) else {
+            return Ok(());
+        };
+        for (name, value) in fields {
+            let (Some(kind), Some(expected)) =
+                (FieldKind::of(value), known.get(&name.to_ascii_lowercase()))
+            else {
+                continue;
+            };
+            if kind != *expected {
+                // Salesforce accepts numbers in text fields.
+                if *expected == FieldKind::Text && kind == FieldKind::Number {
+                    continue;
+                }
+                return Err(RestError::bad_request(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    format!("{name}: value not of required type: {value}"),
+                )
+                .on_fields(&[name]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns the kinds of fields seen for the first time.
+    pub fn learn(&mut self, object: &str, fields: &Fields) {
+        let known = self.objects.entry(object.to_owned()).or_default();
+        for (name, value) in fields {
+            if let Some(kind) = FieldKind::of(value) {
+                known.entry(name.to_ascii_lowercase()).or_insert(kind);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Fields {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn first_value_fixes_the_type() {
+        let mut schema = Schema::new();
+        schema.learn(
+            "Account",
+            &fields(json!({"Name": "x", "Employees": 3, "Vip": true, "Note": null})),
+        );
+        assert!(schema
+            .check(
+                "Account",
+                &fields(json!({"name": "y", "Employees": 4, "Note": 5}))
+            )
+            .is_ok());
+        let err = schema
+            .check("Account", &fields(json!({"Employees": "many"})))
+            .unwrap_err();
+        assert_eq!(err.code, "INVALID_TYPE_ON_FIELD_IN_RECORD");
+        assert_eq!(
+            err.message,
+            "Employees: value not of required type: \"many\""
+        );
+        assert!(schema.check("Account", &fields(json!({"Vip": 1}))).is_err());
+        assert!(
+            schema
+                .check("Account", &fields(json!({"Name": 12})))
+                .is_ok(),
+            "numbers fit text"
+        );
+        assert!(schema
+            .check("PushTopic", &fields(json!({"IsActive": "yes"})))
+            .is_err());
+    }
+}
