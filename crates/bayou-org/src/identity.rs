@@ -48,6 +48,9 @@ pub struct CredentialOverrides {
     pub password: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// More users (username, password), from the configuration file: created if new, their
+    /// password reset if they exist.
+    pub extra_users: Vec<(String, String)>,
 }
 
 /// Plain-text credentials created on first start, to show the user once.
@@ -186,6 +189,22 @@ impl Identity {
                 c.client_secret = secret.clone();
             }
         }
+        for (username, password) in &overrides.extra_users {
+            let password_hash = hash_secret(password)?;
+            match self
+                .users
+                .iter_mut()
+                .find(|u| u.username.eq_ignore_ascii_case(username))
+            {
+                Some(user) => user.password_hash = password_hash,
+                None => self.users.push(User {
+                    id: new_id(prefix::USER),
+                    username: username.clone(),
+                    display_name: username.split('@').next().unwrap_or(username).to_owned(),
+                    password_hash,
+                }),
+            }
+        }
         Ok(())
     }
 
@@ -250,6 +269,7 @@ mod tests {
             password: Some("s3cret".into()),
             client_id: Some("my-client".into()),
             client_secret: Some("my-secret".into()),
+            extra_users: vec![("second@example.com".into(), "two".into())],
         };
         let (identity, created) = Identity::load_or_create(dir.path(), &overrides).unwrap();
         assert_eq!(created.unwrap().password, "s3cret");
@@ -257,5 +277,15 @@ mod tests {
         assert!(verify_secret("s3cret", &user.password_hash));
         let app = identity.app("my-client").unwrap();
         assert!(verify_secret("my-secret", &app.secret_hash));
+        let second = identity.user_by_name("second@example.com").unwrap();
+        assert!(verify_secret("two", &second.password_hash));
+        assert_ne!(second.id, user.id);
+        // A second start keeps the same user (and id).
+        let (again, _) = Identity::load_or_create(dir.path(), &overrides).unwrap();
+        assert_eq!(again.users.len(), 2);
+        assert_eq!(
+            again.user_by_name("second@example.com").unwrap().id,
+            second.id
+        );
     }
 }

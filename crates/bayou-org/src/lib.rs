@@ -51,6 +51,16 @@ pub struct OrgConfig {
     /// The base URL clients are told to use (`instance_url`, `serverUrl`); by default the
     /// `Host` of each request over http.
     pub public_url: Option<String>,
+    /// Which channels Bayeux clients may publish to, tried in order before the defaults (the
+    /// Salesforce namespaces `/topic`, `/u`, `/event`, `/data` refused, everything else allowed).
+    pub publish_rules: Vec<PublishRule>,
+}
+
+/// Whether Bayeux clients may publish on channels matching a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishRule {
+    pub pattern: bayou_protocol::ChannelName,
+    pub allow: bool,
 }
 
 impl Default for OrgConfig {
@@ -59,6 +69,7 @@ impl Default for OrgConfig {
             session_timeout: Duration::from_secs(2 * 3_600),
             allow_anonymous: false,
             public_url: None,
+            publish_rules: Vec::new(),
         }
     }
 }

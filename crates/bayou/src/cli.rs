@@ -124,6 +124,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Bayeux publish rule `PATTERN=allow|deny`, e.g. `/u/**=allow` or `/chat/**=deny`;
+    /// repeatable (comma-separated in BAYOU_BAYEUX_PUBLISH), tried in order before the default
+    /// (Salesforce's namespaces /topic, /u, /event, /data refused, everything else allowed).
+    #[arg(long, env = "BAYOU_BAYEUX_PUBLISH", value_delimiter = ',')]
+    pub bayeux_publish: Option<Vec<String>>,
+
     /// Username of the org's user (overrides the one created at first start).
     #[arg(long, env = "BAYOU_USERNAME")]
     pub username: Option<String>,

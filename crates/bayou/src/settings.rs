@@ -30,7 +30,7 @@ use serde::Deserialize;
 use bayou_log::embedded::Durability as LogDurability;
 use bayou_log::{EmbeddedOptions, RetentionPolicy, RetentionRule};
 use bayou_org::identity::CredentialOverrides;
-use bayou_org::OrgConfig;
+use bayou_org::{OrgConfig, PublishRule};
 
 use crate::cli::{Durability, LogFormat, ServeArgs, Transport};
 
@@ -54,8 +54,26 @@ struct FileSettings {
     anonymous: Option<bool>,
     session_timeout: Option<String>,
     public_url: Option<String>,
+    bayeux_publish: Option<Vec<FilePublishRule>>,
+    users: Option<Vec<FileUser>>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+}
+
+/// A `[[bayeux_publish]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePublishRule {
+    pattern: String,
+    allow: bool,
+}
+
+/// A `[[users]]` table: one more user of the org.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUser {
+    username: String,
+    password: String,
 }
 
 /// A `[[retention]]` table.
@@ -167,16 +185,34 @@ impl Settings {
             Some(text) => parse_duration(&text)?,
             None => OrgConfig::default().session_timeout,
         };
+        let publish_rules = match (args.bayeux_publish, file.bayeux_publish) {
+            (Some(flags), _) => flags
+                .iter()
+                .map(|r| parse_publish_flag(r))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            (None, Some(tables)) => tables
+                .into_iter()
+                .map(|t| publish_rule(&t.pattern, t.allow))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            (None, None) => Vec::new(),
+        };
         let org = OrgConfig {
             session_timeout,
             allow_anonymous: args.anonymous || file.anonymous.unwrap_or(false),
             public_url: args.public_url.or(file.public_url),
+            publish_rules,
         };
         let credentials = CredentialOverrides {
             username: args.username,
             password: args.password,
             client_id: args.client_id,
             client_secret: args.client_secret,
+            extra_users: file
+                .users
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| (u.username, u.password))
+                .collect(),
         };
         Ok(Self {
             event_log,
@@ -198,6 +234,25 @@ impl Settings {
             log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         })
     }
+}
+
+/// Reads `PATTERN=allow|deny`.
+fn parse_publish_flag(text: &str) -> anyhow::Result<PublishRule> {
+    let (pattern, verdict) = text
+        .split_once('=')
+        .with_context(|| format!("publish rule {text:?} must look like PATTERN=allow|deny"))?;
+    let allow = match verdict {
+        "allow" => true,
+        "deny" => false,
+        other => anyhow::bail!("publish rule {text:?}: {other:?} is neither allow nor deny"),
+    };
+    publish_rule(pattern, allow)
+}
+
+fn publish_rule(pattern: &str, allow: bool) -> anyhow::Result<PublishRule> {
+    let pattern = bayou_protocol::ChannelName::parse(pattern)
+        .map_err(|e| anyhow::anyhow!("invalid publish rule pattern {pattern:?}: {e}"))?;
+    Ok(PublishRule { pattern, allow })
 }
 
 /// Reads `PATTERN=AGE[:MAX_BYTES]`.
@@ -329,6 +384,30 @@ mod tests {
             Duration::from_secs(90 * 60)
         );
         assert_eq!(s.event_log.durability, LogDurability::Relaxed);
+    }
+
+    #[test]
+    fn publish_rules_and_users_from_flags_and_file() {
+        let s =
+            Settings::resolve(args(&["--bayeux-publish", "/u/**=allow,/chat/**=deny"])).unwrap();
+        assert_eq!(s.org.publish_rules.len(), 2);
+        assert!(s.org.publish_rules[0].allow && !s.org.publish_rules[1].allow);
+        assert!(Settings::resolve(args(&["--bayeux-publish", "/u/**=maybe"])).is_err());
+
+        let dir = std::env::temp_dir().join(format!("bayou-settings-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bayou.toml");
+        std::fs::write(
+            &file,
+            "[[users]]\nusername = \"ops@example.com\"\npassword = \"pw\"\n[[bayeux_publish]]\npattern = \"/event/**\"\nallow = true\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
+        assert_eq!(
+            s.credentials.extra_users,
+            vec![("ops@example.com".to_owned(), "pw".to_owned())]
+        );
+        assert_eq!(s.org.publish_rules[0].pattern.as_str(), "/event/**");
     }
 
     #[test]

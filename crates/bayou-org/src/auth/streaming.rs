@@ -6,7 +6,8 @@
 //! It also polices channels: `/topic/<Name>` must name an existing PushTopic
 //! (`400::The channel you requested to subscribe to doesn’t exist …` otherwise), and Bayeux
 //! clients may not publish into Salesforce's namespaces (`/topic`, `/u`, `/event`, `/data`),
-//! where events come from the org — as Salesforce refuses it.
+//! where events come from the org — as Salesforce refuses it. Both defaults can be changed
+//! per channel pattern (`OrgConfig::publish_rules`).
 
 use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{errors, ChannelName, Subscription};
@@ -78,14 +79,20 @@ impl Authenticator for Org {
     }
 
     fn can_publish(&self, _: &Principal, channel: &ChannelName) -> Result<(), String> {
-        let reserved = ["/topic/**", "/u/**", "/event/**", "/data/**"];
-        if reserved
+        let channel = channel.as_str();
+        let configured = self
+            .config
+            .publish_rules
             .iter()
-            .any(|p| pattern_matches(p, channel.as_str()))
-        {
-            Err(errors::publish_denied(channel.as_str()))
-        } else {
+            .find(|rule| rule.pattern.matches(channel))
+            .map(|rule| rule.allow);
+        let reserved = ["/topic/**", "/u/**", "/event/**", "/data/**"];
+        let allow =
+            configured.unwrap_or_else(|| !reserved.iter().any(|p| pattern_matches(p, channel)));
+        if allow {
             Ok(())
+        } else {
+            Err(errors::publish_denied(channel))
         }
     }
 }

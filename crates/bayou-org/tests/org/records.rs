@@ -748,3 +748,41 @@ async fn a_value_of_the_wrong_type_is_refused() {
         .await;
     assert_eq!(status, 204, "right types and nulls are fine");
 }
+
+#[tokio::test]
+async fn publish_rules_change_what_bayeux_clients_may_publish() {
+    let rules = vec![
+        bayou_org::PublishRule {
+            pattern: bayou_protocol::ChannelName::parse("/u/**").unwrap(),
+            allow: true,
+        },
+        bayou_org::PublishRule {
+            pattern: bayou_protocol::ChannelName::parse("/chat/**").unwrap(),
+            allow: false,
+        },
+    ];
+    let org = start(OrgConfig {
+        publish_rules: rules,
+        ..OrgConfig::default()
+    })
+    .await;
+    let token = org.login_token().await;
+    let auth = format!("Bearer {token}");
+    let client_id = org.handshake(Some(&auth)).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replies = org
+        .bayeux(
+            Some(&auth),
+            json!([
+                {"channel":"/u/notifications","clientId":client_id,"data":"hi"},
+                {"channel":"/chat/room","clientId":client_id,"data":"hi"},
+                {"channel":"/topic/X","clientId":client_id,"data":"hi"},
+                {"channel":"/other","clientId":client_id,"data":"hi"}
+            ]),
+        )
+        .await;
+    let outcome: Vec<bool> = replies.iter().map(|r| r["successful"] == true).collect();
+    assert_eq!(outcome, vec![true, false, false, true], "{replies:?}");
+}

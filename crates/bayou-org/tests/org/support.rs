@@ -30,6 +30,7 @@ pub async fn start(config: OrgConfig) -> Running {
         password: Some(PASSWORD.into()),
         client_id: Some(CLIENT.into()),
         client_secret: Some(SECRET.into()),
+        extra_users: Vec::new(),
     };
     let log =
         Arc::new(EmbeddedLog::open(&data.path().join("log"), EmbeddedOptions::default()).unwrap());
