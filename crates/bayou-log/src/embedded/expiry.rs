@@ -70,7 +70,7 @@ pub(super) fn expire(inner: &Inner, now_ms: i64) -> Result<u64, LogError> {
     if rules.iter().any(|r| r.max_bytes.is_some()) {
         doomed.extend(over_size(inner)?);
     }
-    remove(inner, doomed)
+    remove(inner, doomed, 0)
 }
 
 /// Events beyond their rule's byte budget, newest kept first.
@@ -102,24 +102,9 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
         let (_, channel, _) = codec::decode_header(replay_id, &value)?;
         doomed.push((replay_id, inner.policy.rule_index(channel)));
     }
-    let removed = remove(inner, doomed)?;
     // Every rule's floor rises to `through`, even for rules that had nothing to remove: ids up to
     // there no longer name retained events of any channel.
-    let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
-    for floor in floors.iter_mut() {
-        *floor = (*floor).max(through);
-    }
-    let mut batch = inner.db.batch();
-    record_floors_and_head(inner, &mut batch, &floors);
-    batch.commit()?;
-    inner.db.persist(PersistMode::SyncData)?;
-    inner.meta.rotate_memtable()?;
-    drop(floors);
-    inner
-        .recent
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .forget_through(through);
+    let removed = remove(inner, doomed, through)?;
     Ok(removed)
 }
 
@@ -133,15 +118,28 @@ fn record_floors_and_head(inner: &Inner, batch: &mut fjall::OwnedWriteBatch, flo
     batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
 }
 
-fn remove(inner: &Inner, mut doomed: Vec<(u64, usize)>) -> Result<u64, LogError> {
-    if doomed.is_empty() {
+/// Removes the `doomed` events (replay id, rule), raising each rule's floor to what it lost and
+/// every floor to at least `raise_all_to`.
+fn remove(
+    inner: &Inner,
+    mut doomed: Vec<(u64, usize)>,
+    raise_all_to: u64,
+) -> Result<u64, LogError> {
+    if doomed.is_empty() && raise_all_to == 0 {
         return Ok(0);
     }
     doomed.sort_unstable();
     doomed.dedup();
     let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
-    let mut highest = 0;
-    for chunk in doomed.chunks(10_000) {
+    for floor in floors.iter_mut() {
+        *floor = (*floor).max(raise_all_to);
+    }
+    let mut highest = raise_all_to;
+    let mut chunks: Vec<&[(u64, usize)]> = doomed.chunks(10_000).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]); // nothing to remove, but the raised floors must be written
+    }
+    for chunk in chunks {
         let mut batch = inner.db.batch();
         for &(replay_id, rule) in chunk {
             batch.remove(&inner.events, codec::key(replay_id));

@@ -26,6 +26,18 @@ fn parse_body(body: &[u8]) -> Result<Fields, RestError> {
     }
 }
 
+/// Runs `call` for the request's user, turning its result or error into the response.
+async fn as_user<F, Fut>(org: &Org, headers: &HeaderMap, call: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, RestError>>,
+{
+    match super::authorize(org, headers) {
+        Ok(user) => call(user).await.unwrap_or_else(IntoResponse::into_response),
+        Err(denied) => denied,
+    }
+}
+
 /// `POST /services/data/vXX.X/sobjects/{Type}`
 pub async fn create(
     State(org): State<Arc<Org>>,
@@ -33,23 +45,15 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let user = match super::authorize(&org, &headers) {
-        Ok(user) => user,
-        Err(denied) => return denied,
-    };
-    let result = async {
-        let fields = parse_body(&body)?;
-        org.create_record(&object, fields, &user).await
-    }
-    .await;
-    match result {
-        Ok(id) => (
-            StatusCode::CREATED,
-            Json(json!({"id": id, "success": true, "errors": []})),
-        )
-            .into_response(),
-        Err(e) => e.into_response(),
-    }
+    let org = &*org;
+    as_user(org, &headers, |user| async move {
+        let id = org
+            .create_record(&object, parse_body(&body)?, &user)
+            .await?;
+        let reply = json!({"id": id, "success": true, "errors": []});
+        Ok((StatusCode::CREATED, Json(reply)).into_response())
+    })
+    .await
 }
 
 /// `GET /services/data/vXX.X/sobjects/{Type}/{Id}`
@@ -58,16 +62,12 @@ pub async fn get(
     Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = super::authorize(&org, &headers) {
-        return denied;
-    }
-    let Some((object, _)) = objects::lookup(&object) else {
-        return RestError::not_found().into_response();
-    };
-    match org.live_record(&object, &id) {
-        Ok(fields) => Json(with_attributes(&version, &object, fields)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    as_user(&org, &headers, |_| async {
+        let (object, _) = objects::lookup(&object).ok_or_else(RestError::not_found)?;
+        let fields = org.live_record(&object, &id)?;
+        Ok(Json(with_attributes(&version, &object, fields)).into_response())
+    })
+    .await
 }
 
 /// `PATCH /services/data/vXX.X/sobjects/{Type}/{Id}`
@@ -77,19 +77,13 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let user = match super::authorize(&org, &headers) {
-        Ok(user) => user,
-        Err(denied) => return denied,
-    };
-    let result = async {
-        let fields = parse_body(&body)?;
-        org.update_record(&object, &id, fields, &user).await
-    }
-    .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
-    }
+    let org = &*org;
+    as_user(org, &headers, |user| async move {
+        org.update_record(&object, &id, parse_body(&body)?, &user)
+            .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 /// `DELETE /services/data/vXX.X/sobjects/{Type}/{Id}`
@@ -98,13 +92,11 @@ pub async fn delete(
     Path((_version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = super::authorize(&org, &headers) {
-        return denied;
-    }
-    match org.delete_record(&object, &id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
-    }
+    as_user(&org, &headers, |_| async {
+        org.delete_record(&object, &id).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 /// `POST /services/data/vXX.X/sobjects/{Type}/{Id}/undelete` — a Bayou addition (Salesforce
@@ -115,13 +107,11 @@ pub async fn undelete(
     Path((_version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = super::authorize(&org, &headers) {
-        return denied;
-    }
-    match org.undelete_record(&object, &id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
-    }
+    as_user(&org, &headers, |_| async {
+        org.undelete_record(&object, &id).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 /// A record as the REST API shows it: `attributes` first, then its fields.
