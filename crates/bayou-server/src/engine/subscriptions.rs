@@ -113,52 +113,41 @@ impl SubscriptionIndex {
         replay_id: u64,
         mut deliver: impl FnMut(&Arc<Session>, Option<&Arc<dyn DeliveryFilter>>),
     ) -> usize {
-        let mut matched: Vec<&Subscribers> = Vec::new();
-        if let Some(s) = self.exact.get(channel) {
-            matched.push(s);
-        }
-        if let Some(slash) = channel.rfind('/') {
-            if let Some(s) = self.one_level.get(&channel[..slash]) {
-                matched.push(s);
-            }
-        }
-        if !self.deep.is_empty() {
-            let mut end = channel.len();
-            while let Some(slash) = channel[..end].rfind('/') {
-                if let Some(s) = self.deep.get(&channel[..slash]) {
-                    matched.push(s);
+        // The patterns that match, found lazily: the usual single match costs no allocation.
+        let parent = channel.rfind('/').map(|slash| &channel[..slash]);
+        let ancestors = std::iter::successors(parent, |p| p.rfind('/').map(|slash| &p[..slash]));
+        let deep = ancestors.filter(|_| !self.deep.is_empty());
+        let mut matching = self
+            .exact
+            .get(channel)
+            .into_iter()
+            .chain(parent.and_then(|p| self.one_level.get(p)))
+            .chain(deep.filter_map(|prefix| self.deep.get(prefix)));
+        let (first, second) = (matching.next(), matching.next());
+        let (Some(first), Some(second)) = (first, second) else {
+            // None, or exactly one pattern: no deduplication needed.
+            let mut n = 0;
+            for subscriber in first.into_iter().flat_map(|only| only.values()) {
+                if subscriber.cursor.accepts(replay_id) {
+                    deliver(&subscriber.session, subscriber.filter.as_ref());
+                    n += 1;
                 }
-                end = slash;
+            }
+            return n;
+        };
+        // A session matched through several of its (unfiltered) subscriptions gets the event
+        // once: they share a key.
+        let mut seen: HashMap<&str, &Subscriber> = HashMap::new();
+        for subscribers in [first, second].into_iter().chain(matching) {
+            for (key, subscriber) in subscribers.iter() {
+                if subscriber.cursor.accepts(replay_id) {
+                    seen.entry(key.as_str()).or_insert(subscriber);
+                }
             }
         }
-        match matched.as_slice() {
-            [] => 0,
-            [only] => {
-                let mut n = 0;
-                for subscriber in only.values() {
-                    if subscriber.cursor.accepts(replay_id) {
-                        deliver(&subscriber.session, subscriber.filter.as_ref());
-                        n += 1;
-                    }
-                }
-                n
-            }
-            several => {
-                // A session matched through several of its (unfiltered) subscriptions gets the
-                // event once: they share a key.
-                let mut seen: HashMap<&str, &Subscriber> = HashMap::new();
-                for subscribers in several {
-                    for (key, subscriber) in subscribers.iter() {
-                        if subscriber.cursor.accepts(replay_id) {
-                            seen.entry(key.as_str()).or_insert(subscriber);
-                        }
-                    }
-                }
-                seen.values()
-                    .for_each(|s| deliver(&s.session, s.filter.as_ref()));
-                seen.len()
-            }
-        }
+        seen.values()
+            .for_each(|s| deliver(&s.session, s.filter.as_ref()));
+        seen.len()
     }
 
     /// Number of distinct patterns with at least one subscriber.
