@@ -13,6 +13,7 @@
 //! - [`pushtopic`], PushTopics and Salesforce's rules for when they notify;
 //! - [`ids`], Salesforce's 15/18-character record ids.
 
+pub mod admin;
 pub mod auth;
 mod changes;
 pub mod identity;

@@ -22,6 +22,45 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (a working dev setup with no arguments).
     Serve(ServeArgs),
+    /// Inject faults into a running Bayou through its admin API (needs --admin-token there).
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of the Bayou server.
+    #[arg(long, env = "BAYOU_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// The server's admin token.
+    #[arg(long, env = "BAYOU_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    #[command(subcommand)]
+    pub action: AdminAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// List the live sessions.
+    Sessions,
+    /// Forget a session (or all): its next request gets 403::Unknown client.
+    ExpireSession {
+        /// The session's clientId.
+        #[arg(required_unless_present = "all")]
+        client_id: Option<String>,
+        /// Every session.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke every token of a user: 401::Authentication invalid, advice none.
+    InvalidateTokens { username: String },
+    /// Answer every held connect now and close every WebSocket.
+    DropConnections,
+    /// Deliver events this many milliseconds late (0 turns it off).
+    DelayDeliveries { ms: u64 },
+    /// Remove events up to this replay id, as retention would.
+    ExpireLog { replay_id: u64 },
 }
 
 /// Log output format.
@@ -129,6 +168,10 @@ pub struct ServeArgs {
     /// (Salesforce's namespaces /topic, /u, /event, /data refused, everything else allowed).
     #[arg(long, env = "BAYOU_BAYEUX_PUBLISH", value_delimiter = ',')]
     pub bayeux_publish: Option<Vec<String>>,
+
+    /// Token for the admin API (fault injection); the API is off without one.
+    #[arg(long, env = "BAYOU_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 
     /// Username of the org's user (overrides the one created at first start).
     #[arg(long, env = "BAYOU_USERNAME")]

@@ -3,6 +3,7 @@
 //! `bayou serve` runs the server. Settings come from flags, then `BAYOU_*` environment
 //! variables, then an optional TOML file, then defaults (see `settings.rs`).
 
+mod admin;
 mod cli;
 mod logging;
 mod serve;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args),
+        cli::Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let server = Server::new(settings.engine.clone(), org.clone(), log);
     let engine = Arc::clone(server.engine());
-    let router = server.router().merge(org.router()).route(
+    let admin = bayou_org::admin::router(
+        org.clone(),
+        Arc::clone(server.engine()),
+        settings.admin_token.clone(),
+    );
+    let router = server.router().merge(org.router()).merge(admin).route(
         "/metrics",
         get(move || {
             bayou_server::metrics::record_log_stats(&engine.log().stats());

@@ -56,6 +56,7 @@ struct FileSettings {
     public_url: Option<String>,
     bayeux_publish: Option<Vec<FilePublishRule>>,
     users: Option<Vec<FileUser>>,
+    admin_token: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
 }
@@ -94,6 +95,7 @@ pub struct Settings {
     pub event_log: EmbeddedOptions,
     pub org: OrgConfig,
     pub credentials: CredentialOverrides,
+    pub admin_token: Option<String>,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -215,6 +217,7 @@ impl Settings {
                 .collect(),
         };
         Ok(Self {
+            admin_token: args.admin_token.or(file.admin_token),
             event_log,
             org,
             credentials,

@@ -15,6 +15,7 @@ pub const USER: &str = "dev@example.com";
 pub const PASSWORD: &str = "correct horse";
 pub const CLIENT: &str = "test-client";
 pub const SECRET: &str = "test-secret";
+pub const ADMIN: &str = "admin-secret";
 
 pub struct Running {
     pub base: String,
@@ -36,7 +37,9 @@ pub async fn start(config: OrgConfig) -> Running {
         Arc::new(EmbeddedLog::open(&data.path().join("log"), EmbeddedOptions::default()).unwrap());
     let (org, _) = Org::open(data.path(), &overrides, config, log.clone()).unwrap();
     let server = Server::new(EngineConfig::default(), org.clone(), log);
-    let router = server.router().merge(org.router());
+    let admin =
+        bayou_org::admin::router(org.clone(), server.engine().clone(), Some(ADMIN.to_owned()));
+    let router = server.router().merge(org.router()).merge(admin);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -103,6 +106,20 @@ impl Running {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    /// Calls the admin API.
+    pub async fn admin(&self, action: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/admin/faults/{action}", self.base))
+            .bearer_auth(ADMIN)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
     }
 
     pub async fn handshake(&self, authorization: Option<&str>) -> Value {

@@ -23,6 +23,14 @@ impl Engine {
         tokio::spawn(async move {
             loop {
                 head.borrow_and_update();
+                let delay = match engine.upgrade() {
+                    Some(engine) => engine.delivery_delay(),
+                    None => return,
+                };
+                if !delay.is_zero() {
+                    // Fault injection: deliveries arrive late (events stay in the log meanwhile).
+                    tokio::time::sleep(delay).await;
+                }
                 {
                     let Some(engine) = engine.upgrade() else {
                         return;

@@ -14,6 +14,7 @@
 mod connect;
 mod disconnect;
 mod dispatcher;
+mod faults;
 mod handshake;
 mod publish;
 pub mod replay;
@@ -74,6 +75,10 @@ pub struct Engine {
     dispatched: Mutex<u64>,
     shutting_down: AtomicBool,
     shutdown_signal: tokio::sync::watch::Sender<bool>,
+    /// Fault injection: incremented to make every WebSocket close.
+    drop_signal: tokio::sync::watch::Sender<u64>,
+    /// Fault injection: milliseconds the dispatcher waits before each batch.
+    delivery_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -113,6 +118,8 @@ impl Engine {
             dispatched: Mutex::new(head),
             shutting_down: AtomicBool::new(false),
             shutdown_signal: tokio::sync::watch::Sender::new(false),
+            drop_signal: tokio::sync::watch::Sender::new(0),
+            delivery_delay_ms: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

@@ -131,6 +131,13 @@ impl Session {
         (first, generation)
     }
 
+    /// Answers a held connect now, with no messages (fault injection: "drop connections"):
+    /// bumping the generation makes it look replaced.
+    pub(crate) fn release_held(&self) {
+        self.state().connect_generation += 1;
+        self.wake.notify_waiters();
+    }
+
     /// Adds a message to the queue. Returns `false` if the queue is full; the caller then
     /// closes the session.
     pub(crate) fn enqueue(&self, message: Bytes, max_queue: usize) -> bool {

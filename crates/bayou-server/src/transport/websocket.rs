@@ -101,6 +101,7 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let mut shutdown = self.engine.shutdown_signal();
+        let mut dropped = self.engine.drop_signal();
         loop {
             let session = self.session.clone();
             let mut changed = std::pin::pin!(session.as_deref().map(Session::notified));
@@ -161,6 +162,14 @@ impl Connection {
                     }
                 }
                 _ = shutdown.changed() => {}
+                _ = dropped.changed() => {
+                    // Fault injection: answer the held connect, then drop the socket.
+                    if let Some(held) = self.held.take() {
+                        let reply = self.finish(held, WaitOutcome::Superseded);
+                        let _ = send(&mut sink, &[reply]).await;
+                    }
+                    break;
+                }
             }
         }
         let _ = sink.send(WsMessage::Close(None)).await;

@@ -1,0 +1,149 @@
+//! The admin API: fault injection for testing streaming clients, off unless an admin token is
+//! configured (`--admin-token`). Every call needs `Authorization: Bearer <admin token>`.
+//!
+//! | `POST /admin/faults/…` | body | effect |
+//! |---|---|---|
+//! | `expire-session` | `{"clientId":"…"}` or `{"all":true}` | the session is forgotten: its next request gets `403::Unknown client` |
+//! | `invalidate-tokens` | `{"username":"…"}` | every token of the user is revoked: `401::Authentication invalid`, advice none |
+//! | `drop-connections` | `{}` | every held connect is answered now and every WebSocket closed |
+//! | `delay-deliveries` | `{"ms":N}` | events reach subscribers N ms late (0 turns it off) |
+//! | `expire-log` | `{"replayId":N}` | events up to N are removed, as retention would: replaying from before N gets the 400 |
+//!
+//! `GET /admin/sessions` lists the live sessions. This is how a team reproduces "streaming went
+//! silent after three hours" in seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bayou_server::Engine;
+use serde_json::{json, Value};
+
+use crate::{bearer_token, Org};
+
+#[derive(Clone)]
+struct Admin {
+    org: Arc<Org>,
+    engine: Arc<Engine>,
+    token: Arc<str>,
+}
+
+/// The admin routes; with no token configured, none (the paths answer 404).
+pub fn router(org: Arc<Org>, engine: Arc<Engine>, token: Option<String>) -> Router {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Router::new();
+    };
+    let admin = Admin {
+        org,
+        engine,
+        token: Arc::from(token),
+    };
+    Router::new()
+        .route("/admin/sessions", get(sessions))
+        .route("/admin/faults/{action}", post(fault))
+        .with_state(admin)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
+    match bearer_token(headers) {
+        Some(token) if same(&token, &admin.token) => Ok(()),
+        _ => Err(error(StatusCode::UNAUTHORIZED, "admin token required")),
+    }
+}
+
+async fn sessions(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if let Err(denied) = authorized(&admin, &headers) {
+        return denied;
+    }
+    let sessions: Vec<Value> = admin
+        .engine
+        .session_ids()
+        .into_iter()
+        .filter_map(|id| admin.engine.session(&id))
+        .map(|s| json!({"clientId": s.id(), "subscriptions": s.subscriptions(), "queued": s.queued(), "userId": s.principal().user_id}))
+        .collect();
+    Json(json!({"sessions": sessions})).into_response()
+}
+
+async fn fault(
+    State(admin): State<Admin>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(denied) = authorized(&admin, &headers) {
+        return denied;
+    }
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
+        }
+    };
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+    let number = |name: &str| body.get(name).and_then(Value::as_u64);
+    let reply = match action.as_str() {
+        "expire-session" => {
+            let ids = if body.get("all") == Some(&Value::Bool(true)) {
+                admin.engine.session_ids()
+            } else if let Some(id) = text("clientId") {
+                vec![id]
+            } else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "give \"clientId\" or \"all\": true",
+                );
+            };
+            let expired = ids
+                .iter()
+                .filter(|id| admin.engine.expire_session(id))
+                .count();
+            json!({"expired": expired})
+        }
+        "invalidate-tokens" => {
+            let Some(username) = text("username") else {
+                return error(StatusCode::BAD_REQUEST, "give \"username\"");
+            };
+            json!({"revoked": admin.org.revoke_user_tokens(&username)})
+        }
+        "drop-connections" => json!({"held": admin.engine.drop_connections()}),
+        "delay-deliveries" => {
+            let Some(ms) = number("ms") else {
+                return error(StatusCode::BAD_REQUEST, "give \"ms\"");
+            };
+            admin.engine.set_delivery_delay(Duration::from_millis(ms));
+            json!({"delayMs": ms})
+        }
+        "expire-log" => {
+            let Some(replay_id) = number("replayId") else {
+                return error(StatusCode::BAD_REQUEST, "give \"replayId\"");
+            };
+            match admin.engine.log().expire_through(replay_id) {
+                Ok(removed) => json!({"removed": removed}),
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+        other => return error(StatusCode::NOT_FOUND, &format!("unknown fault {other:?}")),
+    };
+    tracing::warn!(fault = %action, %reply, "fault injected");
+    Json(reply).into_response()
+}
