@@ -61,16 +61,17 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
-    match bearer_token(headers) {
-        Some(token) if same(&token, &admin.token) => Ok(()),
-        _ => Err(error(StatusCode::UNAUTHORIZED, "admin token required")),
-    }
+fn authorized(admin: &Admin, headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_some_and(|token| same(&token, &admin.token))
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, "admin token required")
 }
 
 async fn sessions(State(admin): State<Admin>, headers: HeaderMap) -> Response {
-    if let Err(denied) = authorized(&admin, &headers) {
-        return denied;
+    if !authorized(&admin, &headers) {
+        return unauthorized();
     }
     let sessions: Vec<Value> = admin
         .engine
@@ -88,8 +89,8 @@ async fn fault(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(denied) = authorized(&admin, &headers) {
-        return denied;
+    if !authorized(&admin, &headers) {
+        return unauthorized();
     }
     let body: Value = if body.is_empty() {
         json!({})
