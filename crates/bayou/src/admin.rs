@@ -21,19 +21,26 @@ async fn call(args: &AdminArgs) -> anyhow::Result<Value> {
     let (path, body) = match &args.action {
         AdminAction::Sessions => ("sessions".to_owned(), None),
         AdminAction::ExpireSession { client_id, all } => {
-            let body = if *all { json!({"all": true}) } else { json!({"clientId": client_id}) };
+            let body = if *all {
+                json!({"all": true})
+            } else {
+                json!({"clientId": client_id})
+            };
             ("faults/expire-session".to_owned(), Some(body))
         }
-        AdminAction::InvalidateTokens { username } => {
-            ("faults/invalidate-tokens".to_owned(), Some(json!({"username": username})))
-        }
+        AdminAction::InvalidateTokens { username } => (
+            "faults/invalidate-tokens".to_owned(),
+            Some(json!({"username": username})),
+        ),
         AdminAction::DropConnections => ("faults/drop-connections".to_owned(), Some(json!({}))),
-        AdminAction::DelayDeliveries { ms } => {
-            ("faults/delay-deliveries".to_owned(), Some(json!({"ms": ms})))
-        }
-        AdminAction::ExpireLog { replay_id } => {
-            ("faults/expire-log".to_owned(), Some(json!({"replayId": replay_id})))
-        }
+        AdminAction::DelayDeliveries { ms } => (
+            "faults/delay-deliveries".to_owned(),
+            Some(json!({"ms": ms})),
+        ),
+        AdminAction::ExpireLog { replay_id } => (
+            "faults/expire-log".to_owned(),
+            Some(json!({"replayId": replay_id})),
+        ),
     };
     let url = format!("{base}/admin/{path}");
     let request = match body {
@@ -49,8 +56,14 @@ async fn call(args: &AdminArgs) -> anyhow::Result<Value> {
     let text = response.text().await.context("cannot read the reply")?;
     let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if !status.is_success() {
-        let message = value.get("error").and_then(Value::as_str).map(str::to_owned);
-        anyhow::bail!("{url}: HTTP {status}: {}", message.unwrap_or_else(|| value.to_string()));
+        let message = value
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        anyhow::bail!(
+            "{url}: HTTP {status}: {}",
+            message.unwrap_or_else(|| value.to_string())
+        );
     }
     Ok(value)
 }

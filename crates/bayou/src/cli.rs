@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (a working dev setup with no arguments).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Inject faults into a running Bayou through its admin API (needs --admin-token there).
     Admin(AdminArgs),
 }

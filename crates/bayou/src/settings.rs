@@ -329,9 +329,10 @@ mod tests {
     fn args(argv: &[&str]) -> ServeArgs {
         let mut full = vec!["bayou", "serve"];
         full.extend_from_slice(argv);
-        match Cli::parse_from(full).command {
-            Command::Serve(args) => args,
-        }
+        let Command::Serve(args) = Cli::parse_from(full).command else {
+            panic!("not a serve command");
+        };
+        *args
     }
 
     #[test]
