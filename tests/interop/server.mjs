@@ -44,7 +44,8 @@ function childEnv(extra = {}) {
  * `maxInterval` (ms), `transports` (e.g. "long-polling"), `log` (EnvFilter, default "info"),
  * `anonymous` (default true: no token needed; false to require a login), `env` (variables for
  * the child, e.g. `{BAYOU_USERNAME, BAYOU_PASSWORD, BAYOU_CLIENT_ID, BAYOU_CLIENT_SECRET}` to fix
- * the org's credentials; every other BAYOU_* variable of ours is left out).
+ * the org's credentials; every other BAYOU_* variable of ours is left out), `adminToken` (turns
+ * the admin API on: `--admin-token`; see {@link BayouServer#admin} and {@link BayouServer#adminCli}).
  */
 export class BayouServer {
   constructor(options = {}) {
@@ -81,6 +82,7 @@ export class BayouServer {
     if (o.anonymous !== false) args.push("--anonymous");
     if (o.maxInterval !== undefined) args.push("--max-interval", String(o.maxInterval));
     if (o.transports !== undefined) args.push("--transports", o.transports);
+    if (o.adminToken !== undefined) args.push("--admin-token", o.adminToken);
 
     const child = spawn(BAYOU_BIN, args, { env: childEnv(o.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
@@ -176,12 +178,70 @@ export class BayouServer {
     return new Metrics(await res.text());
   }
 
+  /**
+   * Calls the admin API over HTTP: `GET /admin/<path>` without a body, `POST` with one, with
+   * `Authorization: Bearer <token>` (the server's admin token unless `token` is given; `null`
+   * sends no Authorization header). Resolves with `{status, body}`, the body parsed as JSON.
+   */
+  async admin(path, body, { token = this.options.adminToken } = {}) {
+    const headers = {};
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const init = { method: body === undefined ? "GET" : "POST", headers };
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(`${this.origin}/admin/${path}`, init);
+    const text = await res.text();
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  /**
+   * Runs `bayou admin --url <this server> --token <token> ...args` (the same binary) and
+   * resolves with `{code, signal, stdout, stderr}`; the token is the server's unless given.
+   */
+  adminCli(args, { token = this.options.adminToken, url = this.origin } = {}) {
+    return runBayou(["admin", "--url", url, "--token", token, ...args]);
+  }
+
   /** GET /healthz: `{status, sessions, websockets, log: {head, events, expired, disk_bytes}}`. */
   async health() {
     const res = await fetch(`${this.origin}/healthz`);
     if (!res.ok) throw new Error(`GET /healthz: HTTP ${res.status}`);
     return res.json();
   }
+}
+
+const CLI_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs the bayou binary with `args` (no BAYOU_* variable of ours in its environment) and resolves
+ * with `{code, signal, stdout, stderr}` once it exits; killed if it takes over 10 s.
+ */
+export function runBayou(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BAYOU_BIN, args, { env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      if (signal === "SIGKILL") reject(new Error(`bayou ${args.join(" ")} took over ${CLI_TIMEOUT_MS} ms\n${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 /** Starts a server; see {@link BayouServer} for the options. */

@@ -9,7 +9,8 @@
 //! | `delay-deliveries` | `{"ms":N}` | events reach subscribers N ms late (0 turns it off) |
 //! | `expire-log` | `{"replayId":N}` | events up to N are removed, as retention would: replaying from before N gets the 400 |
 //!
-//! `GET /admin/sessions` lists the live sessions. This is how a team reproduces "streaming went
+//! `GET /admin/sessions` lists the live sessions; `POST /admin/platform-events` defines a
+//! platform event type. This is how a team reproduces "streaming went
 //! silent after three hours" in seconds.
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(org: Arc<Org>, engine: Arc<Engine>, token: Option<String>) -> Rout
     Router::new()
         .route("/admin/sessions", get(sessions))
         .route("/admin/faults/{action}", post(fault))
+        .route("/admin/platform-events", post(define_event))
         .with_state(admin)
 }
 
@@ -81,6 +83,32 @@ async fn sessions(State(admin): State<Admin>, headers: HeaderMap) -> Response {
         .map(|s| json!({"clientId": s.id(), "subscriptions": s.subscriptions(), "queued": s.queued(), "userId": s.principal().user_id}))
         .collect();
     Json(json!({"sessions": sessions})).into_response()
+}
+
+/// `POST /admin/platform-events` `{"name":"Low_Ink__e","fields":{"Printer_Model__c":"text"}}`:
+/// defines (or redefines) a platform event type.
+async fn define_event(
+    State(admin): State<Admin>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&admin, &headers) {
+        return unauthorized();
+    }
+    let event_type: crate::events::EventType = match serde_json::from_slice(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"name\", \"fields\"}}: {e}"),
+            )
+        }
+    };
+    let name = event_type.name.clone();
+    match admin.org.define_event(event_type).await {
+        Ok(()) => Json(json!({"defined": name})).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, &e),
+    }
 }
 
 async fn fault(

@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod auth;
 mod changes;
+pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod pushtopic;
@@ -55,6 +56,8 @@ pub struct OrgConfig {
     /// Which channels Bayeux clients may publish to, tried in order before the defaults (the
     /// Salesforce namespaces `/topic`, `/u`, `/event`, `/data` refused, everything else allowed).
     pub publish_rules: Vec<PublishRule>,
+    /// Platform event types from the configuration.
+    pub platform_events: Vec<events::EventType>,
 }
 
 /// Whether Bayeux clients may publish on channels matching a pattern.
@@ -71,6 +74,7 @@ impl Default for OrgConfig {
             allow_anonymous: false,
             public_url: None,
             publish_rules: Vec::new(),
+            platform_events: Vec::new(),
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct Org {
     pub(crate) writes: tokio::sync::Mutex<()>,
     /// Field types, inferred from the values stored.
     pub(crate) schema: RwLock<records::schema::Schema>,
+    /// Platform event types by lower-cased name.
+    pub(crate) event_types: RwLock<std::collections::HashMap<String, events::EventType>>,
 }
 
 impl std::fmt::Debug for Org {
@@ -112,6 +118,11 @@ impl Org {
         let org_id = identity.org_id.clone();
         let topics = load_topics(store.as_ref())?;
         let schema = load_schema(store.as_ref())?;
+        let event_types = events::publish::load(store.as_ref(), &config.platform_events)
+            .map_err(|e| OrgError::Internal(format!("platform events: {e}")))?
+            .into_iter()
+            .map(|t| (t.name.to_ascii_lowercase(), t))
+            .collect();
         let org = Self {
             tokens: TokenStore::new(&org_id, config.session_timeout),
             identity: RwLock::new(identity),
@@ -121,6 +132,7 @@ impl Org {
             topics: RwLock::new(topics),
             writes: tokio::sync::Mutex::new(()),
             schema: RwLock::new(schema),
+            event_types: RwLock::new(event_types),
         };
         Ok((Arc::new(org), created))
     }
@@ -186,6 +198,9 @@ fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgEr
         let Some((object, _)) = key.split_once('/') else {
             continue;
         };
+        if object == "EventType" {
+            continue; // platform event types, not records
+        }
         if let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) {
             schema.learn(object, &fields);
         }

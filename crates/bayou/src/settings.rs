@@ -57,6 +57,7 @@ struct FileSettings {
     bayeux_publish: Option<Vec<FilePublishRule>>,
     users: Option<Vec<FileUser>>,
     admin_token: Option<String>,
+    platform_events: Option<Vec<bayou_org::events::EventType>>,
     log_format: Option<LogFormat>,
     log: Option<String>,
 }
@@ -203,6 +204,7 @@ impl Settings {
             allow_anonymous: args.anonymous || file.anonymous.unwrap_or(false),
             public_url: args.public_url.or(file.public_url),
             publish_rules,
+            platform_events: file.platform_events.unwrap_or_default(),
         };
         let credentials = CredentialOverrides {
             username: args.username,
@@ -412,6 +414,24 @@ mod tests {
             vec![("ops@example.com".to_owned(), "pw".to_owned())]
         );
         assert_eq!(s.org.publish_rules[0].pattern.as_str(), "/event/**");
+    }
+
+    #[test]
+    fn platform_events_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("bayou-settings-pe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bayou.toml");
+        std::fs::write(
+            &file,
+            "[[platform_events]]\nname = \"Low_Ink__e\"\nfields = { Printer_Model__c = \"text\", Ink_Percentage__c = \"number\" }\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
+        assert_eq!(s.org.platform_events[0].name, "Low_Ink__e");
+        assert_eq!(
+            s.org.platform_events[0].fields["Ink_Percentage__c"],
+            "number"
+        );
     }
 
     #[test]

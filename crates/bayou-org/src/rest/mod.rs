@@ -1,6 +1,7 @@
 //! `/services/data`: the REST API. Every call needs a live access token; errors are
 //! Salesforce-shaped arrays `[{"message","errorCode"}]`.
 
+pub mod composite;
 pub mod errors;
 pub mod query;
 pub mod sobjects;
@@ -39,6 +40,14 @@ pub(crate) fn router() -> Router<Arc<Org>> {
         .route(
             "/services/data/{version}/sobjects/{object}/{id}/undelete",
             post(sobjects::undelete),
+        )
+        .route(
+            "/services/data/{version}/composite",
+            post(composite::composite),
+        )
+        .route(
+            "/services/data/{version}/composite/",
+            post(composite::composite),
         )
         .route("/services/data/{version}/query", get(query::query))
         .route("/services/data/{version}/query/", get(query::query))

@@ -47,9 +47,12 @@ pub async fn create(
 ) -> Response {
     let org = &*org;
     as_user(org, &headers, |user| async move {
-        let id = org
-            .create_record(&object, parse_body(&body)?, &user)
-            .await?;
+        let fields = parse_body(&body)?;
+        if object.to_ascii_lowercase().ends_with("__e") {
+            let published = org.publish_event(&object, fields, &user).await?;
+            return Ok((StatusCode::CREATED, Json(event_reply(&published))).into_response());
+        }
+        let id = org.create_record(&object, fields, &user).await?;
         let reply = json!({"id": id, "success": true, "errors": []});
         Ok((StatusCode::CREATED, Json(reply)).into_response())
     })
@@ -112,6 +115,16 @@ pub async fn undelete(
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
+}
+
+/// The reply to a platform event publish: the id, and the `EventUuid` in an
+/// `OPERATION_ENQUEUED` entry, as Salesforce replies.
+pub fn event_reply(published: &crate::events::publish::Published) -> Value {
+    json!({
+        "id": published.id,
+        "success": true,
+        "errors": [{"statusCode": "OPERATION_ENQUEUED", "message": published.uuid, "fields": []}],
+    })
 }
 
 /// A record as the REST API shows it: `attributes` first, then its fields.

@@ -1,5 +1,6 @@
 //! The emulated org over real HTTP: logging in, records and PushTopics, streaming with tokens.
 
+mod events;
 mod faults;
 mod login;
 mod records;

@@ -108,11 +108,16 @@ impl Running {
             .clone()
     }
 
-    /// Calls the admin API.
+    /// Calls the admin API's fault injection.
     pub async fn admin(&self, action: &str, body: Value) -> (u16, Value) {
+        self.admin_call(&format!("faults/{action}"), body).await
+    }
+
+    /// Calls the admin API at `/admin/<path>`.
+    pub async fn admin_call(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self
             .http
-            .post(format!("{}/admin/faults/{action}", self.base))
+            .post(format!("{}/admin/{path}", self.base))
             .bearer_auth(ADMIN)
             .body(body.to_string())
             .send()
