@@ -19,46 +19,66 @@ impl Engine {
     pub fn spawn_dispatcher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let mut head = self.log.watch_head();
         let mut shutdown = self.shutdown_signal();
+        let mut delay_changed = self.delay_signal.subscribe();
         let engine: Weak<Engine> = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
                 head.borrow_and_update();
-                let delay = match engine.upgrade() {
-                    Some(engine) => engine.delivery_delay(),
-                    None => return,
-                };
-                if !delay.is_zero() {
-                    // Fault injection: deliveries arrive late (events stay in the log meanwhile).
-                    tokio::time::sleep(delay).await;
-                }
-                {
+                delay_changed.borrow_and_update();
+                let next_due = {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };
-                    if let Err(e) = engine.dispatch_available() {
-                        tracing::error!(error = %e, "reading the event log tail failed; retrying");
-                        drop(engine);
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
+                    match engine.dispatch_available() {
+                        Ok(next_due) => next_due,
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading the event log tail failed; retrying");
+                            drop(engine);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
                     }
-                }
+                };
                 tokio::select! {
                     changed = head.changed() => if changed.is_err() { return },
+                    _ = delay_changed.changed() => {}
+                    _ = async {
+                        match next_due {
+                            Some(wait) => tokio::time::sleep(wait).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {}
                     _ = shutdown.changed() => return,
                 }
             }
         })
     }
 
-    /// Dispatches every event after the last dispatched one, up to the log's head.
-    pub(super) fn dispatch_available(&self) -> Result<(), bayou_log::LogError> {
+    /// Dispatches every event after the last dispatched one, up to the log's head — or, with a
+    /// delivery delay (fault injection), up to the first event not yet due; then returns how
+    /// long until that one is.
+    pub(super) fn dispatch_available(&self) -> Result<Option<Duration>, bayou_log::LogError> {
+        let delay = i64::try_from(self.delivery_delay().as_millis()).unwrap_or(i64::MAX);
         loop {
             let after = *self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
-            let batch = self.log.read(after, &|_| true, BATCH, BATCH)?;
+            let mut batch = self.log.read(after, &|_| true, BATCH, BATCH)?;
             let reached_head = batch.reached_head;
+            if delay > 0 {
+                let now = bayou_protocol::time::now_millis();
+                let due = |e: &bayou_log::StoredEvent| e.created_ms.saturating_add(delay) <= now;
+                if let Some(first_late) = batch.events.iter().position(|e| !due(e)) {
+                    let wait = batch.events[first_late].created_ms.saturating_add(delay) - now;
+                    batch.scanned_through = batch.events[first_late].replay_id - 1;
+                    batch.events.truncate(first_late);
+                    self.dispatch(batch);
+                    return Ok(Some(Duration::from_millis(
+                        u64::try_from(wait).unwrap_or(0),
+                    )));
+                }
+            }
             self.dispatch(batch);
             if reached_head {
-                return Ok(());
+                return Ok(None);
             }
         }
     }

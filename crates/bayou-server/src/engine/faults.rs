@@ -3,7 +3,6 @@
 //! team can test its client's recovery in seconds instead of waiting hours. The admin API in
 //! the org exposes these (with token invalidation and log expiry).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{read, CloseReason, Engine};
@@ -38,14 +37,15 @@ impl Engine {
         self.drop_signal.subscribe()
     }
 
-    /// Delays every delivery by `delay` (zero turns it off).
+    /// Delivers every event `delay` after it was stored (zero turns it off). Takes effect at
+    /// once, for events already waiting too.
     pub fn set_delivery_delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.delivery_delay_ms.store(ms, Ordering::SeqCst);
+        self.delay_signal.send_replace(ms);
     }
 
     /// The current delivery delay.
     pub fn delivery_delay(&self) -> Duration {
-        Duration::from_millis(self.delivery_delay_ms.load(Ordering::SeqCst))
+        Duration::from_millis(*self.delay_signal.borrow())
     }
 }

@@ -77,8 +77,8 @@ pub struct Engine {
     shutdown_signal: tokio::sync::watch::Sender<bool>,
     /// Fault injection: incremented to make every WebSocket close.
     drop_signal: tokio::sync::watch::Sender<u64>,
-    /// Fault injection: milliseconds the dispatcher waits before each batch.
-    delivery_delay_ms: std::sync::atomic::AtomicU64,
+    /// Fault injection: events are delivered this many milliseconds after they were stored.
+    delay_signal: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -119,7 +119,7 @@ impl Engine {
             shutting_down: AtomicBool::new(false),
             shutdown_signal: tokio::sync::watch::Sender::new(false),
             drop_signal: tokio::sync::watch::Sender::new(0),
-            delivery_delay_ms: std::sync::atomic::AtomicU64::new(0),
+            delay_signal: tokio::sync::watch::Sender::new(0),
         })
     }
 
