@@ -251,6 +251,18 @@ impl Org {
         if object != "PushTopic" {
             return Ok(None);
         }
+        let topics = self.topics();
+        let is_new = !topics.iter().any(|t| t.id == id);
+        if let Some(max) = self
+            .config
+            .max_push_topics
+            .filter(|max| is_new && topics.len() >= *max)
+        {
+            return Err(RestError::bad_request(
+                "LIMIT_EXCEEDED",
+                format!("The organization already has the maximum of {max} PushTopics"),
+            ));
+        }
         let topic = PushTopic::from_record(id, fields)?;
         if let Some(other) = self
             .topics()

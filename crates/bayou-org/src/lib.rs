@@ -58,6 +58,8 @@ pub struct OrgConfig {
     pub publish_rules: Vec<PublishRule>,
     /// Platform event types from the configuration.
     pub platform_events: Vec<events::EventType>,
+    /// Most PushTopics the org may have (Salesforce's allocation); `None`: no limit.
+    pub max_push_topics: Option<usize>,
 }
 
 /// Whether Bayeux clients may publish on channels matching a pattern.
@@ -75,6 +77,7 @@ impl Default for OrgConfig {
             public_url: None,
             publish_rules: Vec::new(),
             platform_events: Vec::new(),
+            max_push_topics: None,
         }
     }
 }

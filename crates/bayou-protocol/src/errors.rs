@@ -20,6 +20,7 @@ pub const REQUEST_REQUIRES_AUTHENTICATION: &str = "401::Request requires authent
 pub const CHANNEL_NOT_SPECIFIED: &str = "400::Channel name not specified";
 pub const CHANNEL_LEADING_SLASH: &str = "400::Channel subscriptions must start with a leading '/'";
 pub const MAXIMUM_REQUEST_SIZE: &str = "413::Maximum Request Size Exceeded";
+pub const CONCURRENT_CLIENT_LIMIT: &str = "403::Organization concurrent user limit exceeded";
 pub const SERVER_TOO_BUSY: &str = "503::Server is too busy.  Please try your request again later.";
 
 /// `400::API version in the URI is mandatory. URI format: '/cometd/66.0'`

@@ -52,6 +52,8 @@ pub struct EngineConfig {
     pub transports: Vec<TransportKind>,
     /// Whether the server is reached over https (decides the cookie's `Secure` flag).
     pub secure_cookies: bool,
+    /// Most sessions at once (Salesforce's "concurrent clients" allocation); `None`: no limit.
+    pub max_sessions: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +69,7 @@ impl Default for EngineConfig {
             max_batch_messages: 500,
             transports: vec![TransportKind::WebSocket, TransportKind::LongPolling],
             secure_cookies: false,
+            max_sessions: None,
         }
     }
 }

@@ -79,6 +79,14 @@ pub enum Durability {
     Relaxed,
 }
 
+/// An allocation profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocations {
+    Unlimited,
+    Salesforce,
+}
+
 /// A transport name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -168,6 +176,19 @@ pub struct ServeArgs {
     /// (Salesforce's namespaces /topic, /u, /event, /data refused, everything else allowed).
     #[arg(long, env = "BAYOU_BAYEUX_PUBLISH", value_delimiter = ',')]
     pub bayeux_publish: Option<Vec<String>>,
+
+    /// Allocations: `unlimited` (default) or `salesforce` (a Developer Edition org's limits:
+    /// 20 concurrent clients, 40 PushTopics). --max-clients and --max-push-topics override.
+    #[arg(long, env = "BAYOU_ALLOCATIONS")]
+    pub allocations: Option<Allocations>,
+
+    /// Most streaming clients (sessions) at once.
+    #[arg(long, env = "BAYOU_MAX_CLIENTS")]
+    pub max_clients: Option<usize>,
+
+    /// Most PushTopics in the org.
+    #[arg(long, env = "BAYOU_MAX_PUSH_TOPICS")]
+    pub max_push_topics: Option<usize>,
 
     /// Token for the admin API (fault injection); the API is off without one.
     #[arg(long, env = "BAYOU_ADMIN_TOKEN", hide_env_values = true)]

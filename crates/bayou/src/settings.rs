@@ -32,7 +32,7 @@ use bayou_log::{EmbeddedOptions, RetentionPolicy, RetentionRule};
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::{OrgConfig, PublishRule};
 
-use crate::cli::{Durability, LogFormat, ServeArgs, Transport};
+use crate::cli::{Allocations, Durability, LogFormat, ServeArgs, Transport};
 
 /// The TOML file's contents; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +57,9 @@ struct FileSettings {
     bayeux_publish: Option<Vec<FilePublishRule>>,
     users: Option<Vec<FileUser>>,
     admin_token: Option<String>,
+    allocations: Option<Allocations>,
+    max_clients: Option<usize>,
+    max_push_topics: Option<usize>,
     platform_events: Option<Vec<bayou_org::events::EventType>>,
     log_format: Option<LogFormat>,
     log: Option<String>,
@@ -108,6 +111,13 @@ impl Settings {
             None => FileSettings::default(),
         };
         let defaults = EngineConfig::default();
+        // Salesforce's Developer Edition allocations, when asked for.
+        let profile = match args.allocations.or(file.allocations) {
+            Some(Allocations::Salesforce) => (Some(20), Some(40)),
+            Some(Allocations::Unlimited) | None => (None, None),
+        };
+        let max_sessions = args.max_clients.or(file.max_clients).or(profile.0);
+        let max_push_topics = args.max_push_topics.or(file.max_push_topics).or(profile.1);
         let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
             flag.or(file).map(Duration::from_millis).unwrap_or(default)
         };
@@ -141,6 +151,7 @@ impl Settings {
                 .unwrap_or(defaults.max_messages_per_reply),
             transports,
             secure_cookies: false,
+            max_sessions,
         };
         for (name, value) in [
             ("max_queue", engine.max_queue),
@@ -205,6 +216,7 @@ impl Settings {
             public_url: args.public_url.or(file.public_url),
             publish_rules,
             platform_events: file.platform_events.unwrap_or_default(),
+            max_push_topics,
         };
         let credentials = CredentialOverrides {
             username: args.username,
@@ -414,6 +426,18 @@ mod tests {
             vec![("ops@example.com".to_owned(), "pw".to_owned())]
         );
         assert_eq!(s.org.publish_rules[0].pattern.as_str(), "/event/**");
+    }
+
+    #[test]
+    fn the_salesforce_allocation_profile() {
+        let s = Settings::resolve(args(&["--allocations", "salesforce"])).unwrap();
+        assert_eq!(s.engine.max_sessions, Some(20));
+        assert_eq!(s.org.max_push_topics, Some(40));
+        let s = Settings::resolve(args(&["--allocations", "salesforce", "--max-clients", "5"]))
+            .unwrap();
+        assert_eq!(s.engine.max_sessions, Some(5));
+        let s = Settings::resolve(args(&[])).unwrap();
+        assert_eq!((s.engine.max_sessions, s.org.max_push_topics), (None, None));
     }
 
     #[test]

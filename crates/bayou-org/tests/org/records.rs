@@ -786,3 +786,32 @@ async fn publish_rules_change_what_bayeux_clients_may_publish() {
     let outcome: Vec<bool> = replies.iter().map(|r| r["successful"] == true).collect();
     assert_eq!(outcome, vec![true, false, false, true], "{replies:?}");
 }
+
+#[tokio::test]
+async fn the_pushtopic_allocation_is_enforced() {
+    let org = start(OrgConfig {
+        max_push_topics: Some(1),
+        ..OrgConfig::default()
+    })
+    .await;
+    let token = org.login_token().await;
+    org.create(
+        &token,
+        "PushTopic",
+        topic("First", "SELECT Id FROM Account"),
+    )
+    .await;
+    let (status, reply) = org
+        .rest(
+            &token,
+            reqwest::Method::POST,
+            "sobjects/PushTopic",
+            Some(topic("Second", "SELECT Id FROM Account")),
+        )
+        .await;
+    assert_eq!(
+        (status, reply[0]["errorCode"].as_str()),
+        (400, Some("LIMIT_EXCEEDED")),
+        "{reply}"
+    );
+}

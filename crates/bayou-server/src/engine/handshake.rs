@@ -37,6 +37,16 @@ fn new_client_id() -> String {
     out.iter().rev().map(|&b| b as char).collect()
 }
 
+/// `403::Handshake denied` with the cause in `ext.sfdc.failureReason`, advice none.
+fn denied(message: Message, failure_reason: &str) -> Reply {
+    let ext = format!(
+        r#"{{"sfdc":{{"failureReason":"{failure_reason}"}},"replay":true,"payload.format":true}}"#
+    );
+    Reply::failure(message.channel, message.id, errors::HANDSHAKE_DENIED)
+        .with_advice(Advice::none())
+        .with_ext(raw(&ext))
+}
+
 impl Engine {
     pub(super) fn handshake(&self, message: Message, ctx: RequestContext<'_>) -> Reply {
         metrics::counter!(m::HANDSHAKES).increment(1);
@@ -56,20 +66,26 @@ impl Engine {
         }
         let principal = match self.authenticator.authenticate(ctx.credentials) {
             Ok(principal) => principal,
-            Err(denied) => {
-                tracing::info!(reason = denied.failure_reason(), "handshake denied");
-                let ext = format!(
-                    r#"{{"sfdc":{{"failureReason":"{}"}},"replay":true,"payload.format":true}}"#,
-                    denied.failure_reason()
-                );
-                return Reply::failure(message.channel, message.id, errors::HANDSHAKE_DENIED)
-                    .with_advice(Advice::none())
-                    .with_ext(raw(&ext));
+            Err(reason) => {
+                tracing::info!(reason = reason.failure_reason(), "handshake denied");
+                return denied(message, reason.failure_reason());
             }
         };
         let client_id = new_client_id();
         let session = Arc::new(Session::new(client_id.clone(), principal));
-        write(&self.sessions).insert(client_id.clone(), session);
+        {
+            // Checked and inserted under one lock, so concurrent handshakes cannot overshoot.
+            let mut sessions = write(&self.sessions);
+            if self
+                .config
+                .max_sessions
+                .is_some_and(|max| sessions.len() >= max)
+            {
+                drop(sessions);
+                return denied(message, errors::CONCURRENT_CLIENT_LIMIT);
+            }
+            sessions.insert(client_id.clone(), session);
+        }
         metrics::gauge!(m::SESSIONS).increment(1.0);
         tracing::debug!(client_id, transport = ctx.transport.name(), "handshake");
 

@@ -735,3 +735,31 @@ async fn websocket_shutdown_answers_the_held_connect_and_closes() {
     assert_eq!(frame[0]["advice"]["reconnect"], "retry");
     within(stopping).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_concurrent_client_allocation_is_enforced_at_handshake() {
+    let server = TestServer::start(EngineConfig {
+        max_sessions: Some(2),
+        ..quick_config()
+    })
+    .await;
+    let (mut a, mut b) = (server.client(), server.client());
+    a.handshake().await;
+    b.handshake().await;
+    let third = server
+        .client()
+        .post(json!([{"channel":"/meta/handshake","version":"1.0","id":"3"}]))
+        .await;
+    assert_eq!(third[0]["error"], "403::Handshake denied");
+    assert_eq!(
+        third[0]["ext"]["sfdc"]["failureReason"],
+        "403::Organization concurrent user limit exceeded"
+    );
+    assert_eq!(third[0]["advice"]["reconnect"], "none");
+    // A session that leaves frees its place.
+    a.post(json!([{"channel":"/meta/disconnect","clientId":a.id()}]))
+        .await;
+    let mut fourth = server.client();
+    fourth.handshake().await;
+    server.stop().await;
+}
