@@ -1,19 +1,10 @@
 //! Platform events: types defined through the admin API, published over REST and composite,
 //! delivered on `/event/<Name>__e` in Salesforce's shape.
 
-use std::time::Duration;
-
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
 use crate::support::{start, Running};
-
-async fn token(org: &Running) -> String {
-    org.password_login().await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 async fn post(org: &Running, token: &str, path: &str, body: Value) -> (u16, Value) {
     let response = org
@@ -28,6 +19,7 @@ async fn post(org: &Running, token: &str, path: &str, body: Value) -> (u16, Valu
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// Subscribes to `channel`, runs `publish`, and returns the first `count` events.
 async fn events_on(
     org: &Running,
     token: &str,
@@ -35,35 +27,9 @@ async fn events_on(
     count: usize,
     publish: impl std::future::Future<Output = ()>,
 ) -> Vec<Value> {
-    let auth = format!("Bearer {token}");
-    let client_id = org.handshake(Some(&auth)).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let replies = org
-        .bayeux(
-            Some(&auth),
-            json!([
-                {"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"},
-                {"channel":"/meta/subscribe","clientId":client_id,"subscription":channel}
-            ]),
-        )
-        .await;
-    assert_eq!(replies[1]["successful"], true, "{replies:?}");
+    let session = org.subscribe(token, channel, None).await;
     publish.await;
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while events.len() < count {
-        assert!(tokio::time::Instant::now() < deadline, "only {events:?}");
-        let connect = json!([{"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling","advice":{"timeout":300}}]);
-        events.extend(
-            org.bayeux(Some(&auth), connect)
-                .await
-                .into_iter()
-                .filter(|m| m["channel"] == channel),
-        );
-    }
-    events
+    org.events(&session, count).await
 }
 
 async fn define_low_ink(org: &Running) {
@@ -77,7 +43,7 @@ async fn define_low_ink(org: &Running) {
 async fn published_events_arrive_in_salesforces_shape() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = token(&org).await;
+    let token = org.login_token().await;
     let reply = std::sync::Mutex::new(Value::Null);
     let events = events_on(&org, &token, "/event/Low_Ink__e", 1, async {
         let (status, body) = post(
@@ -114,7 +80,7 @@ async fn published_events_arrive_in_salesforces_shape() {
 async fn bad_publishes_get_salesforce_errors() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = token(&org).await;
+    let token = org.login_token().await;
     let (status, body) = post(
         &org,
         &token,
@@ -153,7 +119,7 @@ async fn bad_publishes_get_salesforce_errors() {
 async fn composite_publishes_each_subrequest() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = token(&org).await;
+    let token = org.login_token().await;
     let result = std::sync::Mutex::new(Value::Null);
     let events = events_on(&org, &token, "/event/Low_Ink__e", 2, async {
         let body = json!({"allOrNone": false, "compositeRequest": [

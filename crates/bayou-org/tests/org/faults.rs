@@ -8,28 +8,11 @@ use serde_json::{json, Value};
 
 use crate::support::{start, Running};
 
-/// A logged-in, handshaken, connected streaming session.
+/// A logged-in streaming session subscribed to `/chat/faults`: its auth header and clientId.
 async fn streaming(org: &Running) -> (String, String) {
-    let token = org.password_login().await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let auth = format!("Bearer {token}");
-    let client_id = org.handshake(Some(&auth)).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let replies = org
-        .bayeux(
-            Some(&auth),
-            json!([
-                {"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"},
-                {"channel":"/meta/subscribe","clientId":client_id,"subscription":"/chat/faults"}
-            ]),
-        )
-        .await;
-    assert_eq!(replies[1]["successful"], true);
-    (auth, client_id)
+    let token = org.login_token().await;
+    let session = org.subscribe(&token, "/chat/faults", None).await;
+    (session.auth, session.client_id)
 }
 
 fn connect(client_id: &str, timeout_ms: u64) -> Value {

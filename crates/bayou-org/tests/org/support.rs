@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bayou_log::{EmbeddedLog, EmbeddedOptions};
 use bayou_org::identity::CredentialOverrides;
@@ -131,5 +132,98 @@ impl Running {
         self.bayeux(authorization, json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]))
             .await
             .remove(0)
+    }
+}
+
+/// A streaming session: its `Authorization` header and clientId.
+pub struct Session {
+    pub auth: String,
+    pub client_id: String,
+}
+
+impl Running {
+    pub async fn login_token(&self) -> String {
+        self.password_login().await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn rest(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/services/data/v66.0/{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    pub async fn create(&self, token: &str, object: &str, fields: Value) -> String {
+        let (status, body) = self
+            .rest(
+                token,
+                reqwest::Method::POST,
+                &format!("sobjects/{object}"),
+                Some(fields),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["errors"], json!([]));
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn subscribe(&self, token: &str, channel: &str, replay: Option<i64>) -> Session {
+        let auth = format!("Bearer {token}");
+        let client_id = self.handshake(Some(&auth)).await["clientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut subscribe =
+            json!({"channel":"/meta/subscribe","clientId":client_id,"subscription":channel});
+        if let Some(id) = replay {
+            subscribe["ext"] = json!({"replay": {channel: id}});
+        }
+        let replies = self
+            .bayeux(Some(&auth), json!([{"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"}, subscribe]))
+            .await;
+        assert_eq!(replies[1]["successful"], true, "{replies:?}");
+        Session { auth, client_id }
+    }
+
+    /// Connects until `count` events have arrived on the session.
+    pub async fn events(&self, session: &Session, count: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while events.len() < count {
+            assert!(tokio::time::Instant::now() < deadline, "only {events:?}");
+            let connect = json!([{"channel":"/meta/connect","clientId":session.client_id,"connectionType":"long-polling","advice":{"timeout":200}}]);
+            for m in self.bayeux(Some(&session.auth), connect).await {
+                if m.get("data").is_some() {
+                    events.push(m);
+                }
+            }
+        }
+        events
     }
 }
