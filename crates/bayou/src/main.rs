@@ -8,6 +8,7 @@ mod cli;
 mod logging;
 mod serve;
 mod settings;
+mod web;
 
 use std::process::ExitCode;
 

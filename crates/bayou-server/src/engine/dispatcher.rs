@@ -87,11 +87,12 @@ impl Engine {
         let max_queue = self.config.max_queue;
         let mut overflowed: Vec<Arc<Session>> = Vec::new();
         let mut enqueued = 0_usize;
+        let now = bayou_protocol::time::now_millis();
         {
             let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
             let index = read(&self.index);
             for event in &batch.events {
-                enqueued += index.for_each_subscriber(
+                let reached = index.for_each_subscriber(
                     &event.channel,
                     event.replay_id,
                     |session, filter| {
@@ -107,6 +108,11 @@ impl Engine {
                         }
                     },
                 );
+                if reached > 0 {
+                    let waited = u64::try_from(now.saturating_sub(event.created_ms)).unwrap_or(0);
+                    self.stats.latency.record(&event.channel, waited);
+                }
+                enqueued += reached;
             }
             *dispatched = (*dispatched).max(batch.scanned_through);
         }
@@ -118,6 +124,7 @@ impl Engine {
             );
             self.remove_session(session.id(), CloseReason::QueueOverflow);
         }
+        self.stats.record_batch(batch.events.len(), enqueued);
         metrics::counter!(m::DISPATCHED).increment(batch.events.len() as u64);
         metrics::counter!(m::ENQUEUED).increment(enqueued as u64);
     }

@@ -150,6 +150,19 @@ impl SubscriptionIndex {
         seen.len()
     }
 
+    /// Every pattern with its number of subscriptions, sorted by pattern.
+    pub fn subscription_counts(&self) -> Vec<(String, usize)> {
+        let exact = self.exact.iter().map(|(k, s)| (k.clone(), s.len()));
+        let one = self
+            .one_level
+            .iter()
+            .map(|(k, s)| (format!("{k}/*"), s.len()));
+        let deep = self.deep.iter().map(|(k, s)| (format!("{k}/**"), s.len()));
+        let mut counts: Vec<(String, usize)> = exact.chain(one).chain(deep).collect();
+        counts.sort();
+        counts
+    }
+
     /// Number of distinct patterns with at least one subscriber.
     pub fn pattern_count(&self) -> usize {
         self.exact.len() + self.one_level.len() + self.deep.len()

@@ -1,0 +1,48 @@
+// The login bar shared by both pages: the OAuth password flow through the server, with the
+// org's client id from /dashboard/config.json, and the token kept in localStorage so a second
+// tab of the same browser is logged in too.
+
+import { dashboardConfig, login, revoke, saveLogin, savedLogin } from "./api.js";
+import { $, show } from "./dom.js";
+
+/** Wires the login form; calls onLogin(login) now if already logged in, and after each login. */
+export async function setUpLogin(onLogin, onLogout) {
+  const config = await dashboardConfig();
+  const form = $("login-form");
+  const status = $("login-status");
+  const render = () => {
+    const current = savedLogin();
+    form.hidden = !!current;
+    $("logout").hidden = !current;
+    status.textContent = current ? `Logged in as ${current.username}` : "Not logged in";
+  };
+  $("login-client-id").value = config.clientId || "";
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("login-error");
+    error.textContent = "";
+    try {
+      const result = await login(
+        $("login-client-id").value.trim(),
+        $("login-username").value.trim(),
+        $("login-password").value,
+      );
+      saveLogin(result);
+      render();
+      onLogin(result);
+    } catch (e) {
+      show(error, e.message, true);
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    const current = savedLogin();
+    saveLogin(null);
+    render();
+    if (current) await revoke(current.accessToken).catch(() => {});
+    onLogout?.();
+  });
+  render();
+  const current = savedLogin();
+  if (current) onLogin(current);
+  return config;
+}
