@@ -45,7 +45,10 @@ export async function revoke(token) {
 export class RestError extends Error {
   constructor(status, body) {
     const first = Array.isArray(body) ? body[0] : body;
-    const text = first && first.message ? `${first.errorCode}: ${first.message}` : `HTTP ${status}`;
+    let text = `HTTP ${status}`;
+    if (first && first.message) {
+      text = first.message.startsWith(first.errorCode) ? first.message : `${first.errorCode}: ${first.message}`;
+    }
     super(text);
     this.status = status;
     this.body = body;

@@ -73,7 +73,7 @@ function render(o) {
   $("fig-log-events").textContent = `${o.log.events} events`;
   $("fig-log-detail").textContent = `${bytes(o.log.diskBytes)} on disk · head ${o.log.head} · ${o.log.expired} expired`;
   $("fig-delay").textContent = o.deliveryDelayMs ? `${o.deliveryDelayMs} ms` : "none";
-  if (!$("fault-replay-id").value) $("fault-replay-id").placeholder = `replay id (head: ${o.log.head})`;
+  if (!$("fault-replay-id").value) $("fault-replay-id").placeholder = `head: ${o.log.head}`;
 
   table($("allocations-table"), ["Allocation", "Used", "Limit"],
     o.allocations.map((a) => [a.name, a.used, a.max ?? "none"]));

@@ -3,5 +3,6 @@
 mod events;
 mod faults;
 mod login;
+mod overview;
 mod records;
 mod support;
