@@ -54,7 +54,6 @@ static ASSETS: &[Asset] = assets![
     "vendor/cometd-9.0.0/LongPollingTransport.js",
     "vendor/cometd-9.0.0/CallbackPollingTransport.js",
     "vendor/cometd-9.0.0/WebSocketTransport.js",
-    "vendor/cometd-9.0.0/Extension.js",
     "vendor/cometd-9.0.0/LICENSE",
     "vendor/cometd-9.0.0/README.md",
 ];

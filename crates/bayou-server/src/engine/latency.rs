@@ -148,7 +148,7 @@ mod tests {
             (b.channel.as_str(), b.count, b.sum_ms),
             ("/event/B__e", 1, 7)
         );
-        assert_eq!(b.buckets[2], 1, "7 ms is in the 10 ms bucket");
+        assert_eq!(b.buckets[3], 1, "7 ms is in the 10 ms bucket");
         let a = &snapshot[1];
         assert_eq!(a.count, 5);
         assert_eq!(a.sum_ms, 40_006);
