@@ -57,7 +57,9 @@ pub struct RetentionFigures {
 /// One allocation (Salesforce's word for a limit): how much is used of how much.
 #[derive(Debug, Clone, Serialize)]
 pub struct Allocation {
-    pub name: &'static str,
+    /// `concurrentClients`, `pushTopics`, `streamingChannels`, or `dailyDeliveries:<name>` for
+    /// each daily delivery allocation.
+    pub name: String,
     pub used: u64,
     /// `None`: no limit configured.
     pub max: Option<u64>,
@@ -127,18 +129,29 @@ impl Overview {
                 max_bytes: rule.max_bytes,
             })
             .collect();
-        let allocations = vec![
+        let limit = |max: Option<usize>| max.map(|n| n as u64);
+        let mut allocations = vec![
             Allocation {
-                name: "concurrentClients",
+                name: "concurrentClients".into(),
                 used: sessions.len() as u64,
-                max: engine.config().max_sessions.map(|n| n as u64),
+                max: limit(engine.config().max_sessions),
             },
             Allocation {
-                name: "pushTopics",
+                name: "pushTopics".into(),
                 used: org.topics().len() as u64,
-                max: org.config.max_push_topics.map(|n| n as u64),
+                max: limit(org.config.max_push_topics),
+            },
+            Allocation {
+                name: "streamingChannels".into(),
+                used: org.streaming_channels().len() as u64,
+                max: limit(org.config.max_streaming_channels),
             },
         ];
+        allocations.extend(engine.allocation_usage().into_iter().map(|u| Allocation {
+            name: format!("dailyDeliveries:{}", u.name),
+            used: u.used,
+            max: Some(u.per_day),
+        }));
         let mut sessions = sessions;
         sessions.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         Self {
@@ -237,7 +250,7 @@ impl Overview {
                 out,
                 "{}{{allocation=\"{}\"}} {}",
                 m::ALLOCATION_USED,
-                a.name,
+                escape(&a.name),
                 a.used
             );
         }
@@ -253,7 +266,7 @@ impl Overview {
                     out,
                     "{}{{allocation=\"{}\"}} {max}",
                     m::ALLOCATION_MAX,
-                    a.name
+                    escape(&a.name)
                 );
             }
         }

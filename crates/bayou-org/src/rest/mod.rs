@@ -42,6 +42,10 @@ pub(crate) fn router() -> Router<Arc<Org>> {
             post(sobjects::undelete),
         )
         .route(
+            "/services/data/{version}/sobjects/{object}/{id}/push",
+            get(crate::streaming_channel::push::online).post(crate::streaming_channel::push::push),
+        )
+        .route(
             "/services/data/{version}/composite",
             post(composite::composite),
         )

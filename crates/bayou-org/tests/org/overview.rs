@@ -93,7 +93,11 @@ async fn the_overview_counts_sessions_subscriptions_events_and_their_latency() {
     );
     assert_eq!(
         o["allocations"],
-        json!([{"name":"concurrentClients","used":3,"max":null},{"name":"pushTopics","used":1,"max":5}])
+        json!([
+            {"name":"concurrentClients","used":3,"max":null},
+            {"name":"pushTopics","used":1,"max":5},
+            {"name":"streamingChannels","used":0,"max":null}
+        ])
     );
     assert_eq!(
         o["retention"][0],
