@@ -266,6 +266,27 @@ describe("the dashboard in a real browser", () => {
     assert.equal(count, latency.count, "the JSON overview and /metrics agree");
     assert.ok(latency.buckets.slice(10).some((n) => n > 0), "the delayed event is in a bucket above 1 s");
   });
+
+  test("invalidating the user's tokens from the operator view logs the pages out", async () => {
+    const op = await newPage(browser);
+    await op.goto(`${server.origin}/operator`);
+    await op.fill("#admin-token", ADMIN_TOKEN);
+    await op.click("#admin-submit");
+    await op.fill("#fault-username", USER.username);
+    await op.click("#fault-invalidate");
+    await op.waitForFunction(() => /invalidate-tokens: \{"revoked":[1-9]\d*\}/.test(document.querySelector("#fault-result").textContent));
+    // Page B's next connect gets 401::Authentication invalid (advice none): it asks to log in.
+    await b.waitForFunction(() => document.querySelector("#login-status").textContent === "Not logged in", null, { timeout: 15_000 });
+    assert.match(await b.textContent("#login-error"), /Logged out: .*401::Authentication invalid/);
+    assert.ok(await b.isVisible("#login-form"));
+    // Page A's next REST call gets 401 and does the same.
+    await a.click("#record-get");
+    await a.waitForFunction(() => document.querySelector("#login-status").textContent === "Not logged in");
+    assert.match(await a.textContent("#login-error"), /Logged out/);
+    // And logging in again works.
+    await logIn(a, server.origin, USER);
+    await op.context().close();
+  });
 });
 
 describe("the dashboard against a long-polling-only server", () => {

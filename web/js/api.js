@@ -74,8 +74,21 @@ export async function rest(method, path, body) {
   } catch {
     parsed = text;
   }
-  if (!response.ok) throw new RestError(response.status, parsed);
+  if (!response.ok) {
+    if (response.status === 401) loggedOut(parsed?.[0]?.message || "the token is no longer valid");
+    throw new RestError(response.status, parsed);
+  }
   return parsed;
+}
+
+/**
+ * Forgets the login because the server no longer accepts its token (revoked, expired, or the
+ * server restarted: tokens live in memory) and tells the page, which asks to log in again.
+ */
+export function loggedOut(reason) {
+  if (!savedLogin()) return;
+  saveLogin(null);
+  window.dispatchEvent(new CustomEvent("bayou:logged-out", { detail: reason }));
 }
 
 /** Where a SOQL error points: {line, column} from "… at line L column C", or null. */

@@ -3,6 +3,7 @@
 // tab of the same browser is logged in too.
 
 import { dashboardConfig, login, revoke, saveLogin, savedLogin } from "./api.js";
+// A 401 from the REST API or the streaming endpoint fires "bayou:logged-out" (see api.js).
 import { $, show } from "./dom.js";
 
 /** Wires the login form; calls onLogin(login) now if already logged in, and after each login. */
@@ -21,6 +22,7 @@ export async function setUpLogin(onLogin, onLogout) {
     event.preventDefault();
     const error = $("login-error");
     error.textContent = "";
+    error.classList.remove("error");
     try {
       const result = await login(
         $("login-client-id").value.trim(),
@@ -39,6 +41,11 @@ export async function setUpLogin(onLogin, onLogout) {
     saveLogin(null);
     render();
     if (current) await revoke(current.accessToken).catch(() => {});
+    onLogout?.();
+  });
+  window.addEventListener("bayou:logged-out", (event) => {
+    render();
+    show($("login-error"), `Logged out: ${event.detail}. Log in again.`, true);
     onLogout?.();
   });
   render();

@@ -1,7 +1,7 @@
 // The workbench: records, SOQL, PushTopics, the live feed, platform events and generic pushes,
 // all through the same endpoints a Salesforce client uses.
 
-import { DATA, rest, savedLogin, soqlPosition, API_VERSION } from "./api.js";
+import { DATA, loggedOut, rest, savedLogin, soqlPosition, API_VERSION } from "./api.js";
 import { $, h, parseJson, show } from "./dom.js";
 import { Feed } from "./feed.js";
 import { setUpLogin } from "./login.js";
@@ -147,6 +147,8 @@ function startFeed(login) {
       badge.dataset.transport = transport || "";
       $("feed-subscribe").disabled = state !== "connected";
       if (error) show($("feed-error"), error, true);
+      // The token was revoked or expired: the session cannot go on (advice "none").
+      if (error && error.includes("401::")) loggedOut(error);
     },
     onEvent: (subscription, message) => addEvent(subscription, message),
   });
