@@ -162,4 +162,33 @@ mod tests {
             assert!(decode(1, &value[..cut]).is_err(), "cut at {cut}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn every_record_decodes_to_what_was_encoded(
+                created in any::<i64>(),
+                channel in "/[a-z0-9/_]{0,60}",
+                ids in proptest::collection::vec("[0-9A-Za-z]{15,18}", 0..5),
+                bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let audience = Audience::of(&ids);
+                let value = encode_value(created, &channel, audience.as_ref(), &bytes);
+                let event = decode(3, &value).unwrap();
+                prop_assert_eq!(event.created_ms, created);
+                prop_assert_eq!(&*event.channel, channel.as_str());
+                prop_assert_eq!(&event.bytes[..], &bytes[..]);
+                prop_assert_eq!(event.audience, audience);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(value in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let _ = decode(1, &value);
+                let _ = decode_header(1, &value);
+            }
+        }
+    }
 }

@@ -95,6 +95,20 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
         json!([{"name": "PushTopic", "max": 2, "used": 2, "remaining": 0}])
     );
     assert_eq!(usage["pushTopics"]["used"], 1);
+    let (status, limits) = org.rest(&token, Method::GET, "limits", None).await;
+    assert_eq!(status, 200, "{limits}");
+    assert_eq!(
+        limits["DailyStreamingApiEvents"],
+        json!({"Max": 2, "Remaining": 0})
+    );
+    assert_eq!(
+        limits["DailyDeliveredPlatformEvents"],
+        json!({"Max": 4_294_967_295_u64, "Remaining": 4_294_967_295_u64})
+    );
+    assert_eq!(
+        limits["StreamingApiConcurrentClients"]["Max"],
+        4_294_967_295_u64
+    );
 
     // The third change was stored all the same, with its event (replayable once the window
     // has room again).
