@@ -237,6 +237,7 @@ describe("the dashboard in a real browser", () => {
       return id && id !== old && document.querySelector("#feed-status").dataset.state === "connected";
     }, bClient, { timeout: 15_000 });
     const bNew = await b.evaluate(() => window.bayouWorkbench.clientId);
+    await b.waitForFunction(() => document.querySelector("#feed-error").textContent.startsWith("Reconnected"));
     await op.waitForSelector(`#sessions-table code.client-id >> text=${bNew}`);
     await op.waitForFunction(
       () => [...document.querySelectorAll("#subscriptions-table td")].some((td) => td.textContent === "/topic/AccountUpdates"),

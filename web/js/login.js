@@ -8,7 +8,8 @@ import { $, show } from "./dom.js";
 
 /** Wires the login form; calls onLogin(login) now if already logged in, and after each login. */
 export async function setUpLogin(onLogin, onLogout) {
-  const config = await dashboardConfig();
+  // Listeners first, so that the form is never submitted natively (with the password in the
+  // URL) while the configuration is being fetched; the button is enabled once it is here.
   const form = $("login-form");
   const status = $("login-status");
   const render = () => {
@@ -17,7 +18,6 @@ export async function setUpLogin(onLogin, onLogout) {
     $("logout").hidden = !current;
     status.textContent = current ? `Logged in as ${current.username}` : "Not logged in";
   };
-  $("login-client-id").value = config.clientId || "";
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = $("login-error");
@@ -49,6 +49,14 @@ export async function setUpLogin(onLogin, onLogout) {
     onLogout?.();
   });
   render();
+  let config = {};
+  try {
+    config = await dashboardConfig();
+    $("login-client-id").value = config.clientId || "";
+  } catch (e) {
+    show($("login-error"), `Cannot read /dashboard/config.json (${e.message}): type the client id.`, true);
+  }
+  $("login-submit").disabled = false;
   const current = savedLogin();
   if (current) onLogin(current);
   return config;

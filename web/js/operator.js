@@ -170,4 +170,5 @@ $("fault-invalidate").addEventListener("click", () => fault("invalidate-tokens",
 $("fault-expire-log").addEventListener("click", () =>
   fault("expire-log", { replayId: Number($("fault-replay-id").value || previous?.log.head || 0) }));
 
+$("admin-submit").disabled = false;
 if (adminToken()) start();

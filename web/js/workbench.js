@@ -146,7 +146,11 @@ function startFeed(login) {
       badge.dataset.state = state;
       badge.dataset.transport = transport || "";
       $("feed-subscribe").disabled = state !== "connected";
-      if (error) show($("feed-error"), error, true);
+      const note = $("feed-error");
+      if (error) show(note, error, true);
+      else if (state === "connected" && note.classList.contains("error")) {
+        show(note, "Reconnected: subscriptions renewed from the last replay id each received");
+      }
       // The token was revoked or expired: the session cannot go on (advice "none").
       if (error && error.includes("401::")) loggedOut(error);
     },

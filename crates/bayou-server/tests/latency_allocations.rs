@@ -44,7 +44,10 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 fn recording_on_a_known_channel_allocates_nothing() {
     let latency = DeliveryLatency::default();
     let first = allocations_during(|| latency.record("/topic/AccountUpdates", 3));
-    assert!(first > 0, "the first event of a channel creates its histogram");
+    assert!(
+        first > 0,
+        "the first event of a channel creates its histogram"
+    );
     let channel = String::from("/topic/AccountUpdates");
     let later = allocations_during(|| {
         for ms in 0..10_000 {
