@@ -98,7 +98,10 @@ impl Engine {
                 let allocation = counted
                     .then(|| allocations.covering(&event.channel))
                     .flatten();
-                let reached = index.for_each_subscriber(
+                // Sessions the event was queued for: the audience, the allocations and the
+                // filters may skip some of those the index matched.
+                let mut reached = 0_usize;
+                index.for_each_subscriber(
                     &event.channel,
                     event.replay_id,
                     |session, filter| {
@@ -116,7 +119,9 @@ impl Engine {
                                 None => return,
                             },
                         };
-                        if !session.enqueue(bytes, max_queue) {
+                        if session.enqueue(bytes, max_queue) {
+                            reached += 1;
+                        } else {
                             overflowed.push(Arc::clone(session));
                         }
                     },
