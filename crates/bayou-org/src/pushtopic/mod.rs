@@ -124,8 +124,7 @@ impl PushTopic {
         });
         let query = query.map_err(|e| {
             // `describe` starts with Salesforce's `CODE, text`.
-            RestError::bad_request(e.code, e.describe(query_text))
-                .on_fields(&["Query"])
+            RestError::bad_request(e.code, e.describe(query_text)).on_fields(&["Query"])
         })?;
         let Some((object, _)) =
             objects::lookup(&query.object.name).filter(|(o, _)| o != "PushTopic")

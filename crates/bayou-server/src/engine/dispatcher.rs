@@ -101,31 +101,27 @@ impl Engine {
                 // Sessions the event was queued for: the audience, the allocations and the
                 // filters may skip some of those the index matched.
                 let mut reached = 0_usize;
-                index.for_each_subscriber(
-                    &event.channel,
-                    event.replay_id,
-                    |session, filter| {
-                        if !event.is_for(session.principal().user_id.as_deref()) {
-                            return;
-                        }
-                        if allocation.is_some_and(|i| !allocations.take(i)) {
-                            limited.push(Arc::clone(session));
-                            return;
-                        }
-                        let bytes = match filter {
-                            None => event.bytes.clone(),
-                            Some(filter) => match filter.deliver(&event.bytes) {
-                                Some(bytes) => bytes,
-                                None => return,
-                            },
-                        };
-                        if session.enqueue(bytes, max_queue) {
-                            reached += 1;
-                        } else {
-                            overflowed.push(Arc::clone(session));
-                        }
-                    },
-                );
+                index.for_each_subscriber(&event.channel, event.replay_id, |session, filter| {
+                    if !event.is_for(session.principal().user_id.as_deref()) {
+                        return;
+                    }
+                    if allocation.is_some_and(|i| !allocations.take(i)) {
+                        limited.push(Arc::clone(session));
+                        return;
+                    }
+                    let bytes = match filter {
+                        None => event.bytes.clone(),
+                        Some(filter) => match filter.deliver(&event.bytes) {
+                            Some(bytes) => bytes,
+                            None => return,
+                        },
+                    };
+                    if session.enqueue(bytes, max_queue) {
+                        reached += 1;
+                    } else {
+                        overflowed.push(Arc::clone(session));
+                    }
+                });
                 if reached > 0 {
                     let waited = u64::try_from(now.saturating_sub(event.created_ms)).unwrap_or(0);
                     self.stats.latency.record(&event.channel, waited);
