@@ -1,0 +1,328 @@
+//! Acting on what the server sends: meta replies drive recovery, events go to the
+//! application — once each, in order.
+
+use std::time::Duration;
+
+use bayou_protocol::errors;
+use serde_json::Value;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
+
+use crate::error::ClientError;
+use crate::event::{replay_id_of, Event};
+use crate::event_loop::{EventLoop, Next, Pending, SubState};
+use crate::notice::Notice;
+use crate::replay::ExpiredReplay;
+
+fn text<'a>(message: &'a Value, field: &str) -> Option<&'a str> {
+    message.get(field).and_then(Value::as_str)
+}
+
+/// `error`, or the Salesforce failure reason when there is one (it says more).
+fn failure_reason(message: &Value) -> String {
+    message
+        .pointer("/ext/sfdc/failureReason")
+        .and_then(Value::as_str)
+        .or_else(|| text(message, "error"))
+        .unwrap_or("no error given")
+        .to_owned()
+}
+
+fn reconnect_advice(message: &Value) -> Option<&str> {
+    message.pointer("/advice/reconnect").and_then(Value::as_str)
+}
+
+fn is_replay_expired(error: &str) -> bool {
+    error.starts_with("400::The replayId {") && error.contains("you provided was invalid")
+}
+
+impl EventLoop {
+    pub(crate) async fn message(&mut self, mut message: Value) -> Option<Next> {
+        for extension in &self.config.extensions {
+            extension.incoming(&mut message);
+        }
+        let _ = self.messages.send(message.clone());
+        let channel = text(&message, "channel").unwrap_or_default().to_owned();
+        let id = text(&message, "id").map(str::to_owned);
+        let pending = id.as_ref().and_then(|id| self.pending.remove(id));
+        match pending {
+            Some(Pending::Handshake) => self.handshake_reply(&message),
+            Some(Pending::Connect) => self.connect_reply(&message).await,
+            Some(Pending::Subscribe { channel, replay_id }) => {
+                self.subscribe_reply(&message, channel, replay_id).await
+            }
+            Some(Pending::Unsubscribe { channel, reply }) => {
+                let result = if message["successful"] == true {
+                    self.notify(Notice::Unsubscribed { channel });
+                    Ok(())
+                } else {
+                    Err(ClientError::Bayeux {
+                        channel,
+                        error: failure_reason(&message),
+                    })
+                };
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+                self.session_error(&message)
+            }
+            Some(Pending::Publish { reply }) => {
+                let result = if message["successful"] == true {
+                    Ok(message.clone())
+                } else {
+                    Err(ClientError::Bayeux {
+                        channel,
+                        error: failure_reason(&message),
+                    })
+                };
+                let _ = reply.send(result);
+                self.session_error(&message)
+            }
+            None if channel == "/meta/disconnect" && message.get("successful").is_none() => {
+                // Pushed by the server (Salesforce since API 64.0, Hyperforce scaling).
+                self.notify(Notice::SessionLost {
+                    reason: "the server sent /meta/disconnect".into(),
+                });
+                Some(Next::Rehandshake)
+            }
+            None if channel.starts_with("/meta/") => None,
+            None if message.get("successful").is_some() => None,
+            None => self.event(message, channel).await,
+        }
+    }
+
+    fn handshake_reply(&mut self, message: &Value) -> Option<Next> {
+        self.watchdog = None;
+        if message["successful"] == true {
+            let Some(client_id) = text(message, "clientId") else {
+                return Some(self.transport_failed(crate::error::TransportError::Malformed(
+                    "a successful handshake reply without clientId".into(),
+                )));
+            };
+            self.client_id = Some(client_id.to_owned());
+            self.server_replay = message.pointer("/ext/replay") == Some(&Value::Bool(true));
+            self.first_connect = true;
+            let transport = self
+                .link_connection_type()
+                .unwrap_or_default()
+                .to_owned();
+            self.notify(Notice::Connected {
+                client_id: client_id.to_owned(),
+                transport,
+            });
+            // The connect (and the subscriptions) go next, from `wait`'s timer.
+            self.next_connect = Some(Instant::now());
+            return None;
+        }
+        let reason = failure_reason(message);
+        tracing::warn!(%reason, "handshake refused");
+        if reason.starts_with("401::") {
+            self.notify(Notice::Reauthenticating { reason });
+            return Some(Next::Reauthenticate);
+        }
+        // Limits (concurrent clients) and the like: retry later rather than stop silently.
+        self.notify(Notice::SessionLost { reason });
+        Some(Next::Retry)
+    }
+
+    async fn connect_reply(&mut self, message: &Value) -> Option<Next> {
+        self.watchdog = None;
+        if let Some(timeout) = message.pointer("/advice/timeout").and_then(Value::as_u64) {
+            self.advice_timeout = Duration::from_millis(timeout);
+        }
+        if let Some(interval) = message.pointer("/advice/interval").and_then(Value::as_u64) {
+            self.advice_interval = Duration::from_millis(interval);
+        }
+        if message["successful"] == true {
+            self.failures = 0;
+            let was_first = self.first_connect;
+            self.first_connect = false;
+            self.next_connect = Some(Instant::now() + self.advice_interval);
+            if was_first && self.subs.values().any(|s| s.state == SubState::Wanted) {
+                // Subscriptions asked for while the first connect was in flight.
+                return self.send_connect_extras().await;
+            }
+            return None;
+        }
+        if let Some(next) = self.session_error(message) {
+            return Some(next);
+        }
+        // A failure the server wants retried.
+        self.failures += 1;
+        let delay = crate::backoff::delay(
+            self.config.backoff_initial,
+            self.config.backoff_max,
+            self.failures,
+        );
+        self.notify(Notice::TransportError {
+            error: failure_reason(message),
+            retry_in: delay,
+        });
+        self.next_connect = Some(Instant::now() + delay.max(self.advice_interval));
+        None
+    }
+
+    async fn send_connect_extras(&mut self) -> Option<Next> {
+        let batch = self.subscribe_batch().await;
+        if batch.is_empty() {
+            return None;
+        }
+        self.send(batch, self.config.request_timeout).await
+    }
+
+    /// What a failed reply (any channel) says about the session.
+    pub(crate) fn session_error(&mut self, message: &Value) -> Option<Next> {
+        if message["successful"] == true {
+            return None;
+        }
+        let reason = failure_reason(message);
+        let advice = reconnect_advice(message);
+        if reason.starts_with("401::") {
+            self.notify(Notice::Reauthenticating { reason });
+            return Some(Next::Reauthenticate);
+        }
+        if advice == Some("handshake") || reason == errors::UNKNOWN_CLIENT || advice == Some("none")
+        {
+            // `none` is never obeyed silently (pain point 1): the session is rebuilt, with
+            // backoff if it keeps failing.
+            self.notify(Notice::SessionLost { reason });
+            return Some(Next::Rehandshake);
+        }
+        None
+    }
+
+    async fn subscribe_reply(
+        &mut self,
+        message: &Value,
+        channel: String,
+        replay_id: Option<i64>,
+    ) -> Option<Next> {
+        if message["successful"] == true {
+            if let Some(sub) = self.subs.get_mut(&channel) {
+                sub.state = SubState::Active;
+                for waiter in sub.waiters.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+                self.notify(Notice::Subscribed {
+                    channel,
+                    replay_from: replay_id.unwrap_or(-1),
+                });
+            }
+            return None;
+        }
+        let error = failure_reason(message);
+        if let (true, Some(stored)) = (is_replay_expired(&error), replay_id) {
+            return self.replay_gap(channel, stored, error).await;
+        }
+        if let Some(next) = self.session_error(message) {
+            return Some(next);
+        }
+        tracing::warn!(%channel, %error, "subscription refused");
+        if let Some(sub) = self.subs.remove(&channel) {
+            for waiter in sub.waiters {
+                let _ = waiter.send(Err(ClientError::Bayeux {
+                    channel: channel.clone(),
+                    error: error.clone(),
+                }));
+            }
+        }
+        self.notify(Notice::SubscribeFailed { channel, error });
+        None
+    }
+
+    /// The stored replay id has expired: apply the policy, and always tell the application.
+    async fn replay_gap(&mut self, channel: String, replay_id: i64, error: String) -> Option<Next> {
+        let resumed_from = match self.config.expired_replay {
+            ExpiredReplay::Fail => None,
+            ExpiredReplay::ResumeEarliest => Some(-2),
+            ExpiredReplay::ResumeNew => Some(-1),
+        };
+        tracing::warn!(%channel, replay_id, ?resumed_from, "replay id expired");
+        self.notify(Notice::ReplayGap {
+            channel: channel.clone(),
+            replay_id,
+            resumed_from,
+            error: error.clone(),
+        });
+        let Some(resume) = resumed_from else {
+            if let Some(sub) = self.subs.remove(&channel) {
+                for waiter in sub.waiters {
+                    let _ = waiter.send(Err(ClientError::ReplayIdExpired {
+                        channel: channel.clone(),
+                        replay_id,
+                        error: error.clone(),
+                    }));
+                }
+            }
+            return None;
+        };
+        // Events from -2 may have lower ids than anything seen: forget the position.
+        self.delivered.remove(&channel);
+        if let Some(sub) = self.subs.get_mut(&channel) {
+            sub.resume = Some(resume);
+            sub.state = SubState::Wanted;
+        }
+        self.send_connect_extras().await
+    }
+
+    /// The subscription an event arrived through: its exact channel, else a matching pattern.
+    fn route(&self, channel: &str) -> Option<String> {
+        if self.subs.contains_key(channel) {
+            return Some(channel.to_owned());
+        }
+        self.subs
+            .keys()
+            .find(|pattern| {
+                (pattern.ends_with("/*") || pattern.ends_with("/**"))
+                    && bayou_protocol::channel::pattern_matches(pattern, channel)
+            })
+            .cloned()
+    }
+
+    async fn event(&mut self, message: Value, channel: String) -> Option<Next> {
+        let Some(subscription) = self.route(&channel) else {
+            tracing::debug!(%channel, "event on a channel no longer subscribed");
+            return None;
+        };
+        if let Some(id) = replay_id_of(&message) {
+            if let Some(last) = self.delivered.get(&subscription) {
+                if id <= *last {
+                    tracing::debug!(%subscription, id, last, "duplicate event dropped");
+                    return None;
+                }
+            }
+            self.delivered.insert(subscription.clone(), id);
+        }
+        let event = Event::from_message(message, subscription);
+        self.hand_over(event).await
+    }
+
+    /// Puts an event in the application's buffer, waiting while it is full.
+    async fn hand_over(&mut self, event: Event) -> Option<Next> {
+        let event = match self.events.try_send(event) {
+            Ok(()) => return None,
+            Err(TrySendError::Closed(_)) => return None,
+            Err(TrySendError::Full(event)) => event,
+        };
+        let started = Instant::now();
+        let events = self.events.clone();
+        let send = events.send(event);
+        tokio::pin!(send);
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                result = &mut send => {
+                    let _ = result;
+                    return None;
+                }
+                _ = self.stop.changed() => return Some(Next::Stop),
+                _ = tokio::time::sleep(self.config.slow_consumer_warning), if !warned => {
+                    warned = true;
+                    let waited = started.elapsed();
+                    tracing::warn!(?waited, "the application is not taking events; the session may expire and will then resume by replay");
+                    self.notify(Notice::SlowConsumer { waited });
+                }
+            }
+        }
+    }
+}
