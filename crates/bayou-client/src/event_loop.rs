@@ -180,7 +180,6 @@ impl EventLoop {
         let result = loop {
             let next = self.session().await;
             tracing::debug!(?next, "session ended");
-            self.reset_requests();
             match next {
                 Next::Stop => break Ok(()),
                 Next::Fatal(error) => break Err(error),
@@ -202,6 +201,7 @@ impl EventLoop {
                 }
                 Next::Retry => self.failures += 1,
             }
+            self.reset_requests();
             // The first re-handshake after a lost session is immediate; repeated failures
             // back off.
             let delay = backoff::delay(
@@ -320,9 +320,7 @@ impl EventLoop {
     }
 
     async fn ensure_credentials(&mut self) -> Option<Next> {
-        let Some(auth) = self.config.auth.clone() else {
-            return None;
-        };
+        let auth = self.config.auth.clone()?;
         if self.credentials.is_some() {
             return None;
         }

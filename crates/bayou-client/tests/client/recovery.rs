@@ -1,0 +1,106 @@
+//! Zero gaps and zero duplicates across a forced re-handshake, a token revocation and a
+//! server restart, over long-polling and over WebSocket.
+
+use std::time::Duration;
+
+use bayou_client::{Notice, ReplayFrom, TransportKind};
+use serde_json::json;
+
+use crate::support::*;
+
+const CHANNEL: &str = "/chat/recovery";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn survives_every_fault(transport: TransportKind) {
+    let mut bayou = Bayou::start(fast_config()).await;
+    let client = client_for(&bayou, transport).build().unwrap();
+    let mut notices = client.notice_receiver();
+    // Subscribed before start: sent with the first handshake.
+    client
+        .subscribe_from(CHANNEL, ReplayFrom::New)
+        .await
+        .unwrap();
+    let mut events = client.events().unwrap();
+    let running = client.start().unwrap();
+    let connected = notice(&mut notices, WAIT, |n| matches!(n, Notice::Connected { .. })).await;
+    let expected_transport = match transport {
+        TransportKind::WebSocket => "websocket",
+        _ => "long-polling",
+    };
+    assert!(
+        matches!(&connected, Notice::Connected { transport, .. } if transport == expected_transport),
+        "{connected:?}"
+    );
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+
+    // 1. Normal delivery.
+    bayou.publish(CHANNEL, 0..10).await;
+    let mut got = take(&mut events, 10, WAIT).await;
+
+    // 2. The server forgets the session; events published before the client notices are
+    //    replayed after the re-handshake.
+    let expired = bayou.fault("expire-session", json!({"all": true})).await;
+    assert_eq!(expired["expired"], 1, "{expired}");
+    bayou.publish(CHANNEL, 10..20).await;
+    notice(&mut notices, WAIT, |n| matches!(n, Notice::SessionLost { .. })).await;
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    bayou.publish(CHANNEL, 20..25).await;
+    got.extend(take(&mut events, 15, WAIT).await);
+
+    // 3. Every token of the user is revoked: the client logs in again by itself.
+    bayou
+        .fault("invalidate-tokens", json!({"username": USER}))
+        .await;
+    bayou.publish(CHANNEL, 25..35).await;
+    notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Reauthenticating { reason } if reason.starts_with("401::"))
+    })
+    .await;
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    got.extend(take(&mut events, 10, WAIT).await);
+
+    // 4. The server restarts (same port, same data): sessions and tokens are gone, the log
+    //    is not. Events published while the client was away arrive by replay.
+    bayou.restart().await;
+    bayou.publish(CHANNEL, 35..45).await;
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    bayou.publish(CHANNEL, 45..50).await;
+    got.extend(take(&mut events, 15, WAIT).await);
+
+    assert_eq!(numbers(&got), (0..50).collect::<Vec<u64>>(), "gaps or duplicates");
+    let ids: Vec<i64> = got.iter().map(|e| e.replay_id.unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "replay ids not increasing: {ids:?}");
+    assert_no_more(&mut events, Duration::from_millis(500)).await;
+    // The store holds the last event taken.
+    assert_eq!(
+        client.replay_store().get(CHANNEL).await.unwrap(),
+        Some(*ids.last().unwrap())
+    );
+    running.stop().await.unwrap();
+    assert!(!client.is_running());
+}
+
+#[tokio::test]
+async fn long_polling_survives_rehandshake_revocation_and_restart() {
+    survives_every_fault(TransportKind::LongPolling).await;
+}
+
+#[tokio::test]
+async fn websocket_survives_rehandshake_revocation_and_restart() {
+    survives_every_fault(TransportKind::WebSocket).await;
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried_on_the_same_session() {
+    let bayou = Bayou::start(fast_config()).await;
+    let client = client_for(&bayou, TransportKind::WebSocket).build().unwrap();
+    let mut notices = client.notice_receiver();
+    client.subscribe(CHANNEL).await.unwrap();
+    let mut events = client.events().unwrap();
+    let _running = client.start().unwrap();
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    bayou.fault("drop-connections", json!({})).await;
+    notice(&mut notices, WAIT, |n| matches!(n, Notice::TransportError { .. })).await;
+    bayou.publish(CHANNEL, 0..5).await;
+    assert_eq!(numbers(&take(&mut events, 5, WAIT).await), vec![0, 1, 2, 3, 4]);
+}
