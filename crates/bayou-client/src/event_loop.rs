@@ -422,6 +422,7 @@ impl EventLoop {
             self.pending.insert(id, pending);
             messages.push(message);
         }
+        tracing::trace!(?messages, "sending");
         let link = self.link.as_mut()?;
         match link.send(messages, timeout).await {
             Ok(()) => None,

@@ -41,10 +41,17 @@ impl EventLoop {
         for extension in &self.config.extensions {
             extension.incoming(&mut message);
         }
+        tracing::trace!(%message, "received");
         let _ = self.messages.send(message.clone());
         let channel = text(&message, "channel").unwrap_or_default().to_owned();
         let id = text(&message, "id").map(str::to_owned);
-        let pending = id.as_ref().and_then(|id| self.pending.remove(id));
+        // A reply has `successful` and the channel of its request. Delivered events may carry
+        // an `id` too (faye forwards the publisher's), which must not be taken for a reply.
+        let is_reply = message.get("successful").is_some();
+        let pending = match id {
+            Some(id) if is_reply && self.reply_matches(&id, &channel) => self.pending.remove(&id),
+            _ => None,
+        };
         match pending {
             Some(Pending::Handshake) => self.handshake_reply(&message),
             Some(Pending::Connect) => self.connect_reply(&message).await,
@@ -88,6 +95,17 @@ impl EventLoop {
             None if channel.starts_with("/meta/") => None,
             None if message.get("successful").is_some() => None,
             None => self.event(message, channel).await,
+        }
+    }
+
+    fn reply_matches(&self, id: &str, channel: &str) -> bool {
+        match self.pending.get(id) {
+            Some(Pending::Handshake) => channel == "/meta/handshake",
+            Some(Pending::Connect) => channel == "/meta/connect",
+            Some(Pending::Subscribe { .. }) => channel == "/meta/subscribe",
+            Some(Pending::Unsubscribe { .. }) => channel == "/meta/unsubscribe",
+            Some(Pending::Publish { .. }) => !channel.starts_with("/meta/"),
+            None => false,
         }
     }
 

@@ -92,6 +92,7 @@ async fn exchanges_with_faye(transport: TransportKind) {
     if !faye_available() {
         return;
     }
+    crate::support::init_logs();
     let mut faye = Faye::start(0);
     let subscriber = faye_client(&faye.url(), transport);
     let mut notices = subscriber.notice_receiver();
