@@ -118,6 +118,8 @@ pub(crate) struct EventLoop {
     /// re-subscribe in this process starts after (the store lags by the buffered events).
     pub delivered: HashMap<String, i64>,
     pub failures: u32,
+    /// A session left behind by a lost connection, to disconnect once a new link is up.
+    abandoned: Option<String>,
     /// When the in-flight handshake or connect counts as stalled.
     pub watchdog: Option<(Instant, Duration)>,
     pub next_connect: Option<Instant>,
@@ -157,6 +159,7 @@ impl EventLoop {
             outbox: Vec::new(),
             delivered: HashMap::new(),
             failures: 0,
+            abandoned: None,
             watchdog: None,
             next_connect: None,
             first_connect: true,
@@ -198,6 +201,14 @@ impl EventLoop {
                 Next::Reconnect => {
                     self.drop_link();
                     self.failures += 1;
+                    // Events the server had already sent on the lost connection are gone with
+                    // it, and the server will not send them again on the same session. With
+                    // replay, a new session re-subscribed from the last event handed over gets
+                    // them back (and repeats nothing, see `delivered`); without replay (faye),
+                    // keeping the session is the better choice.
+                    if self.server_replay {
+                        self.abandoned = self.client_id.take();
+                    }
                 }
                 Next::Retry => self.failures += 1,
             }
@@ -294,6 +305,15 @@ impl EventLoop {
         }
         if let Some(next) = self.ensure_link().await {
             return next;
+        }
+        if let Some(old) = self.abandoned.take() {
+            // Frees the server's slot now rather than at its expiry (concurrent client limits).
+            let disconnect = json!([{"channel": "/meta/disconnect", "clientId": old, "id": self.new_id()}]);
+            if let Some(link) = self.link.as_mut() {
+                let _ = link
+                    .send(disconnect_with(&self.config, disconnect), self.config.request_timeout)
+                    .await;
+            }
         }
         if self.client_id.is_none() {
             let handshake = json!({

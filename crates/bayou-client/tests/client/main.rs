@@ -1,8 +1,9 @@
 //! bayou-client against real servers: Bayou in-process on 127.0.0.1 (every recovery path,
-//! driven by the fault injection API, short timeouts and real restarts) and the faye npm
-//! server as a foreign Bayeux server.
+//! driven by the fault injection API, short timeouts, a freezing proxy and real restarts) and
+//! the faye npm server as a foreign Bayeux server.
 
 mod faye;
 mod recovery;
 mod replay;
+mod stall;
 mod support;

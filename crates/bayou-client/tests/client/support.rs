@@ -286,3 +286,81 @@ pub fn client_for(bayou: &Bayou, transport: bayou_client::TransportKind) -> bayo
         .stall_grace(Duration::from_secs(2))
         .request_timeout(Duration::from_secs(5))
 }
+
+/// A TCP proxy in front of a server that can be frozen: while frozen it accepts and holds
+/// connections but forwards nothing, in either direction — a silent stall, as a dead NAT
+/// entry or a hung load balancer produces.
+pub struct FreezingProxy {
+    pub base: String,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl FreezingProxy {
+    pub async fn start(upstream: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let upstream: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let frozen = Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
+        let task = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let flag = flag.clone();
+                connections.push(tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    let up = pipe(client_read, server_write, flag.clone());
+                    let down = pipe(server_read, client_write, flag);
+                    let _ = tokio::join!(up, down);
+                }));
+                connections.retain(|c| !c.is_finished());
+            }
+        });
+
+        async fn pipe(
+            mut from: tokio::net::tcp::OwnedReadHalf,
+            mut to: tokio::net::tcp::OwnedWriteHalf,
+            frozen: Arc<AtomicBool>,
+        ) {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut buffer = vec![0u8; 16 * 1024];
+            loop {
+                while frozen.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let n = match from.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                // Bytes read just before a freeze are held too.
+                while frozen.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if to.write_all(&buffer[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+
+        Self { base, frozen, task }
+    }
+
+    pub fn freeze(&self, frozen: bool) {
+        self.frozen
+            .store(frozen, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for FreezingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
