@@ -280,9 +280,8 @@ async fn token_request(
         .await
         .map_err(|e| AuthError::Unavailable(format!("{url}: {e}")))?;
     if status.is_success() {
-        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
-            AuthError::Unavailable(format!("{url}: unreadable token reply ({e})"))
-        })?;
+        let reply: TokenReply = serde_json::from_slice(&body)
+            .map_err(|e| AuthError::Unavailable(format!("{url}: unreadable token reply ({e})")))?;
         return Ok(Credentials {
             access_token: reply.access_token,
             token_type: reply
@@ -293,12 +292,12 @@ async fn token_request(
         });
     }
     match serde_json::from_slice::<TokenError>(&body) {
-        Ok(error) if status.is_client_error() => Err(AuthError::Refused(match error
-            .error_description
-        {
-            Some(description) => format!("{}: {description}", error.error),
-            None => error.error,
-        })),
+        Ok(error) if status.is_client_error() => {
+            Err(AuthError::Refused(match error.error_description {
+                Some(description) => format!("{}: {description}", error.error),
+                None => error.error,
+            }))
+        }
         _ if status.is_client_error() => Err(AuthError::Refused(format!("{url}: HTTP {status}"))),
         _ => Err(AuthError::Unavailable(format!("{url}: HTTP {status}"))),
     }

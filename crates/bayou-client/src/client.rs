@@ -262,12 +262,15 @@ impl Client {
 fn broadcast_stream<T: Clone + Send + 'static>(
     receiver: broadcast::Receiver<T>,
 ) -> BoxStream<'static, Result<T, broadcast::error::RecvError>> {
-    Box::pin(futures_util::stream::unfold(receiver, |mut rx| async move {
-        match rx.recv().await {
-            Err(broadcast::error::RecvError::Closed) => None,
-            item => Some((item, rx)),
-        }
-    }))
+    Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut rx| async move {
+            match rx.recv().await {
+                Err(broadcast::error::RecvError::Closed) => None,
+                item => Some((item, rx)),
+            }
+        },
+    ))
 }
 
 /// Asks the event loop to stop; cloneable, usable from any task or a signal handler.
@@ -340,9 +343,12 @@ impl Events {
 
     /// As a `Stream`.
     pub fn into_stream(self) -> BoxStream<'static, Event> {
-        Box::pin(futures_util::stream::unfold(self, |mut events| async move {
-            let event = events.next().await?;
-            Some((event, events))
-        }))
+        Box::pin(futures_util::stream::unfold(
+            self,
+            |mut events| async move {
+                let event = events.next().await?;
+                Some((event, events))
+            },
+        ))
     }
 }

@@ -223,13 +223,15 @@ impl ClientBuilder {
 
     pub fn build(self) -> Result<Client, ClientError> {
         let config = self.config;
-        if config.bayeux_url.is_none() && config.instance_url.is_none() && config.auth.is_none()
-        {
+        if config.bayeux_url.is_none() && config.instance_url.is_none() && config.auth.is_none() {
             return Err(ClientError::Config(
                 "no endpoint: give instance_url, bayeux_url or an auth provider".into(),
             ));
         }
-        for url in [&config.bayeux_url, &config.instance_url].into_iter().flatten() {
+        for url in [&config.bayeux_url, &config.instance_url]
+            .into_iter()
+            .flatten()
+        {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ClientError::Config(format!(
                     "{url} is not an http:// or https:// URL"

@@ -85,9 +85,17 @@ pub(crate) struct Sub {
 pub(crate) enum Pending {
     Handshake,
     Connect,
-    Subscribe { channel: String, replay_id: Option<i64> },
-    Unsubscribe { channel: String, reply: Option<Reply<()>> },
-    Publish { reply: Reply<Value> },
+    Subscribe {
+        channel: String,
+        replay_id: Option<i64>,
+    },
+    Unsubscribe {
+        channel: String,
+        reply: Option<Reply<()>>,
+    },
+    Publish {
+        reply: Reply<Value>,
+    },
 }
 
 pub(crate) struct EventLoop {
@@ -252,7 +260,9 @@ impl EventLoop {
                 Pending::Publish { reply } => {
                     let _ = reply.send(Err(ClientError::Transport(TransportError::Closed)));
                 }
-                Pending::Unsubscribe { reply: Some(reply), .. } => {
+                Pending::Unsubscribe {
+                    reply: Some(reply), ..
+                } => {
                     let _ = reply.send(Ok(()));
                 }
                 _ => {}
@@ -273,7 +283,10 @@ impl EventLoop {
             let disconnect = json!([{"channel":"/meta/disconnect","clientId":client_id,"id":id}]);
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
-                link.send(disconnect_with(&self.config, disconnect), Duration::from_secs(2)),
+                link.send(
+                    disconnect_with(&self.config, disconnect),
+                    Duration::from_secs(2),
+                ),
             )
             .await;
             // Give a long-polling disconnect a moment to leave before the link is dropped.
@@ -308,10 +321,14 @@ impl EventLoop {
         }
         if let Some(old) = self.abandoned.take() {
             // Frees the server's slot now rather than at its expiry (concurrent client limits).
-            let disconnect = json!([{"channel": "/meta/disconnect", "clientId": old, "id": self.new_id()}]);
+            let disconnect =
+                json!([{"channel": "/meta/disconnect", "clientId": old, "id": self.new_id()}]);
             if let Some(link) = self.link.as_mut() {
                 let _ = link
-                    .send(disconnect_with(&self.config, disconnect), self.config.request_timeout)
+                    .send(
+                        disconnect_with(&self.config, disconnect),
+                        self.config.request_timeout,
+                    )
                     .await;
             }
         }
@@ -324,7 +341,10 @@ impl EventLoop {
                 "ext": {"replay": true},
             });
             if let Some(next) = self
-                .send(vec![(handshake, Pending::Handshake)], self.config.request_timeout)
+                .send(
+                    vec![(handshake, Pending::Handshake)],
+                    self.config.request_timeout,
+                )
                 .await
             {
                 return next;

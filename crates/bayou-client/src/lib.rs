@@ -53,8 +53,8 @@ pub mod event;
 mod event_loop;
 pub mod extension;
 pub mod notice;
-mod replies;
 pub mod replay;
+mod replies;
 pub mod rest;
 mod transport;
 

@@ -66,8 +66,11 @@ pub trait ReplayStore: Send + Sync + 'static {
     /// The last replay id stored for `channel` (the subscription as given to `subscribe`).
     fn get<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Option<i64>, ClientError>>;
     /// Remembers that the application has taken the event `replay_id` of `channel`.
-    fn store<'a>(&'a self, channel: &'a str, replay_id: i64)
-        -> BoxFuture<'a, Result<(), ClientError>>;
+    fn store<'a>(
+        &'a self,
+        channel: &'a str,
+        replay_id: i64,
+    ) -> BoxFuture<'a, Result<(), ClientError>>;
 }
 
 /// Replay ids kept in memory: survives re-handshakes and re-authentication, not a restart of
@@ -84,7 +87,9 @@ impl MemoryReplayStore {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ReplayStore for MemoryReplayStore {
@@ -148,8 +153,8 @@ impl FileReplayStore {
         let fail = |e: std::io::Error| {
             ClientError::ReplayStore(format!("cannot write {}: {e}", path.display()))
         };
-        let bytes = serde_json::to_vec_pretty(ids)
-            .map_err(|e| ClientError::ReplayStore(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(ids).map_err(|e| ClientError::ReplayStore(e.to_string()))?;
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(".tmp");
         let temporary = PathBuf::from(temporary);

@@ -113,17 +113,16 @@ impl EventLoop {
         self.watchdog = None;
         if message["successful"] == true {
             let Some(client_id) = text(message, "clientId") else {
-                return Some(self.transport_failed(crate::error::TransportError::Malformed(
-                    "a successful handshake reply without clientId".into(),
-                )));
+                return Some(
+                    self.transport_failed(crate::error::TransportError::Malformed(
+                        "a successful handshake reply without clientId".into(),
+                    )),
+                );
             };
             self.client_id = Some(client_id.to_owned());
             self.server_replay = message.pointer("/ext/replay") == Some(&Value::Bool(true));
             self.first_connect = true;
-            let transport = self
-                .link_connection_type()
-                .unwrap_or_default()
-                .to_owned();
+            let transport = self.link_connection_type().unwrap_or_default().to_owned();
             self.notify(Notice::Connected {
                 client_id: client_id.to_owned(),
                 transport,

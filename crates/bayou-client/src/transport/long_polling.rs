@@ -61,7 +61,8 @@ async fn post(
         url: url.clone(),
         reason: e.to_string(),
     };
-    let body = serde_json::to_vec(messages).map_err(|e| TransportError::Malformed(e.to_string()))?;
+    let body =
+        serde_json::to_vec(messages).map_err(|e| TransportError::Malformed(e.to_string()))?;
     let mut request = endpoint
         .http
         .post(url)

@@ -99,7 +99,10 @@ async fn exchanges_with_faye(transport: TransportKind) {
     subscriber.subscribe("/chat/*").await.unwrap();
     let mut events = subscriber.events().unwrap();
     let _running = subscriber.start().unwrap();
-    notice(&mut notices, WAIT, |n| matches!(n, Notice::Subscribed { .. })).await;
+    notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Subscribed { .. })
+    })
+    .await;
 
     let publisher = faye_client(&faye.url(), TransportKind::LongPolling);
     let _publishing = publisher.start().unwrap();
@@ -112,7 +115,9 @@ async fn exchanges_with_faye(transport: TransportKind) {
     }
     let got = take(&mut events, 5, WAIT).await;
     assert_eq!(numbers(&got), vec![0, 1, 2, 3, 4]);
-    assert!(got.iter().all(|e| e.channel == "/chat/room" && e.subscription == "/chat/*"));
+    assert!(got
+        .iter()
+        .all(|e| e.channel == "/chat/room" && e.subscription == "/chat/*"));
     // faye has no replay ids.
     assert!(got.iter().all(|e| e.replay_id.is_none()));
 
@@ -120,8 +125,14 @@ async fn exchanges_with_faye(transport: TransportKind) {
     let port = faye.port;
     drop(faye);
     faye = Faye::start(port);
-    notice(&mut notices, WAIT, |n| matches!(n, Notice::SessionLost { .. })).await;
-    notice(&mut notices, WAIT, |n| matches!(n, Notice::Subscribed { .. })).await;
+    notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::SessionLost { .. })
+    })
+    .await;
+    notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Subscribed { .. })
+    })
+    .await;
     for n in 5..8u64 {
         publisher
             .publish("/chat/room", json!({ "n": n }))

@@ -2,6 +2,8 @@
 //! driven by the fault injection API, short timeouts, a freezing proxy and real restarts) and
 //! the faye npm server as a foreign Bayeux server.
 
+mod api;
+mod backpressure;
 mod faye;
 mod recovery;
 mod replay;

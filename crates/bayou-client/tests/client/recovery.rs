@@ -22,7 +22,10 @@ async fn survives_every_fault(transport: TransportKind) {
         .unwrap();
     let mut events = client.events().unwrap();
     let running = client.start().unwrap();
-    let connected = notice(&mut notices, WAIT, |n| matches!(n, Notice::Connected { .. })).await;
+    let connected = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await;
     let expected_transport = match transport {
         TransportKind::WebSocket => "websocket",
         _ => "long-polling",
@@ -42,7 +45,10 @@ async fn survives_every_fault(transport: TransportKind) {
     let expired = bayou.fault("expire-session", json!({"all": true})).await;
     assert_eq!(expired["expired"], 1, "{expired}");
     bayou.publish(CHANNEL, 10..20).await;
-    notice(&mut notices, WAIT, |n| matches!(n, Notice::SessionLost { .. })).await;
+    notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::SessionLost { .. })
+    })
+    .await;
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 20..25).await;
     got.extend(take(&mut events, 15, WAIT).await);
@@ -52,9 +58,11 @@ async fn survives_every_fault(transport: TransportKind) {
         .fault("invalidate-tokens", json!({"username": USER}))
         .await;
     bayou.publish(CHANNEL, 25..35).await;
-    notice(&mut notices, WAIT, |n| {
-        matches!(n, Notice::Reauthenticating { reason } if reason.starts_with("401::"))
-    })
+    notice(
+        &mut notices,
+        WAIT,
+        |n| matches!(n, Notice::Reauthenticating { reason } if reason.starts_with("401::")),
+    )
     .await;
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     got.extend(take(&mut events, 10, WAIT).await);
@@ -65,17 +73,26 @@ async fn survives_every_fault(transport: TransportKind) {
     bayou.restart().await;
     bayou.publish(CHANNEL, 35..45).await;
     // Its tokens did not survive: the old one gets `403::Handshake denied` (401 reason).
-    notice(&mut notices, WAIT, |n| {
-        matches!(n, Notice::Reauthenticating { reason } if reason.starts_with("401::"))
-    })
+    notice(
+        &mut notices,
+        WAIT,
+        |n| matches!(n, Notice::Reauthenticating { reason } if reason.starts_with("401::")),
+    )
     .await;
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 45..50).await;
     got.extend(take(&mut events, 15, WAIT).await);
 
-    assert_eq!(numbers(&got), (0..50).collect::<Vec<u64>>(), "gaps or duplicates");
+    assert_eq!(
+        numbers(&got),
+        (0..50).collect::<Vec<u64>>(),
+        "gaps or duplicates"
+    );
     let ids: Vec<i64> = got.iter().map(|e| e.replay_id.unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "replay ids not increasing: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "replay ids not increasing: {ids:?}"
+    );
     assert_no_more(&mut events, Duration::from_millis(500)).await;
     // The store holds the last event taken.
     assert_eq!(
@@ -113,7 +130,10 @@ async fn dropped_connections_lose_nothing(transport: TransportKind) {
     // Over long-polling the held connect is answered and the session goes on; over WebSocket
     // the socket closes and the client re-subscribes on a new session.
     if transport == TransportKind::WebSocket {
-        notice(&mut notices, WAIT, |n| matches!(n, Notice::TransportError { .. })).await;
+        notice(&mut notices, WAIT, |n| {
+            matches!(n, Notice::TransportError { .. })
+        })
+        .await;
     }
     bayou.publish(CHANNEL, 6..9).await;
     got.extend(take(&mut events, 6, WAIT).await);

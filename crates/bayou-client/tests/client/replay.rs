@@ -65,9 +65,7 @@ async fn a_file_store_resumes_where_the_last_run_stopped() {
 async fn expired_setup(channel: &'static str) -> (Bayou, Arc<MemoryReplayStore>) {
     let bayou = Bayou::start(fast_config()).await;
     let ids = bayou.publish(channel, 0..5).await;
-    let expired = bayou
-        .fault("expire-log", json!({"replayId": ids[4]}))
-        .await;
+    let expired = bayou.fault("expire-log", json!({"replayId": ids[4]})).await;
     assert!(expired.is_object(), "{expired}");
     bayou.publish(channel, 5..8).await;
     let store = Arc::new(MemoryReplayStore::new());
@@ -91,8 +89,20 @@ async fn an_expired_replay_id_fails_clearly_by_default() {
             if channel == CHANNEL && error.contains("you provided was invalid.  Please provide")),
         "{error}"
     );
-    let gap = notice(&mut notices, WAIT, |n| matches!(n, Notice::ReplayGap { .. })).await;
-    assert!(matches!(gap, Notice::ReplayGap { resumed_from: None, .. }), "{gap:?}");
+    let gap = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::ReplayGap { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            gap,
+            Notice::ReplayGap {
+                resumed_from: None,
+                ..
+            }
+        ),
+        "{gap:?}"
+    );
 }
 
 #[tokio::test]
@@ -108,8 +118,20 @@ async fn an_expired_replay_id_can_resume_from_the_earliest_event() {
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     client.subscribe(CHANNEL).await.unwrap();
-    let gap = notice(&mut notices, WAIT, |n| matches!(n, Notice::ReplayGap { .. })).await;
-    assert!(matches!(gap, Notice::ReplayGap { resumed_from: Some(-2), .. }), "{gap:?}");
+    let gap = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::ReplayGap { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            gap,
+            Notice::ReplayGap {
+                resumed_from: Some(-2),
+                ..
+            }
+        ),
+        "{gap:?}"
+    );
     // Everything still retained: 5, 6, 7.
     assert_eq!(numbers(&take(&mut events, 3, WAIT).await), vec![5, 6, 7]);
     assert_no_more(&mut events, Duration::from_millis(300)).await;
@@ -128,8 +150,20 @@ async fn an_expired_replay_id_can_resume_with_new_events_only() {
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     client.subscribe(CHANNEL).await.unwrap();
-    let gap = notice(&mut notices, WAIT, |n| matches!(n, Notice::ReplayGap { .. })).await;
-    assert!(matches!(gap, Notice::ReplayGap { resumed_from: Some(-1), .. }), "{gap:?}");
+    let gap = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::ReplayGap { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            gap,
+            Notice::ReplayGap {
+                resumed_from: Some(-1),
+                ..
+            }
+        ),
+        "{gap:?}"
+    );
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 8..10).await;
     assert_eq!(numbers(&take(&mut events, 2, WAIT).await), vec![8, 9]);

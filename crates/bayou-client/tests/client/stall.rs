@@ -24,7 +24,10 @@ async fn recovers_from_a_silent_stall(transport: TransportKind) {
         .build()
         .unwrap();
     let mut notices = client.notice_receiver();
-    client.subscribe_from(CHANNEL, ReplayFrom::New).await.unwrap();
+    client
+        .subscribe_from(CHANNEL, ReplayFrom::New)
+        .await
+        .unwrap();
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
@@ -34,7 +37,9 @@ async fn recovers_from_a_silent_stall(transport: TransportKind) {
     proxy.freeze(true);
     bayou.publish(CHANNEL, 5..10).await;
     let stalled = notice(&mut notices, WAIT, |n| matches!(n, Notice::Stalled { .. })).await;
-    let Notice::Stalled { waited } = stalled else { unreachable!() };
+    let Notice::Stalled { waited } = stalled else {
+        unreachable!()
+    };
     // The hold is 1.5 s and the grace 1 s: the stall is called after that, not before.
     assert!(waited >= Duration::from_millis(2_500), "{waited:?}");
     proxy.freeze(false);

@@ -189,7 +189,13 @@ impl Bayou {
             .send()
             .await
             .unwrap();
-        response.json::<Value>().await.unwrap().as_array().unwrap().clone()
+        response
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// Publishes `{"n": i}` for every `i` in `range` on `channel` over plain HTTP, from a
@@ -208,8 +214,11 @@ impl Bayou {
             assert_eq!(reply[0]["successful"], true, "{reply:?}");
             ids.push(reply[0]["ext"]["replayId"].as_i64().unwrap_or(-1));
         }
-        self.bayeux(&auth, json!([{"channel":"/meta/disconnect","clientId":client_id}]))
-            .await;
+        self.bayeux(
+            &auth,
+            json!([{"channel":"/meta/disconnect","clientId":client_id}]),
+        )
+        .await;
         ids
     }
 }
@@ -277,7 +286,10 @@ pub fn subscribed(channel: &'static str) -> impl Fn(&Notice) -> bool {
 }
 
 /// A client of `bayou` with fast retries.
-pub fn client_for(bayou: &Bayou, transport: bayou_client::TransportKind) -> bayou_client::ClientBuilder {
+pub fn client_for(
+    bayou: &Bayou,
+    transport: bayou_client::TransportKind,
+) -> bayou_client::ClientBuilder {
     Client::builder()
         .instance_url(&bayou.base)
         .auth(bayou.password_flow())
@@ -299,10 +311,7 @@ pub struct FreezingProxy {
 impl FreezingProxy {
     pub async fn start(upstream: &str) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
-            .parse()
-            .unwrap();
+        let upstream: SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let frozen = Arc::new(AtomicBool::new(false));
@@ -362,5 +371,21 @@ impl FreezingProxy {
 impl Drop for FreezingProxy {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Waits until every one of `channels` is subscribed, in any order.
+pub async fn all_subscribed(notices: &mut broadcast::Receiver<Notice>, channels: &[&str]) {
+    let mut missing: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
+    while !missing.is_empty() {
+        let n = notice(
+            notices,
+            Duration::from_secs(20),
+            |n| matches!(n, Notice::Subscribed { channel, .. } if missing.contains(channel)),
+        )
+        .await;
+        if let Notice::Subscribed { channel, .. } = n {
+            missing.retain(|c| *c != channel);
+        }
     }
 }

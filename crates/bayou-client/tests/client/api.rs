@@ -1,0 +1,248 @@
+//! The API surface against the emulated org: typed Salesforce payloads from REST-made
+//! changes, subscribe/unsubscribe while running, Bayeux publish, extensions, the messages()
+//! tap, stopping, and a static token that cannot be renewed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bayou_client::{
+    AuthError, Client, ClientError, Extension, Notice, PlatformEvent, PushTopicEvent, RestClient,
+    StaticToken, TransportKind,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Deserialize)]
+struct Account {
+    #[serde(rename = "Id")]
+    id: String,
+    #[serde(rename = "Name")]
+    name: String,
+}
+
+#[tokio::test]
+async fn typed_pushtopic_and_platform_events_from_rest_changes() {
+    let bayou = Bayou::start(fast_config()).await;
+    let rest = RestClient::new(bayou.password_flow()).instance_url(&bayou.base);
+    rest.create(
+        "PushTopic",
+        json!({"Name": "AccountUpdates", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
+    )
+    .await
+    .unwrap();
+    let response = bayou
+        .http
+        .post(format!("{}/admin/platform-events", bayou.base))
+        .bearer_auth(ADMIN)
+        .body(json!({"name": "Low_Ink__e", "fields": {"Printer_Model__c": "text"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    let client = client_for(&bayou, TransportKind::Auto).build().unwrap();
+    let mut notices = client.notice_receiver();
+    client.subscribe("/topic/AccountUpdates").await.unwrap();
+    client.subscribe("/event/Low_Ink__e").await.unwrap();
+    let mut events = client.events().unwrap();
+    let _running = client.start().unwrap();
+    let connected = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await;
+    // Auto picks WebSocket when the server offers it.
+    assert!(
+        matches!(&connected, Notice::Connected { transport, .. } if transport == "websocket"),
+        "{connected:?}"
+    );
+    all_subscribed(
+        &mut notices,
+        &["/topic/AccountUpdates", "/event/Low_Ink__e"],
+    )
+    .await;
+
+    let id = rest
+        .create("Account", json!({"Name": "Express Logistics"}))
+        .await
+        .unwrap();
+    rest.update(
+        "Account",
+        &id,
+        json!({"Name": "Express Logistics and Transport"}),
+    )
+    .await
+    .unwrap();
+    let published = rest
+        .publish_event("Low_Ink__e", json!({"Printer_Model__c": "XZO-5"}))
+        .await
+        .unwrap();
+    assert_eq!(published["success"], true, "{published}");
+    rest.delete("Account", &id).await.unwrap();
+
+    let got = take(&mut events, 4, WAIT).await;
+    let topic: Vec<PushTopicEvent<Value>> = got
+        .iter()
+        .filter(|e| e.channel == "/topic/AccountUpdates")
+        .map(|e| e.pushtopic().unwrap())
+        .collect();
+    let kinds: Vec<&str> = topic.iter().map(|e| e.event.change_type.as_str()).collect();
+    assert_eq!(kinds, vec!["created", "updated", "deleted"]);
+    let created: Account = serde_json::from_value(topic[0].sobject.clone()).unwrap();
+    assert_eq!(
+        (created.id.as_str(), created.name.as_str()),
+        (id.as_str(), "Express Logistics")
+    );
+    let low_ink: Vec<PlatformEvent<Value>> = got
+        .iter()
+        .filter(|e| e.channel == "/event/Low_Ink__e")
+        .map(|e| e.platform_event().unwrap())
+        .collect();
+    assert_eq!(low_ink.len(), 1);
+    assert_eq!(low_ink[0].payload["Printer_Model__c"], "XZO-5");
+    assert!(low_ink[0].event.event_uuid.is_some());
+    // Every event's replay id is the one in its payload.
+    for event in &got {
+        assert_eq!(event.replay_id, event.data["event"]["replayId"].as_i64());
+    }
+}
+
+/// Counts outgoing connects and marks incoming events.
+struct Probe {
+    connects: Arc<AtomicUsize>,
+}
+
+impl Extension for Probe {
+    fn outgoing(&self, message: &mut Value) {
+        if message["channel"] == "/meta/connect" {
+            self.connects.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn incoming(&self, message: &mut Value) {
+        if message.get("data").is_some() {
+            message["data"]["seen_by_extension"] = json!(true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
+    let bayou = Bayou::start(fast_config()).await;
+    let connects = Arc::new(AtomicUsize::new(0));
+    let client = client_for(&bayou, TransportKind::LongPolling)
+        .extension(Probe {
+            connects: connects.clone(),
+        })
+        .build()
+        .unwrap();
+    let mut messages = client.messages();
+    let mut events = client.events().unwrap();
+    assert!(matches!(client.events(), Err(ClientError::EventsTaken)));
+    let running = client.start().unwrap();
+    // After start, subscribe waits for the server's answer.
+    client.subscribe("/chat/a").await.unwrap();
+    client.subscribe("/chat/b/**").await.unwrap();
+    let reply = client.publish("/chat/a", json!({"n": 0})).await.unwrap();
+    assert_eq!(reply["successful"], true);
+    assert!(reply["ext"]["replayId"].is_i64(), "{reply}");
+    client
+        .publish("/chat/b/x/y", json!({"n": 1}))
+        .await
+        .unwrap();
+    let got = take(&mut events, 2, WAIT).await;
+    assert_eq!(numbers(&got), vec![0, 1]);
+    assert_eq!(got[1].subscription, "/chat/b/**");
+    assert!(got.iter().all(|e| e.data["seen_by_extension"] == true));
+
+    client.unsubscribe("/chat/a").await.unwrap();
+    client.publish("/chat/a", json!({"n": 2})).await.unwrap();
+    client.publish("/chat/b/z", json!({"n": 3})).await.unwrap();
+    assert_eq!(numbers(&take(&mut events, 1, WAIT).await), vec![3]);
+    assert!(connects.load(Ordering::SeqCst) >= 1);
+
+    // The tap saw the meta replies too.
+    let mut saw_handshake = false;
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_millis(200), messages.next()).await
+    {
+        saw_handshake |= message["channel"] == "/meta/handshake";
+    }
+    assert!(saw_handshake);
+
+    // Refusals are errors, not silence.
+    let refused = client.subscribe("/topic/DoesNotExist").await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Bayeux { error, .. } if error.starts_with("400::")),
+        "{refused}"
+    );
+    assert!(matches!(
+        client.subscribe("no-slash").await,
+        Err(ClientError::InvalidChannel { .. })
+    ));
+
+    // Stopping while a connect is held returns promptly.
+    let started = std::time::Instant::now();
+    running.stop().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(matches!(
+        client.publish("/chat/a", json!({})).await,
+        Err(ClientError::Stopped)
+    ));
+}
+
+#[tokio::test]
+async fn a_revoked_static_token_stops_the_client_with_a_clear_error() {
+    let bayou = Bayou::start(fast_config()).await;
+    let client = Client::builder()
+        .instance_url(&bayou.base)
+        .auth(StaticToken::new(bayou.token().await))
+        .transport(TransportKind::LongPolling)
+        .backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let mut notices = client.notice_receiver();
+    client.subscribe("/chat/static").await.unwrap();
+    let running = client.start().unwrap();
+    notice(&mut notices, WAIT, subscribed("/chat/static")).await;
+    bayou
+        .fault("invalidate-tokens", json!({"username": USER}))
+        .await;
+    let result = tokio::time::timeout(WAIT, running.wait()).await.unwrap();
+    assert!(
+        matches!(&result, Err(ClientError::Auth(AuthError::CannotRenew(_)))),
+        "{result:?}"
+    );
+    let stopped = notice(&mut notices, WAIT, |n| matches!(n, Notice::Stopped { .. })).await;
+    assert!(
+        matches!(stopped, Notice::Stopped { error: Some(_) }),
+        "{stopped:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_stop_the_client_instead_of_retrying() {
+    let bayou = Bayou::start(fast_config()).await;
+    let client = Client::builder()
+        .instance_url(&bayou.base)
+        .auth(bayou_client::PasswordFlow::new(
+            &bayou.base,
+            CLIENT,
+            SECRET,
+            USER,
+            "wrong password",
+        ))
+        .build()
+        .unwrap();
+    let running = client.start().unwrap();
+    let result = tokio::time::timeout(WAIT, running.wait()).await.unwrap();
+    let Err(ClientError::Auth(AuthError::Refused(reason))) = &result else {
+        panic!("{result:?}");
+    };
+    assert!(reason.starts_with("invalid_grant"), "{reason}");
+}
