@@ -45,7 +45,8 @@ function childEnv(extra = {}) {
  * `anonymous` (default true: no token needed; false to require a login), `env` (variables for
  * the child, e.g. `{BAYOU_USERNAME, BAYOU_PASSWORD, BAYOU_CLIENT_ID, BAYOU_CLIENT_SECRET}` to fix
  * the org's credentials; every other BAYOU_* variable of ours is left out), `adminToken` (turns
- * the admin API on: `--admin-token`; see {@link BayouServer#admin} and {@link BayouServer#adminCli}).
+ * the admin API on: `--admin-token`; see {@link BayouServer#admin} and {@link BayouServer#adminCli}),
+ * `extraArgs` (more `serve` arguments, e.g. `["--config", file]`).
  */
 export class BayouServer {
   constructor(options = {}) {
@@ -83,6 +84,7 @@ export class BayouServer {
     if (o.maxInterval !== undefined) args.push("--max-interval", String(o.maxInterval));
     if (o.transports !== undefined) args.push("--transports", o.transports);
     if (o.adminToken !== undefined) args.push("--admin-token", o.adminToken);
+    if (o.extraArgs) args.push(...o.extraArgs);
 
     const child = spawn(BAYOU_BIN, args, { env: childEnv(o.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;

@@ -23,6 +23,7 @@ fn event(channel: &'static str) -> NewEvent {
                 r#"{{"channel":"{channel}","data":{{"event":{{"createdDate":"2026-11-27T12:00:00.000Z","replayId":{id},"type":"updated"}},"sobject":{{"Id":"001xx000003DGb2AAG","Name":"Express Logistics and Transport"}}}}}}"#
             ))
         }),
+        audience: None,
     }
 }
 

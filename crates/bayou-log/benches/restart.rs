@@ -38,6 +38,7 @@ fn events(n: u64) -> Vec<NewEvent> {
                     r#"{{"channel":"/topic/Accounts","data":{{"event":{{"createdDate":"2026-11-27T12:00:00.000Z","replayId":{id},"type":"updated"}},"sobject":{{"Id":"001xx000003DGb2AAG","Name":"Express Logistics"}}}}}}"#
                 ))
             }),
+            audience: None,
         })
         .collect()
 }

@@ -35,6 +35,58 @@ pub struct NewEvent {
     pub channel: String,
     /// Produces the bytes delivered to subscribers.
     pub encode: Encoder,
+    /// Who may receive it; `None`: every subscriber of the channel.
+    pub audience: Option<Audience>,
+}
+
+impl NewEvent {
+    /// An event for every subscriber of `channel`.
+    pub fn new(channel: impl Into<String>, encode: Encoder) -> Self {
+        Self {
+            channel: channel.into(),
+            encode,
+            audience: None,
+        }
+    }
+}
+
+/// The users an event is meant for (a generic streaming push with `userIds`): only their
+/// sessions receive it, live or by replay. Stored with the event, so replay honours it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience(Arc<str>);
+
+impl Audience {
+    /// The audience of these user ids; `None` for an empty list (everyone). Ids are joined with
+    /// commas, so an id containing a comma is dropped.
+    pub fn of<S: AsRef<str>>(user_ids: impl IntoIterator<Item = S>) -> Option<Self> {
+        let joined = user_ids
+            .into_iter()
+            .filter(|id| !id.as_ref().is_empty() && !id.as_ref().contains(','))
+            .map(|id| id.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        (!joined.is_empty()).then(|| Self(Arc::from(joined)))
+    }
+
+    /// The audience as stored: user ids joined by commas.
+    pub fn from_stored(joined: &str) -> Option<Self> {
+        (!joined.is_empty()).then(|| Self(Arc::from(joined)))
+    }
+
+    /// Whether `user_id` is in the audience.
+    pub fn includes(&self, user_id: &str) -> bool {
+        self.0.split(',').any(|id| id == user_id)
+    }
+
+    /// The user ids.
+    pub fn user_ids(&self) -> impl Iterator<Item = &str> {
+        self.0.split(',')
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for NewEvent {
@@ -54,6 +106,19 @@ pub struct StoredEvent {
     pub channel: Arc<str>,
     /// The delivered message, encoded once.
     pub bytes: Bytes,
+    /// Who may receive it; `None`: every subscriber.
+    pub audience: Option<Audience>,
+}
+
+impl StoredEvent {
+    /// Whether a session of `user_id` (`None`: an anonymous session) may receive this event.
+    pub fn is_for(&self, user_id: Option<&str>) -> bool {
+        match (&self.audience, user_id) {
+            (None, _) => true,
+            (Some(audience), Some(user)) => audience.includes(user),
+            (Some(_), None) => false,
+        }
+    }
 }
 
 /// What one [`EventLog::read`] found.

@@ -10,8 +10,10 @@
 //! | `expire-log` | `{"replayId":N}` | events up to N are removed, as retention would: replaying from before N gets the 400 |
 //!
 //! `GET /admin/sessions` lists the live sessions; `POST /admin/platform-events` defines a
-//! platform event type. This is how a team reproduces "streaming went
-//! silent after three hours" in seconds.
+//! platform event type; `GET /admin/cdc` lists the objects selected for Change Data Capture
+//! and `POST /admin/cdc` `{"entity":"Account","enabled":true}` selects (or deselects) one;
+//! `GET /admin/allocations` shows what the org's allocations stand at. This is how a team
+//! reproduces "streaming went silent after three hours" in seconds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +49,8 @@ pub fn router(org: Arc<Org>, engine: Arc<Engine>, token: Option<String>) -> Rout
         .route("/admin/sessions", get(sessions))
         .route("/admin/faults/{action}", post(fault))
         .route("/admin/platform-events", post(define_event))
+        .route("/admin/cdc", get(cdc_entities).post(select_for_cdc))
+        .route("/admin/allocations", get(allocations))
         .with_state(admin)
 }
 
@@ -109,6 +113,54 @@ async fn define_event(
         Ok(()) => Json(json!({"defined": name})).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, &e),
     }
+}
+
+async fn cdc_entities(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if !authorized(&admin, &headers) {
+        return unauthorized();
+    }
+    Json(json!({"entities": admin.org.cdc_entities()})).into_response()
+}
+
+/// `POST /admin/cdc` `{"entity":"Account","enabled":true}` (`enabled` defaults to true).
+async fn select_for_cdc(
+    State(admin): State<Admin>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&admin, &headers) {
+        return unauthorized();
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(entity) = body.get("entity").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "give \"entity\" (and \"enabled\")");
+    };
+    let enabled = body.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    match admin.org.select_for_cdc(entity, enabled).await {
+        Ok(_) => Json(json!({"entities": admin.org.cdc_entities()})).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `GET /admin/allocations`: each allocation's maximum and what is used of it.
+async fn allocations(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if !authorized(&admin, &headers) {
+        return unauthorized();
+    }
+    let daily: Vec<Value> = admin
+        .engine
+        .allocation_usage()
+        .into_iter()
+        .map(|u| json!({"name": u.name, "max": u.per_day, "used": u.used, "remaining": u.per_day.saturating_sub(u.used)}))
+        .collect();
+    let config = admin.org.config();
+    Json(json!({
+        "concurrentClients": {"max": admin.engine.config().max_sessions, "used": admin.engine.session_count()},
+        "pushTopics": {"max": config.max_push_topics, "used": admin.org.topics().len()},
+        "streamingChannels": {"max": config.max_streaming_channels, "used": admin.org.streaming_channels().len()},
+        "dailyDeliveries": daily,
+    }))
+    .into_response()
 }
 
 async fn fault(

@@ -1,22 +1,26 @@
 //! Creating, updating and deleting records — and the events those changes cause.
 //!
 //! One change at a time (a write lock serialises read-modify-write): the old record is read,
-//! the new one computed, every active PushTopic on the object evaluated, and the record write
-//! and the resulting events go to the log in **one atomic batch**. The REST reply is sent once
+//! the new one computed, every active PushTopic on the object evaluated, change events built
+//! when the object is selected for Change Data Capture, and the record write and all the
+//! resulting events go to the log in **one atomic batch**. The REST reply is sent once
 //! that batch is durable, so an acknowledged change and its notifications survive a crash
 //! together or not at all.
 
 use std::sync::Arc;
 
 use bayou_log::{NewEvent, RecordWrite};
-use bayou_protocol::events::{encode_pushtopic_event, PushTopicEventType};
+use bayou_protocol::events::{encode_change_event, encode_pushtopic_event, PushTopicEventType};
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
+use crate::cdc::event::CapturedChange;
 use crate::ids::new_id;
 use crate::pushtopic::{Change, PushTopic};
 use crate::records::{self, field, objects, Fields, SYSTEM_FIELDS};
 use crate::rest::errors::RestError;
+use crate::streaming_channel::StreamingChannel;
+use crate::transaction::Transaction;
 use crate::Org;
 
 /// Checks the fields a client sent: names, no system fields, scalar values.
@@ -98,8 +102,9 @@ impl Org {
         &self,
         object: &str,
         input: Fields,
-        user_id: &str,
+        txn: &Transaction,
     ) -> Result<String, RestError> {
+        let user_id = txn.user_id.as_str();
         let (object, prefix) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         check_input(&input)?;
         let _writing = self.writes.lock().await;
@@ -124,16 +129,15 @@ impl Org {
             apply_pushtopic_defaults(&mut fields);
         }
         self.check_types(&object, &fields)?;
-        let topic = self.topic_for(&object, &id, &fields)?;
-        self.commit(
-            &object,
-            &id,
-            &fields,
-            PushTopicEventType::Created,
-            &[],
-            topic,
-        )
-        .await?;
+        let written = self.written_for(&object, &id, &fields)?;
+        let change = Change {
+            kind: PushTopicEventType::Created,
+            object: &object,
+            id: &id,
+            fields: &fields,
+            changed: &[],
+        };
+        self.commit(change, txn, written).await?;
         Ok(id)
     }
 
@@ -143,8 +147,9 @@ impl Org {
         object: &str,
         id: &str,
         input: Fields,
-        user_id: &str,
+        txn: &Transaction,
     ) -> Result<(), RestError> {
+        let user_id = txn.user_id.as_str();
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         let id = &full_id(id)?;
         check_input(&input)?;
@@ -163,31 +168,46 @@ impl Org {
         fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
         fields.insert("SystemModstamp".into(), Value::String(now));
         self.check_types(&object, &fields)?;
-        let topic = self.topic_for(&object, id, &fields)?;
-        self.commit(
-            &object,
+        let written = self.written_for(&object, id, &fields)?;
+        let change = Change {
+            kind: PushTopicEventType::Updated,
+            object: &object,
             id,
-            &fields,
-            PushTopicEventType::Updated,
-            &changed,
-            topic,
-        )
-        .await
+            fields: &fields,
+            changed: &changed,
+        };
+        self.commit(change, txn, written).await
     }
 
     /// Deletes a record (to the recycle bin: it stays stored with `IsDeleted`).
-    pub async fn delete_record(&self, object: &str, id: &str) -> Result<(), RestError> {
+    pub async fn delete_record(
+        &self,
+        object: &str,
+        id: &str,
+        txn: &Transaction,
+    ) -> Result<(), RestError> {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id)?;
         fields.insert("IsDeleted".into(), Value::Bool(true));
-        self.commit(&object, id, &fields, PushTopicEventType::Deleted, &[], None)
-            .await
+        let change = Change {
+            kind: PushTopicEventType::Deleted,
+            object: &object,
+            id,
+            fields: &fields,
+            changed: &[],
+        };
+        self.commit(change, txn, Written::Other).await
     }
 
     /// Restores a deleted record from the recycle bin.
-    pub async fn undelete_record(&self, object: &str, id: &str) -> Result<(), RestError> {
+    pub async fn undelete_record(
+        &self,
+        object: &str,
+        id: &str,
+        txn: &Transaction,
+    ) -> Result<(), RestError> {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
@@ -199,16 +219,15 @@ impl Org {
             ));
         }
         fields.insert("IsDeleted".into(), Value::Bool(false));
-        let topic = self.topic_for(&object, id, &fields)?;
-        self.commit(
-            &object,
+        let written = self.written_for(&object, id, &fields)?;
+        let change = Change {
+            kind: PushTopicEventType::Undeleted,
+            object: &object,
             id,
-            &fields,
-            PushTopicEventType::Undeleted,
-            &[],
-            topic,
-        )
-        .await
+            fields: &fields,
+            changed: &[],
+        };
+        self.commit(change, txn, written).await
     }
 
     /// A stored record, deleted or not.
@@ -281,42 +300,107 @@ impl Org {
         Ok(Some(topic))
     }
 
-    /// Writes the record and its notifications atomically, then updates the topic cache.
-    async fn commit(
-        &self,
-        object: &str,
-        id: &str,
-        fields: &Fields,
-        kind: PushTopicEventType,
-        changed: &[String],
-        topic: Option<PushTopic>,
-    ) -> Result<(), RestError> {
-        let change = Change {
-            kind,
-            object,
-            id,
-            fields,
-            changed,
-        };
-        let now = now_millis();
-        let events: Vec<NewEvent> = self
-            .topics()
+    /// For a record that configures streaming (a PushTopic or a StreamingChannel): the parsed,
+    /// validated form, so the in-memory state follows the write.
+    fn written_for(&self, object: &str, id: &str, fields: &Fields) -> Result<Written, RestError> {
+        if let Some(topic) = self.topic_for(object, id, fields)? {
+            return Ok(Written::Topic(Box::new(topic)));
+        }
+        if let Some(channel) = self.channel_for(object, id, fields)? {
+            return Ok(Written::Channel(channel));
+        }
+        Ok(Written::Other)
+    }
+
+    /// The PushTopic notifications of a change.
+    fn topic_events(&self, change: &Change<'_>, now: i64) -> Vec<NewEvent> {
+        let kind = change.kind;
+        self.topics()
             .iter()
             .filter_map(|t| {
-                let sobject = t.notification(&change, now)?;
+                let sobject = t.notification(change, now)?;
                 // Serialized once here; the encoder only wraps it.
                 Some((t.channel(), serde_json::value::to_raw_value(&sobject).ok()?))
             })
-            .map(|(channel, sobject)| NewEvent {
-                channel: channel.clone(),
-                encode: Box::new(move |replay_id, created_ms| {
-                    encode_pushtopic_event(&channel, kind, &sobject, replay_id, created_ms)
-                }),
+            .map(|(channel, sobject)| {
+                NewEvent::new(
+                    channel.clone(),
+                    Box::new(move |replay_id, created_ms| {
+                        encode_pushtopic_event(&channel, kind, &sobject, replay_id, created_ms)
+                    }),
+                )
             })
-            .collect();
-        let value = serde_json::to_vec(fields).map_err(|e| RestError::internal(e.to_string()))?;
+            .collect()
+    }
+
+    /// The change events of a change, when its object is selected for Change Data Capture:
+    /// one on `/data/ChangeEvents` and one on the object's channel, sharing one payload.
+    fn change_events(
+        &self,
+        change: &Change<'_>,
+        txn: &Transaction,
+        now: i64,
+    ) -> Result<Vec<NewEvent>, RestError> {
+        if !self.captures_changes(change.object) {
+            return Ok(Vec::new());
+        }
+        let captured = CapturedChange {
+            object: change.object,
+            id: change.id,
+            kind: change.kind,
+            fields: change.fields,
+            changed: change.changed,
+            commit_number: self.next_commit_number(),
+            commit_ms: now,
+        };
+        let payload = crate::cdc::event::payload(&captured, txn);
+        let payload: std::sync::Arc<serde_json::value::RawValue> =
+            serde_json::value::to_raw_value(&payload)
+                .map_err(|e| RestError::internal(e.to_string()))?
+                .into();
+        let schema: std::sync::Arc<str> = self.change_schema_id(change.object).into();
+        Ok([
+            crate::cdc::ALL_CHANGES.to_owned(),
+            crate::cdc::channel_of(change.object),
+        ]
+        .into_iter()
+        .map(|channel| {
+            let (payload, schema) = (payload.clone(), schema.clone());
+            NewEvent::new(
+                channel.clone(),
+                Box::new(move |replay_id, _| {
+                    encode_change_event(&channel, &schema, &payload, replay_id)
+                }),
+            )
+        })
+        .collect())
+    }
+
+    /// The change event schema id of `object`: it changes when the object gains fields.
+    fn change_schema_id(&self, object: &str) -> String {
+        let fields = self
+            .schema
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .field_names(object);
+        crate::events::schema_id_of(&format!("{object}ChangeEvent:{}", fields.join(",")))
+    }
+
+    /// Writes the record and every event its change causes atomically, then updates the
+    /// in-memory PushTopics and StreamingChannels.
+    async fn commit(
+        &self,
+        change: Change<'_>,
+        txn: &Transaction,
+        written: Written,
+    ) -> Result<(), RestError> {
+        let now = now_millis();
+        let mut events = self.topic_events(&change, now);
+        events.extend(self.change_events(&change, txn, now)?);
+        let value =
+            serde_json::to_vec(change.fields).map_err(|e| RestError::internal(e.to_string()))?;
         let write = RecordWrite {
-            key: records::key(object, id),
+            key: records::key(change.object, change.id),
             value: Some(value),
         };
         self.store
@@ -326,14 +410,32 @@ impl Org {
         self.schema
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .learn(object, fields);
-        if object == "PushTopic" {
-            let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-            topics.retain(|t| t.id != id);
-            if let (Some(topic), false) = (topic, kind == PushTopicEventType::Deleted) {
-                topics.push(Arc::new(topic));
+            .learn(change.object, change.fields);
+        let deleted = change.kind == PushTopicEventType::Deleted;
+        match change.object {
+            "PushTopic" => {
+                let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+                topics.retain(|t| t.id != change.id);
+                if let (Written::Topic(topic), false) = (written, deleted) {
+                    topics.push(Arc::new(*topic));
+                }
             }
+            "StreamingChannel" => {
+                let channel = match written {
+                    Written::Channel(channel) if !deleted => Some(channel),
+                    _ => None,
+                };
+                self.channel_written(change.id, channel);
+            }
+            _ => {}
         }
         Ok(())
     }
+}
+
+/// What a written record configures.
+enum Written {
+    Topic(Box<PushTopic>),
+    Channel(StreamingChannel),
+    Other,
 }

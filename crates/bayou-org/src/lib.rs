@@ -11,10 +11,14 @@
 //! - [`records`], sObjects stored beside the event log, and `changes.rs`, where a record change
 //!   and the PushTopic events it causes are written in one atomic batch;
 //! - [`pushtopic`], PushTopics and Salesforce's rules for when they notify;
+//! - [`streaming_channel`], generic streaming: `/u/` channels and the REST push resource;
+//! - [`events`], platform events; [`cdc`], Change Data Capture; [`transaction`], what the
+//!   changes of one REST request share;
 //! - [`ids`], Salesforce's 15/18-character record ids.
 
 pub mod admin;
 pub mod auth;
+pub mod cdc;
 mod changes;
 pub mod events;
 pub mod identity;
@@ -22,10 +26,14 @@ pub mod ids;
 pub mod pushtopic;
 pub mod records;
 pub mod rest;
+pub mod streaming_channel;
 pub mod tokens;
+pub mod transaction;
 
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, Weak};
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
@@ -60,6 +68,13 @@ pub struct OrgConfig {
     pub platform_events: Vec<events::EventType>,
     /// Most PushTopics the org may have (Salesforce's allocation); `None`: no limit.
     pub max_push_topics: Option<usize>,
+    /// Most StreamingChannels the org may have; `None`: no limit.
+    pub max_streaming_channels: Option<usize>,
+    /// Whether subscribing to a `/u/` channel that does not exist creates it.
+    pub dynamic_channels: bool,
+    /// Objects whose changes publish Change Data Capture events (more can be selected at run
+    /// time through the admin API).
+    pub cdc_entities: Vec<String>,
 }
 
 /// Whether Bayeux clients may publish on channels matching a pattern.
@@ -78,6 +93,9 @@ impl Default for OrgConfig {
             publish_rules: Vec::new(),
             platform_events: Vec::new(),
             max_push_topics: None,
+            max_streaming_channels: None,
+            dynamic_channels: false,
+            cdc_entities: Vec::new(),
         }
     }
 }
@@ -98,6 +116,14 @@ pub struct Org {
     pub(crate) schema: RwLock<records::schema::Schema>,
     /// Platform event types by lower-cased name.
     pub(crate) event_types: RwLock<std::collections::HashMap<String, events::EventType>>,
+    /// The StreamingChannels (generic streaming).
+    pub(crate) channels: RwLock<Vec<streaming_channel::StreamingChannel>>,
+    /// Objects selected for Change Data Capture.
+    pub(crate) cdc: RwLock<BTreeSet<String>>,
+    /// The last `commitNumber` given to a change.
+    commit_number: AtomicU64,
+    /// The streaming engine, for who is subscribed where (generic streaming's push replies).
+    engine: OnceLock<Weak<bayou_server::Engine>>,
 }
 
 impl std::fmt::Debug for Org {
@@ -126,7 +152,14 @@ impl Org {
             .into_iter()
             .map(|t| (t.name.to_ascii_lowercase(), t))
             .collect();
+        let channels = streaming_channel::load(store.as_ref())
+            .map_err(|e| OrgError::Internal(format!("streaming channels: {e}")))?;
+        let cdc = cdc::load(store.as_ref(), &config.cdc_entities).map_err(OrgError::Internal)?;
         let org = Self {
+            channels: RwLock::new(channels),
+            cdc: RwLock::new(cdc),
+            commit_number: AtomicU64::new(0),
+            engine: OnceLock::new(),
             tokens: TokenStore::new(&org_id, config.session_timeout),
             identity: RwLock::new(identity),
             org_id,
@@ -140,11 +173,38 @@ impl Org {
         Ok((Arc::new(org), created))
     }
 
+    /// Lets the org see the engine's subscriptions (who is online on a generic streaming
+    /// channel). Without it, push replies report nobody online.
+    pub fn attach_engine(&self, engine: &Arc<bayou_server::Engine>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
+    }
+
+    pub(crate) fn engine(&self) -> Option<Arc<bayou_server::Engine>> {
+        self.engine.get().and_then(Weak::upgrade)
+    }
+
+    /// The next `commitNumber`: increasing, microseconds since the epoch when the clock allows.
+    pub(crate) fn next_commit_number(&self) -> u64 {
+        let now = u64::try_from(bayou_protocol::time::now_millis()).unwrap_or(0) * 1_000;
+        let previous = self
+            .commit_number
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or_default();
+        now.max(previous + 1)
+    }
+
     pub(crate) fn topics(&self) -> Vec<Arc<pushtopic::PushTopic>> {
         self.topics
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The org's settings.
+    pub fn config(&self) -> &OrgConfig {
+        &self.config
     }
 
     /// The 18-character organization id.
@@ -201,8 +261,8 @@ fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgEr
         let Some((object, _)) = key.split_once('/') else {
             continue;
         };
-        if object == "EventType" {
-            continue; // platform event types, not records
+        if object == "EventType" || object == "CdcEntity" {
+            continue; // platform event types and CDC selections, not records
         }
         if let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) {
             schema.learn(object, &fields);

@@ -21,6 +21,11 @@ pub const CHANNEL_NOT_SPECIFIED: &str = "400::Channel name not specified";
 pub const CHANNEL_LEADING_SLASH: &str = "400::Channel subscriptions must start with a leading '/'";
 pub const MAXIMUM_REQUEST_SIZE: &str = "413::Maximum Request Size Exceeded";
 pub const CONCURRENT_CLIENT_LIMIT: &str = "403::Organization concurrent user limit exceeded";
+pub const DAILY_EVENT_LIMIT: &str = "403::Organization total events daily limit exceeded";
+pub const UNKNOWN_CHANNEL: &str = "404::Unknown channel";
+pub const CHANNEL_CASE_MISMATCH: &str = "404::channel names may not vary only by case";
+pub const CHANNEL_LIMIT_EXCEEDED: &str =
+    "403::Unable to create channel dynamically, maximum channel limit has been exceeded";
 pub const SERVER_TOO_BUSY: &str = "503::Server is too busy.  Please try your request again later.";
 
 /// `400::API version in the URI is mandatory. URI format: '/cometd/66.0'`

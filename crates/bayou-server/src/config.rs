@@ -54,6 +54,8 @@ pub struct EngineConfig {
     pub secure_cookies: bool,
     /// Most sessions at once (Salesforce's "concurrent clients" allocation); `None`: no limit.
     pub max_sessions: Option<usize>,
+    /// Daily delivery allocations by kind of channel; empty: no limit.
+    pub delivery_allocations: Vec<crate::engine::allocations::DeliveryAllocation>,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +72,7 @@ impl Default for EngineConfig {
             transports: vec![TransportKind::WebSocket, TransportKind::LongPolling],
             secure_cookies: false,
             max_sessions: None,
+            delivery_allocations: Vec::new(),
         }
     }
 }

@@ -41,6 +41,11 @@ async fn call(args: &AdminArgs) -> anyhow::Result<Value> {
             "faults/expire-log".to_owned(),
             Some(json!({"replayId": replay_id})),
         ),
+        AdminAction::Cdc { entity, disable } => (
+            "cdc".to_owned(),
+            Some(json!({"entity": entity, "enabled": !disable})),
+        ),
+        AdminAction::Allocations => ("allocations".to_owned(), None),
     };
     let url = format!("{base}/admin/{path}");
     let request = match body {

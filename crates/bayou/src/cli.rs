@@ -71,6 +71,15 @@ pub enum AdminAction {
     DelayDeliveries { ms: u64 },
     /// Remove events up to this replay id, as retention would.
     ExpireLog { replay_id: u64 },
+    /// Select an object for Change Data Capture (or, with --disable, deselect it).
+    Cdc {
+        /// The object, e.g. Account or Invoice__c.
+        entity: String,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Show what the org's allocations stand at.
+    Allocations,
 }
 
 /// Log output format.
@@ -188,7 +197,8 @@ pub struct ServeArgs {
     pub bayeux_publish: Option<Vec<String>>,
 
     /// Allocations: `unlimited` (default) or `salesforce` (a Developer Edition org's limits:
-    /// 20 concurrent clients, 40 PushTopics). --max-clients and --max-push-topics override.
+    /// 20 concurrent clients, 40 PushTopics, 200 streaming channels, 10,000 deliveries a day
+    /// each for PushTopic, generic and platform/change events). The --max-* flags override.
     #[arg(long, env = "BAYOU_ALLOCATIONS")]
     pub allocations: Option<Allocations>,
 
@@ -199,6 +209,32 @@ pub struct ServeArgs {
     /// Most PushTopics in the org.
     #[arg(long, env = "BAYOU_MAX_PUSH_TOPICS")]
     pub max_push_topics: Option<usize>,
+
+    /// Most StreamingChannels (generic streaming channels) in the org.
+    #[arg(long, env = "BAYOU_MAX_STREAMING_CHANNELS")]
+    pub max_streaming_channels: Option<usize>,
+
+    /// PushTopic events delivered per rolling 24 hours (counted per subscriber).
+    #[arg(long, env = "BAYOU_MAX_DAILY_TOPIC_EVENTS")]
+    pub max_daily_topic_events: Option<u64>,
+
+    /// Generic streaming (/u/) events delivered per rolling 24 hours.
+    #[arg(long, env = "BAYOU_MAX_DAILY_GENERIC_EVENTS")]
+    pub max_daily_generic_events: Option<u64>,
+
+    /// Platform and change events (/event/, /data/) delivered per rolling 24 hours.
+    #[arg(long, env = "BAYOU_MAX_DAILY_PLATFORM_EVENTS")]
+    pub max_daily_platform_events: Option<u64>,
+
+    /// Create a /u/ StreamingChannel when a client subscribes to one that does not exist
+    /// (Salesforce's "Enable Dynamic Streaming Channel Creation"; off by default, as there).
+    #[arg(long, env = "BAYOU_DYNAMIC_CHANNELS")]
+    pub dynamic_channels: bool,
+
+    /// Objects whose changes publish Change Data Capture events, comma-separated
+    /// (e.g. `Account,Invoice__c`); more can be selected through the admin API.
+    #[arg(long, env = "BAYOU_CDC_ENTITIES", value_delimiter = ',')]
+    pub cdc_entities: Option<Vec<String>>,
 
     /// Token for the admin API (fault injection); the API is off without one.
     #[arg(long, env = "BAYOU_ADMIN_TOKEN", hide_env_values = true)]

@@ -59,6 +59,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
 
     let server = Server::new(settings.engine.clone(), org.clone(), log);
+    org.attach_engine(server.engine());
     let engine = Arc::clone(server.engine());
     let admin = bayou_org::admin::router(
         org.clone(),

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use bayou_server::engine::allocations::DeliveryAllocation;
 use bayou_server::{EngineConfig, TransportKind};
 use serde::Deserialize;
 
@@ -60,6 +61,12 @@ struct FileSettings {
     allocations: Option<Allocations>,
     max_clients: Option<usize>,
     max_push_topics: Option<usize>,
+    max_streaming_channels: Option<usize>,
+    max_daily_topic_events: Option<u64>,
+    max_daily_generic_events: Option<u64>,
+    max_daily_platform_events: Option<u64>,
+    dynamic_channels: Option<bool>,
+    cdc_entities: Option<Vec<String>>,
     platform_events: Option<Vec<bayou_org::events::EventType>>,
     log_format: Option<LogFormat>,
     log: Option<String>,
@@ -112,12 +119,56 @@ impl Settings {
         };
         let defaults = EngineConfig::default();
         // Salesforce's Developer Edition allocations, when asked for.
-        let profile = match args.allocations.or(file.allocations) {
-            Some(Allocations::Salesforce) => (Some(20), Some(40)),
-            Some(Allocations::Unlimited) | None => (None, None),
+        // (Free orgs: 10,000 deliveries a day of each kind, 200 channels.)
+        let salesforce = matches!(
+            args.allocations.or(file.allocations),
+            Some(Allocations::Salesforce)
+        );
+        let profile = |value: u64| salesforce.then_some(value);
+        let max_sessions = args
+            .max_clients
+            .or(file.max_clients)
+            .or(profile(20).map(|v| v as usize));
+        let max_push_topics = args
+            .max_push_topics
+            .or(file.max_push_topics)
+            .or(profile(40).map(|v| v as usize));
+        let max_streaming_channels = args
+            .max_streaming_channels
+            .or(file.max_streaming_channels)
+            .or(profile(200).map(|v| v as usize));
+        let daily = |name: &str, patterns: &[&str], flag: Option<u64>, file: Option<u64>| {
+            flag.or(file)
+                .or(profile(10_000))
+                .map(|per_day| DeliveryAllocation {
+                    name: name.to_owned(),
+                    patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+                    per_day,
+                })
         };
-        let max_sessions = args.max_clients.or(file.max_clients).or(profile.0);
-        let max_push_topics = args.max_push_topics.or(file.max_push_topics).or(profile.1);
+        let delivery_allocations = [
+            daily(
+                "PushTopic",
+                &["/topic/**"],
+                args.max_daily_topic_events,
+                file.max_daily_topic_events,
+            ),
+            daily(
+                "GenericStreaming",
+                &["/u/**"],
+                args.max_daily_generic_events,
+                file.max_daily_generic_events,
+            ),
+            daily(
+                "PlatformAndChangeEvents",
+                &["/event/**", "/data/**"],
+                args.max_daily_platform_events,
+                file.max_daily_platform_events,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
             flag.or(file).map(Duration::from_millis).unwrap_or(default)
         };
@@ -152,6 +203,7 @@ impl Settings {
             transports,
             secure_cookies: false,
             max_sessions,
+            delivery_allocations,
         };
         for (name, value) in [
             ("max_queue", engine.max_queue),
@@ -217,6 +269,9 @@ impl Settings {
             publish_rules,
             platform_events: file.platform_events.unwrap_or_default(),
             max_push_topics,
+            max_streaming_channels,
+            dynamic_channels: args.dynamic_channels || file.dynamic_channels.unwrap_or(false),
+            cdc_entities: args.cdc_entities.or(file.cdc_entities).unwrap_or_default(),
         };
         let credentials = CredentialOverrides {
             username: args.username,
@@ -438,6 +493,55 @@ mod tests {
         assert_eq!(s.engine.max_sessions, Some(5));
         let s = Settings::resolve(args(&[])).unwrap();
         assert_eq!((s.engine.max_sessions, s.org.max_push_topics), (None, None));
+        assert!(s.engine.delivery_allocations.is_empty());
+        assert_eq!(s.org.max_streaming_channels, None);
+    }
+
+    #[test]
+    fn daily_delivery_allocations_from_the_profile_and_flags() {
+        let s = Settings::resolve(args(&[
+            "--allocations",
+            "salesforce",
+            "--max-daily-generic-events",
+            "5",
+        ]))
+        .unwrap();
+        assert_eq!(s.org.max_streaming_channels, Some(200));
+        let daily: Vec<(&str, u64)> = s
+            .engine
+            .delivery_allocations
+            .iter()
+            .map(|a| (a.name.as_str(), a.per_day))
+            .collect();
+        assert_eq!(
+            daily,
+            [
+                ("PushTopic", 10_000),
+                ("GenericStreaming", 5),
+                ("PlatformAndChangeEvents", 10_000)
+            ]
+        );
+        assert_eq!(
+            s.engine.delivery_allocations[2].patterns,
+            ["/event/**", "/data/**"]
+        );
+        let s = Settings::resolve(args(&["--max-daily-topic-events", "7"])).unwrap();
+        assert_eq!(s.engine.delivery_allocations.len(), 1);
+        assert_eq!(s.engine.delivery_allocations[0].patterns, ["/topic/**"]);
+    }
+
+    #[test]
+    fn generic_streaming_and_cdc_settings() {
+        let s = Settings::resolve(args(&[
+            "--dynamic-channels",
+            "--cdc-entities",
+            "Account,Invoice__c",
+        ]))
+        .unwrap();
+        assert!(s.org.dynamic_channels);
+        assert_eq!(s.org.cdc_entities, ["Account", "Invoice__c"]);
+        let s = Settings::resolve(args(&[])).unwrap();
+        assert!(!s.org.dynamic_channels && s.org.cdc_entities.is_empty());
     }
 
     #[test]

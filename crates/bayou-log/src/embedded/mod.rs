@@ -7,7 +7,7 @@
 //! in memory ([`recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
 //! own thread ([`expiry`]).
 
-mod codec;
+pub mod codec;
 mod expiry;
 mod recent;
 mod writer;

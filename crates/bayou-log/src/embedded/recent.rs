@@ -97,6 +97,7 @@ mod tests {
             created_ms: 0,
             channel: Arc::from(channel),
             bytes: Bytes::from(format!("{id}")),
+            audience: None,
         }
     }
 

@@ -11,6 +11,7 @@ fn event(channel: &str, text: &str) -> NewEvent {
     NewEvent {
         channel: channel.to_owned(),
         encode: Box::new(move |id, _| Bytes::from(format!("{id}:{text}"))),
+        audience: None,
     }
 }
 

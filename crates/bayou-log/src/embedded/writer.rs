@@ -67,7 +67,7 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
             write.insert(
                 &inner.events,
                 codec::key(next),
-                codec::encode_value(created, &event.channel, &bytes),
+                codec::encode_value(created, &event.channel, event.audience.as_ref(), &bytes),
             );
             request_ids.push(next);
             let channel = match &last_channel {
@@ -83,6 +83,7 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
                 created_ms: created,
                 channel,
                 bytes,
+                audience: event.audience,
             });
         }
         ids.push(request_ids);

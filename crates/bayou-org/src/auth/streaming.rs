@@ -4,7 +4,10 @@
 //! Salesforce does since Spring '18. Anonymous clients are let in only when configured.
 //!
 //! It also polices channels: `/topic/<Name>` must name an existing PushTopic
-//! (`400::The channel you requested to subscribe to doesn’t exist …` otherwise), and Bayeux
+//! (`400::The channel you requested to subscribe to doesn’t exist …` otherwise); `/u/<Name>`
+//! an existing StreamingChannel (`404::Unknown channel`, or `404::channel names may not vary
+//! only by case`), unless dynamic channels are on and the subscription creates it; `/data/…`
+//! must be `ChangeEvents` or an object's change event channel. Bayeux
 //! clients may not publish into Salesforce's namespaces (`/topic`, `/u`, `/event`, `/data`),
 //! where events come from the org — as Salesforce refuses it. Both defaults can be changed
 //! per channel pattern (`OrgConfig::publish_rules`).
@@ -17,6 +20,7 @@ use bayou_server::auth::{AuthError, Authenticator, Credentials, Principal};
 use bayou_server::engine::subscriptions::DeliveryFilter;
 
 use crate::pushtopic::filter::TopicFilter;
+use crate::streaming_channel::Lookup;
 
 use crate::Org;
 
@@ -42,16 +46,39 @@ impl Authenticator for Org {
         }
     }
 
-    fn can_subscribe(&self, _: &Principal, subscription: &Subscription) -> Result<(), String> {
+    fn can_subscribe(
+        &self,
+        principal: &Principal,
+        subscription: &Subscription,
+    ) -> Result<(), String> {
         let channel = subscription.channel.as_str();
-        let Some(name) = channel.strip_prefix("/topic/") else {
-            return Ok(());
-        };
-        if self.topics().iter().any(|t| t.active && t.name == name) {
-            Ok(())
-        } else {
-            Err(errors::channel_does_not_exist(channel))
+        if subscription.channel.is_wildcard() {
+            return Ok(()); // matches whatever channels exist
         }
+        if let Some(name) = channel.strip_prefix("/topic/") {
+            return if self.topics().iter().any(|t| t.active && t.name == name) {
+                Ok(())
+            } else {
+                Err(errors::channel_does_not_exist(channel))
+            };
+        }
+        if channel.starts_with("/u/") {
+            return match self.lookup_channel(channel) {
+                Lookup::Exists => Ok(()),
+                Lookup::CaseMismatch => Err(errors::CHANNEL_CASE_MISMATCH.to_owned()),
+                Lookup::Missing if self.config.dynamic_channels => {
+                    self.create_dynamic_channel(channel, principal.user_id.as_deref())
+                }
+                Lookup::Missing => Err(errors::UNKNOWN_CHANNEL.to_owned()),
+            };
+        }
+        if channel.starts_with("/data/")
+            && channel != crate::cdc::ALL_CHANGES
+            && crate::cdc::object_of_channel(channel).is_none()
+        {
+            return Err(errors::channel_does_not_exist(channel));
+        }
+        Ok(())
     }
 
     fn subscription_filter(

@@ -53,12 +53,7 @@ impl EventType {
 
     /// The schema id: changes when the fields change, like Salesforce's.
     pub fn schema_id(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
-            (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b)
-        });
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.to_be_bytes()[..16])[..22]
-            .to_owned()
+        schema_id_of(&serde_json::to_string(self).unwrap_or_default())
     }
 
     /// Validates a publish's fields against the type.
@@ -108,6 +103,18 @@ fn kind_of(name: &str) -> Option<FieldKind> {
 }
 
 /// A random version-4 UUID, as `EventUuid`.
+/// A 22-character schema id derived from a description of the schema: the same description
+/// gives the same id, a changed one another.
+pub fn schema_id_of(description: &str) -> String {
+    let hash = description
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
+            (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b)
+        });
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.to_be_bytes()[..16])[..22]
+        .to_owned()
+}
+
 pub fn new_uuid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;

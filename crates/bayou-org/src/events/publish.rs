@@ -89,6 +89,7 @@ impl Org {
             encode: Box::new(move |replay_id, _| {
                 encode_platform_event(&channel, &schema, &payload, &event_uuid, replay_id)
             }),
+            audience: None,
         };
         let ids = self
             .store

@@ -13,6 +13,7 @@ const STANDARD: &[(&str, &str)] = &[
     ("Case", prefix::CASE),
     ("Task", prefix::TASK),
     ("PushTopic", prefix::PUSH_TOPIC),
+    ("StreamingChannel", prefix::STREAMING_CHANNEL),
 ];
 
 /// The canonical name and key prefix of an sObject type, if the org has it. Names are matched

@@ -88,6 +88,17 @@ impl Schema {
         Ok(())
     }
 
+    /// The (lower-cased) names of `object`'s known fields, sorted.
+    pub fn field_names(&self, object: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .objects
+            .get(object)
+            .map(|fields| fields.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Learns the kinds of fields seen for the first time.
     pub fn learn(&mut self, object: &str, fields: &Fields) {
         let known = self.objects.entry(object.to_owned()).or_default();

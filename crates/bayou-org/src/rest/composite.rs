@@ -4,7 +4,9 @@
 //! whatever the sub-results. Supported sub-requests: `POST …/sobjects/{Type}` (records and
 //! platform events), `GET`/`PATCH`/`DELETE …/sobjects/{Type}/{Id}`. Each sub-request stands on
 //! its own (`allOrNone` is accepted but, as on Salesforce for platform events published
-//! immediately, rolls nothing back); `@{ref.field}` references are not supported.
+//! immediately, rolls nothing back); `@{ref.field}` references are not supported. The record
+//! changes of one composite request share one transaction (one Change Data Capture
+//! `transactionKey`, numbered by `sequenceNumber`).
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use serde_json::{json, Value};
 use super::errors::RestError;
 use super::sobjects::{event_reply, with_attributes};
 use crate::records::{objects, Fields};
+use crate::transaction::Transaction;
 use crate::Org;
 
 pub async fn composite(
@@ -47,9 +50,10 @@ pub async fn composite(
         .into_response();
     }
     let mut responses = Vec::with_capacity(subrequests.len());
+    let txn = Transaction::new(&user, &version);
     for sub in subrequests {
         let reference = sub.get("referenceId").cloned().unwrap_or(Value::Null);
-        let (status, body, location) = match run(&org, &version, &user, sub).await {
+        let (status, body, location) = match run(&org, &version, &txn, sub).await {
             Ok(done) => done,
             Err(e) => (
                 e.status,
@@ -66,9 +70,10 @@ pub async fn composite(
 async fn run(
     org: &Org,
     version: &str,
-    user: &str,
+    txn: &Transaction,
     sub: &Value,
 ) -> Result<(StatusCode, Value, Option<String>), RestError> {
+    let user = txn.user_id.as_str();
     let method = sub
         .get("method")
         .and_then(Value::as_str)
@@ -100,7 +105,7 @@ async fn run(
                 let published = org.publish_event(rest, body()?, user).await?;
                 return Ok((StatusCode::CREATED, event_reply(&published), None));
             }
-            let id = org.create_record(rest, body()?, user).await?;
+            let id = org.create_record(rest, body()?, txn).await?;
             let location = format!("/services/data/{version}/sobjects/{rest}/{id}");
             Ok((
                 StatusCode::CREATED,
@@ -118,11 +123,11 @@ async fn run(
             ))
         }
         ("PATCH", Some((object, id))) => {
-            org.update_record(object, id, body()?, user).await?;
+            org.update_record(object, id, body()?, txn).await?;
             Ok((StatusCode::NO_CONTENT, Value::Null, None))
         }
         ("DELETE", Some((object, id))) => {
-            org.delete_record(object, id).await?;
+            org.delete_record(object, id, txn).await?;
             Ok((StatusCode::NO_CONTENT, Value::Null, None))
         }
         _ => Err(RestError::new(

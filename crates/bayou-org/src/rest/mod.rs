@@ -3,6 +3,7 @@
 
 pub mod composite;
 pub mod errors;
+pub mod limits;
 pub mod query;
 pub mod sobjects;
 pub mod versions;
@@ -42,6 +43,10 @@ pub(crate) fn router() -> Router<Arc<Org>> {
             post(sobjects::undelete),
         )
         .route(
+            "/services/data/{version}/sobjects/{object}/{id}/push",
+            get(crate::streaming_channel::push::online).post(crate::streaming_channel::push::push),
+        )
+        .route(
             "/services/data/{version}/composite",
             post(composite::composite),
         )
@@ -49,6 +54,8 @@ pub(crate) fn router() -> Router<Arc<Org>> {
             "/services/data/{version}/composite/",
             post(composite::composite),
         )
+        .route("/services/data/{version}/limits", get(limits::limits))
+        .route("/services/data/{version}/limits/", get(limits::limits))
         .route("/services/data/{version}/query", get(query::query))
         .route("/services/data/{version}/query/", get(query::query))
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::RestError;
 use crate::records::{objects, Fields};
+use crate::transaction::Transaction;
 use crate::Org;
 
 fn parse_body(body: &[u8]) -> Result<Fields, RestError> {
@@ -41,7 +42,7 @@ where
 /// `POST /services/data/vXX.X/sobjects/{Type}`
 pub async fn create(
     State(org): State<Arc<Org>>,
-    Path((_version, object)): Path<(String, String)>,
+    Path((version, object)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -52,7 +53,8 @@ pub async fn create(
             let published = org.publish_event(&object, fields, &user).await?;
             return Ok((StatusCode::CREATED, Json(event_reply(&published))).into_response());
         }
-        let id = org.create_record(&object, fields, &user).await?;
+        let txn = Transaction::new(&user, &version);
+        let id = org.create_record(&object, fields, &txn).await?;
         let reply = json!({"id": id, "success": true, "errors": []});
         Ok((StatusCode::CREATED, Json(reply)).into_response())
     })
@@ -76,13 +78,14 @@ pub async fn get(
 /// `PATCH /services/data/vXX.X/sobjects/{Type}/{Id}`
 pub async fn update(
     State(org): State<Arc<Org>>,
-    Path((_version, object, id)): Path<(String, String, String)>,
+    Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let org = &*org;
     as_user(org, &headers, |user| async move {
-        org.update_record(&object, &id, parse_body(&body)?, &user)
+        let txn = Transaction::new(&user, &version);
+        org.update_record(&object, &id, parse_body(&body)?, &txn)
             .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
@@ -92,11 +95,13 @@ pub async fn update(
 /// `DELETE /services/data/vXX.X/sobjects/{Type}/{Id}`
 pub async fn delete(
     State(org): State<Arc<Org>>,
-    Path((_version, object, id)): Path<(String, String, String)>,
+    Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    as_user(&org, &headers, |_| async {
-        org.delete_record(&object, &id).await?;
+    let org = &*org;
+    as_user(org, &headers, |user| async move {
+        let txn = Transaction::new(&user, &version);
+        org.delete_record(&object, &id, &txn).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -107,11 +112,13 @@ pub async fn delete(
 /// `undeleted`.
 pub async fn undelete(
     State(org): State<Arc<Org>>,
-    Path((_version, object, id)): Path<(String, String, String)>,
+    Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    as_user(&org, &headers, |_| async {
-        org.undelete_record(&object, &id).await?;
+    let org = &*org;
+    as_user(org, &headers, |user| async move {
+        let txn = Transaction::new(&user, &version);
+        org.undelete_record(&object, &id, &txn).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

@@ -1,7 +1,10 @@
 //! The emulated org over real HTTP: logging in, records and PushTopics, streaming with tokens.
 
+mod allocations;
+mod cdc;
 mod events;
 mod faults;
+mod generic;
 mod login;
 mod records;
 mod support;

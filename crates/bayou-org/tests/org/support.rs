@@ -17,6 +17,8 @@ pub const PASSWORD: &str = "correct horse";
 pub const CLIENT: &str = "test-client";
 pub const SECRET: &str = "test-secret";
 pub const ADMIN: &str = "admin-secret";
+pub const OTHER_USER: &str = "other@example.com";
+pub const OTHER_PASSWORD: &str = "battery staple";
 
 pub struct Running {
     pub base: String,
@@ -26,18 +28,23 @@ pub struct Running {
 }
 
 pub async fn start(config: OrgConfig) -> Running {
+    start_with(config, EngineConfig::default()).await
+}
+
+pub async fn start_with(config: OrgConfig, engine: EngineConfig) -> Running {
     let data = tempfile::tempdir().unwrap();
     let overrides = CredentialOverrides {
         username: Some(USER.into()),
         password: Some(PASSWORD.into()),
         client_id: Some(CLIENT.into()),
         client_secret: Some(SECRET.into()),
-        extra_users: Vec::new(),
+        extra_users: vec![(OTHER_USER.into(), OTHER_PASSWORD.into())],
     };
     let log =
         Arc::new(EmbeddedLog::open(&data.path().join("log"), EmbeddedOptions::default()).unwrap());
     let (org, _) = Org::open(data.path(), &overrides, config, log.clone()).unwrap();
-    let server = Server::new(EngineConfig::default(), org.clone(), log);
+    let server = Server::new(engine, org.clone(), log);
+    org.attach_engine(server.engine());
     let admin =
         bayou_org::admin::router(org.clone(), server.engine().clone(), Some(ADMIN.to_owned()));
     let router = server.router().merge(org.router()).merge(admin);
@@ -77,13 +84,17 @@ impl Running {
     }
 
     pub async fn password_login(&self) -> Value {
+        self.login_as(USER, PASSWORD).await
+    }
+
+    pub async fn login_as(&self, username: &str, password: &str) -> Value {
         let (status, body) = self
             .token(&[
                 ("grant_type", "password"),
                 ("client_id", CLIENT),
                 ("client_secret", SECRET),
-                ("username", USER),
-                ("password", PASSWORD),
+                ("username", username),
+                ("password", password),
             ])
             .await;
         assert_eq!(status, 200, "{body}");

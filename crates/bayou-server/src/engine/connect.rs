@@ -37,8 +37,18 @@ impl Engine {
     pub(super) fn connect(&self, message: Message, ctx: RequestContext<'_>) -> Step {
         let session = match self.session_for(&message) {
             Ok(session) => session,
-            Err(reply) => return Step::Reply(*reply),
+            Err(reply) => {
+                let limited = message
+                    .client_id
+                    .as_deref()
+                    .filter(|id| self.take_limited(id));
+                return Step::Reply(match limited {
+                    Some(client_id) => daily_limit_failure(&message, client_id),
+                    None => *reply,
+                });
+            }
         };
+
         if let Some(requested) = message.connection_type.as_deref() {
             if !TransportKind::from_name(requested).is_some_and(|t| self.config.offers(t)) {
                 let reply = Reply::failure(
@@ -114,6 +124,10 @@ impl Engine {
                 let advice = Advice::retry(millis(self.config.timeout), 1_000);
                 (Vec::new(), reply.with_advice(advice))
             }
+            WaitOutcome::Closed(CloseReason::DailyLimit) => (
+                Vec::new(),
+                to_failure(reply, errors::DAILY_EVENT_LIMIT, Advice::none()),
+            ),
             WaitOutcome::Closed(CloseReason::AuthInvalid) => (
                 Vec::new(),
                 to_failure(reply, errors::AUTHENTICATION_INVALID, Advice::none()),
@@ -124,6 +138,16 @@ impl Engine {
             ),
         }
     }
+}
+
+fn daily_limit_failure(message: &Message, client_id: &str) -> Reply {
+    Reply::failure(
+        message.channel.clone(),
+        message.id.clone(),
+        errors::DAILY_EVENT_LIMIT,
+    )
+    .with_client_id(client_id)
+    .with_advice(Advice::none())
 }
 
 fn to_failure(reply: Reply, error: &str, advice: Advice) -> Reply {

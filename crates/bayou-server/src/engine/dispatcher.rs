@@ -86,15 +86,28 @@ impl Engine {
     fn dispatch(&self, batch: bayou_log::ReadBatch) {
         let max_queue = self.config.max_queue;
         let mut overflowed: Vec<Arc<Session>> = Vec::new();
+        let mut limited: Vec<Arc<Session>> = Vec::new();
         let mut enqueued = 0_usize;
         {
             let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
             let index = read(&self.index);
+            let mut allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
+            let counted = !allocations.is_empty();
             for event in &batch.events {
+                let allocation = counted
+                    .then(|| allocations.covering(&event.channel))
+                    .flatten();
                 enqueued += index.for_each_subscriber(
                     &event.channel,
                     event.replay_id,
                     |session, filter| {
+                        if !event.is_for(session.principal().user_id.as_deref()) {
+                            return;
+                        }
+                        if allocation.is_some_and(|i| !allocations.take(i)) {
+                            limited.push(Arc::clone(session));
+                            return;
+                        }
                         let bytes = match filter {
                             None => event.bytes.clone(),
                             Some(filter) => match filter.deliver(&event.bytes) {
@@ -109,6 +122,13 @@ impl Engine {
                 );
             }
             *dispatched = (*dispatched).max(batch.scanned_through);
+        }
+        for session in limited {
+            tracing::warn!(
+                client_id = session.id(),
+                "daily delivery allocation used up; ending the session (events stay replayable)"
+            );
+            self.end_for_daily_limit(session.id());
         }
         for session in overflowed {
             tracing::warn!(

@@ -11,6 +11,7 @@
 //! `disconnect.rs` ends sessions, `services.rs` dispatches `/service/**`, and `sweeper.rs`
 //! expires sessions that stopped connecting.
 
+pub mod allocations;
 mod connect;
 mod disconnect;
 mod dispatcher;
@@ -79,6 +80,10 @@ pub struct Engine {
     drop_signal: tokio::sync::watch::Sender<u64>,
     /// Fault injection: events are delivered this many milliseconds after they were stored.
     delay_signal: tokio::sync::watch::Sender<u64>,
+    /// Daily delivery allocations and their use.
+    allocations: Mutex<allocations::Allocations>,
+    /// Sessions ended because an allocation ran out, so that their next connect says why.
+    limited: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -108,6 +113,7 @@ impl Engine {
     ) -> Arc<Self> {
         m::describe();
         let head = log.head();
+        let allocations = allocations::Allocations::new(&config.delivery_allocations);
         Arc::new(Self {
             config,
             sessions: RwLock::new(HashMap::new()),
@@ -120,6 +126,8 @@ impl Engine {
             shutdown_signal: tokio::sync::watch::Sender::new(false),
             drop_signal: tokio::sync::watch::Sender::new(0),
             delay_signal: tokio::sync::watch::Sender::new(0),
+            allocations: Mutex::new(allocations),
+            limited: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -223,6 +231,25 @@ impl Engine {
         read(&self.sessions).get(client_id).cloned()
     }
 
+    /// For every user with a session subscribed to `channel`: how many such sessions it has
+    /// (who is "online" on a channel, for generic streaming's push replies).
+    pub fn subscribed_sessions_by_user(&self, channel: &str) -> HashMap<String, usize> {
+        let mut users: HashMap<String, usize> = HashMap::new();
+        for session in read(&self.index).sessions_matching(channel) {
+            if let Some(user) = &session.principal().user_id {
+                *users.entry(user.clone()).or_default() += 1;
+            }
+        }
+        users
+    }
+
+    /// The users with a session subscribed to `channel`.
+    pub fn subscribed_users(&self, channel: &str) -> std::collections::HashSet<String> {
+        self.subscribed_sessions_by_user(channel)
+            .into_keys()
+            .collect()
+    }
+
     /// Number of live sessions.
     pub fn session_count(&self) -> usize {
         read(&self.sessions).len()
@@ -257,6 +284,41 @@ impl Engine {
         sweeper::spawn(Arc::downgrade(self))
     }
 
+    /// Ends a session whose delivery allocation ran out: its held connect (or its next one)
+    /// is answered with `403::Organization total events daily limit exceeded`, advice `none`.
+    pub(crate) fn end_for_daily_limit(&self, client_id: &str) {
+        if self.remove_session(client_id, CloseReason::DailyLimit) {
+            let mut limited = self.limited.lock().unwrap_or_else(|e| e.into_inner());
+            if limited.len() >= 10_000 {
+                limited.clear(); // clients that never came back; they get Unknown client
+            }
+            limited.insert(client_id.to_owned());
+        }
+    }
+
+    /// Whether `client_id` was ended by [`Engine::end_for_daily_limit`] (once: the answer is
+    /// given to one request).
+    fn take_limited(&self, client_id: &str) -> bool {
+        self.limited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(client_id)
+    }
+
+    /// Whether the delivery allocation covering `channel` is used up.
+    pub fn allocation_exhausted(&self, channel: &str) -> bool {
+        let allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
+        !allocations.is_empty() && allocations.exhausted_for(channel)
+    }
+
+    /// What each daily delivery allocation stands at.
+    pub fn allocation_usage(&self) -> Vec<allocations::AllocationUsage> {
+        self.allocations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .usage()
+    }
+
     /// Begins shutting down: every session is closed, which answers every held connect now.
     pub fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -285,6 +347,7 @@ fn reason_label(reason: CloseReason) -> &'static str {
         CloseReason::QueueOverflow => "queue_overflow",
         CloseReason::AuthInvalid => "auth_invalid",
         CloseReason::Shutdown => "shutdown",
+        CloseReason::DailyLimit => "daily_limit",
     }
 }
 

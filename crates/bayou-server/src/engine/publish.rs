@@ -44,6 +44,7 @@ impl Engine {
             encode: Box::new(move |replay_id, created_ms| {
                 encode_bayeux_event(&name, &data, replay_id, created_ms)
             }),
+            audience: None,
         };
         let ids = self.append(vec![event]).await?;
         metrics::counter!(m::PUBLISHED).increment(1);

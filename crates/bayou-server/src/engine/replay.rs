@@ -241,6 +241,13 @@ impl Engine {
                     }
                 };
                 for event in batch.events {
+                    if !event.is_for(session.principal().user_id.as_deref()) {
+                        continue;
+                    }
+                    if !self.take_allocation(&event.channel) {
+                        self.end_for_daily_limit(session.id());
+                        return;
+                    }
                     match &catch_up.filter {
                         None => session.enqueue_backlog(event.bytes),
                         Some(filter) => {
@@ -259,6 +266,15 @@ impl Engine {
                     break;
                 }
             }
+        }
+    }
+
+    /// Takes one delivery from the allocation covering `channel`; `false` when it is used up.
+    fn take_allocation(&self, channel: &str) -> bool {
+        let mut allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
+        match allocations.covering(channel) {
+            Some(i) => allocations.take(i),
+            None => true,
         }
     }
 

@@ -29,6 +29,8 @@ pub enum CloseReason {
     AuthInvalid,
     /// The server is shutting down.
     Shutdown,
+    /// A daily delivery allocation ran out.
+    DailyLimit,
 }
 
 /// How a wait for messages ended.

@@ -41,6 +41,9 @@ impl Engine {
         let checked = subscriptions
             .iter()
             .map(|s| {
+                if self.allocation_exhausted(s.channel.as_str()) {
+                    return Err(errors::DAILY_EVENT_LIMIT.to_owned());
+                }
                 self.authenticator.can_subscribe(session.principal(), s)?;
                 self.authenticator
                     .subscription_filter(session.principal(), s)

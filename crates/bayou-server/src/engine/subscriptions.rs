@@ -150,6 +150,26 @@ impl SubscriptionIndex {
         seen.len()
     }
 
+    /// The sessions with a subscription matching `channel`, live or still replaying, each once.
+    pub fn sessions_matching(&self, channel: &str) -> Vec<Arc<Session>> {
+        let parent = channel.rfind('/').map(|slash| &channel[..slash]);
+        let ancestors = std::iter::successors(parent, |p| p.rfind('/').map(|slash| &p[..slash]));
+        let mut seen: HashMap<&str, &Arc<Session>> = HashMap::new();
+        for subscribers in self
+            .exact
+            .get(channel)
+            .into_iter()
+            .chain(parent.and_then(|p| self.one_level.get(p)))
+            .chain(ancestors.filter_map(|prefix| self.deep.get(prefix)))
+        {
+            for subscriber in subscribers.values() {
+                seen.entry(subscriber.session.id())
+                    .or_insert(&subscriber.session);
+            }
+        }
+        seen.into_values().cloned().collect()
+    }
+
     /// Number of distinct patterns with at least one subscriber.
     pub fn pattern_count(&self) -> usize {
         self.exact.len() + self.one_level.len() + self.deep.len()

@@ -640,6 +640,7 @@ async fn websocket_coalesces_ready_messages_into_one_frame() {
             encode: Box::new(move |id, at| {
                 encode_bayeux_event("/burst", &data(&i.to_string()), id, at)
             }),
+            audience: None,
         })
         .collect();
     server.engine.append(events).await.unwrap();

@@ -271,6 +271,7 @@ async fn a_long_backlog_is_read_as_the_client_drains_it() {
                     encode: Box::new(move |id, at| {
                         encode_bayeux_event("/bulk", &data(&text), id, at)
                     }),
+                    audience: None,
                 }
             })
             .collect();

@@ -1,0 +1,119 @@
+//! Daily delivery allocations: past the limit the subscriber's connect gets
+//! `403::Organization total events daily limit exceeded` (advice none), new subscriptions are
+//! refused, and the events stay stored.
+
+use bayou_org::OrgConfig;
+use bayou_server::engine::allocations::DeliveryAllocation;
+use bayou_server::EngineConfig;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::start_with;
+
+#[tokio::test]
+async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_error() {
+    let engine = EngineConfig {
+        delivery_allocations: vec![DeliveryAllocation {
+            name: "PushTopic".into(),
+            patterns: vec!["/topic/**".into()],
+            per_day: 2,
+        }],
+        ..EngineConfig::default()
+    };
+    let org = start_with(OrgConfig::default(), engine).await;
+    let token = org.login_token().await;
+    org.create(
+        &token,
+        "PushTopic",
+        json!({"Name": "Accounts", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
+    )
+    .await;
+    let session = org.subscribe(&token, "/topic/Accounts", None).await;
+    // Deliveries on other channels do not count.
+    let chat = org.subscribe(&token, "/chat/room", None).await;
+    for i in 0..3 {
+        let reply = org
+            .bayeux(
+                Some(&chat.auth),
+                json!([{"channel":"/chat/room","clientId":chat.client_id,"data":{"i":i}}]),
+            )
+            .await
+            .remove(0);
+        assert_eq!(reply["successful"], true, "{reply}");
+    }
+    assert_eq!(org.events(&chat, 3).await.len(), 3);
+
+    for name in ["one", "two"] {
+        org.create(&token, "Account", json!({"Name": name})).await;
+        let events = org.events(&session, 1).await;
+        assert_eq!(events[0]["data"]["sobject"]["Name"], name);
+    }
+    org.create(&token, "Account", json!({"Name": "three"}))
+        .await;
+    let mut reply = json!(null);
+    for _ in 0..50 {
+        let replies = org
+            .bayeux(Some(&session.auth), json!([{"channel":"/meta/connect","clientId":session.client_id,"connectionType":"long-polling","advice":{"timeout":200}}]))
+            .await;
+        reply = replies.last().unwrap().clone();
+        if reply["successful"] == false {
+            break;
+        }
+        assert!(
+            replies.len() == 1,
+            "the third event must not be delivered: {replies:?}"
+        );
+    }
+    assert_eq!(
+        reply["error"],
+        "403::Organization total events daily limit exceeded"
+    );
+    assert_eq!(reply["advice"]["reconnect"], "none");
+
+    // A new subscriber is refused with the same error.
+    let auth = format!("Bearer {token}");
+    let client_id = org.handshake(Some(&auth)).await["clientId"].clone();
+    let refused = org
+        .bayeux(Some(&auth), json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Accounts","ext":{"replay":{"/topic/Accounts":-2}}}]))
+        .await
+        .remove(0);
+    assert_eq!(
+        refused["error"],
+        "403::Organization total events daily limit exceeded"
+    );
+
+    let response = org
+        .http
+        .get(format!("{}/admin/allocations", org.base))
+        .bearer_auth(crate::support::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let usage: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        usage["dailyDeliveries"],
+        json!([{"name": "PushTopic", "max": 2, "used": 2, "remaining": 0}])
+    );
+    assert_eq!(usage["pushTopics"]["used"], 1);
+    let (status, limits) = org.rest(&token, Method::GET, "limits", None).await;
+    assert_eq!(status, 200, "{limits}");
+    assert_eq!(
+        limits["DailyStreamingApiEvents"],
+        json!({"Max": 2, "Remaining": 0})
+    );
+    assert_eq!(
+        limits["DailyDeliveredPlatformEvents"],
+        json!({"Max": 4_294_967_295_u64, "Remaining": 4_294_967_295_u64})
+    );
+    assert_eq!(
+        limits["StreamingApiConcurrentClients"]["Max"],
+        4_294_967_295_u64
+    );
+
+    // The third change was stored all the same, with its event (replayable once the window
+    // has room again).
+    let (_, body) = org
+        .rest(&token, Method::GET, "query?q=SELECT+Id+FROM+Account", None)
+        .await;
+    assert_eq!(body["totalSize"], 3);
+}
