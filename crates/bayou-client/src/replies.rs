@@ -42,7 +42,9 @@ impl EventLoop {
             extension.incoming(&mut message);
         }
         tracing::trace!(%message, "received");
-        let _ = self.messages.send(message.clone());
+        if self.messages.receiver_count() > 0 {
+            let _ = self.messages.send(message.clone());
+        }
         let channel = text(&message, "channel").unwrap_or_default().to_owned();
         let id = text(&message, "id").map(str::to_owned);
         // A reply has `successful` and the channel of its request. Delivered events may carry

@@ -246,3 +246,29 @@ async fn wrong_credentials_stop_the_client_instead_of_retrying() {
     };
     assert!(reason.starts_with("invalid_grant"), "{reason}");
 }
+
+#[tokio::test]
+async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
+    // Salesforce's behaviour: WebSocket upgrades get HTTP 405.
+    let config = bayou_server::EngineConfig {
+        transports: vec![bayou_server::TransportKind::LongPolling],
+        ..fast_config()
+    };
+    let bayou = Bayou::start(config).await;
+    let client = client_for(&bayou, TransportKind::Auto).build().unwrap();
+    let mut notices = client.notice_receiver();
+    client.subscribe("/chat/auto").await.unwrap();
+    let mut events = client.events().unwrap();
+    let _running = client.start().unwrap();
+    let connected = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await;
+    assert!(
+        matches!(&connected, Notice::Connected { transport, .. } if transport == "long-polling"),
+        "{connected:?}"
+    );
+    notice(&mut notices, WAIT, subscribed("/chat/auto")).await;
+    bayou.publish("/chat/auto", 0..2).await;
+    assert_eq!(numbers(&take(&mut events, 2, WAIT).await), vec![0, 1]);
+}
