@@ -272,3 +272,31 @@ async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
     bayou.publish("/chat/auto", 0..2).await;
     assert_eq!(numbers(&take(&mut events, 2, WAIT).await), vec![0, 1]);
 }
+
+#[tokio::test]
+async fn stop_interrupts_a_held_connect() {
+    // Connects held for a minute: stopping must not wait for the hold to end.
+    let config = bayou_server::EngineConfig {
+        timeout: Duration::from_secs(60),
+        ..fast_config()
+    };
+    let bayou = Bayou::start(config).await;
+    for transport in [TransportKind::LongPolling, TransportKind::WebSocket] {
+        let client = client_for(&bayou, transport).build().unwrap();
+        let mut notices = client.notice_receiver();
+        client.subscribe("/chat/held").await.unwrap();
+        let running = client.start().unwrap();
+        notice(&mut notices, WAIT, subscribed("/chat/held")).await;
+        // Let the second connect be sent and held.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        client.stop_handle().stop();
+        running.wait().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!client.is_running());
+    }
+}

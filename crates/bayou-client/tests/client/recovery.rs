@@ -150,3 +150,46 @@ async fn long_polling_loses_nothing_when_connections_drop() {
 async fn websocket_loses_nothing_when_connections_drop() {
     dropped_connections_lose_nothing(TransportKind::WebSocket).await;
 }
+
+/// `403::Handshake denied` for a limit (advice `none`) is not obeyed silently: the client
+/// keeps trying with backoff and gets in once a slot frees up.
+#[tokio::test]
+async fn a_concurrent_client_limit_is_waited_out() {
+    let config = bayou_server::EngineConfig {
+        max_sessions: Some(1),
+        ..fast_config()
+    };
+    let bayou = Bayou::start(config).await;
+    let first = client_for(&bayou, TransportKind::LongPolling)
+        .build()
+        .unwrap();
+    let mut first_notices = first.notice_receiver();
+    let first_running = first.start().unwrap();
+    notice(&mut first_notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await;
+
+    let second = client_for(&bayou, TransportKind::LongPolling)
+        .build()
+        .unwrap();
+    let mut notices = second.notice_receiver();
+    second.subscribe(CHANNEL).await.unwrap();
+    let mut events = second.events().unwrap();
+    let _second_running = second.start().unwrap();
+    let refused = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::SessionLost { .. })
+    })
+    .await;
+    assert!(
+        matches!(&refused, Notice::SessionLost { reason } if reason == "403::Organization concurrent user limit exceeded"),
+        "{refused:?}"
+    );
+    first_running.stop().await.unwrap();
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    // The only slot is the second client's: it publishes to itself.
+    for n in 0..3u64 {
+        second.publish(CHANNEL, json!({ "n": n })).await.unwrap();
+    }
+    assert_eq!(numbers(&take(&mut events, 3, WAIT).await), vec![0, 1, 2]);
+}
