@@ -143,7 +143,10 @@ impl Client {
     }
 
     /// Publishes `data` on `channel` over Bayeux and returns the server's reply (Bayou puts
-    /// the event's replay id in its `ext`). Waits for the connection if it is not up yet.
+    /// the event's replay id in its `ext`). Waits for the connection if it is not up yet, at
+    /// most twice the request timeout; a publish whose reply was lost with its connection
+    /// reports an error and may or may not have been stored (publishes are not retried, so
+    /// that none is stored twice).
     pub async fn publish(&self, channel: &str, data: Value) -> Result<Value, ClientError> {
         bayou_protocol::ChannelName::parse(channel).map_err(|e| ClientError::InvalidChannel {
             channel: channel.to_owned(),
@@ -161,7 +164,12 @@ impl Client {
                 reply: tx,
             })
             .map_err(|_| ClientError::Stopped)?;
-        rx.await.map_err(|_| ClientError::Stopped)?
+        // Bounded: a reply lost with its connection must not leave the caller waiting.
+        let limit = self.inner.config.request_timeout * 2;
+        match tokio::time::timeout(limit, rx).await {
+            Ok(reply) => reply.map_err(|_| ClientError::Stopped)?,
+            Err(_) => Err(ClientError::Timeout(limit)),
+        }
     }
 
     /// Sends a command; waits for its answer only while the loop runs.

@@ -600,10 +600,25 @@ impl EventLoop {
                     )
                 });
                 for id in &ids {
-                    if let Some(Pending::Subscribe { channel, .. }) = self.pending.remove(id) {
-                        if let Some(sub) = self.subs.get_mut(&channel) {
-                            sub.state = SubState::Wanted;
+                    match self.pending.remove(id) {
+                        Some(Pending::Subscribe { channel, .. }) => {
+                            // Sent again with the next connect.
+                            if let Some(sub) = self.subs.get_mut(&channel) {
+                                sub.state = SubState::Wanted;
+                            }
                         }
+                        Some(Pending::Publish { reply }) => {
+                            let _ = reply.send(Err(ClientError::Transport(error.clone())));
+                        }
+                        Some(Pending::Unsubscribe {
+                            reply: Some(reply), ..
+                        }) => {
+                            let _ = reply.send(Err(ClientError::Transport(error.clone())));
+                        }
+                        Some(other) => {
+                            self.pending.insert(id.clone(), other);
+                        }
+                        None => {}
                     }
                 }
                 if lost_session_request {

@@ -193,3 +193,44 @@ async fn a_concurrent_client_limit_is_waited_out() {
     }
     assert_eq!(numbers(&take(&mut events, 3, WAIT).await), vec![0, 1, 2]);
 }
+
+/// A re-handshake with a revoked token gets `403::Handshake denied` with the reason in
+/// `ext.sfdc.failureReason`; the client logs in again instead of looping on the dead token.
+#[tokio::test]
+async fn a_denied_handshake_logs_in_again() {
+    use futures_util::StreamExt;
+    let bayou = Bayou::start(fast_config()).await;
+    let client = client_for(&bayou, TransportKind::LongPolling)
+        .build()
+        .unwrap();
+    let mut notices = client.notice_receiver();
+    let mut messages = client.messages();
+    client.subscribe(CHANNEL).await.unwrap();
+    let mut events = client.events().unwrap();
+    let _running = client.start().unwrap();
+    notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
+    bayou.publish(CHANNEL, 0..2).await;
+    let mut got = take(&mut events, 2, WAIT).await;
+    // The session and the token go at once: the next step is a handshake with the old token.
+    bayou.fault("expire-session", json!({"all": true})).await;
+    bayou
+        .fault("invalidate-tokens", json!({"username": USER}))
+        .await;
+    bayou.publish(CHANNEL, 2..4).await;
+    got.extend(take(&mut events, 2, WAIT).await);
+    assert_eq!(numbers(&got), vec![0, 1, 2, 3]);
+    let mut denied = None;
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_millis(200), messages.next()).await
+    {
+        if message["channel"] == "/meta/handshake" && message["successful"] == false {
+            denied = Some(message);
+        }
+    }
+    let denied = denied.expect("no denied handshake seen");
+    assert_eq!(denied["error"], "403::Handshake denied");
+    assert_eq!(
+        denied["ext"]["sfdc"]["failureReason"],
+        "401::Authentication invalid"
+    );
+}
