@@ -22,8 +22,9 @@ fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
 }
 
-/// Whether faye can run here. In CI (`CI=true`) a missing node or faye fails the test;
-/// locally the test is skipped with the reason printed.
+/// Whether faye can run here. In CI (`CI=true`) and under `scripts/test.sh`
+/// (`BAYOU_REQUIRE_INTEROP=1`, after its `npm ci`) a missing node or faye fails the test;
+/// otherwise the test is skipped with the reason printed.
 fn faye_available() -> bool {
     let reason = if !interop_dir().join("node_modules/faye").is_dir() {
         Some("tests/interop/node_modules/faye is missing (run `npm ci` in tests/interop)")
@@ -34,8 +35,13 @@ fn faye_available() -> bool {
     };
     match reason {
         None => true,
-        Some(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("faye interop test cannot run in CI: {reason}")
+        Some(reason)
+            if std::env::var("CI").is_ok_and(|v| v == "true")
+                || std::env::var("BAYOU_REQUIRE_INTEROP").is_ok_and(|v| v == "1") =>
+        {
+            panic!(
+                "the faye test is required here (CI or scripts/test.sh) but cannot run: {reason}"
+            )
         }
         Some(reason) => {
             eprintln!("skipping the faye test: {reason}");
