@@ -221,6 +221,12 @@ impl ClientBuilder {
         self
     }
 
+    /// The settings alone, for unit tests of the event loop.
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Config {
+        self.config
+    }
+
     pub fn build(self) -> Result<Client, ClientError> {
         let config = self.config;
         if config.bayeux_url.is_none() && config.instance_url.is_none() && config.auth.is_none() {

@@ -108,7 +108,7 @@ pub(crate) struct EventLoop {
 
     credentials: Option<Credentials>,
     renew: bool,
-    link: Option<Link>,
+    pub link: Option<Link>,
     incoming: Option<mpsc::UnboundedReceiver<Incoming>>,
     websocket_refused: bool,
     cookies: CookieJar,
@@ -121,7 +121,7 @@ pub(crate) struct EventLoop {
     pub subs: BTreeMap<String, Sub>,
     pub pending: HashMap<String, Pending>,
     /// Publishes waiting for a session.
-    outbox: Vec<(String, Value, Reply<Value>)>,
+    pub outbox: Vec<(String, Value, Reply<Value>)>,
     /// The highest replay id handed to the application's buffer, per subscription: what a
     /// re-subscribe in this process starts after (the store lags by the buffered events).
     pub delivered: HashMap<String, i64>,
@@ -495,55 +495,6 @@ impl EventLoop {
         self.send(batch, wait + Duration::from_secs(1)).await
     }
 
-    /// Subscribe messages for every wanted subscription, each with its replay position.
-    pub(crate) async fn subscribe_batch(&mut self) -> Vec<(Value, Pending)> {
-        let wanted: Vec<String> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| s.state == SubState::Wanted)
-            .map(|(c, _)| c.clone())
-            .collect();
-        let mut batch = Vec::new();
-        for channel in wanted {
-            let replay_id = self.replay_position(&channel).await;
-            if let Some(sub) = self.subs.get_mut(&channel) {
-                sub.state = SubState::Requested;
-            }
-            let mut message = json!({"channel": "/meta/subscribe", "subscription": channel});
-            if let Some(id) = replay_id {
-                message["ext"] = json!({"replay": {channel.clone(): id}});
-            }
-            batch.push((message, Pending::Subscribe { channel, replay_id }));
-        }
-        batch
-    }
-
-    /// Where a (re)subscription starts: after a gap, the policy's choice; then the last event
-    /// handed to the application in this process; then the store; then the default.
-    async fn replay_position(&mut self, channel: &str) -> Option<i64> {
-        if !self.server_replay {
-            return None;
-        }
-        let (resume, from) = match self.subs.get_mut(channel) {
-            Some(sub) => (sub.resume.take(), sub.from),
-            None => return None,
-        };
-        if let Some(id) = resume {
-            return Some(id);
-        }
-        if let Some(id) = self.delivered.get(channel) {
-            return Some(*id);
-        }
-        match self.config.replay_store.get(channel).await {
-            Ok(Some(id)) => Some(id),
-            Ok(None) => Some(from.as_replay_id()),
-            Err(error) => {
-                tracing::error!(%error, channel, "replay store unreadable; using the default");
-                Some(from.as_replay_id())
-            }
-        }
-    }
-
     /// Waits on everything until the session ends.
     async fn wait(&mut self) -> Next {
         loop {
@@ -628,80 +579,6 @@ impl EventLoop {
                 }
             }
             Incoming::Closed(error) => Some(self.transport_failed(error)),
-        }
-    }
-
-    pub async fn command(&mut self, command: Command) -> Option<Next> {
-        match command {
-            Command::Subscribe {
-                channel,
-                from,
-                reply,
-            } => {
-                let sub = self.subs.entry(channel.clone()).or_insert(Sub {
-                    from,
-                    resume: None,
-                    state: SubState::Wanted,
-                    waiters: Vec::new(),
-                });
-                if sub.state == SubState::Active {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(()));
-                    }
-                    return None;
-                }
-                sub.from = from;
-                sub.waiters.extend(reply);
-                if self.client_id.is_some() && self.link.is_some() && !self.first_connect {
-                    let batch = self.subscribe_batch().await;
-                    return self.send(batch, self.config.request_timeout).await;
-                }
-                None
-            }
-            Command::Unsubscribe { channel, reply } => {
-                let Some(sub) = self.subs.remove(&channel) else {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Ok(()));
-                    }
-                    return None;
-                };
-                for waiter in sub.waiters {
-                    let _ = waiter.send(Err(ClientError::Bayeux {
-                        channel: channel.clone(),
-                        error: "unsubscribed before the subscription was confirmed".into(),
-                    }));
-                }
-                if self.client_id.is_some() && sub.state != SubState::Wanted {
-                    let message = json!({"channel": "/meta/unsubscribe", "subscription": channel});
-                    return self
-                        .send(
-                            vec![(message, Pending::Unsubscribe { channel, reply })],
-                            self.config.request_timeout,
-                        )
-                        .await;
-                }
-                if let Some(reply) = reply {
-                    let _ = reply.send(Ok(()));
-                }
-                None
-            }
-            Command::Publish {
-                channel,
-                data,
-                reply,
-            } => {
-                if self.client_id.is_some() && self.link.is_some() && !self.first_connect {
-                    let message = json!({"channel": channel, "data": data});
-                    return self
-                        .send(
-                            vec![(message, Pending::Publish { reply })],
-                            self.config.request_timeout,
-                        )
-                        .await;
-                }
-                self.outbox.push((channel, data, reply));
-                None
-            }
         }
     }
 }

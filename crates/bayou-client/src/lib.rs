@@ -47,6 +47,7 @@
 pub mod auth;
 mod backoff;
 mod client;
+mod commands;
 mod config;
 pub mod error;
 pub mod event;
@@ -56,6 +57,7 @@ pub mod notice;
 pub mod replay;
 mod replies;
 pub mod rest;
+mod resubscribe;
 mod transport;
 
 pub use auth::{

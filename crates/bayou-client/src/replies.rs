@@ -345,3 +345,138 @@ impl EventLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::sync::{broadcast, mpsc, watch};
+
+    use super::*;
+    use crate::event_loop::Sub;
+    use crate::replay::ReplayFrom;
+
+    struct Harness {
+        event_loop: EventLoop,
+        events: mpsc::Receiver<Event>,
+        _stop: watch::Sender<bool>,
+    }
+
+    fn harness() -> Harness {
+        let config = crate::ClientBuilder::new()
+            .bayeux_url("http://127.0.0.1:9/cometd/66.0")
+            .into_config();
+        let (_commands_tx, commands) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(16);
+        let (stop, stop_rx) = watch::channel(false);
+        let mut event_loop = EventLoop::new(
+            Arc::new(config),
+            commands,
+            events_tx,
+            broadcast::channel(16).0,
+            broadcast::channel(16).0,
+            stop_rx,
+        );
+        event_loop.client_id = Some("c1".into());
+        event_loop.subs.insert(
+            "/chat/a".into(),
+            Sub {
+                from: ReplayFrom::New,
+                resume: None,
+                state: SubState::Active,
+                waiters: Vec::new(),
+            },
+        );
+        Harness {
+            event_loop,
+            events,
+            _stop: stop,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_sent_disconnect_means_a_new_session() {
+        let mut h = harness();
+        let next = h
+            .event_loop
+            .message(json!({"channel": "/meta/disconnect"}))
+            .await;
+        assert!(matches!(next, Some(Next::Rehandshake)), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn connect_failures_map_to_recoveries() {
+        let cases = [
+            (
+                json!({"error": "401::Authentication invalid", "advice": {"reconnect": "none", "interval": 0}}),
+                "reauth",
+            ),
+            (
+                json!({"error": "403::Unknown client", "advice": {"reconnect": "handshake", "interval": 0}}),
+                "rehandshake",
+            ),
+            (
+                json!({"error": "403::Unknown client", "advice": {"reconnect": "none", "interval": 0}}),
+                "rehandshake",
+            ),
+            (
+                json!({"error": "402::session_unknown", "advice": {"reconnect": "handshake"}}),
+                "rehandshake",
+            ),
+            (
+                json!({"error": "503::Server is too busy.  Please try your request again later."}),
+                "retry",
+            ),
+        ];
+        for (reply, expected) in cases {
+            let mut h = harness();
+            h.event_loop.pending.insert("7".into(), Pending::Connect);
+            let mut message = reply.clone();
+            message["channel"] = json!("/meta/connect");
+            message["id"] = json!("7");
+            message["successful"] = json!(false);
+            let next = h.event_loop.message(message).await;
+            let got = match next {
+                Some(Next::Reauthenticate) => "reauth",
+                Some(Next::Rehandshake) => "rehandshake",
+                None if h.event_loop.next_connect.is_some() => "retry",
+                other => panic!("{reply}: {other:?}"),
+            };
+            assert_eq!(got, expected, "{reply}");
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_handed_over_once_in_order() {
+        let mut h = harness();
+        for id in [5, 6, 6, 4, 7] {
+            let event = json!({"channel": "/chat/a", "data": {"id": id}, "ext": {"replayId": id}});
+            assert!(h.event_loop.message(event).await.is_none());
+        }
+        let mut ids = Vec::new();
+        while let Ok(event) = h.events.try_recv() {
+            ids.push(event.replay_id.unwrap());
+        }
+        assert_eq!(ids, vec![5, 6, 7]);
+        assert_eq!(h.event_loop.delivered.get("/chat/a"), Some(&7));
+    }
+
+    #[tokio::test]
+    async fn an_event_with_a_colliding_id_is_not_a_reply() {
+        let mut h = harness();
+        h.event_loop.pending.insert("3".into(), Pending::Connect);
+        let event = json!({"channel": "/chat/a", "data": {"n": 1}, "id": "3"});
+        assert!(h.event_loop.message(event).await.is_none());
+        assert!(h.events.try_recv().is_ok());
+        assert!(h.event_loop.pending.contains_key("3"));
+    }
+
+    #[test]
+    fn expired_replay_text_is_recognised() {
+        assert!(is_replay_expired(&errors::replay_id_invalid("82")));
+        assert!(!is_replay_expired(&errors::replay_map_missing_channel(
+            "/topic/X", "{}"
+        )));
+    }
+}
