@@ -346,6 +346,26 @@ fn errors_are_one_readable_line() {
     );
     let line = failing(&["record", "delete", "Account", "001000000000000AAA"], &[]);
     assert!(line.contains("HTTP 404"), "{line}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let line = failing(&["publish", "/chat/x", "{}"], &[("BAYOU_URL", &nowhere)]);
+    assert!(
+        line.starts_with(&format!(
+            "bayou: login failed: {nowhere}/services/oauth2/token"
+        )),
+        "{line}"
+    );
+    let line = failing(
+        &["publish", "/chat/x", "{}", "--token", "t"],
+        &[("BAYOU_URL", &nowhere)],
+    );
+    assert!(
+        line.starts_with(&format!(
+            "bayou: HTTP request to {nowhere}/cometd/66.0 failed"
+        )),
+        "{line}"
+    );
     let line = failing(
         &["publish", "/chat/x", "{}"],
         &[("BAYOU_CLIENT_SECRET", "")],
