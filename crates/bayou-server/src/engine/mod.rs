@@ -307,6 +307,9 @@ impl Engine {
 
     /// Whether the delivery allocation covering `channel` is used up.
     pub fn allocation_exhausted(&self, channel: &str) -> bool {
+        if self.config.delivery_allocations.is_empty() {
+            return false;
+        }
         let allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
         !allocations.is_empty() && allocations.exhausted_for(channel)
     }

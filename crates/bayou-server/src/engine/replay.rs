@@ -271,6 +271,9 @@ impl Engine {
 
     /// Takes one delivery from the allocation covering `channel`; `false` when it is used up.
     fn take_allocation(&self, channel: &str) -> bool {
+        if self.config.delivery_allocations.is_empty() {
+            return true;
+        }
         let mut allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
         match allocations.covering(channel) {
             Some(i) => allocations.take(i),
