@@ -109,7 +109,7 @@ pub(crate) struct EventLoop {
     credentials: Option<Credentials>,
     renew: bool,
     pub link: Option<Link>,
-    incoming: Option<mpsc::UnboundedReceiver<Incoming>>,
+    incoming: Option<mpsc::Receiver<Incoming>>,
     websocket_refused: bool,
     cookies: CookieJar,
     pub client_id: Option<String>,

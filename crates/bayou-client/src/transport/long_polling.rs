@@ -15,12 +15,12 @@ use crate::error::TransportError;
 
 pub(crate) struct LongPolling {
     endpoint: Endpoint,
-    incoming: mpsc::UnboundedSender<Incoming>,
+    incoming: mpsc::Sender<Incoming>,
     requests: Vec<JoinHandle<()>>,
 }
 
 impl LongPolling {
-    pub fn new(endpoint: Endpoint, incoming: mpsc::UnboundedSender<Incoming>) -> Self {
+    pub fn new(endpoint: Endpoint, incoming: mpsc::Sender<Incoming>) -> Self {
         Self {
             endpoint,
             incoming,
@@ -38,7 +38,7 @@ impl LongPolling {
                 Ok(replies) => Incoming::Messages(replies),
                 Err(error) => Incoming::Failed { ids, error },
             };
-            let _ = incoming.send(item);
+            let _ = incoming.send(item).await;
         }));
     }
 }

@@ -20,6 +20,9 @@ use crate::error::TransportError;
 
 pub(crate) use cookies::CookieJar;
 
+/// Replies and frames that may wait for the event loop.
+const INCOMING_BUFFER: usize = 64;
+
 /// Which transport the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransportKind {
@@ -68,8 +71,10 @@ impl Link {
         kind: TransportKind,
         endpoint: Endpoint,
         websocket_refused: &mut bool,
-    ) -> Result<(Link, mpsc::UnboundedReceiver<Incoming>), TransportError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> Result<(Link, mpsc::Receiver<Incoming>), TransportError> {
+        // Bounded: while the application is not taking events the loop stops reading, the
+        // reader stops too, and TCP pushes back on the server instead of frames piling up here.
+        let (tx, rx) = mpsc::channel(INCOMING_BUFFER);
         let link = match kind {
             TransportKind::LongPolling => {
                 Link::LongPolling(long_polling::LongPolling::new(endpoint, tx))
@@ -102,7 +107,7 @@ impl Link {
     }
 
     /// Sends a batch; what comes back arrives on the link's channel. `timeout` bounds a
-    /// long-polling request (the watchdog covers WebSocket).
+    /// long-polling request, and writing a WebSocket frame (the watchdog covers the reply).
     pub async fn send(
         &mut self,
         messages: Vec<Value>,
@@ -113,7 +118,13 @@ impl Link {
                 lp.send(messages, timeout);
                 Ok(())
             }
-            Link::WebSocket(ws) => ws.send(messages).await,
+            // A write that cannot complete (the peer stopped reading) is a dead link.
+            Link::WebSocket(ws) => match tokio::time::timeout(timeout, ws.send(messages)).await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::WebSocket(format!(
+                    "a frame could not be written within {timeout:?}"
+                ))),
+            },
         }
     }
 }

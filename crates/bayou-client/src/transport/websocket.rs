@@ -33,7 +33,7 @@ fn header(value: &str) -> Result<HeaderValue, TransportError> {
 impl WebSocket {
     pub async fn connect(
         endpoint: &Endpoint,
-        incoming: mpsc::UnboundedSender<Incoming>,
+        incoming: mpsc::Sender<Incoming>,
     ) -> Result<Self, TransportError> {
         let url = if let Some(rest) = endpoint.url.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -67,7 +67,7 @@ impl WebSocket {
                 match stream.next().await {
                     Some(Ok(WsMessage::Text(text))) => match decode(text.as_bytes()) {
                         Ok(messages) => {
-                            if incoming.send(Incoming::Messages(messages)).is_err() {
+                            if incoming.send(Incoming::Messages(messages)).await.is_err() {
                                 return;
                             }
                         }
@@ -75,7 +75,7 @@ impl WebSocket {
                     },
                     Some(Ok(WsMessage::Binary(bytes))) => match decode(&bytes) {
                         Ok(messages) => {
-                            if incoming.send(Incoming::Messages(messages)).is_err() {
+                            if incoming.send(Incoming::Messages(messages)).await.is_err() {
                                 return;
                             }
                         }
@@ -86,7 +86,7 @@ impl WebSocket {
                     Some(Err(e)) => break ws_error(e),
                 }
             };
-            let _ = incoming.send(Incoming::Closed(closed));
+            let _ = incoming.send(Incoming::Closed(closed)).await;
         });
         Ok(Self { sink, reader })
     }

@@ -199,7 +199,13 @@ async fn a_concurrent_client_limit_is_waited_out() {
 #[tokio::test]
 async fn a_denied_handshake_logs_in_again() {
     use futures_util::StreamExt;
-    let bayou = Bayou::start(fast_config()).await;
+    // A long hold, so that the faults below land while a connect is held (between two
+    // connects, the next connect would meet the revoked token first: a 401, not a handshake).
+    let config = bayou_server::EngineConfig {
+        timeout: Duration::from_secs(10),
+        ..fast_config()
+    };
+    let bayou = Bayou::start(config).await;
     let client = client_for(&bayou, TransportKind::LongPolling)
         .build()
         .unwrap();
@@ -211,11 +217,13 @@ async fn a_denied_handshake_logs_in_again() {
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 0..2).await;
     let mut got = take(&mut events, 2, WAIT).await;
-    // The session and the token go at once: the next step is a handshake with the old token.
-    bayou.fault("expire-session", json!({"all": true})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The token goes, then the session (which answers the held connect with
+    // `403::Unknown client`): the next step is a handshake with the revoked token.
     bayou
         .fault("invalidate-tokens", json!({"username": USER}))
         .await;
+    bayou.fault("expire-session", json!({"all": true})).await;
     bayou.publish(CHANNEL, 2..4).await;
     got.extend(take(&mut events, 2, WAIT).await);
     assert_eq!(numbers(&got), vec![0, 1, 2, 3]);
