@@ -52,6 +52,8 @@ struct Inner {
     messages: broadcast::Sender<Value>,
     notices: broadcast::Sender<Notice>,
     running: Arc<AtomicBool>,
+    /// `start` found the event buffer not taken and dropped it.
+    events_dropped: AtomicBool,
     stop: Arc<watch::Sender<bool>>,
 }
 
@@ -89,6 +91,7 @@ impl Client {
                 messages,
                 notices,
                 running: Arc::new(AtomicBool::new(false)),
+                events_dropped: AtomicBool::new(false),
                 stop: Arc::new(stop),
             }),
         }
@@ -193,11 +196,20 @@ impl Client {
     }
 
     /// The events of subscribed channels, in order, with no duplicates. Taking an event from
-    /// it stores its replay id. It can be taken once.
+    /// it stores its replay id. It can be taken once, before [`Client::start`]; a client
+    /// started without it delivers to [`Client::messages`] only.
     pub fn events(&self) -> Result<Events, ClientError> {
-        let receiver = lock(&self.inner.events)
-            .take()
-            .ok_or(ClientError::EventsTaken)?;
+        let receiver = lock(&self.inner.events).take().ok_or_else(|| {
+            if self.inner.events_dropped.load(Ordering::SeqCst) {
+                ClientError::Config(
+                    "events() must be called before start() (events not taken by then go to \
+                     messages() only)"
+                        .into(),
+                )
+            } else {
+                ClientError::EventsTaken
+            }
+        })?;
         Ok(Events {
             receiver,
             store: Arc::clone(&self.inner.config.replay_store),
@@ -235,6 +247,11 @@ impl Client {
         let parts = lock(&self.inner.parts)
             .take()
             .ok_or_else(|| ClientError::Config("the client was already started".into()))?;
+        // Nobody will read events that were not asked for: dropping the buffer's receiver
+        // lets the loop discard them instead of waiting on a buffer no one empties.
+        if lock(&self.inner.events).take().is_some() {
+            self.inner.events_dropped.store(true, Ordering::SeqCst);
+        }
         self.inner.running.store(true, Ordering::SeqCst);
         let event_loop = EventLoop::new(
             Arc::clone(&self.inner.config),

@@ -145,6 +145,7 @@ async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
     let mut events = client.events().unwrap();
     assert!(matches!(client.events(), Err(ClientError::EventsTaken)));
     let running = client.start().unwrap();
+    assert!(matches!(client.events(), Err(ClientError::EventsTaken)));
     // After start, subscribe waits for the server's answer.
     client.subscribe("/chat/a").await.unwrap();
     client.subscribe("/chat/b/**").await.unwrap();
@@ -286,7 +287,10 @@ async fn stop_interrupts_a_held_connect() {
         let mut notices = client.notice_receiver();
         client.subscribe("/chat/held").await.unwrap();
         let running = client.start().unwrap();
+        // Not taken before start: events go to messages() only, and nothing waits on them.
+        assert!(matches!(client.events(), Err(ClientError::Config(_))));
         notice(&mut notices, WAIT, subscribed("/chat/held")).await;
+        bayou.publish("/chat/held", 0..3).await;
         // Let the second connect be sent and held.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = std::time::Instant::now();
