@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_client::{
-    AuthError, Client, ClientError, Extension, Notice, PlatformEvent, PushTopicEvent, RestClient,
-    StaticToken, TransportKind,
+    AuthError, CdcPayload, ChangeEvent, Client, ClientError, Extension, GenericEvent, Notice,
+    PlatformEvent, PushTopicEvent, RestClient, StaticToken, TransportKind,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ struct Account {
 }
 
 #[tokio::test]
-async fn typed_pushtopic_and_platform_events_from_rest_changes() {
+async fn typed_salesforce_events_from_rest_changes() {
     let bayou = Bayou::start(fast_config()).await;
     let rest = RestClient::new(bayou.password_flow()).instance_url(&bayou.base);
     rest.create(
@@ -46,10 +46,25 @@ async fn typed_pushtopic_and_platform_events_from_rest_changes() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 
+    let response = bayou
+        .http
+        .post(format!("{}/admin/cdc", bayou.base))
+        .bearer_auth(ADMIN)
+        .body(json!({"entity": "Account", "enabled": true}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    rest.create("StreamingChannel", json!({"Name": "/u/typed"}))
+        .await
+        .unwrap();
+
     let client = client_for(&bayou, TransportKind::Auto).build().unwrap();
     let mut notices = client.notice_receiver();
     client.subscribe("/topic/AccountUpdates").await.unwrap();
     client.subscribe("/event/Low_Ink__e").await.unwrap();
+    client.subscribe("/data/AccountChangeEvent").await.unwrap();
+    client.subscribe("/u/typed").await.unwrap();
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     let connected = notice(&mut notices, WAIT, |n| {
@@ -63,7 +78,12 @@ async fn typed_pushtopic_and_platform_events_from_rest_changes() {
     );
     all_subscribed(
         &mut notices,
-        &["/topic/AccountUpdates", "/event/Low_Ink__e"],
+        &[
+            "/topic/AccountUpdates",
+            "/event/Low_Ink__e",
+            "/data/AccountChangeEvent",
+            "/u/typed",
+        ],
     )
     .await;
 
@@ -84,8 +104,33 @@ async fn typed_pushtopic_and_platform_events_from_rest_changes() {
         .unwrap();
     assert_eq!(published["success"], true, "{published}");
     rest.delete("Account", &id).await.unwrap();
+    // By channel name, looked up with SOQL as jsforce does; an empty user list broadcasts.
+    let pushed = rest.push("/u/typed", "hello", &[]).await.unwrap();
+    assert_eq!(pushed["fanoutCount"], -1, "{pushed}");
 
-    let got = take(&mut events, 4, WAIT).await;
+    // 3 PushTopic, 1 platform event, 3 change events, 1 generic.
+    let got = take(&mut events, 8, WAIT).await;
+    let changes: Vec<ChangeEvent<CdcPayload>> = got
+        .iter()
+        .filter(|e| e.channel == "/data/AccountChangeEvent")
+        .map(|e| e.change_event().unwrap())
+        .collect();
+    let change_types: Vec<&str> = changes
+        .iter()
+        .map(|c| c.payload.header.change_type.as_str())
+        .collect();
+    assert_eq!(change_types, vec!["CREATE", "UPDATE", "DELETE"]);
+    assert!(changes
+        .iter()
+        .all(|c| c.payload.header.entity_name == "Account"
+            && c.payload.header.record_ids == [id.clone()]));
+    let generic: Vec<GenericEvent> = got
+        .iter()
+        .filter(|e| e.channel == "/u/typed")
+        .map(|e| e.generic().unwrap())
+        .collect();
+    assert_eq!(generic.len(), 1);
+    assert_eq!(generic[0].payload, "hello");
     let topic: Vec<PushTopicEvent<Value>> = got
         .iter()
         .filter(|e| e.channel == "/topic/AccountUpdates")
