@@ -349,3 +349,66 @@ async fn stop_interrupts_a_held_connect() {
         assert!(!client.is_running());
     }
 }
+
+#[tokio::test]
+async fn every_auth_provider_logs_in_and_streams() {
+    use bayou_client::{AuthProvider, ClientCredentials, RefreshToken, SoapLogin};
+    let bayou = Bayou::start(fast_config()).await;
+    let login: Value = bayou
+        .http
+        .post(format!("{}/services/oauth2/token", bayou.base))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("username", USER),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
+    let providers: Vec<(&str, Arc<dyn AuthProvider>)> = vec![
+        ("password", Arc::new(bayou.password_flow())),
+        (
+            "client credentials",
+            Arc::new(ClientCredentials::new(&bayou.base, CLIENT, SECRET)),
+        ),
+        (
+            "refresh token",
+            Arc::new(RefreshToken::new(
+                &bayou.base,
+                CLIENT,
+                Some(SECRET.to_owned()),
+                refresh_token,
+            )),
+        ),
+        (
+            "soap",
+            Arc::new(SoapLogin::new(&bayou.base, USER, PASSWORD)),
+        ),
+        ("static", Arc::new(StaticToken::new(bayou.token().await))),
+    ];
+    for (n, (name, provider)) in providers.into_iter().enumerate() {
+        // No instance URL: it comes from the login (except for the static token).
+        let mut builder = Client::builder()
+            .auth_shared(provider)
+            .transport(TransportKind::LongPolling);
+        if name == "static" {
+            builder = builder.instance_url(&bayou.base);
+        }
+        let client = builder.build().unwrap();
+        let mut notices = client.notice_receiver();
+        client.subscribe("/chat/auth").await.unwrap();
+        let mut events = client.events().unwrap();
+        let running = client.start().unwrap();
+        notice(&mut notices, WAIT, subscribed("/chat/auth")).await;
+        bayou.publish("/chat/auth", n as u64..n as u64 + 1).await;
+        let got = take(&mut events, 1, WAIT).await;
+        assert_eq!(numbers(&got), vec![n as u64], "{name}");
+        running.stop().await.unwrap();
+    }
+}
