@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then runs formatting and
-# lint checks, every Rust test, and the interop tests with real third-party clients.
+# lint checks, every Rust test, the interop tests with real third-party clients, and the
+# dashboard's end-to-end tests in a real headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,17 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "node/npm not found; installing Debian's nodejs and npm"
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
+if ! [ -x /usr/bin/chromium ]; then
+  echo "chromium not found; installing Debian's chromium for the dashboard's browser tests"
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
 node --version
 cargo --version
+/usr/bin/chromium --version
 
 step "Installing interop test clients (npm ci, versions from package-lock.json)"
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,5 +41,8 @@ cargo build -p bayou --locked
 
 step "Interop tests (faye, cometd + cometd-nodejs-client)"
 (cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 600 npm test)
+
+step "Dashboard in a real browser (headless Chromium + playwright-core)"
+(cd tests/browser && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 300 npm test)
 
 step "All tests passed"

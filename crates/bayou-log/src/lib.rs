@@ -210,6 +210,12 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Current counters.
     fn stats(&self) -> LogStats;
+
+    /// The retention rules in force, in the order they are tried (for the operator view). A
+    /// log without rules of its own reports none.
+    fn retention_rules(&self) -> Vec<retention::RetentionRule> {
+        Vec::new()
+    }
 }
 
 /// A log that also stores records (the emulated org's sObjects), so that a record change and

@@ -9,7 +9,8 @@
 //! | `delay-deliveries` | `{"ms":N}` | events reach subscribers N ms late (0 turns it off) |
 //! | `expire-log` | `{"replayId":N}` | events up to N are removed, as retention would: replaying from before N gets the 400 |
 //!
-//! `GET /admin/sessions` lists the live sessions; `POST /admin/platform-events` defines a
+//! `GET /admin/sessions` lists the live sessions; `GET /admin/overview` has every figure of the
+//! operator view; `POST /admin/platform-events` defines a
 //! platform event type; `GET /admin/cdc` lists the objects selected for Change Data Capture
 //! and `POST /admin/cdc` `{"entity":"Account","enabled":true}` selects (or deselects) one;
 //! `GET /admin/allocations` shows what the org's allocations stand at. This is how a team
@@ -47,6 +48,7 @@ pub fn router(org: Arc<Org>, engine: Arc<Engine>, token: Option<String>) -> Rout
     };
     Router::new()
         .route("/admin/sessions", get(sessions))
+        .route("/admin/overview", get(overview))
         .route("/admin/faults/{action}", post(fault))
         .route("/admin/platform-events", post(define_event))
         .route("/admin/cdc", get(cdc_entities).post(select_for_cdc))
@@ -87,6 +89,18 @@ async fn sessions(State(admin): State<Admin>, headers: HeaderMap) -> Response {
         .map(|s| json!({"clientId": s.id(), "subscriptions": s.subscriptions(), "queued": s.queued(), "userId": s.principal().user_id}))
         .collect();
     Json(json!({"sessions": sessions})).into_response()
+}
+
+/// `GET /admin/overview`: every figure of the operator view (see [`crate::overview`]).
+async fn overview(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if !authorized(&admin, &headers) {
+        return unauthorized();
+    }
+    Json(crate::overview::Overview::collect(
+        &admin.org,
+        &admin.engine,
+    ))
+    .into_response()
 }
 
 /// `POST /admin/platform-events` `{"name":"Low_Ink__e","fields":{"Printer_Model__c":"text"}}`:

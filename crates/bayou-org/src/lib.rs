@@ -23,6 +23,7 @@ mod changes;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod overview;
 pub mod pushtopic;
 pub mod records;
 pub mod rest;
@@ -221,6 +222,12 @@ impl Org {
     pub fn revoke_user_tokens(&self, username: &str) -> usize {
         let user_id = self.identity().user_by_name(username).map(|u| u.id.clone());
         user_id.map_or(0, |id| self.tokens.revoke_user(&id))
+    }
+
+    /// The client id of the org's first connected app: what the dashboard logs in with
+    /// (the password flow needs no secret). A client id is public in OAuth.
+    pub fn default_client_id(&self) -> Option<String> {
+        self.identity().apps.first().map(|a| a.client_id.clone())
     }
 
     /// The base URL to give clients.

@@ -33,6 +33,22 @@ pub const LOG_DISK_BYTES: &str = "bayou_log_disk_bytes";
 /// Events removed by retention (gauge; survives restarts).
 pub const LOG_EXPIRED: &str = "bayou_log_expired";
 
+// Rendered from the operator overview (`bayou_org::overview`), not kept by the recorder.
+/// Subscriptions by channel pattern (gauge, label `channel`).
+pub const CHANNEL_SUBSCRIPTIONS: &str = "bayou_channel_subscriptions";
+/// Retention age by channel pattern, in seconds (gauge, label `pattern`).
+pub const RETENTION_SECONDS: &str = "bayou_log_retention_seconds";
+/// Retention size cap by channel pattern, in bytes (gauge, label `pattern`).
+pub const RETENTION_BYTES: &str = "bayou_log_retention_bytes";
+/// Allocation used (gauge, label `allocation`: `concurrentClients`, `pushTopics`).
+pub const ALLOCATION_USED: &str = "bayou_allocation_used";
+/// Allocation limit, when one is set (gauge, label `allocation`).
+pub const ALLOCATION_MAX: &str = "bayou_allocation_max";
+/// The injected delivery delay, in seconds (gauge).
+pub const DELIVERY_DELAY: &str = "bayou_delivery_delay_seconds";
+/// Seconds from an event stored to it queued for its subscribers (histogram, label `channel`).
+pub const DELIVERY_LATENCY: &str = "bayou_delivery_latency_seconds";
+
 /// Sets the log gauges from current stats (call before rendering metrics).
 pub fn record_log_stats(stats: &bayou_log::LogStats) {
     metrics::gauge!(LOG_HEAD).set(stats.head as f64);

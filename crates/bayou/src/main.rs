@@ -10,6 +10,7 @@ mod cmd;
 mod logging;
 mod serve;
 mod settings;
+mod web;
 
 use std::process::ExitCode;
 

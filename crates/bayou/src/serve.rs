@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::logging;
 use crate::settings::Settings;
+use crate::web;
+use bayou_org::overview::Overview;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
@@ -66,13 +68,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(server.engine()),
         settings.admin_token.clone(),
     );
-    let router = server.router().merge(org.router()).merge(admin).route(
-        "/metrics",
-        get(move || {
-            bayou_server::metrics::record_log_stats(&engine.log().stats());
-            std::future::ready(prometheus.render())
-        }),
-    );
+    let admin_enabled = settings
+        .admin_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty());
+    let dashboard = web::router(org.clone(), admin_enabled);
+    let metrics_org = org.clone();
+    let router = server
+        .router()
+        .merge(org.router())
+        .merge(admin)
+        .merge(dashboard)
+        .route(
+            "/metrics",
+            get(move || {
+                bayou_server::metrics::record_log_stats(&engine.log().stats());
+                // The recorder's metrics, then the operator overview's own figures.
+                let mut text = prometheus.render();
+                text.push_str(&Overview::collect(&metrics_org, &engine).prometheus());
+                std::future::ready(text)
+            }),
+        );
 
     let listener = TcpListener::bind(settings.listen)
         .await

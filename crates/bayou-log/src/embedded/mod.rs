@@ -286,6 +286,10 @@ impl EventLog for EmbeddedLog {
             disk_bytes: self.inner.db.disk_space().unwrap_or(0),
         }
     }
+
+    fn retention_rules(&self) -> Vec<crate::retention::RetentionRule> {
+        self.inner.policy.rules().to_vec()
+    }
 }
 
 impl RecordStore for EmbeddedLog {

@@ -123,7 +123,8 @@ impl PushTopic {
             Ok(q)
         });
         let query = query.map_err(|e| {
-            RestError::bad_request(e.code, format!("{}, {}", e.code, e.describe(query_text)))
+            // `describe` starts with Salesforce's `CODE, text`.
+            RestError::bad_request(e.code, e.describe(query_text))
                 .on_fields(&["Query"])
         })?;
         let Some((object, _)) =

@@ -6,5 +6,6 @@ mod events;
 mod faults;
 mod generic;
 mod login;
+mod overview;
 mod records;
 mod support;

@@ -198,8 +198,8 @@ async fn pushtopic_queries_are_validated_with_salesforces_texts() {
         reply[0]["message"]
             .as_str()
             .unwrap()
-            .contains("'LIMIT' is not allowed"),
-        "{reply}"
+            .starts_with("INVALID_FIELD, 'LIMIT' is not allowed at line 1 column 24"),
+        "the code once, then Salesforce's text and where: {reply}"
     );
     assert_eq!(reply[0]["fields"], json!(["Query"]));
 

@@ -88,6 +88,7 @@ impl Engine {
         let mut overflowed: Vec<Arc<Session>> = Vec::new();
         let mut limited: Vec<Arc<Session>> = Vec::new();
         let mut enqueued = 0_usize;
+        let now = bayou_protocol::time::now_millis();
         {
             let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
             let index = read(&self.index);
@@ -97,7 +98,10 @@ impl Engine {
                 let allocation = counted
                     .then(|| allocations.covering(&event.channel))
                     .flatten();
-                enqueued += index.for_each_subscriber(
+                // Sessions the event was queued for: the audience, the allocations and the
+                // filters may skip some of those the index matched.
+                let mut reached = 0_usize;
+                index.for_each_subscriber(
                     &event.channel,
                     event.replay_id,
                     |session, filter| {
@@ -115,11 +119,18 @@ impl Engine {
                                 None => return,
                             },
                         };
-                        if !session.enqueue(bytes, max_queue) {
+                        if session.enqueue(bytes, max_queue) {
+                            reached += 1;
+                        } else {
                             overflowed.push(Arc::clone(session));
                         }
                     },
                 );
+                if reached > 0 {
+                    let waited = u64::try_from(now.saturating_sub(event.created_ms)).unwrap_or(0);
+                    self.stats.latency.record(&event.channel, waited);
+                }
+                enqueued += reached;
             }
             *dispatched = (*dispatched).max(batch.scanned_through);
         }
@@ -138,6 +149,7 @@ impl Engine {
             );
             self.remove_session(session.id(), CloseReason::QueueOverflow);
         }
+        self.stats.record_batch(batch.events.len(), enqueued);
         metrics::counter!(m::DISPATCHED).increment(batch.events.len() as u64);
         metrics::counter!(m::ENQUEUED).increment(enqueued as u64);
     }

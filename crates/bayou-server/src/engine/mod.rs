@@ -17,10 +17,12 @@ mod disconnect;
 mod dispatcher;
 mod faults;
 mod handshake;
+pub mod latency;
 mod publish;
 pub mod replay;
 pub mod services;
 pub mod session;
+pub mod stats;
 mod subscribe;
 pub mod subscriptions;
 mod sweeper;
@@ -43,6 +45,7 @@ pub use publish::PublishError;
 pub use services::ServiceHandler;
 use services::ServiceRegistry;
 pub use session::{CloseReason, Session, WaitOutcome};
+use stats::EngineStats;
 use subscriptions::SubscriptionIndex;
 
 /// What the transport should do with one message.
@@ -80,6 +83,8 @@ pub struct Engine {
     drop_signal: tokio::sync::watch::Sender<u64>,
     /// Fault injection: events are delivered this many milliseconds after they were stored.
     delay_signal: tokio::sync::watch::Sender<u64>,
+    /// Counters and latency for the operator view.
+    stats: EngineStats,
     /// Daily delivery allocations and their use.
     allocations: Mutex<allocations::Allocations>,
     /// Sessions ended because an allocation ran out, so that their next connect says why.
@@ -126,6 +131,7 @@ impl Engine {
             shutdown_signal: tokio::sync::watch::Sender::new(false),
             drop_signal: tokio::sync::watch::Sender::new(0),
             delay_signal: tokio::sync::watch::Sender::new(0),
+            stats: EngineStats::default(),
             allocations: Mutex::new(allocations),
             limited: Mutex::new(std::collections::HashSet::new()),
         })
@@ -143,6 +149,16 @@ impl Engine {
         handler: Arc<dyn ServiceHandler>,
     ) -> Result<(), bayou_protocol::ChannelError> {
         self.services.register(pattern, handler)
+    }
+
+    /// Counters and per-channel delivery latency since the engine started.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Every subscribed pattern with its number of subscriptions, by pattern.
+    pub fn subscriptions_by_channel(&self) -> Vec<(String, usize)> {
+        read(&self.index).subscription_counts()
     }
 
     /// The event log.

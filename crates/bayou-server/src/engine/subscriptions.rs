@@ -150,6 +150,19 @@ impl SubscriptionIndex {
         seen.len()
     }
 
+    /// Every pattern with its number of subscriptions, sorted by pattern.
+    pub fn subscription_counts(&self) -> Vec<(String, usize)> {
+        let exact = self.exact.iter().map(|(k, s)| (k.clone(), s.len()));
+        let one = self
+            .one_level
+            .iter()
+            .map(|(k, s)| (format!("{k}/*"), s.len()));
+        let deep = self.deep.iter().map(|(k, s)| (format!("{k}/**"), s.len()));
+        let mut counts: Vec<(String, usize)> = exact.chain(one).chain(deep).collect();
+        counts.sort();
+        counts
+    }
+
     /// The sessions with a subscription matching `channel`, live or still replaying, each once.
     pub fn sessions_matching(&self, channel: &str) -> Vec<Arc<Session>> {
         let parent = channel.rfind('/').map(|slash| &channel[..slash]);

@@ -1,0 +1,131 @@
+// The live feed's Bayeux client: the vendored CometD JavaScript client, WebSocket first and
+// long-polling when a WebSocket cannot be opened (CometD falls back by itself).
+//
+// Two extensions, both on outgoing messages:
+// - authorization: a browser cannot put an Authorization header on a WebSocket upgrade, so the
+//   token also travels in the handshake's `ext.authorization`, which Bayou reads when the
+//   request has no header (long-polling requests carry the header as well);
+// - replay: Salesforce's `ext.replay` map on /meta/subscribe, channel → -1 (new events), -2
+//   (everything retained) or a replay id to continue after.
+// After a re-handshake (an expired session, a restart) every subscription is made again from
+// the last replay id it received, so nothing is missed while the event is retained.
+
+import { CometD } from "../vendor/cometd-9.0.0/Client.js";
+
+export class Feed {
+  /**
+   * url: the Bayeux endpoint; token: the access token; transport: "auto" or "long-polling";
+   * onEvent(subscription, message); onStatus({state, transport, clientId, error}).
+   */
+  constructor({ url, token, transport = "auto", onEvent, onStatus }) {
+    this.url = url;
+    this.token = token;
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    /** subscription channel → {replay (what to ask for next), handle} */
+    this.subscriptions = new Map();
+    this.cometd = new CometD();
+    if (transport === "long-polling") {
+      this.cometd.unregisterTransport("websocket");
+      this.cometd.unregisterTransport("callback-polling");
+    }
+    this.cometd.configure({
+      url,
+      requestHeaders: { Authorization: `Bearer ${token}` },
+      appendMessageTypeToURL: false,
+      logLevel: "warn",
+    });
+    this.cometd.registerExtension("authorization", {
+      outgoing: (message) => {
+        if (message.channel === "/meta/handshake") {
+          message.ext = { ...(message.ext || {}), authorization: `Bearer ${this.token}` };
+        }
+        return message;
+      },
+    });
+    this.cometd.addListener("/meta/handshake", (reply) => {
+      if (reply.successful) {
+        this.#status("connected");
+        this.#resubscribeAll();
+      } else {
+        const reason = reply.ext && reply.ext.sfdc && reply.ext.sfdc.failureReason;
+        this.#status("handshake failed", [reply.error, reason].filter(Boolean).join(" "));
+      }
+    });
+    this.cometd.addListener("/meta/connect", (reply) => {
+      if (this.cometd.isDisconnected()) return;
+      if (reply.successful) this.#status("connected");
+      else this.#status("reconnecting", reply.error || (reply.failure && reply.failure.reason));
+    });
+  }
+
+  #status(state, error) {
+    const transport = this.cometd.getTransport();
+    this.onStatus?.({
+      state,
+      transport: transport ? transport.type : null,
+      clientId: this.cometd.getClientId(),
+      error: error || null,
+    });
+  }
+
+  start() {
+    this.#status("handshaking");
+    this.cometd.handshake();
+  }
+
+  stop() {
+    this.subscriptions.clear();
+    return new Promise((resolve) => this.cometd.disconnect(() => resolve()));
+  }
+
+  get clientId() {
+    return this.cometd.getClientId();
+  }
+
+  /** Subscribes to `channel` (wildcards allowed) from `replay`; rejects with the server's error. */
+  subscribe(channel, replay = -1) {
+    if (this.subscriptions.has(channel)) this.unsubscribe(channel);
+    const entry = { replay: Number(replay), handle: null };
+    this.subscriptions.set(channel, entry);
+    return this.#subscribe(channel, entry);
+  }
+
+  #subscribe(channel, entry) {
+    return new Promise((resolve, reject) => {
+      const props = { ext: { replay: { [channel]: entry.replay } } };
+      entry.handle = this.cometd.subscribe(
+        channel,
+        (message) => {
+          const replayId = message.data && message.data.event && message.data.event.replayId;
+          if (Number.isInteger(replayId)) entry.replay = replayId;
+          this.onEvent?.(channel, message);
+        },
+        props,
+        (reply) => {
+          if (reply.successful) resolve(reply);
+          else {
+            this.subscriptions.delete(channel);
+            reject(new Error(reply.error || "subscribe failed"));
+          }
+        },
+      );
+    });
+  }
+
+  #resubscribeAll() {
+    // CometD keeps no subscriptions across a new session: make them again, batched.
+    if (this.subscriptions.size === 0) return;
+    this.cometd.batch(() => {
+      for (const [channel, entry] of this.subscriptions) {
+        this.#subscribe(channel, entry).catch((e) => this.#status("connected", `${channel}: ${e.message}`));
+      }
+    });
+  }
+
+  unsubscribe(channel) {
+    const entry = this.subscriptions.get(channel);
+    this.subscriptions.delete(channel);
+    if (entry && entry.handle) this.cometd.unsubscribe(entry.handle);
+  }
+}
