@@ -24,6 +24,16 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Inject faults into a running Bayou through its admin API (needs --admin-token there).
     Admin(AdminArgs),
+    /// Print the events of channels as JSON lines (resumable with --replay-store).
+    Subscribe(Box<crate::cmd::subscribe::SubscribeArgs>),
+    /// Publish one event over Bayeux.
+    Publish(Box<crate::cmd::publish::PublishArgs>),
+    /// Create, update or delete a record over REST.
+    Record(Box<crate::cmd::rest::RecordArgs>),
+    /// Publish a platform event over REST.
+    Event(Box<crate::cmd::rest::EventArgs>),
+    /// Push to a generic streaming channel over REST.
+    Push(Box<crate::cmd::rest::PushArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,12 @@
 //! `bayou`: the Salesforce Streaming API, self-hosted.
 //!
-//! `bayou serve` runs the server. Settings come from flags, then `BAYOU_*` environment
+//! `bayou serve` runs the server; `subscribe`, `publish`, `record`, `event` and `push` are
+//! clients built on `bayou-client` (see `cmd/`). Settings come from flags, then `BAYOU_*` environment
 //! variables, then an optional TOML file, then defaults (see `settings.rs`).
 
 mod admin;
 mod cli;
+mod cmd;
 mod logging;
 mod serve;
 mod settings;
@@ -24,6 +26,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(*args),
         cli::Command::Admin(args) => admin::run(args),
+        cli::Command::Subscribe(args) => cmd::subscribe::run(*args),
+        cli::Command::Publish(args) => cmd::publish::run(*args),
+        cli::Command::Record(args) => cmd::rest::record(*args),
+        cli::Command::Event(args) => cmd::rest::event(*args),
+        cli::Command::Push(args) => cmd::rest::push(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

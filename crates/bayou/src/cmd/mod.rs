@@ -1,0 +1,17 @@
+//! The client commands, one file each, built on `bayou-client`: `subscribe`, `publish`, and
+//! the REST helpers (`record`, `event`, `push`). `connection` turns flags and `BAYOU_*`
+//! variables into a client, the same way for every command.
+
+pub mod connection;
+pub mod publish;
+pub mod rest;
+pub mod subscribe;
+
+/// A small runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,0 +1,391 @@
+//! The client commands (`subscribe`, `publish`, `record`, `event`, `push`) as a user runs
+//! them: the real `bayou` binary against a real `bayou serve` process, credentials from the
+//! environment.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const USER: &str = "cli@example.com";
+const PASSWORD: &str = "cli password";
+const CLIENT_ID: &str = "cli-client";
+const SECRET: &str = "cli-secret";
+const ADMIN: &str = "cli-admin";
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
+            .args(["--timeout", "1500", "--max-interval", "2000"])
+            .args(["--admin-token", ADMIN, "--data-dir"])
+            .arg(data_dir)
+            .env_clear()
+            .env("BAYOU_USERNAME", USER)
+            .env("BAYOU_PASSWORD", PASSWORD)
+            .env("BAYOU_CLIENT_ID", CLIENT_ID)
+            .env("BAYOU_CLIENT_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bayou serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// `bayou <args>` with this server's URL and credentials in the environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bayou"));
+        command
+            .args(args)
+            .env_clear()
+            .env("BAYOU_URL", &self.url)
+            .env("BAYOU_USERNAME", USER)
+            .env("BAYOU_PASSWORD", PASSWORD)
+            .env("BAYOU_CLIENT_ID", CLIENT_ID)
+            .env("BAYOU_CLIENT_SECRET", SECRET);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().expect("run bayou");
+        assert!(
+            output.status.success(),
+            "bayou {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        String::from_utf8(self.run(args).stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `bayou subscribe` running in the background.
+struct Subscriber {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Subscriber {
+    /// Starts it and waits until every channel in `channels` is subscribed.
+    fn start(server: &Server, args: &[&str], channels: &[&str]) -> Self {
+        let mut child = server
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bayou subscribe");
+        let (tx, stderr) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut subscriber = Self { child, stderr };
+        for channel in channels {
+            subscriber.wait_for(&format!("subscribed to {channel} "));
+        }
+        subscriber
+    }
+
+    fn wait_for(&mut self, text: &str) {
+        loop {
+            match self.stderr.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(e) => panic!("no stderr line with {text:?}: {e}"),
+            }
+        }
+    }
+
+    /// Waits for it to exit; returns the JSON lines it printed.
+    fn finish(mut self) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "bayou subscribe failed: {status}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "bayou subscribe did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+            .collect()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn subscribe_prints_json_lines_and_resumes_from_its_store() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let store = data.path().join("replay.json");
+    let store = store.to_str().unwrap();
+
+    let subscriber = Subscriber::start(
+        &server,
+        &[
+            "subscribe",
+            "/chat/cli",
+            "--replay-store",
+            store,
+            "--count",
+            "3",
+        ],
+        &["/chat/cli"],
+    );
+    let mut acknowledged = Vec::new();
+    for n in 0..5 {
+        let reply: Value = serde_json::from_str(&server.stdout(&[
+            "publish",
+            "/chat/cli",
+            &format!("{{\"n\":{n}}}"),
+        ]))
+        .unwrap();
+        assert_eq!(reply["successful"], true, "{reply}");
+        acknowledged.push(reply["ext"]["replayId"].as_i64().unwrap());
+    }
+    let first = subscriber.finish();
+    assert_eq!(
+        first,
+        (0..3)
+            .map(|n| json!({"channel": "/chat/cli", "replayId": acknowledged[n], "data": {"n": n}}))
+            .collect::<Vec<_>>()
+    );
+
+    // The next run resumes after the last event printed.
+    let subscriber = Subscriber::start(
+        &server,
+        &[
+            "subscribe",
+            "/chat/cli",
+            "--replay-store",
+            store,
+            "--count",
+            "2",
+        ],
+        &[],
+    );
+    let second = subscriber.finish();
+    let numbers: Vec<i64> = second
+        .iter()
+        .map(|l| l["data"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![3, 4]);
+
+    // --replay -2 without a store replays everything retained.
+    let all = Subscriber::start(
+        &server,
+        &[
+            "subscribe",
+            "/chat/cli",
+            "--replay",
+            "-2",
+            "--count",
+            "5",
+            "--transport",
+            "websocket",
+        ],
+        &[],
+    )
+    .finish();
+    assert_eq!(all.len(), 5);
+}
+
+#[test]
+fn rest_helpers_feed_the_stream() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let topic = server.stdout(&[
+        "record",
+        "create",
+        "PushTopic",
+        r#"{"Name":"CliAccounts","Query":"SELECT Id, Name FROM Account","ApiVersion":66.0}"#,
+    ]);
+    assert!(topic.starts_with("0IF"), "{topic}");
+    let channel = server.stdout(&[
+        "record",
+        "create",
+        "StreamingChannel",
+        r#"{"Name":"/u/cli"}"#,
+    ]);
+    assert!(channel.starts_with("0M6"), "{channel}");
+    let defined = define_event(&server.url);
+    assert!(defined, "could not define the platform event type");
+
+    let subscriber = Subscriber::start(
+        &server,
+        &[
+            "subscribe",
+            "/topic/CliAccounts",
+            "/event/Cli_Alert__e",
+            "/u/cli",
+            "--count",
+            "5",
+        ],
+        &["/topic/CliAccounts", "/event/Cli_Alert__e", "/u/cli"],
+    );
+    let id = server.stdout(&["record", "create", "Account", r#"{"Name":"Acme"}"#]);
+    server.run(&[
+        "record",
+        "update",
+        "Account",
+        &id,
+        r#"{"Name":"Acme Corp"}"#,
+    ]);
+    server.run(&["record", "delete", "Account", &id]);
+    let published: Value =
+        serde_json::from_str(&server.stdout(&["event", "Cli_Alert__e", r#"{"Level__c":"high"}"#]))
+            .unwrap();
+    assert_eq!(published["success"], true, "{published}");
+    // By name (looked up as jsforce does) and broadcast.
+    let pushed: Value = serde_json::from_str(&server.stdout(&["push", "/u/cli", "hello"])).unwrap();
+    assert_eq!(pushed["fanoutCount"], -1, "{pushed}");
+
+    let lines = subscriber.finish();
+    let of = |channel: &str| -> Vec<&Value> {
+        lines.iter().filter(|l| l["channel"] == channel).collect()
+    };
+    let kinds: Vec<&str> = of("/topic/CliAccounts")
+        .iter()
+        .map(|l| l["data"]["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["created", "updated", "deleted"]);
+    assert_eq!(
+        of("/event/Cli_Alert__e")[0]["data"]["payload"]["Level__c"],
+        "high"
+    );
+    assert_eq!(of("/u/cli")[0]["data"]["payload"], "hello");
+}
+
+#[test]
+fn errors_are_one_readable_line() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    // `env`: variables to set, or to remove when the value is empty.
+    let failing = |args: &[&str], env: &[(&str, &str)]| -> String {
+        let mut command = server.command(args);
+        for (k, v) in env {
+            if v.is_empty() {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "bayou {args:?} succeeded");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+        stderr.trim().lines().last().unwrap_or_default().to_owned()
+    };
+    let line = failing(&["publish", "/chat/x", "not json"], &[]);
+    assert!(
+        line.starts_with("bayou: the data is not JSON: not json"),
+        "{line}"
+    );
+    let line = failing(&["subscribe", "/topic/Missing"], &[]);
+    assert!(
+        line.starts_with("bayou: cannot subscribe to /topic/Missing: /topic/Missing: 400::The channel you requested to subscribe to doesn\u{2019}t exist"),
+        "{line}"
+    );
+    let line = failing(
+        &["record", "create", "Account", "{}"],
+        &[("BAYOU_PASSWORD", "wrong")],
+    );
+    assert_eq!(
+        line,
+        "bayou: login refused: invalid_grant: authentication failure"
+    );
+    let line = failing(&["record", "delete", "Account", "001000000000000AAA"], &[]);
+    assert!(line.contains("HTTP 404"), "{line}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let line = failing(&["publish", "/chat/x", "{}"], &[("BAYOU_URL", &nowhere)]);
+    assert!(
+        line.starts_with(&format!(
+            "bayou: login failed: {nowhere}/services/oauth2/token"
+        )),
+        "{line}"
+    );
+    let line = failing(
+        &["publish", "/chat/x", "{}", "--token", "t"],
+        &[("BAYOU_URL", &nowhere)],
+    );
+    assert!(
+        line.starts_with(&format!(
+            "bayou: HTTP request to {nowhere}/cometd/66.0 failed"
+        )),
+        "{line}"
+    );
+    let line = failing(
+        &["publish", "/chat/x", "{}"],
+        &[("BAYOU_CLIENT_SECRET", "")],
+    );
+    assert!(line.starts_with("bayou: incomplete credentials"), "{line}");
+}
+
+/// Defines the platform event type `Cli_Alert__e` through the admin API.
+fn define_event(url: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/admin/platform-events"))
+            .bearer_auth(ADMIN)
+            .body(r#"{"name":"Cli_Alert__e","fields":{"Level__c":"text"}}"#)
+            .send()
+            .await;
+        matches!(response, Ok(r) if r.status().is_success())
+    })
+}
