@@ -272,30 +272,15 @@ impl Org {
         }
         let topics = self.topics();
         let is_new = !topics.iter().any(|t| t.id == id);
-        if let Some(max) = self
-            .config
-            .max_push_topics
-            .filter(|max| is_new && topics.len() >= *max)
-        {
-            return Err(RestError::bad_request(
-                "LIMIT_EXCEEDED",
-                format!("The organization already has the maximum of {max} PushTopics"),
-            ));
-        }
+        check_allocation(
+            self.config.max_push_topics,
+            is_new,
+            topics.len(),
+            "PushTopics",
+        )?;
         let topic = PushTopic::from_record(id, fields)?;
-        if let Some(other) = self
-            .topics()
-            .iter()
-            .find(|t| t.name == topic.name && t.id != id)
-        {
-            return Err(RestError::bad_request(
-                "DUPLICATE_VALUE",
-                format!(
-                    "duplicate value found: Name duplicates value on record with id: {}",
-                    other.id
-                ),
-            )
-            .on_fields(&["Name"]));
+        if let Some(other) = topics.iter().find(|t| t.name == topic.name && t.id != id) {
+            return Err(duplicate_name(&other.id));
         }
         Ok(Some(topic))
     }
@@ -431,6 +416,31 @@ impl Org {
         }
         Ok(())
     }
+}
+
+/// The error for one record more than the org's allocation of `what` allows.
+pub(crate) fn check_allocation(
+    max: Option<usize>,
+    is_new: bool,
+    existing: usize,
+    what: &str,
+) -> Result<(), RestError> {
+    match max.filter(|max| is_new && existing >= *max) {
+        Some(max) => Err(RestError::bad_request(
+            "LIMIT_EXCEEDED",
+            format!("The organization already has the maximum of {max} {what}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The error for a `Name` another record of the object already has.
+pub(crate) fn duplicate_name(other_id: &str) -> RestError {
+    RestError::bad_request(
+        "DUPLICATE_VALUE",
+        format!("duplicate value found: Name duplicates value on record with id: {other_id}"),
+    )
+    .on_fields(&["Name"])
 }
 
 /// What a written record configures.

@@ -13,6 +13,7 @@ use bayou_protocol::errors;
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
+use crate::changes::{check_allocation, duplicate_name};
 use crate::ids::{new_id, prefix};
 use crate::records::{self, field, Fields};
 use crate::rest::errors::RestError;
@@ -132,28 +133,13 @@ impl Org {
         let channel = from_record(id, fields)?;
         let channels = self.streaming_channels();
         let is_new = !channels.iter().any(|c| c.id == id);
-        if let Some(max) = self
-            .config
-            .max_streaming_channels
-            .filter(|max| is_new && channels.len() >= *max)
-        {
-            return Err(RestError::bad_request(
-                "LIMIT_EXCEEDED",
-                format!("The organization already has the maximum of {max} streaming channels"),
-            ));
-        }
+        let max = self.config.max_streaming_channels;
+        check_allocation(max, is_new, channels.len(), "streaming channels")?;
         if let Some(other) = channels
             .iter()
             .find(|c| c.name.eq_ignore_ascii_case(&channel.name) && c.id != id)
         {
-            return Err(RestError::bad_request(
-                "DUPLICATE_VALUE",
-                format!(
-                    "duplicate value found: Name duplicates value on record with id: {}",
-                    other.id
-                ),
-            )
-            .on_fields(&["Name"]));
+            return Err(duplicate_name(&other.id));
         }
         Ok(Some(channel))
     }
