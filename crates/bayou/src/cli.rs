@@ -24,6 +24,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Inject faults into a running Bayou through its admin API (needs --admin-token there).
     Admin(AdminArgs),
+    /// Load any Bayeux server (Bayou, faye, CometD) and measure latency, throughput and loss.
+    Bench(Box<crate::cmd::bench::BenchArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod cmd;
 mod logging;
 mod serve;
 mod settings;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(*args),
         cli::Command::Admin(args) => admin::run(args),
+        cli::Command::Bench(args) => cmd::bench::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
