@@ -281,9 +281,9 @@ async fn subscriber(
             let opened = long_polling::open(&shared, &channels).await;
             drop(slot);
             match opened {
-                Ok(id) => {
+                Ok(session) => {
                     let _ = ready.send(Ok(()));
-                    long_polling::connect_loop(shared, id, receiver).await;
+                    long_polling::connect_loop(shared, session, receiver).await;
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -320,16 +320,16 @@ async fn publisher(
             let opened = long_polling::open(&shared, &[]).await;
             drop(slot);
             match opened {
-                Ok(id) => {
+                Ok(session) => {
                     let _ = ready.send(Ok(()));
                     // The session's own connects keep it alive while it publishes.
                     let connects = tokio::spawn(long_polling::connect_loop(
                         Arc::clone(&shared),
-                        id.clone(),
+                        session.clone(),
                         Receiver::new(index),
                     ));
                     shared.reached(Phase::Publish).await;
-                    long_polling::publish(Arc::clone(&shared), id, index).await;
+                    long_polling::publish(Arc::clone(&shared), session, index).await;
                     let _ = connects.await;
                 }
                 Err(e) => {

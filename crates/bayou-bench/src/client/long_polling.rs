@@ -15,7 +15,29 @@ use crate::BenchError;
 
 const CONNECTION_TYPE: &str = bayou_protocol::connection_type::LONG_POLLING;
 
-pub async fn post(shared: &SharedRef, body: String) -> Result<Bytes, BenchError> {
+/// A long-polling session: its clientId, and the cookies its handshake set (CometD servers
+/// find the session through the `BAYEUX_BROWSER` cookie, so it must come back every time).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Arc<str>,
+    cookie: Option<Arc<str>>,
+}
+
+pub async fn post(
+    shared: &SharedRef,
+    session: Option<&Session>,
+    body: String,
+) -> Result<Bytes, BenchError> {
+    post_reading_cookies(shared, session, body)
+        .await
+        .map(|(bytes, _)| bytes)
+}
+
+async fn post_reading_cookies(
+    shared: &SharedRef,
+    session: Option<&Session>,
+    body: String,
+) -> Result<(Bytes, Option<String>), BenchError> {
     let config = &shared.config;
     let mut request = shared
         .http
@@ -25,12 +47,23 @@ pub async fn post(shared: &SharedRef, body: String) -> Result<Bytes, BenchError>
     if let Some(token) = &config.token {
         request = request.bearer_auth(token);
     }
+    if let Some(cookie) = session.and_then(|s| s.cookie.as_deref()) {
+        request = request.header("cookie", cookie);
+    }
     let http_error = |source| BenchError::Http {
         url: config.url.clone(),
         source,
     };
     let response = request.send().await.map_err(http_error)?;
     let status = response.status();
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect();
+    let cookies = (!cookies.is_empty()).then(|| cookies.join("; "));
     let bytes = response.bytes().await.map_err(http_error)?;
     if !status.is_success() {
         return Err(BenchError::Refused {
@@ -38,17 +71,30 @@ pub async fn post(shared: &SharedRef, body: String) -> Result<Bytes, BenchError>
             detail: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
         });
     }
-    Ok(bytes)
+    Ok((bytes, cookies))
 }
 
-async fn handshake(shared: &SharedRef) -> Result<String, BenchError> {
-    let body = post(shared, wire::handshake(&[CONNECTION_TYPE])).await?;
+async fn handshake(shared: &SharedRef) -> Result<Session, BenchError> {
+    let (body, cookie) =
+        post_reading_cookies(shared, None, wire::handshake(&[CONNECTION_TYPE])).await?;
     let messages = wire::decode(&body).map_err(BenchError::Protocol)?;
-    client_id(&messages)
+    Ok(Session {
+        id: client_id(&messages)?.into(),
+        cookie: cookie.map(Into::into),
+    })
 }
 
-async fn subscribe(shared: &SharedRef, id: &str, channels: &[String]) -> Result<(), BenchError> {
-    let body = post(shared, wire::subscribe(id, channels)).await?;
+async fn subscribe(
+    shared: &SharedRef,
+    session: &Session,
+    channels: &[String],
+) -> Result<(), BenchError> {
+    let body = post(
+        shared,
+        Some(session),
+        wire::subscribe(&session.id, channels),
+    )
+    .await?;
     let messages = wire::decode(&body).map_err(BenchError::Protocol)?;
     let n = subscribed(&messages)?;
     if n != channels.len() {
@@ -61,20 +107,25 @@ async fn subscribe(shared: &SharedRef, id: &str, channels: &[String]) -> Result<
 }
 
 /// Handshakes and subscribes: the part of a session that must work before the run starts.
-pub async fn open(shared: &SharedRef, channels: &[String]) -> Result<String, BenchError> {
-    let id = handshake(shared).await?;
+pub async fn open(shared: &SharedRef, channels: &[String]) -> Result<Session, BenchError> {
+    let session = handshake(shared).await?;
     if !channels.is_empty() {
-        subscribe(shared, &id, channels).await?;
+        subscribe(shared, &session, channels).await?;
     }
-    Ok(id)
+    Ok(session)
 }
 
 /// Holds connects until the run stops, recording every delivery; then disconnects.
-pub async fn connect_loop(shared: SharedRef, id: String, mut receiver: Receiver) {
+pub async fn connect_loop(shared: SharedRef, session: Session, mut receiver: Receiver) {
+    let id = &session.id;
     let mut n = 0_u64;
     loop {
         n += 1;
-        let request = post(&shared, wire::connect(&id, CONNECTION_TYPE, n));
+        let request = post(
+            &shared,
+            Some(&session),
+            wire::connect(id, CONNECTION_TYPE, n),
+        );
         let body = tokio::select! {
             body = request => body,
             _ = shared.reached(Phase::Stop) => break,
@@ -103,8 +154,11 @@ pub async fn connect_loop(shared: SharedRef, id: String, mut receiver: Receiver)
             }
         }
     }
-    let _ =
-        tokio::time::timeout(Duration::from_secs(2), post(&shared, wire::disconnect(&id))).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        post(&shared, Some(&session), wire::disconnect(id)),
+    )
+    .await;
 }
 
 fn lost(shared: &SharedRef, why: String) {
@@ -114,13 +168,12 @@ fn lost(shared: &SharedRef, why: String) {
 
 /// Publishes on its own schedule, each batch its own request; at most `max_in_flight`
 /// messages unanswered.
-pub async fn publish(shared: SharedRef, id: String, index: usize) {
+pub async fn publish(shared: SharedRef, session: Session, index: usize) {
     let config = &shared.config;
     let mut state = PublisherState::new(index, config.layout.rooms);
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
     let batch = config.batch as u32;
     let pacer = Pacer::new(&shared);
-    let id: Arc<str> = id.into();
     loop {
         match pacer.next(shared.recorder.now_us(), state.batches_sent()) {
             Pace::Done => break,
@@ -134,11 +187,17 @@ pub async fn publish(shared: SharedRef, id: String, index: usize) {
             break;
         };
         let next = state.next(&shared);
-        let body = wire::publish(&id, &next.channel, &next.body_messages, next.first_id);
+        let body = wire::publish(
+            &session.id,
+            &next.channel,
+            &next.body_messages,
+            next.first_id,
+        );
         let shared = Arc::clone(&shared);
+        let session = session.clone();
         tokio::spawn(async move {
             let count = next.body_messages.len() as u64;
-            match post(&shared, body).await {
+            match post(&shared, Some(&session), body).await {
                 Ok(reply) => match wire::decode(&reply) {
                     Ok(messages) => {
                         let mut receiver = Receiver::new(0);
