@@ -1,13 +1,13 @@
 // Turns bench/compare/results/*.json into the comparison tables of docs/benchmarks.md
 // (replacing what is between <!-- compare:begin --> and <!-- compare:end -->).
-// Usage: node report.js RESULTS_DIR DOCS_FILE DURABILITY PINNED MODE
+// Usage: node report.js RESULTS_DIR DOCS_FILE DURABILITY PINNED NICENESS MODE
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execSync } = require('child_process');
 
-const [dir, docs, durability, pinned, mode] = process.argv.slice(2);
+const [dir, docs, durability, pinned, niceness, mode] = process.argv.slice(2);
 const load = (name) => {
   const file = path.join(dir, `${name}.json`);
   if (!fs.existsSync(file)) return null;
@@ -91,7 +91,7 @@ function holdTable() {
 
 const body = [
   `## Bayou, faye and cometd-nodejs-server compared\n`,
-  `Produced by \`bench/compare/run.sh\` (${mode} run, ${new Date().toISOString().slice(0, 16)} UTC) on ${machine()}. Every server listens on 127.0.0.1; the load generator is \`bayou bench\` (release build) for all three. ${pinned === '1' ? 'The server is pinned to CPU 0 and the bench to CPU 1 (`taskset`), so each has one core: Bayou is measured on **one core**.' : 'Server and bench share the CPUs.'} Bayou runs \`serve --anonymous --durability ${durability}\`${durability === 'relaxed' ? ' (acknowledged once written to the OS, not fdatasync’d: faye and CometD keep nothing on disk at all)' : ' (fdatasync before every acknowledgement)'}; faye 1.4.3 and cometd-nodejs-server 1.2.1 run with their defaults (launchers in \`bench/compare/\`). Latency is publish-to-receive on the bench's clock. ⚠ marks a run whose load generator used ≥ 90 % of its core: the server may be faster than shown.\n`,
+  `Produced by \`bench/compare/run.sh\` (${mode} run, ${new Date().toISOString().slice(0, 16)} UTC) on ${machine()}. Every server listens on 127.0.0.1; the load generator is \`bayou bench\` (release build) for all three. ${pinned === '1' ? 'The server is pinned to CPU 0 and the bench to CPU 1 (`taskset`), so each has one core: Bayou is measured on **one core**.' : 'Server and bench share the CPUs.'}${niceness !== '0' ? ` Both run at niceness ${niceness} (the machine is shared with other work).` : ''} Bayou runs \`serve --anonymous --durability ${durability}\`${durability === 'relaxed' ? ' (acknowledged once written to the OS, not fdatasync’d: faye and CometD keep nothing on disk at all)' : ' (fdatasync before every acknowledgement)'}; faye 1.4.3 and cometd-nodejs-server 1.2.1 run with their defaults (launchers in \`bench/compare/\`). Latency is publish-to-receive on the bench's clock. ⚠ marks a run whose load generator used ≥ 90 % of its core: the server may be faster than shown.\n`,
   latencyTable('fifty', 'The 50-client scenario', '50 subscribers on one channel, one publisher at 100 msg/s of 200 bytes (5,000 deliveries/s).'),
   latencyTable('chat1000', "CometD's chat benchmark at its documented rate", "1,000 clients, 100 rooms, 10 rooms each, 50-byte messages in batches of 10, 1,000 msg/s offered (100,000 deliveries/s). CometD's documented run (Jetty 9.2, hardware not stated): 91,853 deliveries/s at p50 22.3 ms, p99 51.9 ms."),
   searchTable(),

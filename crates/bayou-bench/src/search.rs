@@ -96,6 +96,8 @@ pub async fn search(
     let mut bad: Option<f64> = None;
     let mut rate = search.start_rate.min(search.max_rate);
     let mut hit_max_rate = false;
+    // Below this, a publisher would not send one batch in the measured window.
+    let floor = (base.publishers * base.batch) as f64 / base.duration.as_secs_f64();
     while steps.len() < search.max_steps {
         let mut config = base.clone();
         config.rate = Some(rate);
@@ -120,7 +122,7 @@ pub async fn search(
                 break;
             }
             (Some(g), None) => (g * 2.0).min(search.max_rate),
-            (None, Some(b)) if b <= 1.0 => break,
+            (None, Some(b)) if b / 4.0 < floor => break,
             (None, Some(b)) => b / 4.0,
             (Some(g), Some(b)) if b <= g * (1.0 + search.precision) => break,
             (Some(g), Some(b)) => (g * b).sqrt(),

@@ -173,7 +173,7 @@ pub async fn publish(shared: SharedRef, session: Session, index: usize) {
     let mut state = PublisherState::new(index, config.layout.rooms);
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
     let batch = config.batch as u32;
-    let pacer = Pacer::new(&shared);
+    let pacer = Pacer::new(&shared, index);
     loop {
         match pacer.next(shared.recorder.now_us(), state.batches_sent()) {
             Pace::Done => break,

@@ -239,7 +239,7 @@ pub async fn publish(shared: SharedRef, session: Session, index: usize) {
     shared.reached(Phase::Publish).await;
     let mut state = PublisherState::new(index, config.layout.rooms);
     let batch = config.batch as u32;
-    let pacer = Pacer::new(&shared);
+    let pacer = Pacer::new(&shared, index);
     loop {
         match pacer.next(shared.recorder.now_us(), state.batches_sent()) {
             Pace::Done => break,

@@ -278,11 +278,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     None => "sustained".to_owned(),
                     Some(why) => format!("not sustained: {why}"),
                 };
-                bar.println(format!(
+                let line = format!(
                     "{:>10.0} msg/s: {verdict}\n  {}",
                     step.rate,
                     step.result.summary()
-                ));
+                );
+                // A hidden bar (not a terminal, or --quiet) prints nothing: log plainly then.
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
             }
         };
         let result = runtime
