@@ -21,8 +21,12 @@ pub struct SearchConfig {
     pub max_p99_ms: f64,
     /// Stop bisecting when the bad rate is within this fraction of the good one (0.1 = 10 %).
     pub precision: f64,
-    /// At most this many runs in all.
+    /// At most this many rates tried in all.
     pub max_steps: usize,
+    /// Runs at a rate before calling it unsustained, when it failed only on latency: on a
+    /// shared machine one scheduling hiccup can put a single run over the bound. Loss,
+    /// duplication or an unreached rate are never retried.
+    pub attempts: usize,
 }
 
 impl Default for SearchConfig {
@@ -33,6 +37,7 @@ impl Default for SearchConfig {
             max_p99_ms: 50.0,
             precision: 0.1,
             max_steps: 12,
+            attempts: 1,
         }
     }
 }
@@ -43,6 +48,8 @@ pub struct SearchStep {
     pub sustained: bool,
     /// Why not, when not.
     pub reason: Option<String>,
+    /// Runs made at this rate (the result is the last one's).
+    pub attempts: usize,
     pub result: BenchResult,
 }
 
@@ -99,15 +106,28 @@ pub async fn search(
     // Below this, a publisher would not send one batch in the measured window.
     let floor = (base.publishers * base.batch) as f64 / base.duration.as_secs_f64();
     while steps.len() < search.max_steps {
-        let mut config = base.clone();
-        config.rate = Some(rate);
-        let result = run(config, run_progress).await?;
-        let reason = unsustained_reason(&result, search.max_p99_ms);
-        let step = SearchStep {
-            rate,
-            sustained: reason.is_none(),
-            reason,
-            result,
+        let mut attempt = 0;
+        let step = loop {
+            attempt += 1;
+            let mut config = base.clone();
+            config.rate = Some(rate);
+            let result = run(config, run_progress).await?;
+            let reason = unsustained_reason(&result, search.max_p99_ms);
+            let latency_only = reason.is_some()
+                && result.clean()
+                && result.rate_reached()
+                && result.latency_ms.count > 0;
+            let step = SearchStep {
+                rate,
+                sustained: reason.is_none(),
+                reason,
+                attempts: attempt,
+                result,
+            };
+            if step.sustained || !latency_only || attempt >= search.attempts.max(1) {
+                break step;
+            }
+            progress(&step);
         };
         progress(&step);
         if step.sustained {

@@ -121,9 +121,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1e7)]
     pub max_rate: f64,
 
-    /// Most runs --search makes.
+    /// Most rates --search tries.
     #[arg(long, default_value_t = 12)]
     pub max_steps: usize,
+
+    /// Runs --search makes at a rate that failed only on latency before calling it
+    /// unsustained (loss or an unreached rate is never retried).
+    #[arg(long, default_value_t = 1)]
+    pub attempts: usize,
 
     /// Write the JSON result here instead of stdout.
     #[arg(long)]
@@ -269,6 +274,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             max_rate: args.max_rate,
             max_p99_ms: args.max_p99_ms,
             max_steps: args.max_steps,
+            attempts: args.attempts,
             ..SearchConfig::default()
         };
         let on_step = {
@@ -276,7 +282,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             move |step: &bayou_bench::search::SearchStep| {
                 let verdict = match &step.reason {
                     None => "sustained".to_owned(),
-                    Some(why) => format!("not sustained: {why}"),
+                    Some(why) => format!("not sustained: {why} (attempt {})", step.attempts),
                 };
                 let line = format!(
                     "{:>10.0} msg/s: {verdict}\n  {}",
