@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use bayou_log::EventLog;
 use tokio::net::TcpListener;
@@ -74,6 +75,13 @@ impl Server {
         let dispatcher = engine.spawn_dispatcher();
         let stopping = Arc::clone(&engine);
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        // TCP_NODELAY: a delivery is one small write, often right after another; with Nagle's
+        // algorithm it waits for the client's (delayed, up to ~40 ms) ACK of the previous one.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -34,6 +34,8 @@ pub enum Command {
     Event(Box<crate::cmd::rest::EventArgs>),
     /// Push to a generic streaming channel over REST.
     Push(Box<crate::cmd::rest::PushArgs>),
+    /// Load any Bayeux server (Bayou, faye, CometD) and measure latency, throughput and loss.
+    Bench(Box<crate::cmd::bench::BenchArgs>),
 }
 
 #[derive(Debug, Args)]

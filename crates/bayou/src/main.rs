@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Record(args) => cmd::rest::record(*args),
         cli::Command::Event(args) => cmd::rest::event(*args),
         cli::Command::Push(args) => cmd::rest::push(*args),
+        cli::Command::Bench(args) => cmd::bench::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
-//! The client commands, one file each, built on `bayou-client`: `subscribe`, `publish`, and
-//! the REST helpers (`record`, `event`, `push`). `connection` turns flags and `BAYOU_*`
-//! variables into a client, the same way for every command.
+//! Subcommands, one file each. The client commands are built on `bayou-client`: `subscribe`,
+//! `publish`, and the REST helpers (`record`, `event`, `push`); `connection` turns flags and
+//! `BAYOU_*` variables into a client, the same way for every command. `bench` is the load
+//! generator (`bayou-bench`).
 
+pub mod bench;
 pub mod connection;
 pub mod publish;
 pub mod rest;

@@ -1,0 +1,194 @@
+//! A minimal Bayeux client, one session per task, over long-polling or WebSocket.
+//!
+//! It does only what a benchmark needs and nothing that would hide a server's behaviour: no
+//! client-side queue, no automatic re-handshake (a session the server drops is counted as lost,
+//! and so are the messages it would have received), no retry of a failed publish.
+
+pub mod long_polling;
+mod pacer;
+mod publisher;
+pub mod websocket;
+
+pub use pacer::{Pace, Pacer};
+pub use publisher::{Batch, PublisherState};
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::BenchConfig;
+use crate::payload;
+use crate::recorder::Recorder;
+use crate::tracker::{Seen, Tracker};
+use crate::wire::Incoming;
+use crate::BenchError;
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Sessions handshake and subscribe.
+    Setup,
+    /// Publishers publish (warm-up, then measured).
+    Publish,
+    /// Everything stops: sessions disconnect.
+    Stop,
+}
+
+/// What every session task shares.
+pub struct Shared {
+    pub config: BenchConfig,
+    pub recorder: Recorder,
+    /// Subscribers per room.
+    pub members: Vec<u64>,
+    pub http: reqwest::Client,
+    pub phase: watch::Receiver<Phase>,
+    /// When publishing started, µs since the recorder's epoch.
+    pub publish_start_us: AtomicU64,
+}
+
+impl Shared {
+    pub fn members_of_channel(&self, channel: &str) -> u64 {
+        channel
+            .rsplit('/')
+            .next()
+            .and_then(|room| room.parse::<usize>().ok())
+            .and_then(|room| self.members.get(room).copied())
+            .unwrap_or(0)
+    }
+
+    /// Waits until the run reaches `phase` (or the run is gone).
+    pub async fn reached(&self, phase: Phase) {
+        let mut rx = self.phase.clone();
+        let _ = rx.wait_for(|p| *p >= phase).await;
+    }
+}
+
+/// What a connect reply said.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    Ok,
+    /// The session is gone (reconnect advice `handshake` or `none`, or an error).
+    Lost(String),
+}
+
+/// What one response or frame held, beyond the deliveries already recorded.
+#[derive(Debug, Default)]
+pub struct Absorbed {
+    pub connect: Option<ConnectOutcome>,
+    /// Publish replies (successful or not): each frees one in-flight slot.
+    pub publish_replies: usize,
+}
+
+/// Reads deliveries into the tracker and the histograms; one per session.
+pub struct Receiver {
+    shard: usize,
+    tracker: Tracker,
+    latencies: Vec<u64>,
+}
+
+impl Receiver {
+    pub fn new(shard: usize) -> Self {
+        Self {
+            shard,
+            tracker: Tracker::default(),
+            latencies: Vec::new(),
+        }
+    }
+
+    pub fn absorb(&mut self, shared: &Shared, messages: &[Incoming<'_>]) -> Absorbed {
+        let recorder = &shared.recorder;
+        let now = recorder.now_us();
+        let mut absorbed = Absorbed::default();
+        self.latencies.clear();
+        for message in messages {
+            if message.is_delivery() {
+                let stamp = message.data.and_then(|d| payload::decode(d.get()));
+                let Some(stamp) = stamp else {
+                    recorder.foreign.fetch_add(1, Relaxed);
+                    continue;
+                };
+                recorder.delivered.fetch_add(1, Relaxed);
+                match self.tracker.see(stamp.p, stamp.r, stamp.s) {
+                    Seen::First => {
+                        recorder.unique.fetch_add(1, Relaxed);
+                    }
+                    Seen::Duplicate => {
+                        recorder.duplicated.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                }
+                if recorder.is_measured(stamp.t) {
+                    self.latencies.push(now.saturating_sub(stamp.t));
+                }
+            } else if message.channel == "/meta/connect" {
+                absorbed.connect = Some(connect_outcome(message));
+            } else if !message.is_meta() && message.successful.is_some() {
+                absorbed.publish_replies += 1;
+                if message.successful == Some(true) {
+                    recorder.publish_acked.fetch_add(1, Relaxed);
+                } else {
+                    publish_failed(shared, &message.channel, 1, &message.error_text());
+                }
+            }
+        }
+        recorder.record_latencies(self.shard, &self.latencies);
+        absorbed
+    }
+}
+
+fn connect_outcome(message: &Incoming<'_>) -> ConnectOutcome {
+    let reconnect = message.advice.as_ref().and_then(|a| a.reconnect.as_deref());
+    if message.successful == Some(true) && !matches!(reconnect, Some("handshake" | "none")) {
+        ConnectOutcome::Ok
+    } else {
+        ConnectOutcome::Lost(format!(
+            "/meta/connect: {} (reconnect advice {})",
+            message.error_text(),
+            reconnect.unwrap_or("none given")
+        ))
+    }
+}
+
+/// `count` messages to `channel` were not accepted: they are not expected anywhere.
+pub fn publish_failed(shared: &Shared, channel: &str, count: u64, why: &str) {
+    let recorder = &shared.recorder;
+    recorder.publish_failed.fetch_add(count, Relaxed);
+    recorder
+        .expected
+        .fetch_sub(count * shared.members_of_channel(channel), Relaxed);
+    recorder.error(format!("publish to {channel} failed: {why}"));
+}
+
+/// The clientId of a handshake reply.
+pub fn client_id(messages: &[Incoming<'_>]) -> Result<String, BenchError> {
+    let reply = messages
+        .iter()
+        .find(|m| m.channel == "/meta/handshake")
+        .ok_or_else(|| BenchError::Protocol("no /meta/handshake reply".to_owned()))?;
+    match (&reply.successful, &reply.client_id) {
+        (Some(true), Some(id)) => Ok(id.to_string()),
+        _ => Err(BenchError::Refused {
+            what: "the handshake",
+            detail: reply.error_text(),
+        }),
+    }
+}
+
+/// Counts successful `/meta/subscribe` replies; an unsuccessful one is an error.
+pub fn subscribed(messages: &[Incoming<'_>]) -> Result<usize, BenchError> {
+    let mut ok = 0;
+    for reply in messages.iter().filter(|m| m.channel == "/meta/subscribe") {
+        if reply.successful != Some(true) {
+            return Err(BenchError::Refused {
+                what: "a subscription",
+                detail: reply.error_text(),
+            });
+        }
+        ok += 1;
+    }
+    Ok(ok)
+}
+
+/// Shared handle type for session tasks.
+pub type SharedRef = Arc<Shared>;

@@ -1,0 +1,167 @@
+//! `bayou bench` against a real `bayou serve`, briefly: a few clients over each transport and
+//! both layouts. Every message must arrive exactly once, and the JSON must carry the figures
+//! (percentiles, rates, CPU) that the docs and the comparison script read.
+//!
+//! This checks the load generator's bookkeeping, not speed: no figure is compared to a target.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Bayou {
+    child: Child,
+    url: String,
+}
+
+impl Bayou {
+    fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
+            .args([
+                "serve",
+                "--anonymous",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "warn",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bayou");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let origin = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            url: format!("{origin}/cometd/66.0"),
+        }
+    }
+}
+
+impl Drop for Bayou {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bench(bayou: &Bayou, extra: &[&str]) -> Value {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let svg = tempfile::NamedTempFile::new().expect("temp file");
+    let status = Command::new(env!("CARGO_BIN_EXE_bayou"))
+        .args([
+            "bench",
+            &bayou.url,
+            "--quiet",
+            "--warmup",
+            "500ms",
+            "--duration",
+            "2s",
+        ])
+        .args(["--server-pid", &bayou.child.id().to_string()])
+        .arg("--json")
+        .arg(out.path())
+        .arg("--svg")
+        .arg(svg.path())
+        .args(extra)
+        .status()
+        .expect("run bayou bench");
+    assert!(status.success(), "bayou bench {extra:?} failed");
+    let chart = std::fs::read_to_string(svg.path()).expect("svg");
+    assert!(chart.starts_with("<svg") && chart.ends_with("</svg>"));
+    serde_json::from_str(&std::fs::read_to_string(out.path()).expect("json")).expect("valid JSON")
+}
+
+fn assert_exact_delivery(result: &Value, subscribers_per_message: u64) {
+    let expected = result["expected"].as_u64().expect("expected");
+    let published = result["published"].as_u64().expect("published");
+    assert!(published > 0, "{result}");
+    assert_eq!(expected, published * subscribers_per_message, "{result}");
+    assert_eq!(result["received"].as_u64(), Some(expected), "{result}");
+    for field in [
+        "lost",
+        "duplicated",
+        "publish_failed",
+        "sessions_lost",
+        "foreign",
+    ] {
+        assert_eq!(result[field].as_u64(), Some(0), "{field}: {result}");
+    }
+    let latency = &result["latency_ms"];
+    assert!(latency["count"].as_u64().expect("count") > 0, "{result}");
+    let order = ["min", "p50", "p90", "p99", "p99_9", "max"].map(|k| {
+        latency[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("latency_ms.{k} missing: {result}"))
+    });
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{latency}");
+    assert!(order[0] > 0.0, "{latency}");
+    assert!(result["deliveries_per_s"].as_f64().expect("rate") > 0.0);
+    assert!(result["bench"]["cpu_cores"].as_f64().is_some());
+    let server = &result["server"];
+    assert!(
+        server["rss_max_bytes"].as_u64().expect("server rss") > 0,
+        "{server}"
+    );
+    assert!(server["cpu_cores"].as_f64().is_some(), "{server}");
+}
+
+#[test]
+fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let bayou = Bayou::start(data.path());
+    for transport in ["websocket", "long-polling"] {
+        let result = bench(
+            &bayou,
+            &[
+                "--transport",
+                transport,
+                "--subscribers",
+                "5",
+                "--publishers",
+                "2",
+                "--rate",
+                "200",
+            ],
+        );
+        assert_exact_delivery(&result, 5);
+        assert_eq!(result["transport"], transport);
+    }
+}
+
+#[test]
+fn chat_rooms_deliver_to_members_only() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let bayou = Bayou::start(data.path());
+    // 20 clients in 10 rooms, 5 rooms each: 10 members per room.
+    let result = bench(
+        &bayou,
+        &[
+            "--scenario",
+            "chat",
+            "--subscribers",
+            "20",
+            "--publishers",
+            "2",
+            "--rooms",
+            "10",
+            "--rooms-per-client",
+            "5",
+            "--rate",
+            "400",
+        ],
+    );
+    assert_exact_delivery(&result, 10);
+    assert_eq!(result["batch"], 10);
+}
