@@ -117,3 +117,43 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
         .await;
     assert_eq!(body["totalSize"], 3);
 }
+
+#[tokio::test]
+async fn events_a_filter_keeps_from_a_subscriber_are_not_counted() {
+    let engine = EngineConfig {
+        delivery_allocations: vec![DeliveryAllocation {
+            name: "PushTopic".into(),
+            patterns: vec!["/topic/**".into()],
+            per_day: 1,
+        }],
+        ..EngineConfig::default()
+    };
+    let org = start_with(OrgConfig::default(), engine).await;
+    let token = org.login_token().await;
+    org.create(
+        &token,
+        "PushTopic",
+        json!({"Name": "Named", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
+    )
+    .await;
+    let session = org
+        .subscribe(&token, "/topic/Named?Name='wanted'", None)
+        .await;
+    org.create(&token, "Account", json!({"Name": "skipped"}))
+        .await;
+    org.create(&token, "Account", json!({"Name": "wanted"}))
+        .await;
+    let events = org.events(&session, 1).await;
+    assert_eq!(events[0]["data"]["sobject"]["Name"], "wanted");
+    let usage: serde_json::Value = org
+        .http
+        .get(format!("{}/admin/allocations", org.base))
+        .bearer_auth(crate::support::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["dailyDeliveries"][0]["used"], 1);
+}

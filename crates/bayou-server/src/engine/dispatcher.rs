@@ -105,10 +105,6 @@ impl Engine {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         return;
                     }
-                    if allocation.is_some_and(|i| !allocations.take(i)) {
-                        limited.push(Arc::clone(session));
-                        return;
-                    }
                     let bytes = match filter {
                         None => event.bytes.clone(),
                         Some(filter) => match filter.deliver(&event.bytes) {
@@ -116,6 +112,11 @@ impl Engine {
                             None => return,
                         },
                     };
+                    // Counted only for what would be delivered, as Salesforce counts.
+                    if allocation.is_some_and(|i| !allocations.take(i)) {
+                        limited.push(Arc::clone(session));
+                        return;
+                    }
                     if session.enqueue(bytes, max_queue) {
                         reached += 1;
                     } else {

@@ -244,18 +244,18 @@ impl Engine {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         continue;
                     }
+                    let bytes = match &catch_up.filter {
+                        None => event.bytes,
+                        Some(filter) => match filter.deliver(&event.bytes) {
+                            Some(bytes) => bytes,
+                            None => continue,
+                        },
+                    };
                     if !self.take_allocation(&event.channel) {
                         self.end_for_daily_limit(session.id());
                         return;
                     }
-                    match &catch_up.filter {
-                        None => session.enqueue_backlog(event.bytes),
-                        Some(filter) => {
-                            if let Some(bytes) = filter.deliver(&event.bytes) {
-                                session.enqueue_backlog(bytes);
-                            }
-                        }
-                    }
+                    session.enqueue_backlog(bytes);
                 }
                 catch_up
                     .cursor
