@@ -137,7 +137,7 @@ impl Org {
             fields: &fields,
             changed: &[],
         };
-        self.commit(change, txn, written).await?;
+        self.commit(change, txn, written, false).await?;
         Ok(id)
     }
 
@@ -158,11 +158,15 @@ impl Org {
         let mut changed = Vec::new();
         for (name, value) in input {
             let name = records::canonical_name(&fields, &name);
-            if fields.get(&name) != Some(&value) {
+            // An absent field reads as null: setting it to null changes nothing.
+            if fields.get(&name).unwrap_or(&Value::Null) != &value {
                 changed.push(name.clone());
             }
             fields.insert(name, value);
         }
+        let modifier_changed = field(&fields, "LastModifiedById")
+            .and_then(Value::as_str)
+            .is_some_and(|previous| previous != user_id);
         let now = iso8601_millis(now_millis());
         fields.insert("LastModifiedDate".into(), Value::String(now.clone()));
         fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
@@ -176,7 +180,7 @@ impl Org {
             fields: &fields,
             changed: &changed,
         };
-        self.commit(change, txn, written).await
+        self.commit(change, txn, written, modifier_changed).await
     }
 
     /// Deletes a record (to the recycle bin: it stays stored with `IsDeleted`).
@@ -198,7 +202,7 @@ impl Org {
             fields: &fields,
             changed: &[],
         };
-        self.commit(change, txn, Written::Other).await
+        self.commit(change, txn, Written::Other, false).await
     }
 
     /// Restores a deleted record from the recycle bin.
@@ -227,7 +231,7 @@ impl Org {
             fields: &fields,
             changed: &[],
         };
-        self.commit(change, txn, written).await
+        self.commit(change, txn, written, false).await
     }
 
     /// A stored record, deleted or not.
@@ -325,6 +329,7 @@ impl Org {
         change: &Change<'_>,
         txn: &Transaction,
         now: i64,
+        modifier_changed: bool,
     ) -> Result<Vec<NewEvent>, RestError> {
         if !self.captures_changes(change.object) {
             return Ok(Vec::new());
@@ -335,6 +340,7 @@ impl Org {
             kind: change.kind,
             fields: change.fields,
             changed: change.changed,
+            modifier_changed,
             commit_number: self.next_commit_number(),
             commit_ms: now,
         };
@@ -373,15 +379,18 @@ impl Org {
 
     /// Writes the record and every event its change causes atomically, then updates the
     /// in-memory PushTopics and StreamingChannels.
+    /// `modifier_changed`: an update by another user than the last one (Change Data Capture
+    /// reports `LastModifiedById` then).
     async fn commit(
         &self,
         change: Change<'_>,
         txn: &Transaction,
         written: Written,
+        modifier_changed: bool,
     ) -> Result<(), RestError> {
         let now = now_millis();
         let mut events = self.topic_events(&change, now);
-        events.extend(self.change_events(&change, txn, now)?);
+        events.extend(self.change_events(&change, txn, now, modifier_changed)?);
         let value =
             serde_json::to_vec(change.fields).map_err(|e| RestError::internal(e.to_string()))?;
         let write = RecordWrite {

@@ -44,6 +44,9 @@ pub fn checksum(id15: &str) -> Option<String> {
 
 /// The 18-character form of a 15- or 18-character id, or `None` if it is not a valid id.
 pub fn to_18(id: &str) -> Option<String> {
+    if !id.is_ascii() {
+        return None; // (and `split_at` below could cut a character)
+    }
     match id.len() {
         15 => Some(format!("{id}{}", checksum(id)?)),
         18 => {

@@ -2,7 +2,8 @@
 //! CometD clients (reference §4.4):
 //!
 //! - CREATE and UNDELETE carry every non-empty field, system fields included;
-//! - UPDATE carries the changed fields (nulls only when set to null) and `LastModifiedDate`;
+//! - UPDATE carries the changed fields (nulls only when set to null), `LastModifiedDate`, and
+//!   `LastModifiedById` when another user than the last one made the change;
 //! - DELETE carries no fields;
 //! - `Id` (it is in `recordIds`), `IsDeleted` and `SystemModstamp` never appear;
 //! - `changedFields` lists the changed fields of an UPDATE and is empty otherwise; there is no
@@ -35,6 +36,8 @@ pub struct CapturedChange<'a> {
     pub fields: &'a Fields,
     /// Fields whose value changed (an update).
     pub changed: &'a [String],
+    /// Whether an update was made by another user than the record's last modifier.
+    pub modifier_changed: bool,
     pub commit_number: u64,
     pub commit_ms: i64,
 }
@@ -46,6 +49,9 @@ pub fn payload(change: &CapturedChange<'_>, txn: &Transaction) -> Map<String, Va
         changed_fields.extend(change.changed.iter().map(String::as_str));
         if !changed_fields.contains(&"LastModifiedDate") {
             changed_fields.push("LastModifiedDate");
+        }
+        if change.modifier_changed && !changed_fields.contains(&"LastModifiedById") {
+            changed_fields.push("LastModifiedById");
         }
     }
     let header = json!({
@@ -110,6 +116,7 @@ mod tests {
             kind,
             fields,
             changed,
+            modifier_changed: false,
             commit_number: 77,
             commit_ms: 1_700_000_000_000,
         }
@@ -158,6 +165,21 @@ mod tests {
         assert_eq!(p["Industry"], Value::Null); // set to null: sent as null
         assert!(p.contains_key("LastModifiedDate"));
         assert!(!p.contains_key("Name"));
+    }
+
+    #[test]
+    fn an_update_by_another_user_reports_last_modified_by_id() {
+        let fields = record();
+        let txn = Transaction::new("005yy", "66.0");
+        let changed = ["Phone".to_owned()];
+        let mut update = change(PushTopicEventType::Updated, &fields, &changed);
+        update.modifier_changed = true;
+        let p = payload(&update, &txn);
+        assert_eq!(
+            p["ChangeEventHeader"]["changedFields"],
+            json!(["Phone", "LastModifiedDate", "LastModifiedById"])
+        );
+        assert!(p.contains_key("LastModifiedById"));
     }
 
     #[test]

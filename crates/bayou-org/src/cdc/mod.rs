@@ -91,6 +91,8 @@ impl Org {
         let (canonical, _) = objects::lookup(object)
             .filter(|(canonical, _)| canonical != "PushTopic")
             .ok_or_else(|| format!("{object:?} is not an object of the org"))?;
+        // One selection at a time, so the store and the set in memory agree.
+        let _writing = self.writes.lock().await;
         // Keyed by the lower-cased name (object names are case-insensitive), valued by the name.
         let write = RecordWrite {
             key: format!("{STORE_PREFIX}{}", canonical.to_ascii_lowercase()).into_bytes(),

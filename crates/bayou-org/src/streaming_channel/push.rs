@@ -31,6 +31,9 @@ use crate::Org;
 /// Longest payload Salesforce accepts, in characters.
 pub const MAX_PAYLOAD_CHARS: usize = 3_000;
 
+/// Most users one push event may target (the list is stored with the event).
+pub const MAX_USER_IDS: usize = 1_000;
+
 /// One `pushEvents` entry, checked.
 struct Push {
     payload: String,
@@ -113,6 +116,12 @@ fn parse(body: &[u8]) -> Result<Vec<Push>, RestError> {
             }
             let user_ids = match event.get("userIds") {
                 None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(ids)) if ids.len() > MAX_USER_IDS => {
+                    return Err(RestError::bad_request(
+                        "LIMIT_EXCEEDED",
+                        format!("userIds: at most {MAX_USER_IDS} users per push event"),
+                    ))
+                }
                 Some(Value::Array(ids)) => ids
                     .iter()
                     .map(|id| {

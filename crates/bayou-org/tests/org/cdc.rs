@@ -228,3 +228,39 @@ async fn unknown_change_event_channels_do_not_exist() {
         "400::The channel you requested to subscribe to doesn’t exist /data/Bogus"
     );
 }
+
+#[tokio::test]
+async fn an_update_by_another_user_reports_last_modified_by_id_and_null_on_empty_is_no_change() {
+    let org = start(account_cdc()).await;
+    let (token, _) = user_id(&org).await;
+    let other = org
+        .login_as(crate::support::OTHER_USER, crate::support::OTHER_PASSWORD)
+        .await;
+    let other_token = other["access_token"].as_str().unwrap().to_owned();
+    let session = org
+        .subscribe(&token, "/data/AccountChangeEvent", None)
+        .await;
+    let id = org
+        .create(&token, "Account", json!({"Name": "Shared"}))
+        .await;
+    let (status, _) = org
+        .rest(
+            &other_token,
+            Method::PATCH,
+            &format!("sobjects/Account/{id}"),
+            Some(json!({"Phone": "555", "Industry": null})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let events = org.events(&session, 2).await;
+    let update = &events[1];
+    assert_eq!(
+        header(update)["changedFields"],
+        json!(["Phone", "LastModifiedDate", "LastModifiedById"]),
+        "Industry was empty: setting it to null changes nothing"
+    );
+    let other_id = other["id"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert_eq!(update["data"]["payload"]["LastModifiedById"], other_id);
+    assert_eq!(header(update)["commitUser"], other_id);
+    assert!(update["data"]["payload"].get("Industry").is_none());
+}

@@ -204,7 +204,19 @@ async fn bad_pushes_get_salesforce_errors_and_store_nothing() {
         .create(&token, "StreamingChannel", json!({"Name": "/u/Strict"}))
         .await;
     let too_long = "x".repeat(3_001);
+    let too_many: Vec<String> = (0..1_001)
+        .map(|_| "005000000000001AAA".to_owned())
+        .collect();
     for (events, code) in [
+        (
+            json!([{"payload": "x", "userIds": too_many}]),
+            "LIMIT_EXCEEDED",
+        ),
+        // 18 bytes, not 18 characters: a malformed id, not a panic.
+        (
+            json!([{"payload": "x", "userIds": ["a€€€€€aa"]}]),
+            "MALFORMED_ID",
+        ),
         (json!([{"payload": too_long}]), "STRING_TOO_LONG"),
         (json!([{"payload": 5}]), "JSON_PARSER_ERROR"),
         (

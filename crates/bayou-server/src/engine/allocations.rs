@@ -122,12 +122,17 @@ impl Allocations {
         true
     }
 
-    /// Whether the allocation covering `channel` (a channel or a subscription pattern) is used up.
+    /// Whether an allocation covering `channel` is used up. `channel` may be a subscription
+    /// pattern: `/**` or `/topic/*` overlap `/topic/**` and are refused when it is used up.
     pub fn exhausted_for(&self, channel: &str) -> bool {
         let hour = self.hour();
-        self.covering(channel).is_some_and(|i| {
-            let window = &self.windows[i];
-            window.used(hour) >= window.allocation.per_day
+        self.windows.iter().any(|w| {
+            let overlaps = w
+                .allocation
+                .patterns
+                .iter()
+                .any(|p| pattern_matches(p, channel) || pattern_matches(channel, p));
+            overlaps && w.used(hour) >= w.allocation.per_day
         })
     }
 
@@ -193,5 +198,17 @@ mod tests {
             }]
         );
         assert!(!a.exhausted_for("/topic/T"));
+    }
+
+    #[test]
+    fn wildcard_subscriptions_overlapping_a_used_up_allocation_are_exhausted() {
+        let mut a = topics(1);
+        assert!(a.take(0));
+        for pattern in ["/topic/T", "/topic/*", "/topic/**", "/**"] {
+            assert!(a.exhausted_for(pattern), "{pattern}");
+        }
+        for pattern in ["/chat/*", "/u/**", "/event/X"] {
+            assert!(!a.exhausted_for(pattern), "{pattern}");
+        }
     }
 }

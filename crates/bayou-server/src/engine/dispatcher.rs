@@ -114,6 +114,9 @@ impl Engine {
                     };
                     // Counted only for what would be delivered, as Salesforce counts.
                     if allocation.is_some_and(|i| !allocations.take(i)) {
+                        // Closed now, so no later event of this batch reaches it: the client
+                        // resumes from before the event it missed.
+                        session.close(CloseReason::DailyLimit);
                         limited.push(Arc::clone(session));
                         return;
                     }

@@ -85,14 +85,18 @@ pub struct DeliveryLatency {
 impl DeliveryLatency {
     /// Counts one event on `channel` delivered `ms` milliseconds after it was stored.
     pub fn record(&self, channel: &str, ms: u64) {
-        if let Some(histogram) = self
-            .channels
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(channel)
         {
-            histogram.record(ms);
-            return;
+            let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+            // Past MAX_CHANNELS, new channels share "(other)": found under the read lock too.
+            let known = channels.get(channel).or_else(|| {
+                (channels.len() >= MAX_CHANNELS)
+                    .then(|| channels.get(OTHER_CHANNELS))
+                    .flatten()
+            });
+            if let Some(histogram) = known {
+                histogram.record(ms);
+                return;
+            }
         }
         let histogram = {
             let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());

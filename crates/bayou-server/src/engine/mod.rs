@@ -303,22 +303,35 @@ impl Engine {
     /// Ends a session whose delivery allocation ran out: its held connect (or its next one)
     /// is answered with `403::Organization total events daily limit exceeded`, advice `none`.
     pub(crate) fn end_for_daily_limit(&self, client_id: &str) {
-        if self.remove_session(client_id, CloseReason::DailyLimit) {
+        let ended_otherwise = self
+            .session(client_id)
+            .is_none_or(|s| !matches!(s.closed(), None | Some(CloseReason::DailyLimit)));
+        if ended_otherwise {
+            return; // gone already, or closed for another reason: that reason stands
+        }
+        {
             let mut limited = self.limited.lock().unwrap_or_else(|e| e.into_inner());
             if limited.len() >= 10_000 {
                 limited.clear(); // clients that never came back; they get Unknown client
             }
             limited.insert(client_id.to_owned());
         }
+        self.remove_session(client_id, CloseReason::DailyLimit);
     }
 
-    /// Whether `client_id` was ended by [`Engine::end_for_daily_limit`] (once: the answer is
-    /// given to one request).
+    /// Whether `client_id` was ended by the daily limit: closed for it and not yet removed, or
+    /// removed by [`Engine::end_for_daily_limit`] (then once: the answer is given to one
+    /// request).
     fn take_limited(&self, client_id: &str) -> bool {
-        self.limited
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(client_id)
+        let closing = self
+            .session(client_id)
+            .is_some_and(|s| s.closed() == Some(CloseReason::DailyLimit));
+        closing
+            || self
+                .limited
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(client_id)
     }
 
     /// Whether the delivery allocation covering `channel` is used up.

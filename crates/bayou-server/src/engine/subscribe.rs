@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use bayou_protocol::{errors, ChannelError, ChannelKind, Message, Reply, Subscription};
+use bayou_protocol::{errors, Advice, ChannelError, ChannelKind, Message, Reply, Subscription};
 use serde_json::value::RawValue;
 
 use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
@@ -114,6 +114,14 @@ impl Engine {
         if replaying {
             // Start the backlog now, so a connect already held for this session wakes up.
             self.fill_from_log(&session);
+            if session.closed() == Some(super::CloseReason::DailyLimit) {
+                // The backlog used up a daily allocation: say so, as Salesforce does.
+                return self
+                    .failure(&message, errors::DAILY_EVENT_LIMIT)
+                    .with_client_id(session.id())
+                    .with_subscription(subscription_echo(&message))
+                    .with_advice(Advice::none());
+            }
         }
         let reply = Reply::success(message.channel.clone(), message.id.clone())
             .with_client_id(session.id())
