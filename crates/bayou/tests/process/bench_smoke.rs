@@ -4,65 +4,19 @@
 //!
 //! This checks the load generator's bookkeeping, not speed: no figure is compared to a target.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-struct Bayou {
-    child: Child,
-    url: String,
-}
+use crate::serve_process::ServeProcess;
 
-impl Bayou {
-    fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
-            .args([
-                "serve",
-                "--anonymous",
-                "--listen",
-                "127.0.0.1:0",
-                "--log",
-                "warn",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start bayou");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let origin = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self {
-            child,
-            url: format!("{origin}/cometd/66.0"),
-        }
-    }
-}
-
-impl Drop for Bayou {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bench(bayou: &Bayou, extra: &[&str]) -> Value {
+fn bench(bayou: &ServeProcess, extra: &[&str]) -> Value {
     let out = tempfile::NamedTempFile::new().expect("temp file");
     let svg = tempfile::NamedTempFile::new().expect("temp file");
     let status = Command::new(env!("CARGO_BIN_EXE_bayou"))
         .args([
             "bench",
-            &bayou.url,
+            &bayou.bayeux_url(),
             "--quiet",
             "--warmup",
             "500ms",
@@ -120,7 +74,7 @@ fn assert_exact_delivery(result: &Value, subscribers_per_message: u64) {
 #[test]
 fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
     let data = tempfile::tempdir().expect("temp dir");
-    let bayou = Bayou::start(data.path());
+    let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     for transport in ["websocket", "long-polling"] {
         let result = bench(
             &bayou,
@@ -143,7 +97,7 @@ fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
 #[test]
 fn chat_rooms_deliver_to_members_only() {
     let data = tempfile::tempdir().expect("temp dir");
-    let bayou = Bayou::start(data.path());
+    let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     // 20 clients in 10 rooms, 5 rooms each: 10 members per room.
     let result = bench(
         &bayou,

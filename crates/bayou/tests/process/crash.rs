@@ -5,66 +5,15 @@
 //! and a client resuming from its last replay id receives exactly the events after it.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::serve_process::ServeProcess;
+
 const ROUNDS: usize = 5;
 const PUBLISHERS: usize = 8;
-
-struct Bayou {
-    child: Child,
-    url: String,
-}
-
-impl Bayou {
-    fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
-            .args([
-                "serve",
-                "--anonymous",
-                "--listen",
-                "127.0.0.1:0",
-                "--log",
-                "warn",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start bayou");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let origin = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self {
-            child,
-            url: format!("{origin}/cometd/66.0"),
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Bayou {
-    /// Also when a test fails: no server is left behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> Result<Vec<Value>, String> {
     let response = http
@@ -184,9 +133,9 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
     let mut all_acked: BTreeMap<u64, Value> = BTreeMap::new();
     let mut highest_before = 0_u64;
     for round in 0..ROUNDS {
-        let bayou = Bayou::start(data.path());
+        let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
         let acked = Arc::new(Mutex::new(BTreeMap::new()));
-        let url = bayou.url.clone();
+        let url = bayou.bayeux_url();
         let workers: Vec<_> = (0..PUBLISHERS)
             .map(|w| {
                 runtime.spawn(publish_until_killed(
@@ -204,7 +153,7 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
             assert!(Instant::now() < deadline, "publishers stalled");
             std::thread::sleep(Duration::from_millis(2));
         }
-        bayou.kill();
+        drop(bayou); // SIGKILL
         for worker in workers {
             runtime.block_on(worker).unwrap();
         }
@@ -218,8 +167,8 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
         all_acked.extend(acked);
 
         // After the restart every acknowledged event is there, in order, with its data.
-        let bayou = Bayou::start(data.path());
-        let (replayed, sentinel) = runtime.block_on(replay_all(&bayou.url, -2));
+        let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
+        let (replayed, sentinel) = runtime.block_on(replay_all(&bayou.bayeux_url(), -2));
         let stored: BTreeMap<u64, Value> = replayed.iter().cloned().collect();
         assert!(
             replayed.windows(2).all(|w| w[0].0 < w[1].0),
@@ -234,7 +183,7 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
         }
         // Resuming from an acknowledged id gives exactly what follows it.
         let (&resume_from, _) = all_acked.iter().nth(all_acked.len() / 2).unwrap();
-        let (resumed, _) = runtime.block_on(replay_all(&bayou.url, resume_from as i64));
+        let (resumed, _) = runtime.block_on(replay_all(&bayou.bayeux_url(), resume_from as i64));
         let mut expected: Vec<u64> = replayed
             .iter()
             .map(|(id, _)| *id)
@@ -243,6 +192,6 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
         expected.push(sentinel); // the first replay's sentinel is on /crash/** too
         let got: Vec<u64> = resumed.iter().map(|(id, _)| *id).collect();
         assert_eq!(got, expected, "round {round}: resume from {resume_from}");
-        bayou.kill();
+        drop(bayou); // SIGKILL
     }
 }

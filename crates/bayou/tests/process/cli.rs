@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::serve_process::ServeProcess;
+
 const USER: &str = "cli@example.com";
 const PASSWORD: &str = "cli password";
 const CLIENT_ID: &str = "cli-client";
@@ -17,35 +19,34 @@ const SECRET: &str = "cli-secret";
 const ADMIN: &str = "cli-admin";
 
 struct Server {
-    child: Child,
-    url: String,
+    process: ServeProcess,
 }
+
+/// The org's credentials, as `bayou serve` and the client commands read them.
+const CREDENTIALS: [(&str, &str); 4] = [
+    ("BAYOU_USERNAME", USER),
+    ("BAYOU_PASSWORD", PASSWORD),
+    ("BAYOU_CLIENT_ID", CLIENT_ID),
+    ("BAYOU_CLIENT_SECRET", SECRET),
+];
 
 impl Server {
     fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bayou"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
-            .args(["--timeout", "1500", "--max-interval", "2000"])
-            .args(["--admin-token", ADMIN, "--data-dir"])
-            .arg(data_dir)
-            .env_clear()
-            .env("BAYOU_USERNAME", USER)
-            .env("BAYOU_PASSWORD", PASSWORD)
-            .env("BAYOU_CLIENT_ID", CLIENT_ID)
-            .env("BAYOU_CLIENT_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start bayou serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, url }
+        let args = [
+            "--timeout",
+            "1500",
+            "--max-interval",
+            "2000",
+            "--admin-token",
+            ADMIN,
+        ];
+        Self {
+            process: ServeProcess::start(data_dir, &args, Some(&CREDENTIALS)),
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.process.origin
     }
 
     /// `bayou <args>` with this server's URL and credentials in the environment.
@@ -54,11 +55,8 @@ impl Server {
         command
             .args(args)
             .env_clear()
-            .env("BAYOU_URL", &self.url)
-            .env("BAYOU_USERNAME", USER)
-            .env("BAYOU_PASSWORD", PASSWORD)
-            .env("BAYOU_CLIENT_ID", CLIENT_ID)
-            .env("BAYOU_CLIENT_SECRET", SECRET);
+            .env("BAYOU_URL", self.url())
+            .envs(CREDENTIALS);
         command
     }
 
@@ -77,13 +75,6 @@ impl Server {
             .unwrap()
             .trim()
             .to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -255,7 +246,7 @@ fn rest_helpers_feed_the_stream() {
         r#"{"Name":"/u/cli"}"#,
     ]);
     assert!(channel.starts_with("0M6"), "{channel}");
-    let defined = define_event(&server.url);
+    let defined = define_event(server.url());
     assert!(defined, "could not define the platform event type");
 
     let subscriber = Subscriber::start(
