@@ -69,6 +69,18 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Runs `call` for the request's user, turning its result or error into the response.
+pub(crate) async fn as_user<F, Fut>(org: &Org, headers: &HeaderMap, call: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, errors::RestError>>,
+{
+    match authorize(org, headers) {
+        Ok(user) => call(user).await.unwrap_or_else(IntoResponse::into_response),
+        Err(denied) => denied,
+    }
+}
+
 /// The user id of the request's token, or the 401 Salesforce answers.
 #[allow(clippy::result_large_err)]
 pub(crate) fn authorize(org: &Org, headers: &HeaderMap) -> Result<String, Response> {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use super::as_user;
 use super::errors::RestError;
 use crate::records::{objects, Fields};
 use crate::transaction::Transaction;
@@ -24,18 +25,6 @@ fn parse_body(body: &[u8]) -> Result<Fields, RestError> {
             "The request body must be a JSON object of fields",
         )),
         Err(e) => Err(RestError::bad_request("JSON_PARSER_ERROR", format!("{e}"))),
-    }
-}
-
-/// Runs `call` for the request's user, turning its result or error into the response.
-async fn as_user<F, Fut>(org: &Org, headers: &HeaderMap, call: F) -> Response
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, RestError>>,
-{
-    match super::authorize(org, headers) {
-        Ok(user) => call(user).await.unwrap_or_else(IntoResponse::into_response),
-        Err(denied) => denied,
     }
 }
 

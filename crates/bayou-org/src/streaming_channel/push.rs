@@ -25,6 +25,7 @@ use bayou_protocol::events::encode_generic_event;
 use serde_json::{json, Map, Value};
 
 use super::StreamingChannel;
+use crate::rest::as_user;
 use crate::rest::errors::RestError;
 use crate::Org;
 
@@ -54,17 +55,13 @@ pub async fn online(
     Path((_version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = crate::rest::authorize(&org, &headers) {
-        return denied;
-    }
-    match channel(&org, &object, &id) {
-        Ok(channel) => {
-            let mut online: Vec<String> = org.subscribed_users(&channel.name).into_iter().collect();
-            online.sort();
-            Json(json!({"OnlineUserIds": online, "ChannelName": channel.name})).into_response()
-        }
-        Err(e) => e.into_response(),
-    }
+    as_user(&org, &headers, |_| async {
+        let channel = channel(&org, &object, &id)?;
+        let mut online: Vec<String> = org.subscribed_users(&channel.name).into_iter().collect();
+        online.sort();
+        Ok(Json(json!({"OnlineUserIds": online, "ChannelName": channel.name})).into_response())
+    })
+    .await
 }
 
 /// `POST …/StreamingChannel/{id}/push`
@@ -74,18 +71,12 @@ pub async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(denied) = crate::rest::authorize(&org, &headers) {
-        return denied;
-    }
-    let result = async {
+    as_user(&org, &headers, |_| async {
         let channel = channel(&org, &object, &id)?;
-        let pushes = parse(&body)?;
-        org.push(&channel, pushes).await
-    };
-    match result.await {
-        Ok(results) => Json(Value::Array(results)).into_response(),
-        Err(e) => e.into_response(),
-    }
+        let results = org.push(&channel, parse(&body)?).await?;
+        Ok(Json(Value::Array(results)).into_response())
+    })
+    .await
 }
 
 fn parse(body: &[u8]) -> Result<Vec<Push>, RestError> {

@@ -8,15 +8,16 @@ use bayou_server::EngineConfig;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::start_with;
+use crate::support::{start_with, Running};
 
-#[tokio::test]
-async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_error() {
+/// An org whose PushTopic deliveries are limited to `per_day`, with a PushTopic `name` on
+/// Account, and a token.
+async fn topic_with_allocation(name: &str, per_day: u64) -> (Running, String) {
     let engine = EngineConfig {
         delivery_allocations: vec![DeliveryAllocation {
             name: "PushTopic".into(),
             patterns: vec!["/topic/**".into()],
-            per_day: 2,
+            per_day,
         }],
         ..EngineConfig::default()
     };
@@ -25,9 +26,15 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
     org.create(
         &token,
         "PushTopic",
-        json!({"Name": "Accounts", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
+        json!({"Name": name, "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
     )
     .await;
+    (org, token)
+}
+
+#[tokio::test]
+async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_error() {
+    let (org, token) = topic_with_allocation("Accounts", 2).await;
     let session = org.subscribe(&token, "/topic/Accounts", None).await;
     // Deliveries on other channels do not count.
     let chat = org.subscribe(&token, "/chat/room", None).await;
@@ -82,14 +89,8 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
         "403::Organization total events daily limit exceeded"
     );
 
-    let response = org
-        .http
-        .get(format!("{}/admin/allocations", org.base))
-        .bearer_auth(crate::support::ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let usage: serde_json::Value = response.json().await.unwrap();
+    let (status, usage) = org.admin_get("allocations").await;
+    assert_eq!(status, 200, "{usage}");
     assert_eq!(
         usage["dailyDeliveries"],
         json!([{"name": "PushTopic", "max": 2, "used": 2, "remaining": 0}])
@@ -120,22 +121,7 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
 
 #[tokio::test]
 async fn events_a_filter_keeps_from_a_subscriber_are_not_counted() {
-    let engine = EngineConfig {
-        delivery_allocations: vec![DeliveryAllocation {
-            name: "PushTopic".into(),
-            patterns: vec!["/topic/**".into()],
-            per_day: 1,
-        }],
-        ..EngineConfig::default()
-    };
-    let org = start_with(OrgConfig::default(), engine).await;
-    let token = org.login_token().await;
-    org.create(
-        &token,
-        "PushTopic",
-        json!({"Name": "Named", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
-    )
-    .await;
+    let (org, token) = topic_with_allocation("Named", 1).await;
     let session = org
         .subscribe(&token, "/topic/Named?Name='wanted'", None)
         .await;
@@ -145,37 +131,14 @@ async fn events_a_filter_keeps_from_a_subscriber_are_not_counted() {
         .await;
     let events = org.events(&session, 1).await;
     assert_eq!(events[0]["data"]["sobject"]["Name"], "wanted");
-    let usage: serde_json::Value = org
-        .http
-        .get(format!("{}/admin/allocations", org.base))
-        .bearer_auth(crate::support::ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, usage) = org.admin_get("allocations").await;
+    assert_eq!(status, 200, "{usage}");
     assert_eq!(usage["dailyDeliveries"][0]["used"], 1);
 }
 
 #[tokio::test]
 async fn a_session_cut_off_by_its_allocation_gets_nothing_after_the_event_it_missed() {
-    let engine = EngineConfig {
-        delivery_allocations: vec![DeliveryAllocation {
-            name: "PushTopic".into(),
-            patterns: vec!["/topic/**".into()],
-            per_day: 1,
-        }],
-        ..EngineConfig::default()
-    };
-    let org = start_with(OrgConfig::default(), engine).await;
-    let token = org.login_token().await;
-    org.create(
-        &token,
-        "PushTopic",
-        json!({"Name": "Cut", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
-    )
-    .await;
+    let (org, token) = topic_with_allocation("Cut", 1).await;
     let session = org.subscribe(&token, "/topic/Cut", None).await;
     let subscribe = json!([{"channel":"/meta/subscribe","clientId":session.client_id,"subscription":"/chat/after"}]);
     let reply = org.bayeux(Some(&session.auth), subscribe).await.remove(0);

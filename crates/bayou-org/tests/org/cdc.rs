@@ -5,7 +5,7 @@ use bayou_org::OrgConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running};
+use crate::support::{start, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
 
 fn account_cdc() -> OrgConfig {
     OrgConfig {
@@ -18,19 +18,10 @@ fn header(event: &Value) -> &Value {
     &event["data"]["payload"]["ChangeEventHeader"]
 }
 
-async fn user_id(org: &Running) -> (String, String) {
-    let body = org.password_login().await;
-    let id = body["id"].as_str().unwrap().rsplit('/').next().unwrap();
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        id.to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn every_change_of_a_selected_object_publishes_a_change_event() {
     let org = start(account_cdc()).await;
-    let (token, user) = user_id(&org).await;
+    let (token, user) = org.token_and_user_id(USER, PASSWORD).await;
     let all = org.subscribe(&token, "/data/ChangeEvents", None).await;
     let accounts = org
         .subscribe(&token, "/data/AccountChangeEvent", None)
@@ -161,7 +152,7 @@ async fn every_change_of_a_selected_object_publishes_a_change_event() {
 #[tokio::test]
 async fn a_composite_request_is_one_transaction() {
     let org = start(account_cdc()).await;
-    let (token, _) = user_id(&org).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     let session = org.subscribe(&token, "/data/ChangeEvents", None).await;
     let (status, body) = org
         .rest(
@@ -187,7 +178,7 @@ async fn a_composite_request_is_one_transaction() {
 #[tokio::test]
 async fn objects_are_selected_at_run_time_through_the_admin_api() {
     let org = start(OrgConfig::default()).await;
-    let (token, _) = user_id(&org).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     let session = org.subscribe(&token, "/data/ChangeEvents", None).await;
     org.create(&token, "Invoice__c", json!({"Name": "before"}))
         .await;
@@ -215,7 +206,7 @@ async fn objects_are_selected_at_run_time_through_the_admin_api() {
 #[tokio::test]
 async fn unknown_change_event_channels_do_not_exist() {
     let org = start(account_cdc()).await;
-    let (token, _) = user_id(&org).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     let auth = format!("Bearer {token}");
     let client_id = org.handshake(Some(&auth)).await["clientId"].clone();
     let reply = org
@@ -232,11 +223,8 @@ async fn unknown_change_event_channels_do_not_exist() {
 #[tokio::test]
 async fn an_update_by_another_user_reports_last_modified_by_id_and_null_on_empty_is_no_change() {
     let org = start(account_cdc()).await;
-    let (token, _) = user_id(&org).await;
-    let other = org
-        .login_as(crate::support::OTHER_USER, crate::support::OTHER_PASSWORD)
-        .await;
-    let other_token = other["access_token"].as_str().unwrap().to_owned();
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
+    let (other_token, other_id) = org.token_and_user_id(OTHER_USER, OTHER_PASSWORD).await;
     let session = org
         .subscribe(&token, "/data/AccountChangeEvent", None)
         .await;
@@ -259,8 +247,10 @@ async fn an_update_by_another_user_reports_last_modified_by_id_and_null_on_empty
         json!(["Phone", "LastModifiedDate", "LastModifiedById"]),
         "Industry was empty: setting it to null changes nothing"
     );
-    let other_id = other["id"].as_str().unwrap().rsplit('/').next().unwrap();
-    assert_eq!(update["data"]["payload"]["LastModifiedById"], other_id);
-    assert_eq!(header(update)["commitUser"], other_id);
+    assert_eq!(
+        update["data"]["payload"]["LastModifiedById"],
+        other_id.as_str()
+    );
+    assert_eq!(header(update)["commitUser"], other_id.as_str());
     assert!(update["data"]["payload"].get("Industry").is_none());
 }

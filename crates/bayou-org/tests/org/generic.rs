@@ -5,20 +5,7 @@ use bayou_org::OrgConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running, OTHER_PASSWORD, OTHER_USER};
-
-/// A user's token and id.
-async fn login(org: &Running, user: Option<(&str, &str)>) -> (String, String) {
-    let body = match user {
-        Some((name, password)) => org.login_as(name, password).await,
-        None => org.password_login().await,
-    };
-    let id = body["id"].as_str().unwrap().rsplit('/').next().unwrap();
-    (
-        body["access_token"].as_str().unwrap().to_owned(),
-        id.to_owned(),
-    )
-}
+use crate::support::{start, Running, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
 
 async fn push(org: &Running, token: &str, channel_id: &str, events: Value) -> (u16, Value) {
     org.rest(
@@ -33,7 +20,7 @@ async fn push(org: &Running, token: &str, channel_id: &str, events: Value) -> (u
 #[tokio::test]
 async fn channel_names_are_validated_and_unique_ignoring_case() {
     let org = start(OrgConfig::default()).await;
-    let (token, _) = login(&org, None).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     org.create(
         &token,
         "StreamingChannel",
@@ -88,7 +75,7 @@ async fn channel_names_are_validated_and_unique_ignoring_case() {
 #[tokio::test]
 async fn subscribing_needs_the_channel_to_exist_with_the_same_case() {
     let org = start(OrgConfig::default()).await;
-    let (token, _) = login(&org, None).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     org.create(&token, "StreamingChannel", json!({"Name": "/u/Alerts"}))
         .await;
     let auth = format!("Bearer {token}");
@@ -121,8 +108,8 @@ async fn subscribing_needs_the_channel_to_exist_with_the_same_case() {
 #[tokio::test]
 async fn broadcasts_reach_everyone_and_targeted_pushes_only_their_users() {
     let org = start(OrgConfig::default()).await;
-    let (admin_token, admin_id) = login(&org, None).await;
-    let (other_token, other_id) = login(&org, Some((OTHER_USER, OTHER_PASSWORD))).await;
+    let (admin_token, admin_id) = org.token_and_user_id(USER, PASSWORD).await;
+    let (other_token, other_id) = org.token_and_user_id(OTHER_USER, OTHER_PASSWORD).await;
     let channel_id = org
         .create(&admin_token, "StreamingChannel", json!({"Name": "/u/Team"}))
         .await;
@@ -199,7 +186,7 @@ async fn broadcasts_reach_everyone_and_targeted_pushes_only_their_users() {
 #[tokio::test]
 async fn bad_pushes_get_salesforce_errors_and_store_nothing() {
     let org = start(OrgConfig::default()).await;
-    let (token, _) = login(&org, None).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     let channel_id = org
         .create(&token, "StreamingChannel", json!({"Name": "/u/Strict"}))
         .await;
@@ -262,7 +249,7 @@ async fn dynamic_channels_are_created_by_subscribing_within_the_allocation() {
         ..OrgConfig::default()
     })
     .await;
-    let (token, _) = login(&org, None).await;
+    let (token, _) = org.token_and_user_id(USER, PASSWORD).await;
     org.create(&token, "StreamingChannel", json!({"Name": "/u/First"}))
         .await;
     let session = org.subscribe(&token, "/u/made/OnTheFly", None).await;

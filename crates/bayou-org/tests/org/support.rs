@@ -87,6 +87,15 @@ impl Running {
         self.login_as(USER, PASSWORD).await
     }
 
+    /// Logs `username` in; returns the access token and the user's id (the last segment of the
+    /// identity URL).
+    pub async fn token_and_user_id(&self, username: &str, password: &str) -> (String, String) {
+        let body = self.login_as(username, password).await;
+        let id = body["id"].as_str().unwrap().rsplit('/').next().unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        (token.to_owned(), id.to_owned())
+    }
+
     pub async fn login_as(&self, username: &str, password: &str) -> Value {
         let (status, body) = self
             .token(&[
@@ -132,6 +141,19 @@ impl Running {
             .post(format!("{}/admin/{path}", self.base))
             .bearer_auth(ADMIN)
             .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `GET /admin/<path>` with the admin token.
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}/admin/{path}", self.base))
+            .bearer_auth(ADMIN)
             .send()
             .await
             .unwrap();
