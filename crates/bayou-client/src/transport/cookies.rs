@@ -14,8 +14,12 @@ pub(crate) struct CookieJar {
 }
 
 impl CookieJar {
-    /// Takes the `Set-Cookie` headers of a response.
-    pub fn store<'a>(&self, set_cookie: impl Iterator<Item = &'a str>) {
+    /// Takes the `Set-Cookie` headers of a response (long-polling's, or a WebSocket upgrade's).
+    pub fn store(&self, headers: &reqwest::header::HeaderMap) {
+        let set_cookie = headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
         let mut cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
         for header in set_cookie {
             let pair = header.split(';').next().unwrap_or_default();
@@ -52,8 +56,18 @@ mod tests {
     fn keeps_the_latest_value_of_each_cookie() {
         let jar = CookieJar::default();
         assert_eq!(jar.header(), None);
-        jar.store(["BAYEUX_BROWSER=abc; Path=/cometd/; HttpOnly", "lb=1"].into_iter());
-        jar.store(["lb=2; Secure"].into_iter());
+        let headers = |values: &[&'static str]| {
+            let mut map = reqwest::header::HeaderMap::new();
+            for v in values {
+                map.append(reqwest::header::SET_COOKIE, v.parse().unwrap());
+            }
+            map
+        };
+        jar.store(&headers(&[
+            "BAYEUX_BROWSER=abc; Path=/cometd/; HttpOnly",
+            "lb=1",
+        ]));
+        jar.store(&headers(&["lb=2; Secure"]));
         assert_eq!(jar.header().as_deref(), Some("BAYEUX_BROWSER=abc; lb=2"));
     }
 }

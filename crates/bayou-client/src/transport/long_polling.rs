@@ -77,13 +77,7 @@ async fn post(
         request = request.header("cookie", cookie);
     }
     let response = request.send().await.map_err(http_error)?;
-    endpoint.cookies.store(
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
+    endpoint.cookies.store(response.headers());
     let status = response.status();
     if !status.is_success() {
         return Err(TransportError::Status {

@@ -54,13 +54,7 @@ impl WebSocket {
         let (socket, response) = tokio_tungstenite::connect_async(request)
             .await
             .map_err(|e| TransportError::WebSocket(format!("{url}: {e}")))?;
-        endpoint.cookies.store(
-            response
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
+        endpoint.cookies.store(response.headers());
         let (sink, mut stream) = socket.split();
         let reader = tokio::spawn(async move {
             let closed = loop {
