@@ -9,6 +9,7 @@ use bayou_client::{
     ReplayStore, TransportKind,
 };
 use serde_json::json;
+use tokio::sync::broadcast;
 
 use crate::support::*;
 
@@ -73,6 +74,15 @@ async fn expired_setup(channel: &'static str) -> (Bayou, Arc<MemoryReplayStore>)
     (bayou, store)
 }
 
+/// Waits for the `ReplayGap` notice; returns where the client resumed from (`None`: it did not).
+async fn replay_gap(notices: &mut broadcast::Receiver<Notice>) -> Option<i64> {
+    let gap = notice(notices, WAIT, |n| matches!(n, Notice::ReplayGap { .. })).await;
+    match gap {
+        Notice::ReplayGap { resumed_from, .. } => resumed_from,
+        other => panic!("not a replay gap: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn an_expired_replay_id_fails_clearly_by_default() {
     const CHANNEL: &str = "/chat/expired-fail";
@@ -89,20 +99,7 @@ async fn an_expired_replay_id_fails_clearly_by_default() {
             if channel == CHANNEL && error.contains("you provided was invalid.  Please provide")),
         "{error}"
     );
-    let gap = notice(&mut notices, WAIT, |n| {
-        matches!(n, Notice::ReplayGap { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            gap,
-            Notice::ReplayGap {
-                resumed_from: None,
-                ..
-            }
-        ),
-        "{gap:?}"
-    );
+    assert_eq!(replay_gap(&mut notices).await, None);
 }
 
 #[tokio::test]
@@ -118,20 +115,7 @@ async fn an_expired_replay_id_can_resume_from_the_earliest_event() {
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     client.subscribe(CHANNEL).await.unwrap();
-    let gap = notice(&mut notices, WAIT, |n| {
-        matches!(n, Notice::ReplayGap { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            gap,
-            Notice::ReplayGap {
-                resumed_from: Some(-2),
-                ..
-            }
-        ),
-        "{gap:?}"
-    );
+    assert_eq!(replay_gap(&mut notices).await, Some(-2));
     // Everything still retained: 5, 6, 7.
     assert_eq!(numbers(&take(&mut events, 3, WAIT).await), vec![5, 6, 7]);
     assert_no_more(&mut events, Duration::from_millis(300)).await;
@@ -150,20 +134,7 @@ async fn an_expired_replay_id_can_resume_with_new_events_only() {
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
     client.subscribe(CHANNEL).await.unwrap();
-    let gap = notice(&mut notices, WAIT, |n| {
-        matches!(n, Notice::ReplayGap { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            gap,
-            Notice::ReplayGap {
-                resumed_from: Some(-1),
-                ..
-            }
-        ),
-        "{gap:?}"
-    );
+    assert_eq!(replay_gap(&mut notices).await, Some(-1));
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 8..10).await;
     assert_eq!(numbers(&take(&mut events, 2, WAIT).await), vec![8, 9]);
