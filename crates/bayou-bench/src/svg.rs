@@ -43,6 +43,22 @@ fn decades(lo: f64, hi: f64) -> Vec<f64> {
     ticks
 }
 
+/// Horizontal lines and labels at each decade of a log-scale latency axis, for a plot area
+/// `(x0, y0, width, height)` from `lo` to `hi` milliseconds.
+fn latency_grid(out: &mut String, (x0, y0, pw, ph): (f64, f64, f64, f64), lo: f64, hi: f64) {
+    for t in decades(lo, hi) {
+        let y = y0 + ph - log_pos(t, lo, hi) * ph;
+        let _ = write!(
+            out,
+            r##"<line x1="{x0}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 + pw,
+            x0 - 4.0,
+            y + 4.0,
+            fmt_ms(t)
+        );
+    }
+}
+
 fn fmt_ms(ms: f64) -> String {
     if ms >= 100.0 {
         format!("{ms:.0} ms")
@@ -92,17 +108,7 @@ pub fn run_chart(result: &BenchResult) -> String {
         r#"<text x="{x0}" y="{}">publish-to-receive latency (log scale)</text>"#,
         y0 - 8.0
     );
-    for t in decades(lo, hi) {
-        let y = y0 + ph - log_pos(t, lo, hi) * ph;
-        let _ = write!(
-            out,
-            r##"<line x1="{x0}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-            x0 + pw,
-            x0 - 4.0,
-            y + 4.0,
-            fmt_ms(t)
-        );
-    }
+    latency_grid(&mut out, (x0, y0, pw, ph), lo, hi);
     let slot = pw / bars.len() as f64;
     for (i, (name, ms)) in bars.iter().enumerate() {
         let h = log_pos(*ms, lo, hi) * ph;
@@ -212,17 +218,7 @@ pub fn search_chart(search: &SearchResult) -> String {
             .log10()
             .ceil(),
     );
-    for t in decades(lo, hi) {
-        let y = y0 + ph - log_pos(t, lo, hi) * ph;
-        let _ = write!(
-            out,
-            r##"<line x1="{x0}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-            x0 + pw,
-            x0 - 4.0,
-            y + 4.0,
-            fmt_ms(t)
-        );
-    }
+    latency_grid(&mut out, (x0, y0, pw, ph), lo, hi);
     let yb = y0 + ph - log_pos(search.max_p99_ms, lo, hi) * ph;
     let _ = write!(
         out,
