@@ -25,11 +25,14 @@ pub mod payload;
 pub mod recorder;
 pub mod report;
 pub mod run;
+#[doc(hidden)]
+pub mod scan;
 pub mod search;
 pub mod svg;
 pub mod system;
 pub mod tracker;
-mod wire;
+#[doc(hidden)]
+pub mod wire;
 
 pub use config::{BenchConfig, Layout, Transport};
 pub use report::{BenchResult, Percentiles};

@@ -34,6 +34,8 @@ pub struct Recorder {
     pub publish_failed: AtomicU64,
     pub sessions_ready: AtomicU64,
     pub sessions_lost: AtomicU64,
+    /// The highest latency recorded since the timeline last took it (µs).
+    window_max_us: AtomicU64,
     error_count: AtomicU64,
     errors: Mutex<Vec<String>>,
 }
@@ -58,6 +60,7 @@ impl Recorder {
             publish_failed: AtomicU64::new(0),
             sessions_ready: AtomicU64::new(0),
             sessions_lost: AtomicU64::new(0),
+            window_max_us: AtomicU64::new(0),
             error_count: AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
         }
@@ -80,12 +83,20 @@ impl Recorder {
         }
         self.delivered_measured
             .fetch_add(latencies.len() as u64, Relaxed);
+        let highest = latencies.iter().copied().max().unwrap_or(0);
+        self.window_max_us.fetch_max(highest, Relaxed);
         let mut histogram = self.shards[shard % SHARDS]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         for &us in latencies {
             histogram.saturating_record(us.clamp(1, HIGHEST_US));
         }
+    }
+
+    /// The highest latency (µs) recorded since the last call: the timeline's per-second max,
+    /// which shows when in a run a tail happened.
+    pub fn take_window_max_us(&self) -> u64 {
+        self.window_max_us.swap(0, Relaxed)
     }
 
     pub fn error(&self, text: impl Into<String>) {

@@ -48,6 +48,9 @@ pub struct Sample {
     pub bench_cpu: Option<f64>,
     pub server_cpu: Option<f64>,
     pub server_rss_bytes: Option<u64>,
+    /// The highest publish-to-receive latency measured in this second (ms); `None` in the
+    /// warm-up and when nothing measured arrived.
+    pub max_latency_ms: Option<f64>,
 }
 
 /// The load generator's own use of the machine.

@@ -171,6 +171,9 @@ pub async fn run(
                 bench_cpu,
                 server_cpu,
                 server_rss_bytes: server_rss,
+                max_latency_ms: Some(recorder.take_window_max_us())
+                    .filter(|&us| us > 0)
+                    .map(|us| us as f64 / 1e3),
             });
             last_sample = (Instant::now(), delivered_now, published_now);
         }

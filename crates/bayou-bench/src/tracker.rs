@@ -5,7 +5,9 @@
 //! yet seen (`next`) and the few seen above it (servers may reorder concurrent publishes), so
 //! memory stays small and a duplicate is recognised however late it comes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
 
 #[derive(Debug, Default)]
 struct Stream {
@@ -22,7 +24,8 @@ pub enum Seen {
 
 #[derive(Debug, Default)]
 pub struct Tracker {
-    streams: HashMap<(u32, u32), Stream>,
+    /// Keyed by (publisher, room); Fx hashing, as the keys are the bench's own small numbers.
+    streams: FxHashMap<(u32, u32), Stream>,
 }
 
 impl Tracker {

@@ -5,8 +5,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::scan;
+
 /// One message from the server: a meta reply, a publish reply or a delivery.
-#[derive(Debug, Deserialize)]
+///
+/// Read by [`crate::scan`] on the hot path; the serde derive is the reference it is tested
+/// against and the fallback that explains what is wrong with a body the scanner cannot read.
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct Incoming<'a> {
     #[serde(borrow)]
     pub channel: Cow<'a, str>,
@@ -14,18 +19,23 @@ pub struct Incoming<'a> {
     pub successful: Option<bool>,
     #[serde(default, borrow, rename = "clientId")]
     pub client_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub data: Option<&'a RawValue>,
+    /// The raw JSON text of `data`.
+    #[serde(default, borrow, deserialize_with = "raw_json")]
+    pub data: Option<&'a str>,
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub advice: Option<Advice>,
+    #[serde(default, borrow)]
+    pub advice: Option<Advice<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Advice {
-    #[serde(default)]
-    pub reconnect: Option<String>,
+#[derive(Debug, PartialEq, Deserialize)]
+pub struct Advice<'a> {
+    #[serde(default, borrow)]
+    pub reconnect: Option<Cow<'a, str>>,
+}
+
+fn raw_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Option::<&'de RawValue>::deserialize(d).map(|raw| raw.map(RawValue::get))
 }
 
 impl Incoming<'_> {
@@ -48,6 +58,11 @@ impl Incoming<'_> {
 
 /// Decodes a response body or frame: a JSON array of messages (or, leniently, one object).
 pub fn decode(body: &[u8]) -> Result<Vec<Incoming<'_>>, String> {
+    scan::messages(body).or_else(|_| decode_with_serde(body))
+}
+
+/// The same reading by serde_json: slower, with an error message that says what is wrong.
+pub fn decode_with_serde(body: &[u8]) -> Result<Vec<Incoming<'_>>, String> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
         return serde_json::from_slice::<Incoming>(body)

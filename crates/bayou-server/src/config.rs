@@ -56,6 +56,10 @@ pub struct EngineConfig {
     pub max_sessions: Option<usize>,
     /// Daily delivery allocations by kind of channel; empty: no limit.
     pub delivery_allocations: Vec<crate::engine::allocations::DeliveryAllocation>,
+    /// The longest the dispatcher waits, after a round that woke many sessions, before the
+    /// next round, so that events arriving meanwhile share each session's next write (see
+    /// `engine/dispatcher.rs`); zero: never wait.
+    pub max_coalesce: Duration,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +77,7 @@ impl Default for EngineConfig {
             secure_cookies: false,
             max_sessions: None,
             delivery_allocations: Vec::new(),
+            max_coalesce: Duration::from_millis(10),
         }
     }
 }

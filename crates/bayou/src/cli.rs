@@ -158,6 +158,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_MAX_MESSAGES_PER_REPLY")]
     pub max_messages_per_reply: Option<usize>,
 
+    /// Longest wait, in milliseconds, before delivering events that arrive right after a
+    /// busy delivery round, so that they share each subscriber's next write [default: 10;
+    /// 0: deliver every round at once].
+    #[arg(long, env = "BAYOU_MAX_COALESCE")]
+    pub max_coalesce: Option<u64>,
+
     /// Transports to offer, comma-separated [default: websocket,long-polling].
     /// `long-polling` alone is Salesforce's behaviour: WebSocket upgrades get HTTP 405.
     #[arg(long, env = "BAYOU_TRANSPORTS", value_delimiter = ',')]

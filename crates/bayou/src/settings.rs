@@ -48,6 +48,7 @@ struct FileSettings {
     max_request_bytes: Option<usize>,
     max_batch_messages: Option<usize>,
     max_messages_per_reply: Option<usize>,
+    max_coalesce: Option<u64>,
     transports: Option<Vec<Transport>>,
     durability: Option<Durability>,
     retention: Option<Vec<FileRetention>>,
@@ -200,6 +201,7 @@ impl Settings {
                 .max_messages_per_reply
                 .or(file.max_messages_per_reply)
                 .unwrap_or(defaults.max_messages_per_reply),
+            max_coalesce: ms(args.max_coalesce, file.max_coalesce, defaults.max_coalesce),
             transports,
             secure_cookies: false,
             max_sessions,

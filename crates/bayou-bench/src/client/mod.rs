@@ -100,21 +100,20 @@ impl Receiver {
         let recorder = &shared.recorder;
         let now = recorder.now_us();
         let mut absorbed = Absorbed::default();
+        // Counted here and added to the shared counters once per response or frame.
+        let (mut delivered, mut unique, mut duplicated, mut foreign, mut acked) = (0, 0, 0, 0, 0);
         self.latencies.clear();
         for message in messages {
             if message.is_delivery() {
-                let stamp = message.data.and_then(|d| payload::decode(d.get()));
-                let Some(stamp) = stamp else {
-                    recorder.foreign.fetch_add(1, Relaxed);
+                let Some(stamp) = message.data.and_then(payload::decode) else {
+                    foreign += 1;
                     continue;
                 };
-                recorder.delivered.fetch_add(1, Relaxed);
+                delivered += 1;
                 match self.tracker.see(stamp.p, stamp.r, stamp.s) {
-                    Seen::First => {
-                        recorder.unique.fetch_add(1, Relaxed);
-                    }
+                    Seen::First => unique += 1,
                     Seen::Duplicate => {
-                        recorder.duplicated.fetch_add(1, Relaxed);
+                        duplicated += 1;
                         continue;
                     }
                 }
@@ -126,10 +125,21 @@ impl Receiver {
             } else if !message.is_meta() && message.successful.is_some() {
                 absorbed.publish_replies += 1;
                 if message.successful == Some(true) {
-                    recorder.publish_acked.fetch_add(1, Relaxed);
+                    acked += 1;
                 } else {
                     publish_failed(shared, &message.channel, 1, &message.error_text());
                 }
+            }
+        }
+        for (counter, n) in [
+            (&recorder.delivered, delivered),
+            (&recorder.unique, unique),
+            (&recorder.duplicated, duplicated),
+            (&recorder.foreign, foreign),
+            (&recorder.publish_acked, acked),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Relaxed);
             }
         }
         recorder.record_latencies(self.shard, &self.latencies);

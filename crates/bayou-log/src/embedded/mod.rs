@@ -3,7 +3,7 @@
 //! Keyspace `events` maps replay id → record. The head is the last key; keyspace `meta` keeps a
 //! copy written whenever expiry removes events (so ids are never reused, even after every event
 //! is gone), the expired-event counter, and the per-rule retention floors. Since ids are
-//! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]); the most recent events also stay
+//! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]), or with relaxed durability are written by the caller; the most recent events also stay
 //! in memory ([`recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
 //! own thread ([`expiry`]).
 
@@ -17,7 +17,7 @@ mod tests;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
@@ -83,6 +83,8 @@ pub(crate) struct Inner {
     /// Per retention rule: replay ids at or below this may have been removed.
     floors: RwLock<Vec<u64>>,
     expired: AtomicU64,
+    /// Held while an append commits (see `writer.rs`): the last creation time given out.
+    commit_lock: Mutex<i64>,
 }
 
 impl Inner {
@@ -173,6 +175,7 @@ impl EmbeddedLog {
             recent: RwLock::new(Recent::new(options.recent_capacity, head)),
             floors: RwLock::new(floors),
             expired: AtomicU64::new(expired),
+            commit_lock: Mutex::new(0),
         });
         let (requests, receiver) = mpsc::channel(1_024);
         let writer_inner = Arc::clone(&inner);
@@ -294,11 +297,15 @@ impl EventLog for EmbeddedLog {
 
 impl RecordStore for EmbeddedLog {
     fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture {
+        if events.is_empty() && writes.is_empty() {
+            return Box::pin(std::future::ready(Ok(Vec::new())));
+        }
+        if self.inner.durability == Durability::Relaxed {
+            let written = writer::commit_now(&self.inner, events, writes);
+            return Box::pin(std::future::ready(written));
+        }
         let requests = self.requests.clone();
         Box::pin(async move {
-            if events.is_empty() && writes.is_empty() {
-                return Ok(Vec::new());
-            }
             let (reply, done) = oneshot::channel();
             requests
                 .send(AppendRequest {

@@ -2,6 +2,11 @@
 //! one atomic batch, syncs once (`fdatasync`), and only then acknowledges each of them and
 //! advances the head. Under load many publishes share one sync, which is where the throughput
 //! comes from; alone, a publish waits for exactly one sync.
+//!
+//! With relaxed durability there is no sync to share, and the trip to this thread and back
+//! (two thread wake-ups, each of which may wait for a busy core) would be most of an append's
+//! cost: [`commit_now`] writes in the caller instead. Both paths go through [`commit`] under
+//! the same lock, which also keeps creation times from going backwards.
 
 use std::sync::Arc;
 
@@ -23,7 +28,6 @@ pub(super) fn run(
     mut requests: mpsc::Receiver<AppendRequest>,
     max_batch: usize,
 ) {
-    let mut last_created = 0_i64;
     while let Some(first) = requests.blocking_recv() {
         let mut count = first.events.len();
         let mut batch = vec![first];
@@ -36,13 +40,21 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        // Creation times never go backwards, so retention can stop at the first young event.
-        let created = now_millis().max(last_created);
-        last_created = created;
-        match commit(&inner, &mut batch, created) {
-            Ok(()) => {}
+        let mut changes: Vec<_> = batch
+            .iter_mut()
+            .map(|r| (std::mem::take(&mut r.events), std::mem::take(&mut r.writes)))
+            .collect();
+        let result = commit(&inner, &mut changes);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "event log append failed");
+        }
+        match result {
+            Ok(ids) => {
+                for (request, ids) in batch.into_iter().zip(ids) {
+                    let _ = request.reply.send(Ok(ids));
+                }
+            }
             Err(e) => {
-                tracing::error!(error = %e, "event log append failed");
                 for request in batch {
                     let _ = request.reply.send(Err(e.clone()));
                 }
@@ -51,17 +63,38 @@ pub(super) fn run(
     }
 }
 
-fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result<(), LogError> {
+/// Writes one append in the calling thread (relaxed durability: nothing to wait for).
+pub(super) fn commit_now(
+    inner: &Inner,
+    events: Vec<NewEvent>,
+    writes: Vec<RecordWrite>,
+) -> Result<Vec<u64>, LogError> {
+    let mut ids = commit(inner, &mut [(events, writes)]).inspect_err(|e| {
+        tracing::error!(error = %e, "event log append failed");
+    })?;
+    Ok(ids.pop().unwrap_or_default())
+}
+
+/// Writes appends as one atomic batch (and syncs it, with `Sync` durability), then makes the
+/// events visible; returns each append's replay ids.
+fn commit(
+    inner: &Inner,
+    changes: &mut [(Vec<NewEvent>, Vec<RecordWrite>)],
+) -> Result<Vec<Vec<u64>>, LogError> {
+    let mut last_created = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+    // Creation times never go backwards, so retention can stop at the first young event.
+    let created = now_millis().max(*last_created);
+    *last_created = created;
     let head = inner.head();
     let mut next = head;
     let mut write = inner.db.batch();
     let mut stored = Vec::new();
-    let mut ids: Vec<Vec<u64>> = Vec::with_capacity(batch.len());
+    let mut ids: Vec<Vec<u64>> = Vec::with_capacity(changes.len());
     // Events of one batch mostly share a few channels: share the name too.
     let mut last_channel: Option<Arc<str>> = None;
-    for request in batch.iter_mut() {
-        let mut request_ids = Vec::with_capacity(request.events.len());
-        for event in request.events.drain(..) {
+    for (events, writes) in changes.iter_mut() {
+        let mut request_ids = Vec::with_capacity(events.len());
+        for event in events.drain(..) {
             next += 1;
             let bytes = (event.encode)(next, created);
             write.insert(
@@ -87,7 +120,7 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
             });
         }
         ids.push(request_ids);
-        for change in request.writes.drain(..) {
+        for change in writes.drain(..) {
             match change.value {
                 Some(value) => write.insert(&inner.records, change.key, value),
                 None => write.remove(&inner.records, change.key),
@@ -101,8 +134,5 @@ fn commit(inner: &Inner, batch: &mut Vec<AppendRequest>, created: i64) -> Result
         inner.db.persist(PersistMode::SyncData)?;
     }
     inner.publish_recent(stored, next);
-    for (request, ids) in batch.drain(..).zip(ids) {
-        let _ = request.reply.send(Ok(ids));
-    }
-    Ok(())
+    Ok(ids)
 }

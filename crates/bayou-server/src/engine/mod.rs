@@ -20,6 +20,7 @@ mod handshake;
 pub mod latency;
 mod publish;
 pub mod replay;
+mod segment;
 pub mod services;
 pub mod session;
 pub mod stats;
@@ -42,6 +43,7 @@ use crate::metrics as m;
 
 pub use connect::ConnectStep;
 pub use publish::PublishError;
+pub use segment::{segments, Segment};
 pub use services::ServiceHandler;
 use services::ServiceRegistry;
 pub use session::{CloseReason, Session, WaitOutcome};

@@ -46,6 +46,17 @@ pub enum WaitOutcome {
     Closed(CloseReason),
 }
 
+/// What [`Session::enqueue_unwoken`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Queued into an empty queue: the session must be woken.
+    First,
+    /// Queued behind other messages (or dropped: the session is closed).
+    Behind,
+    /// Not queued: the queue is full.
+    Full,
+}
+
 /// A session's mutable state.
 #[derive(Debug)]
 struct State {
@@ -140,21 +151,44 @@ impl Session {
         self.wake.notify_waiters();
     }
 
-    /// Adds a message to the queue. Returns `false` if the queue is full; the caller then
-    /// closes the session.
+    /// Adds a message to the queue and wakes whoever waits on the session. Returns `false` if
+    /// the queue is full; the caller then closes the session.
     pub(crate) fn enqueue(&self, message: Bytes, max_queue: usize) -> bool {
-        {
-            let mut state = self.state();
-            if state.closed.is_some() {
-                return true;
-            }
-            if state.queue.len() >= max_queue {
-                return false;
-            }
-            state.queue.push_back(message);
+        let queued = self.enqueue_unwoken(message, max_queue);
+        if queued != Queued::Full {
+            self.wake();
         }
+        queued != Queued::Full
+    }
+
+    /// Adds a message to the queue without waking anyone: the dispatcher queues a whole batch
+    /// of events first and then wakes each session once ([`Session::wake`]), so a session gets
+    /// one wake-up, and its socket one write, per batch instead of one per event. The caller
+    /// must wake the session after any call that returns [`Queued::First`]. A message that
+    /// finds the queue non-empty gets no wake-up of its own: readers must therefore not wait
+    /// while anything is queued (a reader that takes only part of the queue comes back for the
+    /// rest without being woken; long-polling answers a connect at once when the queue is not
+    /// empty, the WebSocket loop sends the next frame at once).
+    pub(crate) fn enqueue_unwoken(&self, message: Bytes, max_queue: usize) -> Queued {
+        let mut state = self.state();
+        if state.closed.is_some() {
+            return Queued::Behind;
+        }
+        if state.queue.len() >= max_queue {
+            return Queued::Full;
+        }
+        let first = state.queue.is_empty();
+        state.queue.push_back(message);
+        if first {
+            Queued::First
+        } else {
+            Queued::Behind
+        }
+    }
+
+    /// Wakes whoever waits on the session (after [`Session::enqueue_unwoken`]).
+    pub(crate) fn wake(&self) {
         self.wake.notify_waiters();
-        true
     }
 
     /// Adds a backlog event read from the log. The caller bounds how many it adds (by the room

@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use super::{cookie, credentials, endpoint, AppState};
 use crate::config::TransportKind;
-use crate::engine::{RequestContext, Step};
+use crate::engine::{segments, RequestContext, Segment, Step};
 use crate::metrics as m;
 
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
@@ -75,7 +75,15 @@ pub async fn handle(
     };
     let mut events: Vec<Bytes> = Vec::new();
     let mut replies: Vec<Bytes> = Vec::with_capacity(batch.len());
-    for message in batch {
+    for segment in segments(batch) {
+        let message = match segment {
+            Segment::One(message) => message,
+            Segment::Publishes(run) => {
+                let stored = engine.client_publishes(run).await;
+                replies.extend(stored.iter().map(Reply::encode));
+                continue;
+            }
+        };
         match engine.handle(message, ctx).await {
             Step::Reply(reply) => replies.push(reply.encode()),
             Step::Connect(step) => {

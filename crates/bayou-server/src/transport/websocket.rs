@@ -29,7 +29,7 @@ use super::{credentials, endpoint, long_polling, AppState};
 use crate::auth::Credentials;
 use crate::config::TransportKind;
 use crate::engine::session::HoldGuard;
-use crate::engine::{Engine, RequestContext, Session, Step, WaitOutcome};
+use crate::engine::{segments, Engine, RequestContext, Segment, Session, Step, WaitOutcome};
 use crate::metrics as m;
 
 /// `GET /cometd/{version}` with `Upgrade: websocket`.
@@ -118,6 +118,9 @@ impl Connection {
             if self.engine.is_shutting_down() && self.held.is_none() {
                 break;
             }
+            // A full frame left messages queued: no wake-up comes for those (the dispatcher wakes
+            // a session only when its queue was empty), so send them next without waiting.
+            let more = session.as_ref().is_some_and(|s| s.queued() > 0);
             let deadline = self.held.as_ref().map(|h| h.deadline);
             tokio::select! {
                 frame = stream.next() => match frame {
@@ -144,6 +147,7 @@ impl Connection {
                 },
                 _ = async {
                     match changed.as_mut().as_pin_mut() {
+                        _ if more => {}
                         Some(notified) => notified.await,
                         None => std::future::pending().await,
                     }
@@ -232,7 +236,15 @@ impl Connection {
             batch_len: batch.len(),
         };
         let mut out = Vec::new();
-        for message in batch {
+        for segment in segments(batch) {
+            let message = match segment {
+                Segment::One(message) => message,
+                Segment::Publishes(run) => {
+                    let stored = self.engine.client_publishes(run).await;
+                    out.extend(stored.iter().map(Reply::encode));
+                    continue;
+                }
+            };
             let step = self.engine.handle(message, ctx).await;
             // A held connect this message ended (a disconnect) is answered before its reply,
             // as CometD does: its clients only close the socket once no connect is pending.

@@ -764,3 +764,59 @@ async fn the_concurrent_client_allocation_is_enforced_at_handshake() {
     fourth.handshake().await;
     server.stop().await;
 }
+
+/// One delivery round that queues more than a frame holds: the rest follows without another
+/// event to wake the socket (the dispatcher wakes a session only when its queue was empty).
+#[tokio::test]
+async fn a_round_larger_than_a_frame_is_sent_in_full_over_websocket() {
+    const TOTAL: usize = 35;
+    let server = TestServer::start(EngineConfig {
+        max_messages_per_reply: 10,
+        ..long_hold()
+    })
+    .await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send(json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["websocket"]}]))
+        .await;
+    let cid = ws.next_frame(LIMIT).await[0]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ws.send(json!([
+        {"channel":"/meta/subscribe","clientId":cid,"subscription":"/burst"},
+        {"channel":"/meta/connect","clientId":cid,"connectionType":"websocket"}
+    ]))
+    .await;
+    ws.until_channel("/meta/connect", LIMIT).await;
+    ws.send(json!([{"channel":"/meta/connect","clientId":cid,"connectionType":"websocket"}]))
+        .await;
+    let session = server.engine.session(&cid).unwrap();
+    eventually(|| session.is_holding()).await;
+    let events = (0..TOTAL)
+        .map(|i| NewEvent {
+            channel: "/burst".to_owned(),
+            encode: Box::new(move |id, at| {
+                encode_bayeux_event("/burst", &data(&i.to_string()), id, at)
+            }),
+            audience: None,
+        })
+        .collect();
+    server.engine.append(events).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < TOTAL {
+        let frame = ws.next_frame(LIMIT).await;
+        assert!(
+            frame.len() <= 10,
+            "a frame carried {} messages",
+            frame.len()
+        );
+        seen.extend(
+            frame
+                .iter()
+                .filter_map(|m| m["data"]["text"].as_str().map(str::to_owned)),
+        );
+    }
+    let expected: Vec<String> = (0..TOTAL).map(|i| i.to_string()).collect();
+    assert_eq!(seen, expected);
+    server.stop().await;
+}

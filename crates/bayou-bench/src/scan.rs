@@ -1,0 +1,614 @@
+//! A borrowing JSON scanner for the bench's hot path: the messages of a response or frame, and
+//! the stamp inside each delivery's `data`.
+//!
+//! Why not serde_json here: at 1.9 M deliveries/s, `perf` put two thirds of the bench's CPU in
+//! serde_json (one pass for the message array, a second for each `data` object), and a load
+//! generator that is busier than the server measures itself. This scanner reads the few fields
+//! the bench uses in one pass, borrows every string it can, and skips everything else by
+//! looking only for quotes, backslashes and brackets.
+//!
+//! It is lenient where leniency cannot change a result: values it skips are not validated
+//! (beyond the whole body being UTF-8).
+//! On valid JSON it gives exactly what the serde path gives (a property test in `wire` checks
+//! that); on anything else it returns `Err` or a best reading, and never panics. Callers fall
+//! back to serde_json when it fails, for the error message.
+
+use std::borrow::Cow;
+
+use crate::payload::Stamp;
+use crate::wire::{Advice, Incoming};
+
+/// The scanner could not read the input (the position is for debugging).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub usize);
+
+type Scan<T> = Result<T, Malformed>;
+
+struct Cursor<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    fn fail<T>(&self) -> Scan<T> {
+        Err(Malformed(self.pos))
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next non-space byte, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Scan<()> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.fail()
+        }
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// A string's raw text, quotes included, and whether it holds an escape. A plain byte
+    /// loop: the strings of a delivery are short, too short for `memchr`'s setup to pay off.
+    fn raw_string(&mut self) -> Scan<(&'a str, bool)> {
+        self.expect(b'"')?;
+        let start = self.pos - 1;
+        let mut escaped = false;
+        while let Some(&byte) = self.bytes.get(self.pos) {
+            self.pos += 1;
+            match byte {
+                b'"' => return Ok((self.slice(start, self.pos)?, escaped)),
+                // Whatever follows a backslash is part of the string.
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 1;
+                }
+                _ => {}
+            }
+        }
+        self.fail()
+    }
+
+    /// Text between two positions that sit next to ASCII delimiters, hence on character
+    /// boundaries of the input (checked anyway: `get` costs two comparisons).
+    fn slice(&self, start: usize, end: usize) -> Scan<&'a str> {
+        self.text.get(start..end).ok_or(Malformed(start))
+    }
+
+    /// A string's value, borrowed unless it holds an escape.
+    fn string(&mut self) -> Scan<Cow<'a, str>> {
+        let (raw, escaped) = self.raw_string()?;
+        if escaped {
+            return serde_json::from_str::<String>(raw)
+                .map(Cow::Owned)
+                .map_err(|_| Malformed(self.pos));
+        }
+        Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
+    }
+
+    /// `null` (consumed, `true`) or anything else (left, `false`).
+    fn null(&mut self) -> Scan<bool> {
+        if self.peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.literal(b"null")?;
+        Ok(true)
+    }
+
+    fn literal(&mut self, text: &[u8]) -> Scan<()> {
+        if self.bytes[self.pos..].starts_with(text) {
+            self.pos += text.len();
+            Ok(())
+        } else {
+            self.fail()
+        }
+    }
+
+    fn optional_string(&mut self) -> Scan<Option<Cow<'a, str>>> {
+        if self.null()? {
+            return Ok(None);
+        }
+        self.string().map(Some)
+    }
+
+    fn optional_bool(&mut self) -> Scan<Option<bool>> {
+        match self.peek() {
+            Some(b'n') => self.literal(b"null").map(|_| None),
+            Some(b't') => self.literal(b"true").map(|_| Some(true)),
+            Some(b'f') => self.literal(b"false").map(|_| Some(false)),
+            _ => self.fail(),
+        }
+    }
+
+    /// A non-negative integer as serde reads one into an unsigned field: no sign, no fraction,
+    /// no exponent, no leading zero, and no overflow.
+    fn unsigned(&mut self) -> Scan<u64> {
+        self.skip_ws();
+        let start = self.pos;
+        let mut value: u64 = 0;
+        while let Some(&digit @ b'0'..=b'9') = self.bytes.get(self.pos) {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+                .ok_or(Malformed(self.pos))?;
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        let leading_zero = digits > 1 && self.bytes[start] == b'0';
+        let more = matches!(self.bytes.get(self.pos), Some(b'.' | b'e' | b'E'));
+        if digits == 0 || leading_zero || more {
+            return self.fail();
+        }
+        Ok(value)
+    }
+
+    /// Skips one value of any kind and returns its raw text.
+    fn skip_value(&mut self) -> Scan<&'a str> {
+        let first = self.peek().ok_or(Malformed(self.pos))?;
+        let start = self.pos;
+        match first {
+            b'"' => {
+                self.raw_string()?;
+            }
+            b'{' | b'[' => self.skip_container()?,
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                while let Some(b'-' | b'+' | b'.' | b'0'..=b'9' | b'a'..=b'z' | b'E') =
+                    self.bytes.get(self.pos)
+                {
+                    self.pos += 1;
+                }
+            }
+            _ => return self.fail(),
+        }
+        self.slice(start, self.pos)
+    }
+
+    /// Skips an object or array, nested ones included, looking only at brackets and strings.
+    fn skip_container(&mut self) -> Scan<()> {
+        let mut depth = 0_usize;
+        while let Some(&byte) = self.bytes.get(self.pos) {
+            match byte {
+                b'"' => {
+                    self.raw_string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.fail()
+    }
+
+    /// Calls `field` for each key of an object, with the cursor at the key's value; `field`
+    /// must consume the value.
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &str) -> Scan<()>) -> Scan<()> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            field(self, &key)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+}
+
+/// Sets a field once; a second value for the same key is an error, as in serde's derive.
+fn once<T>(slot: &mut Option<T>, value: T, at: usize) -> Scan<()> {
+    if slot.is_some() {
+        return Err(Malformed(at));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Like `once` for fields that may be `null`: `seen` tracks the key, `slot` the value.
+fn once_optional<T>(
+    seen: &mut bool,
+    slot: &mut Option<T>,
+    value: Option<T>,
+    at: usize,
+) -> Scan<()> {
+    if std::mem::replace(seen, true) {
+        return Err(Malformed(at));
+    }
+    *slot = value;
+    Ok(())
+}
+
+fn message<'a>(cursor: &mut Cursor<'a>) -> Scan<Incoming<'a>> {
+    let mut channel = None;
+    let (mut successful, mut client_id, mut data, mut error, mut advice) =
+        (None, None, None, None, None);
+    let mut seen = [false; 5];
+    cursor.object(|c, key| {
+        let at = c.pos;
+        match key {
+            "channel" => once(&mut channel, c.string()?, at),
+            "successful" => {
+                let value = c.optional_bool()?;
+                once_optional(&mut seen[0], &mut successful, value, at)
+            }
+            "clientId" => {
+                let value = c.optional_string()?;
+                once_optional(&mut seen[1], &mut client_id, value, at)
+            }
+            "data" => {
+                let value = if c.null()? {
+                    None
+                } else {
+                    Some(c.skip_value()?)
+                };
+                once_optional(&mut seen[2], &mut data, value, at)
+            }
+            "error" => {
+                let value = c.optional_string()?;
+                once_optional(&mut seen[3], &mut error, value, at)
+            }
+            "advice" => {
+                let value = if c.null()? { None } else { Some(advice_of(c)?) };
+                once_optional(&mut seen[4], &mut advice, value, at)
+            }
+            _ => c.skip_value().map(|_| ()),
+        }
+    })?;
+    Ok(Incoming {
+        channel: channel.ok_or(Malformed(cursor.pos))?,
+        successful,
+        client_id,
+        data,
+        error,
+        advice,
+    })
+}
+
+fn advice_of<'a>(cursor: &mut Cursor<'a>) -> Scan<Advice<'a>> {
+    let mut reconnect = None;
+    let mut seen = false;
+    cursor.object(|c, key| {
+        let at = c.pos;
+        if key == "reconnect" {
+            let value = c.optional_string()?;
+            once_optional(&mut seen, &mut reconnect, value, at)
+        } else {
+            c.skip_value().map(|_| ())
+        }
+    })?;
+    Ok(Advice { reconnect })
+}
+
+/// The messages of a response body or frame: a JSON array of messages, or one message.
+///
+/// The whole body is checked to be UTF-8 once (a WebSocket text frame already is), so the
+/// strings taken from it need no check of their own.
+pub fn messages(body: &[u8]) -> Scan<Vec<Incoming<'_>>> {
+    let text = std::str::from_utf8(body).map_err(|e| Malformed(e.valid_up_to()))?;
+    let mut cursor = Cursor::new(text);
+    let mut out = Vec::new();
+    match cursor.peek() {
+        Some(b'{') => out.push(message(&mut cursor)?),
+        Some(b'[') => {
+            cursor.pos += 1;
+            if cursor.peek() == Some(b']') {
+                cursor.pos += 1;
+            } else {
+                loop {
+                    out.push(message(&mut cursor)?);
+                    match cursor.peek() {
+                        Some(b',') => cursor.pos += 1,
+                        Some(b']') => {
+                            cursor.pos += 1;
+                            break;
+                        }
+                        _ => return cursor.fail(),
+                    }
+                }
+            }
+        }
+        _ => return cursor.fail(),
+    }
+    if !cursor.at_end() {
+        return cursor.fail();
+    }
+    Ok(out)
+}
+
+/// The stamp in a delivery's `data`: an object with unsigned `p`, `r` (32-bit), `s` and `t`,
+/// other keys ignored; `None` if `data` is anything else.
+pub fn stamp(data: &str) -> Option<Stamp> {
+    let mut cursor = Cursor::new(data);
+    let (mut p, mut r, mut s, mut t) = (None, None, None, None);
+    let small = |value: u64, at| u32::try_from(value).map_err(|_| Malformed(at));
+    cursor
+        .object(|c, key| {
+            let at = c.pos;
+            match key {
+                "p" => once(&mut p, small(c.unsigned()?, at)?, at),
+                "r" => once(&mut r, small(c.unsigned()?, at)?, at),
+                "s" => once(&mut s, c.unsigned()?, at),
+                "t" => once(&mut t, c.unsigned()?, at),
+                _ => c.skip_value().map(|_| ()),
+            }
+        })
+        .ok()?;
+    if !cursor.at_end() {
+        return None;
+    }
+    Some(Stamp {
+        p: p?,
+        r: r?,
+        s: s?,
+        t: t?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::wire::decode_with_serde;
+
+    #[test]
+    fn reads_what_servers_send() {
+        let body = br#" [ {"channel":"/chat/1","data":{"p":1,"r":2,"s":3,"t":4,"x":"xx"},"id":"9"},
+            {"id":"p1","successful":true,"channel":"/chat/1"},
+            {"channel":"/meta/connect","successful":false,"error":"403::Unknown client",
+             "advice":{"interval":0,"reconnect":"handshake"},"ext":{"a":[1,{"b":"]}"}]}} ] "#;
+        let read = messages(body).unwrap();
+        assert_eq!(read, decode_with_serde(body).unwrap());
+        assert_eq!(
+            read[0].data.and_then(stamp),
+            Some(Stamp {
+                p: 1,
+                r: 2,
+                s: 3,
+                t: 4
+            })
+        );
+        assert_eq!(
+            read[2].advice.as_ref().unwrap().reconnect.as_deref(),
+            Some("handshake")
+        );
+        // An escaped string is decoded, not borrowed.
+        let escaped = messages(br#"{"channel":"/a\/b\u0021"}"#).unwrap();
+        assert_eq!(escaped[0].channel, "/a/b!");
+    }
+
+    #[test]
+    fn refuses_what_serde_refuses() {
+        for bad in [
+            &b""[..],
+            b"[",
+            b"[{}]",
+            b"{\"channel\":1}",
+            b"[{\"channel\":\"/a\"},]",
+            b"[{\"channel\":\"/a\",\"channel\":\"/b\"}]",
+            b"[{\"channel\":\"/a\",\"successful\":\"yes\"}]",
+            b"[{\"channel\":\"/a\"}] x",
+            b"[{\"channel\":\"/a\",\"data\":{\"unclosed\":\"}]",
+        ] {
+            assert!(messages(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(decode_with_serde(bad).is_err());
+        }
+        for bad in [
+            "[1,2,3,4]",
+            "{\"p\":1,\"r\":2,\"s\":3}",
+            "{\"p\":-1,\"r\":2,\"s\":3,\"t\":4}",
+            "{\"p\":1.0,\"r\":2,\"s\":3,\"t\":4}",
+            "{\"p\":4294967296,\"r\":2,\"s\":3,\"t\":4}",
+            "{\"p\":01,\"r\":2,\"s\":3,\"t\":4}",
+            "{\"p\":1,\"p\":1,\"r\":2,\"s\":3,\"t\":4}",
+        ] {
+            assert_eq!(stamp(bad), None, "{bad}");
+        }
+    }
+
+    /// Any JSON value, for unknown fields and odd `data`.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e9..1e9f64).prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[\\\\\"{}\\[\\]/a-z]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::vec(("[a-z\"\\\\]{0,4}", inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn optional<S: Strategy<Value = Value>>(s: S) -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![Just(None), Just(Some(Value::Null)), s.prop_map(Some)]
+    }
+
+    /// A number field of a stamp: mostly valid, sometimes out of range or of the wrong kind.
+    fn stamp_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => any::<u32>().prop_map(|n| n.to_string()),
+            2 => any::<u64>().prop_map(|n| n.to_string()),
+            1 => any::<i64>().prop_map(|n| n.to_string()),
+            1 => Just("1.5".to_owned()),
+            1 => Just("1e3".to_owned()),
+            1 => Just("\"7\"".to_owned()),
+            1 => Just("null".to_owned()),
+        ]
+    }
+
+    /// A `data` object as this bench or another publisher would write it, fields in any order,
+    /// some missing or repeated.
+    fn stamp_text() -> impl Strategy<Value = String> {
+        let field = prop_oneof![
+            ("p|r|s|t", stamp_number()),
+            ("[a-z]{1,3}", any_value().prop_map(|v| v.to_string())),
+        ];
+        prop::collection::vec(field, 0..7).prop_map(|fields| {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", Value::from(k.as_str())))
+                .collect();
+            format!("{{ {} }}", body.join(" , "))
+        })
+    }
+
+    /// One message's text: known fields of the right types (or null), unknown fields of any
+    /// kind, in a random order.
+    fn message_text() -> impl Strategy<Value = String> {
+        let string = || any::<String>().prop_map(Value::from);
+        let advice = optional(
+            prop::collection::vec(
+                (
+                    "reconnect|interval|timeout",
+                    prop_oneof![string(), any::<u32>().prop_map(Value::from)],
+                ),
+                0..3,
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        );
+        let data = prop_oneof![
+            stamp_text().prop_map(Some),
+            optional(any_value()).prop_map(|v| v.map(|v| v.to_string())),
+        ];
+        (
+            "/(meta/)?[a-z/]{0,10}",
+            optional(any::<bool>().prop_map(Value::from)),
+            optional(string()),
+            data,
+            optional(string()),
+            advice,
+            prop::collection::vec(("[a-z]{1,6}", any_value()), 0..3),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(channel, successful, client_id, data, error, advice, extra, order)| {
+                    let mut fields = vec![format!("\"channel\":{}", Value::from(channel))];
+                    let known = [
+                        ("successful", successful),
+                        ("clientId", client_id),
+                        ("error", error),
+                        ("advice", advice),
+                    ];
+                    for (key, value) in known {
+                        if let Some(value) = value {
+                            fields.push(format!("\"{key}\":{value}"));
+                        }
+                    }
+                    if let Some(data) = data {
+                        fields.push(format!("\"data\":{data}"));
+                    }
+                    for (key, value) in extra {
+                        if !matches!(
+                            key.as_str(),
+                            "channel" | "successful" | "data" | "error" | "advice"
+                        ) {
+                            fields.push(format!("{}:{value}", Value::from(key)));
+                        }
+                    }
+                    // A deterministic shuffle from the generated seed.
+                    let n = fields.len();
+                    for i in (1..n).rev() {
+                        fields.swap(i, (order as usize).wrapping_mul(i + 7) % (i + 1));
+                    }
+                    format!("{{{}}}", fields.join(","))
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_serde_on_valid_json(
+            texts in prop::collection::vec(message_text(), 0..5),
+            spaced in any::<bool>(),
+        ) {
+            let sep = if spaced { " ,\n " } else { "," };
+            let body = format!("[{}]", texts.join(sep));
+            let expected = decode_with_serde(body.as_bytes()).map_err(|_| ());
+            let scanned = messages(body.as_bytes()).map_err(|_| ());
+            prop_assert_eq!(&scanned, &expected, "{}", body);
+            for message in scanned.unwrap_or_default() {
+                if let Some(data) = message.data {
+                    let reference = serde_json::from_str::<Value>(data)
+                        .ok()
+                        .filter(Value::is_object)
+                        .and_then(|_| serde_json::from_str::<Stamp>(data).ok());
+                    prop_assert_eq!(stamp(data), reference, "{}", data);
+                }
+            }
+        }
+
+        #[test]
+        fn stamps_agree_with_serde(text in stamp_text()) {
+            prop_assert_eq!(stamp(&text), serde_json::from_str::<Stamp>(&text).ok(), "{}", text);
+        }
+
+        #[test]
+        fn never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = messages(&bytes);
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = stamp(text);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_cut_json(text in message_text(), cut in any::<usize>()) {
+            let body = format!("[{text}]");
+            let cut = cut % (body.len() + 1);
+            let _ = messages(&body.as_bytes()[..cut]);
+        }
+    }
+
+    #[test]
+    fn single_object_bodies_too() {
+        let body = json!({"channel": "/meta/handshake", "successful": true, "clientId": "abc"})
+            .to_string();
+        assert_eq!(
+            messages(body.as_bytes()),
+            decode_with_serde(body.as_bytes()).map_err(|_| Malformed(0))
+        );
+    }
+}
