@@ -217,6 +217,9 @@ impl Settings {
                 anyhow::bail!("{name} must be at least 1");
             }
         }
+        if engine.max_coalesce > Duration::from_secs(1) {
+            anyhow::bail!("max_coalesce must be at most 1000 ms (it delays deliveries under load)");
+        }
         if engine.timeout.is_zero() || engine.max_interval.is_zero() {
             anyhow::bail!("timeout and max_interval must be more than 0 ms");
         }
@@ -414,6 +417,15 @@ mod tests {
         assert_eq!(s.engine.timeout, Duration::from_secs(110));
         assert_eq!(s.engine.max_interval, Duration::from_secs(40));
         assert_eq!(s.engine.max_request_bytes, 32_768);
+        assert_eq!(s.engine.max_coalesce, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn max_coalesce_can_be_turned_off_and_is_bounded() {
+        let s = Settings::resolve(args(&["--max-coalesce", "0"])).unwrap();
+        assert_eq!(s.engine.max_coalesce, Duration::ZERO);
+        let error = Settings::resolve(args(&["--max-coalesce", "5000"])).unwrap_err();
+        assert!(error.to_string().contains("max_coalesce"), "{error}");
     }
 
     #[test]

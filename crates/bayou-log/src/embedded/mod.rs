@@ -300,10 +300,15 @@ impl RecordStore for EmbeddedLog {
         if events.is_empty() && writes.is_empty() {
             return Box::pin(std::future::ready(Ok(Vec::new())));
         }
-        if self.inner.durability == Durability::Relaxed {
-            let written = writer::commit_now(&self.inner, events, writes);
-            return Box::pin(std::future::ready(written));
-        }
+        // With relaxed durability the append is written here, when called, if that cannot
+        // block; otherwise (and with sync durability) by the writer thread.
+        let (events, writes) = match self.inner.durability {
+            Durability::Relaxed => match writer::commit_now(&self.inner, events, writes) {
+                writer::Inline::Done(written) => return Box::pin(std::future::ready(written)),
+                writer::Inline::Busy(events, writes) => (events, writes),
+            },
+            Durability::Sync => (events, writes),
+        };
         let requests = self.requests.clone();
         Box::pin(async move {
             let (reply, done) = oneshot::channel();

@@ -5,8 +5,9 @@
 //!
 //! With relaxed durability there is no sync to share, and the trip to this thread and back
 //! (two thread wake-ups, each of which may wait for a busy core) would be most of an append's
-//! cost: [`commit_now`] writes in the caller instead. Both paths go through [`commit`] under
-//! the same lock, which also keeps creation times from going backwards.
+//! cost: [`commit_now`] writes in the caller instead, whenever that cannot block (otherwise
+//! the append comes here as before). Both paths commit under the same lock, which also keeps
+//! replay ids and creation times in order.
 
 use std::sync::Arc;
 
@@ -63,16 +64,34 @@ pub(super) fn run(
     }
 }
 
-/// Writes one append in the calling thread (relaxed durability: nothing to wait for).
-pub(super) fn commit_now(
-    inner: &Inner,
-    events: Vec<NewEvent>,
-    writes: Vec<RecordWrite>,
-) -> Result<Vec<u64>, LogError> {
-    let mut ids = commit(inner, &mut [(events, writes)]).inspect_err(|e| {
+/// What [`commit_now`] did.
+pub(super) enum Inline {
+    /// Written (or failed) in the calling thread.
+    Done(Result<Vec<u64>, LogError>),
+    /// Not attempted, the append is handed back: another commit holds the lock, or the store
+    /// is throttling writes (a flush backlog), and the caller — an async task — must not wait
+    /// for either. The writer thread takes it instead.
+    Busy(Vec<NewEvent>, Vec<RecordWrite>),
+}
+
+/// Writes one append in the calling thread (relaxed durability: no sync to share) when that
+/// cannot block: the lock is free and fjall has no flush backlog that would make the write
+/// sleep (it pauses writers while 4 sealed memtables wait, or 20 level-0 runs pile up).
+pub(super) fn commit_now(inner: &Inner, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> Inline {
+    // (`sealed_memtable_count` and `l0_table_count` are fjall's hidden API: pinned in Cargo.lock,
+    // and a version without them fails to build rather than to behave.)
+    let throttling = [&inner.events, &inner.records]
+        .iter()
+        .any(|k| k.sealed_memtable_count() >= 2 || k.l0_table_count() >= 16);
+    let guard = match inner.commit_lock.try_lock() {
+        Ok(guard) if !throttling => guard,
+        Ok(_) | Err(std::sync::TryLockError::WouldBlock) => return Inline::Busy(events, writes),
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+    };
+    let written = commit_locked(inner, guard, &mut [(events, writes)]).inspect_err(|e| {
         tracing::error!(error = %e, "event log append failed");
-    })?;
-    Ok(ids.pop().unwrap_or_default())
+    });
+    Inline::Done(written.map(|mut ids| ids.pop().unwrap_or_default()))
 }
 
 /// Writes appends as one atomic batch (and syncs it, with `Sync` durability), then makes the
@@ -81,7 +100,16 @@ fn commit(
     inner: &Inner,
     changes: &mut [(Vec<NewEvent>, Vec<RecordWrite>)],
 ) -> Result<Vec<Vec<u64>>, LogError> {
-    let mut last_created = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+    commit_locked(inner, guard, changes)
+}
+
+/// [`commit`] with the commit lock (the last creation time given out) already held.
+fn commit_locked(
+    inner: &Inner,
+    mut last_created: std::sync::MutexGuard<'_, i64>,
+    changes: &mut [(Vec<NewEvent>, Vec<RecordWrite>)],
+) -> Result<Vec<Vec<u64>>, LogError> {
     // Creation times never go backwards, so retention can stop at the first young event.
     let created = now_millis().max(*last_created);
     *last_created = created;

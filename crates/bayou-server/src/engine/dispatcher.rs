@@ -62,7 +62,12 @@ impl Engine {
                         if changed.is_err() {
                             return;
                         }
-                        tokio::time::sleep_until(pause_until).await;
+                        // The pause gives way to a shutdown or a new delivery delay.
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(pause_until) => {}
+                            _ = delay_changed.changed() => {}
+                            _ = shutdown.changed() => return,
+                        }
                     }
                     _ = delay_changed.changed() => {}
                     _ = async {
@@ -165,6 +170,9 @@ impl Engine {
             }
             *dispatched = (*dispatched).max(batch.scanned_through);
         }
+        // A session can be listed twice if its reader emptied the queue during the round.
+        to_wake.sort_unstable_by_key(Arc::as_ptr);
+        to_wake.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let woken = to_wake.len();
         for session in to_wake {
             session.wake();

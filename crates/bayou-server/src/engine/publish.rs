@@ -97,7 +97,18 @@ impl Engine {
             return replies;
         }
         let count = events.len() as u64;
-        match self.append(events).await {
+        let appended = self.append(events).await.and_then(|ids| {
+            if ids.len() == stored_at.len() {
+                Ok(ids)
+            } else {
+                Err(LogError::Storage(format!(
+                    "{} replay ids for {} events",
+                    ids.len(),
+                    stored_at.len()
+                )))
+            }
+        });
+        match appended {
             Ok(ids) => {
                 metrics::counter!(m::PUBLISHED).increment(count);
                 for (at, replay_id) in stored_at.into_iter().zip(ids) {

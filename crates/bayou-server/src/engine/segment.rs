@@ -1,11 +1,13 @@
 //! A request's messages in the order the transports hand them to the engine: runs of
-//! consecutive publishes together, everything else one at a time.
+//! consecutive broadcast publishes together, everything else one at a time.
 //!
 //! Why: a publisher that batches (CometD's `batch()`, faye's and the bench's arrays) sends
 //! many publishes in one request or frame. Handled one by one, each would be its own log
 //! append, awaited before the next; as a run they are checked one by one and stored in one
-//! append ([`Engine::client_publishes`](super::Engine::client_publishes)). Publishes never
-//! change a session or a held connect, so grouping them changes no other reply.
+//! append ([`Engine::client_publishes`](super::Engine::client_publishes)). Broadcast publishes
+//! never change a session or a held connect, so grouping them changes no other reply. A
+//! `/service/**` message ends a run: its handler runs at once and may answer, so it must come
+//! after the publishes before it are stored, as it would one message at a time.
 
 use bayou_protocol::channel::kind_of;
 use bayou_protocol::{ChannelKind, Message, MessageError};
@@ -15,9 +17,9 @@ use bayou_protocol::{ChannelKind, Message, MessageError};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Segment {
-    /// A meta message, or one that could not be decoded.
+    /// A meta or service message, or one that could not be decoded.
     One(Result<Message, MessageError>),
-    /// Consecutive publishes (to broadcast or service channels).
+    /// Consecutive publishes to broadcast channels.
     Publishes(Vec<Message>),
 }
 
@@ -26,10 +28,12 @@ pub fn segments(batch: Vec<Result<Message, MessageError>>) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::new();
     for message in batch {
         match message {
-            Ok(message) if kind_of(&message.channel) != ChannelKind::Meta => match out.last_mut() {
-                Some(Segment::Publishes(run)) => run.push(message),
-                _ => out.push(Segment::Publishes(vec![message])),
-            },
+            Ok(message) if kind_of(&message.channel) == ChannelKind::Broadcast => {
+                match out.last_mut() {
+                    Some(Segment::Publishes(run)) => run.push(message),
+                    _ => out.push(Segment::Publishes(vec![message])),
+                }
+            }
             other => out.push(Segment::One(other)),
         }
     }
@@ -45,7 +49,8 @@ mod tests {
     fn consecutive_publishes_form_one_run() {
         let body = br#"[{"channel":"/a","data":1},{"channel":"/b","data":2},
             {"channel":"/meta/connect","clientId":"x","connectionType":"websocket"},
-            {"channel":"/service/echo","data":3},{"bad":true},{"channel":"/c","data":4}]"#;
+            {"channel":"/c","data":3},{"channel":"/service/echo","data":4},{"channel":"/d","data":5},
+            {"bad":true},{"channel":"/e","data":6}]"#;
         let shape: Vec<String> = segments(decode_batch(body, 100).unwrap())
             .iter()
             .map(|s| match s {
@@ -60,7 +65,15 @@ mod tests {
             .collect();
         assert_eq!(
             shape,
-            ["/a+/b", "/meta/connect", "/service/echo", "error", "/c"]
+            [
+                "/a+/b",
+                "/meta/connect",
+                "/c",
+                "/service/echo",
+                "/d",
+                "error",
+                "/e"
+            ]
         );
     }
 }
