@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use super::{client_id, publish_failed, subscribed, ConnectOutcome, Pace, Pacer, Phase};
+use super::{client_id, publish_failed, subscribed, ConnectOutcome, Pacer, Phase};
 use super::{PublisherState, Receiver, SharedRef};
 use crate::wire;
 use crate::BenchError;
@@ -175,13 +175,8 @@ pub async fn publish(shared: SharedRef, session: Session, index: usize) {
     let batch = config.batch as u32;
     let pacer = Pacer::new(&shared, index);
     loop {
-        match pacer.next(shared.recorder.now_us(), state.batches_sent()) {
-            Pace::Done => break,
-            Pace::WaitUs(us) => {
-                tokio::time::sleep(Duration::from_micros(us)).await;
-                continue;
-            }
-            Pace::Send => {}
+        if !pacer.until_due(&shared, state.batches_sent()).await {
+            break;
         }
         let Ok(permit) = Arc::clone(&in_flight).acquire_many_owned(batch).await else {
             break;

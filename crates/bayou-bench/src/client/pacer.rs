@@ -51,6 +51,17 @@ impl Pacer {
         }
     }
 
+    /// Sleeps until the next batch is due; `false` once publishing is over.
+    pub async fn until_due(&self, shared: &Shared, batches_sent: u64) -> bool {
+        loop {
+            match self.next(shared.recorder.now_us(), batches_sent) {
+                Pace::Done => return false,
+                Pace::WaitUs(us) => tokio::time::sleep(std::time::Duration::from_micros(us)).await,
+                Pace::Send => return true,
+            }
+        }
+    }
+
     pub fn next(&self, now_us: u64, batches_sent: u64) -> Pace {
         if now_us >= self.until_us {
             return Pace::Done;

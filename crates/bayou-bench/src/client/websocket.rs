@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{client_id, subscribed, ConnectOutcome, Pace, Pacer, Phase};
+use super::{client_id, subscribed, ConnectOutcome, Pacer, Phase};
 use super::{PublisherState, Receiver, SharedRef};
 use crate::wire;
 use crate::BenchError;
@@ -241,13 +241,8 @@ pub async fn publish(shared: SharedRef, session: Session, index: usize) {
     let batch = config.batch as u32;
     let pacer = Pacer::new(&shared, index);
     loop {
-        match pacer.next(shared.recorder.now_us(), state.batches_sent()) {
-            Pace::Done => break,
-            Pace::WaitUs(us) => {
-                tokio::time::sleep(Duration::from_micros(us)).await;
-                continue;
-            }
-            Pace::Send => {}
+        if !pacer.until_due(&shared, state.batches_sent()).await {
+            break;
         }
         let Ok(permit) = in_flight.acquire_many(batch).await else {
             break;

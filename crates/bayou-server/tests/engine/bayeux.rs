@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use crate::support::{
-    data, eventually, long_hold, publish, quick_config, within, TestServer, WsClient, LIMIT,
+    events, eventually, long_hold, publish, quick_config, within, ws_handshake, TestServer,
+    WsClient, LIMIT,
 };
-use bayou_log::NewEvent;
-use bayou_protocol::{encode_bayeux_event, ChannelName};
+use bayou_protocol::ChannelName;
 use bayou_server::engine::ServiceHandler;
 use bayou_server::engine::Session;
 use bayou_server::{EngineConfig, TransportKind};
@@ -574,17 +574,6 @@ async fn shutdown_answers_held_connects() {
 // ---------------------------------------------------------------------------------------
 // WebSocket
 
-async fn ws_handshake(ws: &mut WsClient) -> String {
-    ws.send(
-        json!([{"channel":"/meta/handshake","version":"1.0","id":"1",
-                    "supportedConnectionTypes":["websocket"]}]),
-    )
-    .await;
-    let frame = ws.next_frame(LIMIT).await;
-    assert_eq!(frame[0]["successful"], true, "{frame:?}");
-    frame[0]["clientId"].as_str().unwrap().to_owned()
-}
-
 async fn ws_connect(ws: &mut WsClient, client_id: &str, id: &str) {
     ws.send(json!([{"channel":"/meta/connect","clientId":client_id,"id":id,"connectionType":"websocket"}]))
         .await;
@@ -634,16 +623,8 @@ async fn websocket_coalesces_ready_messages_into_one_frame() {
     let frame = ws.next_frame(LIMIT).await;
     assert_eq!(frame.len(), 2);
     // Five events appended in one batch reach the dispatcher together.
-    let events = (0..5)
-        .map(|i| NewEvent {
-            channel: "/burst".to_owned(),
-            encode: Box::new(move |id, at| {
-                encode_bayeux_event("/burst", &data(&i.to_string()), id, at)
-            }),
-            audience: None,
-        })
-        .collect();
-    server.engine.append(events).await.unwrap();
+    let burst = events("/burst", (0..5).map(|i| i.to_string()));
+    server.engine.append(burst).await.unwrap();
     let frame = ws.next_frame(LIMIT).await;
     let texts: Vec<&str> = frame
         .iter()
@@ -776,32 +757,18 @@ async fn a_round_larger_than_a_frame_is_sent_in_full_over_websocket() {
     })
     .await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
-    ws.send(json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["websocket"]}]))
-        .await;
-    let cid = ws.next_frame(LIMIT).await[0]["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cid = ws_handshake(&mut ws).await;
     ws.send(json!([
         {"channel":"/meta/subscribe","clientId":cid,"subscription":"/burst"},
         {"channel":"/meta/connect","clientId":cid,"connectionType":"websocket"}
     ]))
     .await;
     ws.until_channel("/meta/connect", LIMIT).await;
-    ws.send(json!([{"channel":"/meta/connect","clientId":cid,"connectionType":"websocket"}]))
-        .await;
+    ws_connect(&mut ws, &cid, "3").await;
     let session = server.engine.session(&cid).unwrap();
     eventually(|| session.is_holding()).await;
-    let events = (0..TOTAL)
-        .map(|i| NewEvent {
-            channel: "/burst".to_owned(),
-            encode: Box::new(move |id, at| {
-                encode_bayeux_event("/burst", &data(&i.to_string()), id, at)
-            }),
-            audience: None,
-        })
-        .collect();
-    server.engine.append(events).await.unwrap();
+    let burst = events("/burst", (0..TOTAL).map(|i| i.to_string()));
+    server.engine.append(burst).await.unwrap();
     let mut seen = Vec::new();
     while seen.len() < TOTAL {
         let frame = ws.next_frame(LIMIT).await;

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use bayou_log::NewEvent;
-use bayou_protocol::encode_bayeux_event;
 use bayou_server::EngineConfig;
 use serde_json::{json, Value};
 
 use crate::support::{
-    data, eventually, long_hold, publish, quick_config, within, Client, TestServer, WsClient, LIMIT,
+    data, events, eventually, long_hold, publish, quick_config, within, ws_handshake, Client,
+    TestServer, WsClient, LIMIT,
 };
 
 fn replay(channel: &str, id: Value) -> Value {
@@ -263,19 +262,8 @@ async fn a_long_backlog_is_read_as_the_client_drains_it() {
     .await;
     const TOTAL: usize = 2_000;
     for chunk in 0..4 {
-        let events = (0..TOTAL / 4)
-            .map(|i| {
-                let text = (chunk * TOTAL / 4 + i).to_string();
-                NewEvent {
-                    channel: "/bulk".to_owned(),
-                    encode: Box::new(move |id, at| {
-                        encode_bayeux_event("/bulk", &data(&text), id, at)
-                    }),
-                    audience: None,
-                }
-            })
-            .collect();
-        server.engine.append(events).await.unwrap();
+        let texts = (0..TOTAL / 4).map(|i| (chunk * TOTAL / 4 + i).to_string());
+        server.engine.append(events("/bulk", texts)).await.unwrap();
     }
     let client = opened(&server).await;
     client
@@ -315,12 +303,7 @@ async fn replay_over_websocket() {
         publish(&server, "/ws", text).await;
     }
     let mut ws = WsClient::connect(&server.ws_url()).await;
-    ws.send(json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["websocket"]}]))
-        .await;
-    let cid = ws.next_frame(LIMIT).await[0]["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cid = ws_handshake(&mut ws).await;
     ws.send(json!([
         {"channel":"/meta/connect","clientId":cid,"connectionType":"websocket"},
         {"channel":"/meta/subscribe","clientId":cid,"subscription":"/ws","ext":{"replay":{"/ws":-2}}}

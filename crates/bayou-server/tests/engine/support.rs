@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bayou_log::{EmbeddedLog, EmbeddedOptions};
-use bayou_protocol::ChannelName;
+use bayou_log::{EmbeddedLog, EmbeddedOptions, NewEvent};
+use bayou_protocol::{encode_bayeux_event, ChannelName};
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
@@ -300,6 +300,33 @@ pub async fn publish(server: &TestServer, name: &str, text: &str) -> u64 {
         .publish(&channel(name), data(text))
         .await
         .unwrap()
+}
+
+/// Events on `name` with `{"text": …}` data, to append in one batch.
+pub fn events(name: &str, texts: impl IntoIterator<Item = String>) -> Vec<NewEvent> {
+    texts
+        .into_iter()
+        .map(|text| {
+            let name = name.to_owned();
+            NewEvent {
+                channel: name.clone(),
+                encode: Box::new(move |id, at| encode_bayeux_event(&name, &data(&text), id, at)),
+                audience: None,
+            }
+        })
+        .collect()
+}
+
+/// A CometD-style handshake over the socket; returns the clientId.
+pub async fn ws_handshake(ws: &mut WsClient) -> String {
+    ws.send(
+        json!([{"channel":"/meta/handshake","version":"1.0","id":"1",
+                    "supportedConnectionTypes":["websocket"]}]),
+    )
+    .await;
+    let frame = ws.next_frame(LIMIT).await;
+    assert_eq!(frame[0]["successful"], true, "{frame:?}");
+    frame[0]["clientId"].as_str().unwrap().to_owned()
 }
 
 pub fn data(text: &str) -> Box<RawValue> {
