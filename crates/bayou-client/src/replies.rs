@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bayou_protocol::errors;
+use bayou_protocol::errors::{self, BayeuxError};
 use serde_json::Value;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
@@ -33,7 +33,12 @@ fn reconnect_advice(message: &Value) -> Option<&str> {
 }
 
 fn is_replay_expired(error: &str) -> bool {
-    error.starts_with("400::The replayId {") && error.contains("you provided was invalid")
+    BayeuxError::parse(error).is_some_and(|e| e.is_invalid_replay_id())
+}
+
+/// Whether a failure says the credentials are missing, expired or revoked.
+fn is_authentication_failure(reason: &str) -> bool {
+    BayeuxError::parse(reason).is_some_and(|e| e.is_authentication())
 }
 
 impl EventLoop {
@@ -135,7 +140,7 @@ impl EventLoop {
         }
         let reason = failure_reason(message);
         tracing::warn!(%reason, "handshake refused");
-        if reason.starts_with("401::") {
+        if is_authentication_failure(&reason) {
             self.notify(Notice::Reauthenticating { reason });
             return Some(Next::Reauthenticate);
         }
@@ -196,7 +201,7 @@ impl EventLoop {
         }
         let reason = failure_reason(message);
         let advice = reconnect_advice(message);
-        if reason.starts_with("401::") {
+        if is_authentication_failure(&reason) {
             self.notify(Notice::Reauthenticating { reason });
             return Some(Next::Reauthenticate);
         }

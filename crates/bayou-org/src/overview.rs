@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use bayou_server::engine::latency::{LatencySnapshot, BUCKET_BOUNDS_MS};
+use bayou_server::engine::{LatencySnapshot, BUCKET_BOUNDS_MS};
 use bayou_server::metrics as m;
 use bayou_server::Engine;
 use serde::Serialize;

@@ -107,9 +107,76 @@ pub fn publish_denied(channel: &str) -> String {
     format!("403::Publish denied on channel {channel}")
 }
 
+/// A reply's `error` read back into its parts, so that a client matches a code rather than a
+/// string prefix. Bayeux writes errors as `code:args:message`; Salesforce leaves `args` empty
+/// (`401::Authentication invalid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BayeuxError<'a> {
+    /// The HTTP-like status code: 400, 401, 403, 404, 413, 500, 503…
+    pub code: u16,
+    /// The comma-separated arguments between the two colons (empty from Salesforce).
+    pub args: &'a str,
+    /// The human-readable text.
+    pub message: &'a str,
+}
+
+impl<'a> BayeuxError<'a> {
+    /// Reads `code:args:message`; `None` when `text` is not in that form.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let (code, rest) = text.split_once(':')?;
+        let (args, message) = rest.split_once(':')?;
+        let code = code.parse().ok().filter(|c| (100..1000).contains(c))?;
+        Some(Self {
+            code,
+            args,
+            message,
+        })
+    }
+
+    /// The credentials were missing, expired or revoked (`401::…`): log in again.
+    pub fn is_authentication(&self) -> bool {
+        self.code == 401
+    }
+
+    /// The replay id asked for is not (or no longer) in the log:
+    /// [`replay_id_invalid`]'s text.
+    pub fn is_invalid_replay_id(&self) -> bool {
+        self.code == 400
+            && self.message.starts_with("The replayId {")
+            && self.message.contains("you provided was invalid")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_texts_read_back_into_their_parts() {
+        let e = BayeuxError::parse(AUTHENTICATION_INVALID).unwrap();
+        assert_eq!(
+            (e.code, e.args, e.message),
+            (401, "", "Authentication invalid")
+        );
+        assert!(e.is_authentication());
+        let e = BayeuxError::parse("402:abc,def:session_unknown").unwrap();
+        assert_eq!(
+            (e.code, e.args, e.message),
+            (402, "abc,def", "session_unknown")
+        );
+        // A message may itself contain colons.
+        let e = BayeuxError::parse("400::Invalid channel /a: why").unwrap();
+        assert_eq!(e.message, "Invalid channel /a: why");
+        assert!(BayeuxError::parse(&replay_id_invalid("5"))
+            .unwrap()
+            .is_invalid_replay_id());
+        assert!(!BayeuxError::parse(UNKNOWN_CLIENT)
+            .unwrap()
+            .is_invalid_replay_id());
+        for junk in ["", "Authentication invalid", "abc::x", "40::x", "401:x"] {
+            assert_eq!(BayeuxError::parse(junk), None, "{junk:?}");
+        }
+    }
 
     #[test]
     fn replay_text_has_the_double_space() {

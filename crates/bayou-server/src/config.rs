@@ -55,7 +55,7 @@ pub struct EngineConfig {
     /// Most sessions at once (Salesforce's "concurrent clients" allocation); `None`: no limit.
     pub max_sessions: Option<usize>,
     /// Daily delivery allocations by kind of channel; empty: no limit.
-    pub delivery_allocations: Vec<crate::engine::allocations::DeliveryAllocation>,
+    pub delivery_allocations: Vec<crate::engine::DeliveryAllocation>,
     /// The longest the dispatcher waits, after a round that woke many sessions, before the
     /// next round, so that events arriving meanwhile share each session's next write (see
     /// `engine/dispatcher.rs`); zero: never wait.

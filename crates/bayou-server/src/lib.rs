@@ -4,15 +4,15 @@
 //!   of HTTP.
 //! - [`transport`]: long-polling and WebSocket — how bytes reach the engine and leave it.
 //! - [`http`]: the routes.
-//! - [`auth`]: the handshake's authentication hook.
+//! - [`policy`]: the security policy — who may handshake, subscribe and publish.
 //!
 //! [`Server`] ties them together for the `bayou` binary and for tests.
 
-pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod transport;
 
 use std::future::Future;
@@ -25,9 +25,9 @@ use axum::Router;
 use bayou_log::EventLog;
 use tokio::net::TcpListener;
 
-pub use auth::{AllowAll, Authenticator, Credentials, Principal};
 pub use config::{EngineConfig, TransportKind};
 pub use engine::Engine;
+pub use policy::{AllowAll, Credentials, DeliveryFilter, Denial, Principal, SecurityPolicy};
 use transport::{AppState, ConnectionTracker};
 
 /// A Bayou server: an engine plus its HTTP routes.
@@ -36,16 +36,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with `config`, admitting clients through `authenticator`, keeping events in
-    /// `log`.
+    /// A server with `config`, admitting clients through `policy`, keeping events in `log`.
     pub fn new(
         config: EngineConfig,
-        authenticator: Arc<dyn Authenticator>,
+        policy: Arc<dyn SecurityPolicy>,
         log: Arc<dyn EventLog>,
     ) -> Self {
         Self {
             state: AppState {
-                engine: Engine::new(config, authenticator, log),
+                engine: Engine::new(config, policy, log),
                 tracker: Arc::new(ConnectionTracker::default()),
             },
         }

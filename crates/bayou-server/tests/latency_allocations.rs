@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use bayou_server::engine::latency::DeliveryLatency;
+use bayou_server::engine::DeliveryLatency;
 
 struct Counting;
 

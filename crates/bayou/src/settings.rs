@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use bayou_server::engine::allocations::DeliveryAllocation;
+use bayou_server::engine::DeliveryAllocation;
 use bayou_server::{EngineConfig, TransportKind};
 use serde::Deserialize;
 

@@ -1,4 +1,4 @@
-//! The org as the streaming endpoint's authenticator: a handshake must bring a live access
+//! The org as the streaming endpoint's security policy: a handshake must bring a live access
 //! token (`Bearer`, `OAuth` or bare), and every `/meta/connect` checks it is still live, so a
 //! revoked token ends the session with `401::Authentication invalid` and advice `none`, as
 //! Salesforce does since Spring '18. Anonymous clients are let in only when configured.
@@ -13,33 +13,32 @@
 //! per channel pattern (`OrgConfig::publish_rules`).
 
 use bayou_protocol::channel::pattern_matches;
-use bayou_protocol::{errors, ChannelName, Subscription};
+use bayou_protocol::{ChannelName, Subscription};
 use std::sync::Arc;
 
-use bayou_server::auth::{AuthError, Authenticator, Credentials, Principal};
-use bayou_server::engine::subscriptions::DeliveryFilter;
+use bayou_server::policy::{Credentials, DeliveryFilter, Denial, Principal, SecurityPolicy};
 
 use crate::pushtopic::filter::TopicFilter;
 use crate::streaming_channel::Lookup;
 
 use crate::Org;
 
-impl Authenticator for Org {
-    fn authenticate(&self, credentials: &Credentials) -> Result<Principal, AuthError> {
+impl SecurityPolicy for Org {
+    fn can_handshake(&self, credentials: &Credentials) -> Result<Principal, Denial> {
         match credentials.token() {
             None if self.config.allow_anonymous => Ok(Principal::default()),
-            None => Err(AuthError::Missing),
+            None => Err(Denial::AuthenticationRequired),
             Some(token) => match self.tokens.validate_access(token) {
                 Some(user_id) => Ok(Principal {
                     user_id: Some(user_id),
                     token: Some(token.to_owned()),
                 }),
-                None => Err(AuthError::Invalid),
+                None => Err(Denial::AuthenticationInvalid),
             },
         }
     }
 
-    fn is_still_valid(&self, principal: &Principal) -> bool {
+    fn is_session_valid(&self, principal: &Principal) -> bool {
         match &principal.token {
             Some(token) => self.tokens.validate_access(token).is_some(),
             None => self.config.allow_anonymous,
@@ -50,7 +49,7 @@ impl Authenticator for Org {
         &self,
         principal: &Principal,
         subscription: &Subscription,
-    ) -> Result<(), String> {
+    ) -> Result<(), Denial> {
         let channel = subscription.channel.as_str();
         if subscription.channel.is_wildcard() {
             return Ok(()); // matches whatever channels exist
@@ -59,33 +58,33 @@ impl Authenticator for Org {
             return if self.topics().iter().any(|t| t.active && t.name == name) {
                 Ok(())
             } else {
-                Err(errors::channel_does_not_exist(channel))
+                Err(Denial::ChannelDoesNotExist(channel.to_owned()))
             };
         }
         if channel.starts_with("/u/") {
             return match self.lookup_channel(channel) {
                 Lookup::Exists => Ok(()),
-                Lookup::CaseMismatch => Err(errors::CHANNEL_CASE_MISMATCH.to_owned()),
+                Lookup::CaseMismatch => Err(Denial::ChannelCaseMismatch),
                 Lookup::Missing if self.config.dynamic_channels => {
                     self.create_dynamic_channel(channel, principal.user_id.as_deref())
                 }
-                Lookup::Missing => Err(errors::UNKNOWN_CHANNEL.to_owned()),
+                Lookup::Missing => Err(Denial::UnknownChannel),
             };
         }
         if channel.starts_with("/data/")
             && channel != crate::cdc::ALL_CHANGES
             && crate::cdc::object_of_channel(channel).is_none()
         {
-            return Err(errors::channel_does_not_exist(channel));
+            return Err(Denial::ChannelDoesNotExist(channel.to_owned()));
         }
         Ok(())
     }
 
-    fn subscription_filter(
+    fn delivery_filter(
         &self,
         _: &Principal,
         subscription: &Subscription,
-    ) -> Result<Option<Arc<dyn DeliveryFilter>>, String> {
+    ) -> Result<Option<Arc<dyn DeliveryFilter>>, Denial> {
         let Some(filter) = &subscription.filter else {
             return Ok(None);
         };
@@ -96,16 +95,15 @@ impl Authenticator for Org {
                 .find(|t| t.active && t.name == name)
         });
         let Some(topic) = topic else {
-            return Err(errors::invalid_channel(
-                &subscription.raw,
-                "filtered subscriptions are only available on PushTopic channels",
-            ));
+            return Err(Denial::FilterNotSupported {
+                subscription: subscription.raw.clone(),
+            });
         };
         let filter = TopicFilter::new(&subscription.raw, filter, &topic)?;
         Ok(Some(Arc::new(filter)))
     }
 
-    fn can_publish(&self, _: &Principal, channel: &ChannelName) -> Result<(), String> {
+    fn can_publish(&self, _: &Principal, channel: &ChannelName) -> Result<(), Denial> {
         let channel = channel.as_str();
         let configured = self
             .config
@@ -119,7 +117,7 @@ impl Authenticator for Org {
         if allow {
             Ok(())
         } else {
-            Err(errors::publish_denied(channel))
+            Err(Denial::PublishDenied(channel.to_owned()))
         }
     }
 }

@@ -7,7 +7,7 @@
 //! sharing one buffer.
 
 use bayou_protocol::time::now_millis;
-use bayou_server::engine::subscriptions::DeliveryFilter;
+use bayou_server::policy::{DeliveryFilter, Denial};
 use bayou_soql::{EvalContext, Literal};
 use bytes::Bytes;
 use serde_json::Value;
@@ -24,19 +24,20 @@ pub struct TopicFilter {
 
 impl TopicFilter {
     /// Parses `filter` (the text after `?`) for `topic`, checking its fields are selected.
-    pub fn new(raw: &str, filter: &str, topic: &PushTopic) -> Result<Self, String> {
-        let conditions = bayou_soql::parse_subscription_filter(filter)
-            .map_err(|e| format!("400::Invalid subscription filter {filter}: {}", e.message))?;
-        let missing: Vec<&str> = conditions
+    pub fn new(raw: &str, filter: &str, topic: &PushTopic) -> Result<Self, Denial> {
+        let conditions =
+            bayou_soql::parse_subscription_filter(filter).map_err(|e| Denial::InvalidFilter {
+                filter: filter.to_owned(),
+                why: e.message,
+            })?;
+        let missing: Vec<String> = conditions
             .iter()
             .map(|(field, _)| field.as_str())
             .filter(|field| !topic.query.selects(field))
+            .map(str::to_owned)
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "400::Query fields {{{}}} do not exist on the topic entity",
-                missing.join(", ")
-            ));
+            return Err(Denial::FilterFieldsNotSelected(missing));
         }
         Ok(Self {
             channel: raw.to_owned(),

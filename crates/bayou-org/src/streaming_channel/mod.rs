@@ -9,7 +9,6 @@ pub mod push;
 use std::sync::Arc;
 
 use bayou_log::RecordWrite;
-use bayou_protocol::errors;
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
@@ -18,6 +17,7 @@ use crate::ids::{new_id, prefix};
 use crate::records::{self, field, Fields};
 use crate::rest::errors::RestError;
 use crate::Org;
+use bayou_server::policy::Denial;
 
 /// A StreamingChannel record, as the org keeps it in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,9 +158,9 @@ impl Org {
         &self,
         name: &str,
         user_id: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Denial> {
         if validate_name(name).is_err() {
-            return Err(format!("403::Cannot create channel {name}"));
+            return Err(Denial::CannotCreateChannel(name.to_owned()));
         }
         let id = new_id(prefix::STREAMING_CHANNEL);
         {
@@ -173,7 +173,7 @@ impl Org {
                 .max_streaming_channels
                 .is_some_and(|max| channels.len() >= max)
             {
-                return Err(errors::CHANNEL_LIMIT_EXCEEDED.to_owned());
+                return Err(Denial::ChannelLimitExceeded);
             }
             channels.push(StreamingChannel {
                 id: id.clone(),
@@ -195,7 +195,7 @@ impl Org {
             fields.insert(by.into(), user.clone().map_or(Value::Null, Value::String));
         }
         fields.insert("IsDeleted".into(), Value::Bool(false));
-        let value = serde_json::to_vec(&fields).map_err(|e| e.to_string())?;
+        let value = serde_json::to_vec(&fields).map_err(|e| Denial::Unavailable(e.to_string()))?;
         let store = Arc::clone(&self.store);
         let write = RecordWrite {
             key: records::key("StreamingChannel", &id),

@@ -3,7 +3,7 @@
 //! refused, and the events stay stored.
 
 use bayou_org::OrgConfig;
-use bayou_server::engine::allocations::DeliveryAllocation;
+use bayou_server::engine::DeliveryAllocation;
 use bayou_server::EngineConfig;
 use reqwest::Method;
 use serde_json::json;

@@ -61,7 +61,7 @@ impl Engine {
                 return Step::Reply(reply);
             }
         }
-        if !self.authenticator.is_still_valid(session.principal()) {
+        if !self.policy.is_session_valid(session.principal()) {
             self.remove_session(session.id(), CloseReason::AuthInvalid);
             let reply = Reply::failure(message.channel, message.id, errors::AUTHENTICATION_INVALID)
                 .with_client_id(session.id())

@@ -11,8 +11,8 @@ use bayou_protocol::{errors, Advice, Message, Reply, BAYEUX_VERSION};
 use serde_json::value::RawValue;
 
 use super::{write, Engine, RequestContext, Session};
-use crate::auth::Credentials;
 use crate::metrics as m;
+use crate::policy::Credentials;
 
 const REPLAY_EXT: &str = r#"{"replay":true,"payload.format":true}"#;
 
@@ -91,11 +91,12 @@ impl Engine {
             }
             _ => ctx.credentials,
         };
-        let principal = match self.authenticator.authenticate(credentials) {
+        let principal = match self.policy.can_handshake(credentials) {
             Ok(principal) => principal,
-            Err(reason) => {
-                tracing::info!(reason = reason.failure_reason(), "handshake denied");
-                return denied(message, reason.failure_reason());
+            Err(denial) => {
+                let reason = denial.reason();
+                tracing::info!(reason, "handshake denied");
+                return denied(message, &reason);
             }
         };
         let client_id = new_client_id();

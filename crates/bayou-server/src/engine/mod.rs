@@ -11,21 +11,21 @@
 //! `disconnect.rs` ends sessions, `services.rs` dispatches `/service/**`, and `sweeper.rs`
 //! expires sessions that stopped connecting.
 
-pub mod allocations;
+mod allocations;
 mod connect;
 mod disconnect;
 mod dispatcher;
 mod faults;
 mod handshake;
-pub mod latency;
+mod latency;
 mod publish;
-pub mod replay;
+mod replay;
 mod segment;
-pub mod services;
-pub mod session;
-pub mod stats;
+mod services;
+mod session;
+mod stats;
 mod subscribe;
-pub mod subscriptions;
+mod subscriptions;
 mod sweeper;
 
 use std::collections::HashMap;
@@ -37,17 +37,20 @@ use bayou_log::EventLog;
 use bayou_protocol::channel::kind_of;
 use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, Subscription};
 
-use crate::auth::{Authenticator, Credentials};
 use crate::config::{EngineConfig, TransportKind};
 use crate::metrics as m;
+use crate::policy::{Credentials, SecurityPolicy};
 
+pub use allocations::{AllocationUsage, DeliveryAllocation};
 pub use connect::ConnectStep;
+pub use latency::{DeliveryLatency, LatencySnapshot, BUCKET_BOUNDS_MS};
 pub use publish::PublishError;
 pub use segment::{segments, Segment};
 pub use services::ServiceHandler;
 use services::ServiceRegistry;
+pub(crate) use session::HoldGuard;
 pub use session::{CloseReason, Session, WaitOutcome};
-use stats::EngineStats;
+pub use stats::EngineStats;
 use subscriptions::SubscriptionIndex;
 
 /// What the transport should do with one message.
@@ -74,7 +77,7 @@ pub struct Engine {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     index: RwLock<SubscriptionIndex>,
     services: ServiceRegistry,
-    authenticator: Arc<dyn Authenticator>,
+    policy: Arc<dyn SecurityPolicy>,
     log: Arc<dyn EventLog>,
     /// The last replay id the dispatcher has routed to live subscribers. Held while routing a
     /// batch, and while a replaying subscription switches to live.
@@ -111,11 +114,11 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Engine {
-    /// An engine with `config`, admitting clients through `authenticator`, storing events in
+    /// An engine with `config`, admitting clients through `policy`, storing events in
     /// `log`. Call [`Engine::spawn_dispatcher`] to start delivering.
     pub fn new(
         config: EngineConfig,
-        authenticator: Arc<dyn Authenticator>,
+        policy: Arc<dyn SecurityPolicy>,
         log: Arc<dyn EventLog>,
     ) -> Arc<Self> {
         m::describe();
@@ -126,7 +129,7 @@ impl Engine {
             sessions: RwLock::new(HashMap::new()),
             index: RwLock::new(SubscriptionIndex::default()),
             services: ServiceRegistry::default(),
-            authenticator,
+            policy,
             log,
             dispatched: Mutex::new(head),
             shutting_down: AtomicBool::new(false),
@@ -346,7 +349,7 @@ impl Engine {
     }
 
     /// What each daily delivery allocation stands at.
-    pub fn allocation_usage(&self) -> Vec<allocations::AllocationUsage> {
+    pub fn allocation_usage(&self) -> Vec<AllocationUsage> {
         self.allocations
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -157,11 +157,8 @@ impl Engine {
                 return fail(&message, error);
             }
         };
-        if let Err(denied) = self
-            .authenticator
-            .can_publish(session.principal(), &channel)
-        {
-            return fail(&message, denied);
+        if let Err(denial) = self.policy.can_publish(session.principal(), &channel) {
+            return fail(&message, denial.reason());
         }
         let Some(data) = message.data.take() else {
             return fail(&message, errors::DATA_NOT_SPECIFIED.to_owned());

@@ -20,8 +20,8 @@ use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{errors, ChannelName, Subscription};
 use serde_json::Value;
 
-use super::subscriptions::DeliveryFilter;
 use super::{Engine, Session};
+use crate::policy::DeliveryFilter;
 
 /// Where a subscription stands in the log.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::replay::CatchUp;
-use crate::auth::Principal;
+use crate::policy::Principal;
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

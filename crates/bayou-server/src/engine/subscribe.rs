@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
 use super::{write, Engine};
+use crate::policy::Denial;
 
 impl Engine {
     /// The session a (un)subscribe names and its parsed subscriptions, or the failure reply
@@ -42,18 +43,17 @@ impl Engine {
             .iter()
             .map(|s| {
                 if self.allocation_exhausted(s.channel.as_str()) {
-                    return Err(errors::DAILY_EVENT_LIMIT.to_owned());
+                    return Err(Denial::DailyLimitExceeded);
                 }
-                self.authenticator.can_subscribe(session.principal(), s)?;
-                self.authenticator
-                    .subscription_filter(session.principal(), s)
+                self.policy.can_subscribe(session.principal(), s)?;
+                self.policy.delivery_filter(session.principal(), s)
             })
-            .collect::<Result<Vec<_>, String>>();
+            .collect::<Result<Vec<_>, Denial>>();
         let filters = match checked {
             Ok(filters) => filters,
-            Err(denied) => {
+            Err(denial) => {
                 return self
-                    .failure(&message, denied)
+                    .failure(&message, denial.reason())
                     .with_client_id(session.id())
                     .with_subscription(subscription_echo(&message))
             }

@@ -10,18 +10,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use bayou_protocol::ChannelName;
 
 use super::replay::ReplayCursor;
 use super::session::Session;
-
-/// Decides, for a filtered subscription, whether an event reaches it and in what bytes.
-pub trait DeliveryFilter: Send + Sync + std::fmt::Debug {
-    /// The message to deliver for an event encoded as `event`, or `None` to skip it.
-    fn deliver(&self, event: &[u8]) -> Option<Bytes>;
-}
+use crate::policy::DeliveryFilter;
 
 /// One session's subscription to one pattern.
 #[derive(Debug, Clone)]
@@ -184,6 +177,7 @@ impl SubscriptionIndex {
     }
 
     /// Number of distinct patterns with at least one subscriber.
+    #[cfg(test)]
     pub fn pattern_count(&self) -> usize {
         self.exact.len() + self.one_level.len() + self.deep.len()
     }
@@ -192,7 +186,7 @@ impl SubscriptionIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Principal;
+    use crate::policy::Principal;
 
     fn session(id: &str) -> Arc<Session> {
         Arc::new(Session::new(id.to_owned(), Principal::default()))

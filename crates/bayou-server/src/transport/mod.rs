@@ -17,8 +17,8 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap};
 use tokio::sync::Notify;
 
-use crate::auth::Credentials;
 use crate::engine::Engine;
+use crate::policy::Credentials;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]

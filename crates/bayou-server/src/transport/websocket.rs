@@ -26,11 +26,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 
 use super::{credentials, endpoint, long_polling, AppState};
-use crate::auth::Credentials;
 use crate::config::TransportKind;
-use crate::engine::session::HoldGuard;
+use crate::engine::HoldGuard;
 use crate::engine::{segments, Engine, RequestContext, Segment, Session, Step, WaitOutcome};
 use crate::metrics as m;
+use crate::policy::Credentials;
 
 /// `GET /cometd/{version}` with `Upgrade: websocket`.
 pub async fn upgrade(
