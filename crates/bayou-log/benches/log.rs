@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bayou_log::{EmbeddedLog, EmbeddedOptions, EventLog, NewEvent};
+use bayou_log::{ChannelFilter, EmbeddedLog, EmbeddedOptions, EventLog, NewEvent};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -112,7 +112,9 @@ fn replay(c: &mut Criterion) {
             let mut after = 0;
             let mut n = 0;
             loop {
-                let batch = log.read(after, &|_| true, 1_000, 1_000).unwrap();
+                let batch = rt
+                    .block_on(log.read(after, ChannelFilter::All, 1_000, 1_000))
+                    .unwrap();
                 n += batch.events.len();
                 after = batch.scanned_through;
                 if batch.reached_head {
@@ -127,9 +129,8 @@ fn replay(c: &mut Criterion) {
             let mut after = 0;
             let mut n = 0;
             loop {
-                let batch = log
-                    .read(after, &|c| c == "/topic/C", 1_000, 10_000)
-                    .unwrap();
+                let filter = ChannelFilter::Pattern("/topic/C".into());
+                let batch = rt.block_on(log.read(after, filter, 1_000, 10_000)).unwrap();
                 n += batch.events.len();
                 after = batch.scanned_through;
                 if batch.reached_head {

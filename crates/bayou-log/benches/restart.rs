@@ -102,7 +102,7 @@ fn main() {
                     let batch = events(n);
                     log.append(batch).await.unwrap();
                     done += n;
-                    if done % 1_000_000 == 0 {
+                    if done.is_multiple_of(1_000_000) {
                         eprintln!("  {done} events ({:.0} s)", start.elapsed().as_secs_f64());
                     }
                 }

@@ -1,11 +1,26 @@
-//! The durable event log behind replay.
+//! The storage seam: everything Bayou keeps that must outlive a request, behind traits, with
+//! the embedded implementation next to each — so that a clustered backend is one more
+//! implementation and neither the engine nor the org changes.
 //!
-//! Every event on a broadcast channel is appended here before anyone receives it. The log gives
-//! each event the next value of one global `u64` sequence — its *replay id* — so per channel
-//! ids increase but are not contiguous, exactly as Salesforce documents. The engine never
-//! delivers from the publish call: it follows the log's tail ([`EventLog::read`] after the last
-//! id it dispatched, woken by [`EventLog::watch_head`]), which is what lets a clustered backend
-//! replace the embedded one without touching the engine.
+//! Where things are kept:
+//!
+//! - [`EventLog`]: the durable event log behind replay. Every event on a broadcast channel is
+//!   appended here before anyone receives it, and gets the next value of one global `u64`
+//!   sequence — its *replay id* — so per channel ids increase but are not contiguous, exactly as
+//!   Salesforce documents. The engine never delivers from the publish call: it follows the
+//!   log's tail ([`EventLog::read`] after the last id it dispatched, woken by
+//!   [`EventLog::watch_head`]).
+//! - [`RecordStore`]: the org's records (sObjects, PushTopics, StreamingChannels, platform event
+//!   types, the CDC selection), written in the same atomic batch as the events they cause.
+//! - [`TokenStore`]: access and refresh tokens.
+//! - [`UsageCounters`]: rolling daily counters (delivery allocations).
+//! - [`PositionStore`]: committed replay positions of named subscribers.
+//! - [`Storage`]: one of each, as the binary hands them to the org and the engine.
+//!
+//! Reads that may touch the disk or the network are `async`: the embedded backend serves
+//! them from memory when it can and otherwise runs them on Tokio's blocking pool, never on an
+//! async worker. Checks on the hot path (is this token live? is this allocation used up?) are
+//! synchronous and answered from memory, which a network backend keeps as a local replica.
 //!
 //! Producers serialize an event once, when it is appended: [`NewEvent::encode`] is called with
 //! the assigned replay id and timestamp and returns the bytes every subscriber will receive.
@@ -13,8 +28,12 @@
 //! - [`embedded`]: the default backend, on fjall, with group commit and `fdatasync`.
 //! - [`retention`]: how long events are kept, by channel pattern.
 
+mod counters;
 pub mod embedded;
+mod positions;
 pub mod retention;
+mod storage;
+mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +41,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use counters::UsageCounters;
 pub use embedded::{EmbeddedLog, EmbeddedOptions};
+pub use positions::PositionStore;
+pub use storage::Storage;
+pub use tokens::{TokenGrant, TokenKind, TokenStore};
 
 pub use retention::{RetentionPolicy, RetentionRule};
 
@@ -177,6 +200,31 @@ pub type StoredRecord = (Vec<u8>, Vec<u8>);
 /// A future returned by [`EventLog::append`].
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
 
+/// A future returned by the stores' reads and writes.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LogError>> + Send + 'a>>;
+
+/// Which channels a read returns: data, not a closure, so that a network backend can turn it
+/// into a server-side filter (a NATS subject, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelFilter {
+    /// Every channel (the engine's tail).
+    All,
+    /// Channels matching a Bayeux pattern (`/topic/T`, `/chat/*`, `/event/**`).
+    Pattern(String),
+}
+
+impl ChannelFilter {
+    /// Whether `channel` passes.
+    pub fn matches(&self, channel: &str) -> bool {
+        match self {
+            ChannelFilter::All => true,
+            ChannelFilter::Pattern(pattern) => {
+                bayou_protocol::channel::pattern_matches(pattern, channel)
+            }
+        }
+    }
+}
+
 /// The durable, replayable event log.
 pub trait EventLog: Send + Sync + 'static {
     /// Appends events in order. The future resolves with their replay ids once they are durable
@@ -189,10 +237,10 @@ pub trait EventLog: Send + Sync + 'static {
     fn read(
         &self,
         after: u64,
-        filter: &dyn Fn(&str) -> bool,
+        filter: ChannelFilter,
         max: usize,
         scan_limit: usize,
-    ) -> Result<ReadBatch, LogError>;
+    ) -> StoreFuture<'_, ReadBatch>;
 
     /// The highest durable replay id.
     fn head(&self) -> u64;
@@ -227,8 +275,8 @@ pub trait RecordStore: EventLog {
     fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture;
 
     /// One record.
-    fn record(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LogError>;
+    fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>>;
 
     /// Every record whose key starts with `prefix`, in key order.
-    fn records(&self, prefix: &[u8]) -> Result<Vec<StoredRecord>, LogError>;
+    fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<StoredRecord>>;
 }

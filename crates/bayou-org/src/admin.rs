@@ -218,7 +218,10 @@ async fn fault(
             let Some(username) = text("username") else {
                 return error(StatusCode::BAD_REQUEST, "give \"username\"");
             };
-            json!({"revoked": admin.org.revoke_user_tokens(&username)})
+            match admin.org.revoke_user_tokens(&username).await {
+                Ok(revoked) => json!({"revoked": revoked}),
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+            }
         }
         "drop-connections" => json!({"held": admin.engine.drop_connections()}),
         "delay-deliveries" => {

@@ -154,7 +154,7 @@ impl Org {
         let id = &full_id(id)?;
         check_input(&input)?;
         let _writing = self.writes.lock().await;
-        let mut fields = self.live_record(&object, id)?;
+        let mut fields = self.live_record(&object, id).await?;
         let mut changed = Vec::new();
         for (name, value) in input {
             let name = records::canonical_name(&fields, &name);
@@ -193,7 +193,7 @@ impl Org {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
-        let mut fields = self.live_record(&object, id)?;
+        let mut fields = self.live_record(&object, id).await?;
         fields.insert("IsDeleted".into(), Value::Bool(true));
         let change = Change {
             kind: PushTopicEventType::Deleted,
@@ -215,7 +215,7 @@ impl Org {
         let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
-        let mut fields = self.stored_record(&object, id)?;
+        let mut fields = self.stored_record(&object, id).await?;
         if field(&fields, "IsDeleted") != Some(&Value::Bool(true)) {
             return Err(RestError::bad_request(
                 "UNDELETE_FAILED",
@@ -235,18 +235,19 @@ impl Org {
     }
 
     /// A stored record, deleted or not.
-    fn stored_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
+    async fn stored_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
         let stored = self
             .store
             .record(&records::key(object, id))
+            .await
             .map_err(|e| RestError::internal(e.to_string()))?
             .ok_or_else(RestError::not_found)?;
         serde_json::from_slice(&stored).map_err(|e| RestError::internal(e.to_string()))
     }
 
     /// A stored record that is not deleted.
-    pub fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
-        let fields = self.stored_record(object, &full_id(id)?)?;
+    pub async fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
+        let fields = self.stored_record(object, &full_id(id)?).await?;
         if field(&fields, "IsDeleted") == Some(&Value::Bool(true)) {
             return Err(RestError::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -34,16 +34,18 @@ pub mod transaction;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, Weak};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
-use bayou_log::RecordStore;
+use bayou_log::{RecordStore, Storage};
+use bayou_server::Engine;
 
 use identity::{CredentialOverrides, Identity, NewCredentials};
-use tokens::TokenStore;
+use tokens::Tokens;
 
 /// Errors setting up or running the org.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +107,7 @@ impl Default for OrgConfig {
 pub struct Org {
     identity: RwLock<Identity>,
     org_id: String,
-    pub(crate) tokens: TokenStore,
+    pub(crate) tokens: Tokens,
     pub(crate) config: OrgConfig,
     /// Records live in the event log's store, so changes and events commit together.
     pub(crate) store: Arc<dyn RecordStore>,
@@ -123,8 +125,6 @@ pub struct Org {
     pub(crate) cdc: RwLock<BTreeSet<String>>,
     /// The last `commitNumber` given to a change.
     commit_number: AtomicU64,
-    /// The streaming engine, for who is subscribed where (generic streaming's push replies).
-    engine: OnceLock<Weak<bayou_server::Engine>>,
 }
 
 impl std::fmt::Debug for Org {
@@ -136,32 +136,36 @@ impl std::fmt::Debug for Org {
 }
 
 impl Org {
-    /// Opens the org kept in `data_dir`, creating a dev org on first start. Returns the
-    /// plain-text credentials when it created them, to show once.
-    pub fn open(
+    /// Opens the org kept in `data_dir` and `storage`, creating a dev org on first start.
+    /// Returns the plain-text credentials when it created them, to show once.
+    pub async fn open(
         data_dir: &Path,
         overrides: &CredentialOverrides,
         config: OrgConfig,
-        store: Arc<dyn RecordStore>,
+        storage: &Storage,
     ) -> Result<(Arc<Self>, Option<NewCredentials>), OrgError> {
         let (identity, created) = Identity::load_or_create(data_dir, overrides)?;
         let org_id = identity.org_id.clone();
-        let topics = load_topics(store.as_ref())?;
-        let schema = load_schema(store.as_ref())?;
+        let store = Arc::clone(&storage.log);
+        let topics = load_topics(store.as_ref()).await?;
+        let schema = load_schema(store.as_ref()).await?;
         let event_types = events::publish::load(store.as_ref(), &config.platform_events)
+            .await
             .map_err(|e| OrgError::Internal(format!("platform events: {e}")))?
             .into_iter()
             .map(|t| (t.name.to_ascii_lowercase(), t))
             .collect();
         let channels = streaming_channel::load(store.as_ref())
+            .await
             .map_err(|e| OrgError::Internal(format!("streaming channels: {e}")))?;
-        let cdc = cdc::load(store.as_ref(), &config.cdc_entities).map_err(OrgError::Internal)?;
+        let cdc = cdc::load(store.as_ref(), &config.cdc_entities)
+            .await
+            .map_err(OrgError::Internal)?;
         let org = Self {
             channels: RwLock::new(channels),
             cdc: RwLock::new(cdc),
             commit_number: AtomicU64::new(0),
-            engine: OnceLock::new(),
-            tokens: TokenStore::new(&org_id, config.session_timeout),
+            tokens: Tokens::new(&org_id, Arc::clone(&storage.tokens)),
             identity: RwLock::new(identity),
             org_id,
             config,
@@ -172,16 +176,6 @@ impl Org {
             event_types: RwLock::new(event_types),
         };
         Ok((Arc::new(org), created))
-    }
-
-    /// Lets the org see the engine's subscriptions (who is online on a generic streaming
-    /// channel). Without it, push replies report nobody online.
-    pub fn attach_engine(&self, engine: &Arc<bayou_server::Engine>) {
-        let _ = self.engine.set(Arc::downgrade(engine));
-    }
-
-    pub(crate) fn engine(&self) -> Option<Arc<bayou_server::Engine>> {
-        self.engine.get().and_then(Weak::upgrade)
     }
 
     /// The next `commitNumber`: increasing, microseconds since the epoch when the clock allows.
@@ -219,9 +213,16 @@ impl Org {
 
     /// Revokes every token of the user `username` (fault injection: "invalidate a user's
     /// tokens"). Returns how many were revoked.
-    pub fn revoke_user_tokens(&self, username: &str) -> usize {
+    pub async fn revoke_user_tokens(&self, username: &str) -> Result<usize, OrgError> {
         let user_id = self.identity().user_by_name(username).map(|u| u.id.clone());
-        user_id.map_or(0, |id| self.tokens.revoke_user(&id))
+        match user_id {
+            None => Ok(0),
+            Some(id) => self
+                .tokens
+                .revoke_user(&id)
+                .await
+                .map_err(|e| OrgError::Internal(format!("cannot revoke tokens: {e}"))),
+        }
     }
 
     /// The client id of the org's first connected app: what the dashboard logs in with
@@ -242,8 +243,10 @@ impl Org {
         format!("http://{host}")
     }
 
-    /// The login and REST routes.
-    pub fn router(self: &Arc<Self>) -> Router {
+    /// The login and REST routes. A few REST replies report on streaming (who is online on a
+    /// generic streaming channel, concurrent clients in `limits`): they read it from `engine`,
+    /// which the org itself never holds — the org only writes to the log the engine follows.
+    pub fn router(self: &Arc<Self>, engine: &Arc<Engine>) -> Router {
         Router::new()
             .route("/services/oauth2/token", post(auth::oauth::token))
             .route(
@@ -253,15 +256,38 @@ impl Org {
             .route("/id/{org}/{user}", get(auth::oauth::identity_url))
             .route("/services/Soap/u/{*rest}", post(auth::soap::login))
             .merge(rest::router())
-            .with_state(Arc::clone(self))
+            .with_state(HttpState {
+                org: Arc::clone(self),
+                engine: Arc::clone(engine),
+            })
+    }
+}
+
+/// What the org's HTTP handlers are given. Most take only the org (`State<Arc<Org>>`).
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    org: Arc<Org>,
+    engine: Arc<Engine>,
+}
+
+impl FromRef<HttpState> for Arc<Org> {
+    fn from_ref(state: &HttpState) -> Self {
+        Arc::clone(&state.org)
+    }
+}
+
+impl FromRef<HttpState> for Arc<Engine> {
+    fn from_ref(state: &HttpState) -> Self {
+        Arc::clone(&state.engine)
     }
 }
 
 /// Field types learnt from every stored record.
-fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgError> {
+async fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgError> {
     let mut schema = records::schema::Schema::new();
     let stored = store
         .records(b"")
+        .await
         .map_err(|e| OrgError::Internal(format!("cannot read records: {e}")))?;
     for (key, value) in stored {
         let key = String::from_utf8_lossy(&key);
@@ -280,9 +306,10 @@ fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema, OrgEr
 
 /// The stored PushTopics, parsed (a stored topic that no longer parses is skipped, with a
 /// warning).
-fn load_topics(store: &dyn RecordStore) -> Result<Vec<Arc<pushtopic::PushTopic>>, OrgError> {
+async fn load_topics(store: &dyn RecordStore) -> Result<Vec<Arc<pushtopic::PushTopic>>, OrgError> {
     let stored = store
         .records(b"PushTopic/")
+        .await
         .map_err(|e| OrgError::Internal(format!("cannot read PushTopics: {e}")))?;
     let mut topics = Vec::new();
     for (key, value) in stored {

@@ -1,51 +1,38 @@
-//! Access and refresh tokens.
+//! Issuing access and refresh tokens.
 //!
 //! Tokens are opaque: the org id, `!`, and 64 random characters, like Salesforce's. An access
 //! token expires after the session timeout *of inactivity* — every use extends it, so a
 //! streaming client that keeps connecting never loses its session, as on Salesforce. Revoking a
 //! refresh token revokes the access tokens issued from it; tokens can also be revoked per user
-//! (fault injection). Tokens live in memory: a restart of Bayou logs everyone out.
+//! (fault injection). Where tokens are kept is the storage layer's [`TokenStore`]: the embedded
+//! one keeps them in memory, so a restart of Bayou logs everyone out.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
+use bayou_log::{LogError, TokenGrant, TokenKind, TokenStore};
 use rand::RngExt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Access,
-    Refresh,
-}
-
-#[derive(Debug, Clone)]
-struct Token {
-    kind: Kind,
-    user_id: String,
-    /// For an access token: the refresh token it was issued from.
-    parent: Option<String>,
-    last_used: Instant,
-}
-
-/// Every token the org has issued.
-#[derive(Debug)]
-pub struct TokenStore {
+/// The org's tokens: made here, kept in a [`TokenStore`].
+pub struct Tokens {
+    /// The 15-character org id every token starts with.
     org_id: String,
-    session_timeout: Duration,
-    tokens: Mutex<HashMap<String, Token>>,
+    store: Arc<dyn TokenStore>,
 }
 
-impl TokenStore {
-    pub fn new(org_id: &str, session_timeout: Duration) -> Self {
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("org_id", &self.org_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    pub fn new(org_id: &str, store: Arc<dyn TokenStore>) -> Self {
         Self {
             org_id: org_id.chars().take(15).collect(),
-            session_timeout,
-            tokens: Mutex::new(HashMap::new()),
+            store,
         }
-    }
-
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, Token>> {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn new_token(&self) -> String {
@@ -57,125 +44,78 @@ impl TokenStore {
         format!("{}!{random}", self.org_id)
     }
 
-    /// A new access token for `user_id`, optionally issued from a refresh token.
-    pub fn issue_access(&self, user_id: &str, parent: Option<&str>) -> String {
+    async fn issue(
+        &self,
+        kind: TokenKind,
+        user_id: &str,
+        parent: Option<&str>,
+    ) -> Result<String, LogError> {
         let token = self.new_token();
-        self.tokens().insert(
-            token.clone(),
-            Token {
-                kind: Kind::Access,
-                user_id: user_id.to_owned(),
-                parent: parent.map(str::to_owned),
-                last_used: Instant::now(),
-            },
-        );
-        token
+        let grant = TokenGrant {
+            kind,
+            user_id: user_id.to_owned(),
+            parent: parent.map(str::to_owned),
+        };
+        self.store.insert(token.clone(), grant).await?;
+        Ok(token)
+    }
+
+    /// A new access token for `user_id`, optionally issued from a refresh token.
+    pub async fn issue_access(
+        &self,
+        user_id: &str,
+        parent: Option<&str>,
+    ) -> Result<String, LogError> {
+        self.issue(TokenKind::Access, user_id, parent).await
     }
 
     /// A new refresh token for `user_id`.
-    pub fn issue_refresh(&self, user_id: &str) -> String {
-        let token = self.new_token();
-        self.tokens().insert(
-            token.clone(),
-            Token {
-                kind: Kind::Refresh,
-                user_id: user_id.to_owned(),
-                parent: None,
-                last_used: Instant::now(),
-            },
-        );
-        token
+    pub async fn issue_refresh(&self, user_id: &str) -> Result<String, LogError> {
+        self.issue(TokenKind::Refresh, user_id, None).await
     }
 
     /// The user of a live access token, extending its session.
     pub fn validate_access(&self, token: &str) -> Option<String> {
-        let mut tokens = self.tokens();
-        let entry = tokens.get_mut(token)?;
-        if entry.kind != Kind::Access {
-            return None;
-        }
-        let now = Instant::now();
-        if now.duration_since(entry.last_used) > self.session_timeout {
-            tokens.remove(token);
-            return None;
-        }
-        entry.last_used = now;
-        Some(entry.user_id.clone())
+        self.store.use_access(token)
     }
 
     /// The user of a refresh token.
     pub fn validate_refresh(&self, token: &str) -> Option<String> {
-        let tokens = self.tokens();
-        let entry = tokens.get(token)?;
-        (entry.kind == Kind::Refresh).then(|| entry.user_id.clone())
+        self.store.refresh_user(token)
     }
 
     /// Revokes an access or refresh token (and the access tokens issued from a refresh
     /// token). Returns whether the token existed.
-    pub fn revoke(&self, token: &str) -> bool {
-        let mut tokens = self.tokens();
-        let Some(entry) = tokens.remove(token) else {
-            return false;
-        };
-        if entry.kind == Kind::Refresh {
-            tokens.retain(|_, t| t.parent.as_deref() != Some(token));
-        }
-        true
+    pub async fn revoke(&self, token: &str) -> Result<bool, LogError> {
+        self.store.revoke(token).await
     }
 
     /// Revokes every token of `user_id`. Returns how many.
-    pub fn revoke_user(&self, user_id: &str) -> usize {
-        let mut tokens = self.tokens();
-        let before = tokens.len();
-        tokens.retain(|_, t| t.user_id != user_id);
-        before - tokens.len()
+    pub async fn revoke_user(&self, user_id: &str) -> Result<usize, LogError> {
+        self.store.revoke_user(user_id).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bayou_log::embedded::MemoryTokens;
+    use std::time::Duration;
 
-    #[test]
-    fn access_tokens_validate_until_revoked() {
-        let store = TokenStore::new("00D5g000001abcdEAA", Duration::from_secs(60));
-        let token = store.issue_access("005A", None);
-        assert!(token.starts_with("00D5g000001abcd!"));
-        assert_eq!(store.validate_access(&token).as_deref(), Some("005A"));
-        assert!(store.revoke(&token));
-        assert_eq!(store.validate_access(&token), None);
-        assert!(!store.revoke(&token));
-    }
-
-    #[test]
-    fn idle_sessions_expire_and_use_extends_them() {
-        let store = TokenStore::new("00D", Duration::from_millis(30));
-        let token = store.issue_access("005A", None);
-        for _ in 0..4 {
-            std::thread::sleep(Duration::from_millis(15));
-            assert!(
-                store.validate_access(&token).is_some(),
-                "use keeps it alive"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(store.validate_access(&token), None);
-    }
-
-    #[test]
-    fn revoking_a_refresh_token_revokes_its_access_tokens() {
-        let store = TokenStore::new("00D", Duration::from_secs(60));
-        let refresh = store.issue_refresh("005A");
-        let access = store.issue_access("005A", Some(&refresh));
-        let other = store.issue_access("005A", None);
-        assert_eq!(
-            store.validate_access(&refresh),
-            None,
-            "a refresh token is not an access token"
+    #[tokio::test]
+    async fn tokens_carry_the_org_id_and_reach_the_store() {
+        let tokens = Tokens::new(
+            "00D5g000001abcdEAA",
+            Arc::new(MemoryTokens::new(Duration::from_secs(60))),
         );
-        assert!(store.revoke(&refresh));
-        assert_eq!(store.validate_access(&access), None);
-        assert!(store.validate_access(&other).is_some());
-        assert_eq!(store.revoke_user("005A"), 1);
+        let refresh = tokens.issue_refresh("005A").await.unwrap();
+        let access = tokens.issue_access("005A", Some(&refresh)).await.unwrap();
+        assert!(access.starts_with("00D5g000001abcd!"));
+        assert_eq!(access.len(), 16 + 64);
+        assert_ne!(access, refresh);
+        assert_eq!(tokens.validate_access(&access).as_deref(), Some("005A"));
+        assert_eq!(tokens.validate_refresh(&refresh).as_deref(), Some("005A"));
+        assert!(tokens.revoke(&refresh).await.unwrap());
+        assert_eq!(tokens.validate_access(&access), None);
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use axum::Router;
-use bayou_log::EventLog;
+use bayou_log::{EventLog, UsageCounters};
 use tokio::net::TcpListener;
 
 pub use config::{EngineConfig, TransportKind};
@@ -36,15 +36,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with `config`, admitting clients through `policy`, keeping events in `log`.
+    /// A server with `config`, admitting clients through `policy`, keeping events in `log`
+    /// and counting daily deliveries in `counters`.
     pub fn new(
         config: EngineConfig,
         policy: Arc<dyn SecurityPolicy>,
         log: Arc<dyn EventLog>,
+        counters: Arc<dyn UsageCounters>,
     ) -> Self {
         Self {
             state: AppState {
-                engine: Engine::new(config, policy, log),
+                engine: Engine::new(config, policy, log, counters),
                 tracker: Arc::new(ConnectionTracker::default()),
             },
         }

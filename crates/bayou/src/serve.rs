@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::routing::get;
-use bayou_log::EmbeddedLog;
+use bayou_log::Storage;
 use bayou_org::Org;
 use bayou_server::Server;
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -38,15 +38,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     let log_dir = settings.data_dir.join("log");
-    let log = EmbeddedLog::open(&log_dir, settings.event_log.clone())
-        .map(Arc::new)
-        .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+    let storage = Storage::embedded(
+        &log_dir,
+        settings.event_log.clone(),
+        settings.org.session_timeout,
+    )
+    .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
     let (org, created) = Org::open(
         &settings.data_dir,
         &settings.credentials,
         settings.org.clone(),
-        log.clone(),
+        &storage,
     )
+    .await
     .context("cannot open the org")?;
     if let Some(credentials) = created {
         // Shown once; also kept in <data-dir>/credentials.txt (readable by this user only).
@@ -60,8 +64,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
-    let server = Server::new(settings.engine.clone(), org.clone(), log);
-    org.attach_engine(server.engine());
+    let server = Server::new(
+        settings.engine.clone(),
+        org.clone(),
+        storage.log.clone(),
+        storage.counters.clone(),
+    );
     let engine = Arc::clone(server.engine());
     let admin = bayou_org::admin::router(
         org.clone(),
@@ -76,7 +84,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let metrics_org = org.clone();
     let router = server
         .router()
-        .merge(org.router())
+        .merge(org.router(server.engine()))
         .merge(admin)
         .merge(dashboard)
         .route(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_client::{Client, Event, Events, Notice, PasswordFlow};
-use bayou_log::{EmbeddedLog, EmbeddedOptions};
+use bayou_log::{EmbeddedOptions, Storage};
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::{Org, OrgConfig};
 use bayou_server::{EngineConfig, Server};
@@ -86,11 +86,16 @@ impl Bayou {
             extra_users: Vec::new(),
         };
         // The previous server's log may take a moment to be released after it stopped.
-        let log = {
+        let storage = {
             let mut attempts = 0;
             loop {
-                match EmbeddedLog::open(&dir.join("log"), EmbeddedOptions::default()) {
-                    Ok(log) => break Arc::new(log),
+                let opened = Storage::embedded(
+                    &dir.join("log"),
+                    EmbeddedOptions::default(),
+                    OrgConfig::default().session_timeout,
+                );
+                match opened {
+                    Ok(storage) => break storage,
                     Err(e) if attempts < 50 => {
                         attempts += 1;
                         let _ = e;
@@ -100,11 +105,21 @@ impl Bayou {
                 }
             }
         };
-        let (org, _) = Org::open(&dir, &overrides, OrgConfig::default(), log.clone()).unwrap();
-        let server = Server::new(self.config.clone(), org.clone(), log);
+        let (org, _) = Org::open(&dir, &overrides, OrgConfig::default(), &storage)
+            .await
+            .unwrap();
+        let server = Server::new(
+            self.config.clone(),
+            org.clone(),
+            storage.log,
+            storage.counters,
+        );
         let admin =
             bayou_org::admin::router(org.clone(), server.engine().clone(), Some(ADMIN.to_owned()));
-        let router = server.router().merge(org.router()).merge(admin);
+        let router = server
+            .router()
+            .merge(org.router(server.engine()))
+            .merge(admin);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         self.stop = Some(stop);
         self.task = Some(tokio::spawn(async move {

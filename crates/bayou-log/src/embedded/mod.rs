@@ -8,8 +8,11 @@
 //! own thread ([`expiry`]).
 
 pub mod codec;
+mod counters;
 mod expiry;
+mod positions;
 mod recent;
+mod tokens;
 mod writer;
 
 #[cfg(test)]
@@ -25,9 +28,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::retention::RetentionPolicy;
 use crate::{
-    AppendFuture, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore, RecordWrite,
+    AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
+    RecordWrite, StoreFuture,
 };
+pub use counters::MemoryCounters;
 use recent::Recent;
+pub use tokens::MemoryTokens;
 use writer::AppendRequest;
 
 const META_HEAD: &[u8] = b"head";
@@ -76,6 +82,8 @@ pub(crate) struct Inner {
     meta: Keyspace,
     /// The emulated org's records (see [`RecordStore`]).
     records: Keyspace,
+    /// Committed positions (see [`crate::PositionStore`]).
+    positions: Keyspace,
     durability: Durability,
     policy: RetentionPolicy,
     head: watch::Sender<u64>,
@@ -146,6 +154,7 @@ impl EmbeddedLog {
         })?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
         let records = db.keyspace("records", KeyspaceCreateOptions::default)?;
+        let positions = db.keyspace("positions", KeyspaceCreateOptions::default)?;
 
         let stored_head = read_u64(&meta, META_HEAD)?.unwrap_or(0);
         let last_key = match events.last_key_value() {
@@ -169,6 +178,7 @@ impl EmbeddedLog {
             events,
             meta,
             records,
+            positions,
             durability: options.durability,
             policy: options.retention.clone(),
             head: watch::Sender::new(head),
@@ -197,6 +207,59 @@ impl EmbeddedLog {
     pub fn expire_now(&self) -> Result<u64, LogError> {
         expiry::expire(&self.inner, bayou_protocol::time::now_millis())
     }
+
+    /// Runs `work` on the database off the async workers: on Tokio's blocking pool inside a
+    /// runtime, in place outside one (tools and tests that open the log directly).
+    fn off_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, LogError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let inner = Arc::clone(&self.inner);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Box::pin(async move {
+                runtime
+                    .spawn_blocking(move || work(&inner))
+                    .await
+                    .map_err(|e| LogError::Storage(format!("storage task failed: {e}")))?
+            }),
+            Err(_) => Box::pin(std::future::ready(work(&inner))),
+        }
+    }
+}
+
+/// Reads from the database, examining at most `scan_limit` records (see [`EventLog::read`]).
+fn read_from_disk(
+    inner: &Inner,
+    after: u64,
+    head: u64,
+    filter: &ChannelFilter,
+    max: usize,
+    scan_limit: usize,
+) -> Result<ReadBatch, LogError> {
+    let mut batch = ReadBatch {
+        events: Vec::new(),
+        scanned_through: after,
+        reached_head: false,
+    };
+    let mut scanned = 0;
+    for guard in inner.events.range(codec::key(after + 1)..=codec::key(head)) {
+        let (key, value) = guard.into_inner()?;
+        let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        let (_, channel, _) = codec::decode_header(replay_id, &value)?;
+        if filter.matches(channel) {
+            batch.events.push(codec::decode(replay_id, &value)?);
+        }
+        batch.scanned_through = replay_id;
+        scanned += 1;
+        if batch.events.len() >= max || scanned >= scan_limit {
+            break;
+        }
+    }
+    if batch.scanned_through >= head || (scanned < scan_limit && batch.events.len() < max) {
+        batch.scanned_through = head;
+        batch.reached_head = true;
+    }
+    Ok(batch)
 }
 
 impl EventLog for EmbeddedLog {
@@ -204,58 +267,33 @@ impl EventLog for EmbeddedLog {
         self.append_with_records(events, Vec::new())
     }
 
+    /// Served from the in-memory tail when it covers `after` (the engine's tail reads, almost
+    /// always), from disk on the blocking pool otherwise (replays of older events).
     fn read(
         &self,
         after: u64,
-        filter: &dyn Fn(&str) -> bool,
+        filter: ChannelFilter,
         max: usize,
         scan_limit: usize,
-    ) -> Result<ReadBatch, LogError> {
+    ) -> StoreFuture<'_, ReadBatch> {
         let head = self.inner.head();
         if after >= head {
-            return Ok(ReadBatch {
+            return Box::pin(std::future::ready(Ok(ReadBatch {
                 events: Vec::new(),
                 scanned_through: after,
                 reached_head: true,
-            });
+            })));
         }
-        if let Some(batch) = self
+        let recent = self
             .inner
             .recent
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .read(after, filter, max, scan_limit)
-        {
-            return Ok(batch);
+            .read(after, &filter, max, scan_limit);
+        if let Some(batch) = recent {
+            return Box::pin(std::future::ready(Ok(batch)));
         }
-        let mut batch = ReadBatch {
-            events: Vec::new(),
-            scanned_through: after,
-            reached_head: false,
-        };
-        let mut scanned = 0;
-        for guard in self
-            .inner
-            .events
-            .range(codec::key(after + 1)..=codec::key(head))
-        {
-            let (key, value) = guard.into_inner()?;
-            let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
-            let (_, channel, _) = codec::decode_header(replay_id, &value)?;
-            if filter(channel) {
-                batch.events.push(codec::decode(replay_id, &value)?);
-            }
-            batch.scanned_through = replay_id;
-            scanned += 1;
-            if batch.events.len() >= max || scanned >= scan_limit {
-                break;
-            }
-        }
-        if batch.scanned_through >= head || (scanned < scan_limit && batch.events.len() < max) {
-            batch.scanned_through = head;
-            batch.reached_head = true;
-        }
-        Ok(batch)
+        self.off_runtime(move |inner| read_from_disk(inner, after, head, &filter, max, scan_limit))
     }
 
     fn head(&self) -> u64 {
@@ -324,18 +362,22 @@ impl RecordStore for EmbeddedLog {
         })
     }
 
-    fn record(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LogError> {
-        Ok(self.inner.records.get(key)?.map(|v| v.to_vec()))
+    fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>> {
+        let key = key.to_vec();
+        self.off_runtime(move |inner| Ok(inner.records.get(key)?.map(|v| v.to_vec())))
     }
 
-    fn records(&self, prefix: &[u8]) -> Result<Vec<crate::StoredRecord>, LogError> {
-        self.inner
-            .records
-            .prefix(prefix)
-            .map(|guard| {
-                let (key, value) = guard.into_inner()?;
-                Ok((key.to_vec(), value.to_vec()))
-            })
-            .collect()
+    fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<crate::StoredRecord>> {
+        let prefix = prefix.to_vec();
+        self.off_runtime(move |inner| {
+            inner
+                .records
+                .prefix(prefix)
+                .map(|guard| {
+                    let (key, value) = guard.into_inner()?;
+                    Ok((key.to_vec(), value.to_vec()))
+                })
+                .collect()
+        })
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::{ReadBatch, StoredEvent};
+use crate::{ChannelFilter, ReadBatch, StoredEvent};
 
 pub(super) struct Recent {
     events: VecDeque<StoredEvent>,
@@ -52,7 +52,7 @@ impl Recent {
     pub fn read(
         &self,
         after: u64,
-        filter: &dyn Fn(&str) -> bool,
+        filter: &ChannelFilter,
         max: usize,
         scan_limit: usize,
     ) -> Option<ReadBatch> {
@@ -67,7 +67,7 @@ impl Recent {
         };
         let mut scanned = 0;
         for event in self.events.iter().skip(start) {
-            if filter(&event.channel) {
+            if filter.matches(&event.channel) {
                 batch.events.push(event.clone());
             }
             batch.scanned_through = event.replay_id;
@@ -110,15 +110,17 @@ mod tests {
                 .collect(),
         );
         assert!(
-            ring.read(10, &|_| true, 10, 100).is_none(),
+            ring.read(10, &ChannelFilter::All, 10, 100).is_none(),
             "11 was evicted"
         );
-        let batch = ring.read(11, &|c| c == "/a", 10, 100).unwrap();
+        let batch = ring
+            .read(11, &ChannelFilter::Pattern("/a".into()), 10, 100)
+            .unwrap();
         let ids: Vec<u64> = batch.events.iter().map(|e| e.replay_id).collect();
         assert_eq!(ids, vec![12, 14]);
         assert!(batch.reached_head);
         assert_eq!(batch.scanned_through, 14);
-        let limited = ring.read(11, &|_| true, 1, 100).unwrap();
+        let limited = ring.read(11, &ChannelFilter::All, 1, 100).unwrap();
         assert_eq!(limited.events.len(), 1);
         assert!(!limited.reached_head);
         assert_eq!(limited.scanned_through, 12);
@@ -129,8 +131,8 @@ mod tests {
         let mut ring = Recent::new(10, 0);
         ring.extend((1..=5).map(|i| event(i, "/a")).collect());
         ring.forget_through(3);
-        assert!(ring.read(2, &|_| true, 10, 100).is_none());
-        let batch = ring.read(3, &|_| true, 10, 100).unwrap();
+        assert!(ring.read(2, &ChannelFilter::All, 10, 100).is_none());
+        let batch = ring.read(3, &ChannelFilter::All, 10, 100).unwrap();
         assert_eq!(batch.events.len(), 2);
     }
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::retention::RetentionRule;
-use crate::{RecordStore, RecordWrite};
+use crate::{ChannelFilter, PositionStore, ReadBatch, RecordStore, RecordWrite};
 
 fn event(channel: &str, text: &str) -> NewEvent {
     let text = text.to_owned();
@@ -19,8 +19,19 @@ fn open(dir: &Path, options: EmbeddedOptions) -> EmbeddedLog {
     EmbeddedLog::open(dir, options).unwrap()
 }
 
-fn all(_: &str) -> bool {
-    true
+fn only(channel: &str) -> ChannelFilter {
+    ChannelFilter::Pattern(channel.to_owned())
+}
+
+/// Reads as the engine does, inside a runtime.
+fn read(
+    log: &EmbeddedLog,
+    after: u64,
+    filter: ChannelFilter,
+    max: usize,
+    scan: usize,
+) -> ReadBatch {
+    rt().block_on(log.read(after, filter, max, scan)).unwrap()
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -39,7 +50,7 @@ fn appends_get_increasing_ids_and_read_back_by_channel() {
         .unwrap();
     assert_eq!(ids, vec![1, 2, 3]);
     assert_eq!(log.head(), 3);
-    let batch = log.read(0, &|c| c == "/a", 10, 100).unwrap();
+    let batch = read(&log, 0, only("/a"), 10, 100);
     let bytes: Vec<&[u8]> = batch.events.iter().map(|e| &e.bytes[..]).collect();
     assert_eq!(bytes, vec![&b"1:1"[..], &b"3:3"[..]]);
     assert!(batch.reached_head);
@@ -62,7 +73,7 @@ fn reads_from_disk_match_reads_from_memory() {
     let mut after = 0;
     let mut seen = Vec::new();
     loop {
-        let batch = log.read(after, &|c| c == "/x", 2, 5).unwrap();
+        let batch = read(&log, after, only("/x"), 2, 5);
         seen.extend(batch.events.iter().map(|e| e.replay_id));
         after = batch.scanned_through;
         if batch.reached_head {
@@ -85,7 +96,7 @@ fn the_head_survives_a_restart_and_ids_are_never_reused() {
     let log = open(dir.path(), EmbeddedOptions::default());
     assert_eq!(log.head(), 2);
     assert_eq!(log.retention_floor("/a"), 2);
-    assert!(log.read(0, &all, 10, 100).unwrap().events.is_empty());
+    assert!(read(&log, 0, ChannelFilter::All, 10, 100).events.is_empty());
     let ids = rt().block_on(log.append(vec![event("/a", "3")])).unwrap();
     assert_eq!(ids, vec![3]);
     let stats = log.stats();
@@ -111,9 +122,7 @@ fn retention_removes_old_events_by_rule_and_raises_floors() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(5));
     assert_eq!(log.expire_now().unwrap(), 2);
-    let left: Vec<u64> = log
-        .read(0, &all, 10, 100)
-        .unwrap()
+    let left: Vec<u64> = read(&log, 0, ChannelFilter::All, 10, 100)
         .events
         .iter()
         .map(|e| e.replay_id)
@@ -138,9 +147,7 @@ fn size_rules_keep_the_newest_events() {
     let events = (0..5).map(|i| event("/capped", &i.to_string())).collect();
     rt().block_on(log.append(events)).unwrap();
     assert_eq!(log.expire_now().unwrap(), 3);
-    let left: Vec<u64> = log
-        .read(0, &all, 10, 100)
-        .unwrap()
+    let left: Vec<u64> = read(&log, 0, ChannelFilter::All, 10, 100)
         .events
         .iter()
         .map(|e| e.replay_id)
@@ -176,7 +183,10 @@ fn concurrent_appends_share_group_commits_and_keep_order() {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted, (1..=200).collect::<Vec<u64>>());
-    assert_eq!(log.read(0, &all, 1_000, 1_000).unwrap().events.len(), 200);
+    assert_eq!(
+        read(&log, 0, ChannelFilter::All, 1_000, 1_000).events.len(),
+        200
+    );
 }
 
 #[test]
@@ -204,12 +214,12 @@ fn records_and_events_are_written_together() {
             .unwrap();
     }
     let log = open(dir.path(), EmbeddedOptions::default());
-    assert_eq!(log.record(b"Account/1").unwrap(), None);
+    assert_eq!(rt().block_on(log.record(b"Account/1")).unwrap(), None);
     assert_eq!(
-        log.record(b"Account/2").unwrap().as_deref(),
+        rt().block_on(log.record(b"Account/2")).unwrap().as_deref(),
         Some(&b"{\"x\":1}"[..])
     );
-    assert_eq!(log.records(b"Account/").unwrap().len(), 1);
+    assert_eq!(rt().block_on(log.records(b"Account/")).unwrap().len(), 1);
     assert_eq!(log.head(), 1);
 }
 
@@ -256,7 +266,7 @@ fn relaxed_appends_from_many_threads_keep_ids_order_and_records() {
         assert_eq!(log.head(), 800);
     }
     let log = open(dir.path(), relaxed());
-    let events = log.read(0, &all, 1_000, 1_000).unwrap().events;
+    let events = read(&log, 0, ChannelFilter::All, 1_000, 1_000).events;
     let ids: Vec<u64> = events.iter().map(|e| e.replay_id).collect();
     assert_eq!(ids, (1..=800).collect::<Vec<u64>>());
     assert!(events
@@ -265,5 +275,61 @@ fn relaxed_appends_from_many_threads_keep_ids_order_and_records() {
     assert!(events
         .iter()
         .all(|e| e.bytes.starts_with(format!("{}:", e.replay_id).as_bytes())));
-    assert_eq!(log.records(b"R/").unwrap().len(), 400);
+    assert_eq!(rt().block_on(log.records(b"R/")).unwrap().len(), 400);
+}
+
+#[test]
+fn committed_positions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path(), EmbeddedOptions::default());
+        let rt = rt();
+        assert_eq!(rt.block_on(log.committed("sub-a")).unwrap(), None);
+        rt.block_on(log.commit("sub-a", 42)).unwrap();
+        rt.block_on(log.commit("sub-b", 7)).unwrap();
+        rt.block_on(log.commit("sub-b", 5)).unwrap(); // a rewind is kept as given
+        assert!(rt
+            .block_on(log.forget("sub-c"))
+            .map(|existed| !existed)
+            .unwrap());
+    }
+    let log = open(dir.path(), EmbeddedOptions::default());
+    let rt = rt();
+    assert_eq!(rt.block_on(log.committed("sub-a")).unwrap(), Some(42));
+    assert_eq!(rt.block_on(log.committed("sub-b")).unwrap(), Some(5));
+    assert!(rt.block_on(log.forget("sub-a")).unwrap());
+    assert_eq!(rt.block_on(log.committed("sub-a")).unwrap(), None);
+}
+
+#[test]
+fn reads_older_than_the_tail_cache_come_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EmbeddedOptions {
+        recent_capacity: 4,
+        ..EmbeddedOptions::default()
+    };
+    let log = open(dir.path(), options);
+    let events = (0..20)
+        .map(|i| event(if i % 2 == 0 { "/a" } else { "/b" }, "x"))
+        .collect();
+    rt().block_on(log.append(events)).unwrap();
+    let batch = read(&log, 0, only("/a"), 100, 100);
+    let ids: Vec<u64> = batch.events.iter().map(|e| e.replay_id).collect();
+    assert_eq!(ids, (1..=20).step_by(2).collect::<Vec<u64>>());
+    assert!(batch.reached_head);
+    // Outside a runtime (tools opening the log directly) the read runs in place.
+    let batch = futures_ready(log.read(0, ChannelFilter::All, 5, 100));
+    assert_eq!(batch.events.len(), 5);
+    assert_eq!(batch.scanned_through, 5);
+}
+
+/// Polls a future that must be ready at once.
+fn futures_ready<T>(future: crate::StoreFuture<'_, T>) -> T {
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut future = future;
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(result) => result.unwrap(),
+        std::task::Poll::Pending => panic!("a read outside a runtime must not wait"),
+    }
 }

@@ -81,66 +81,100 @@ pub async fn token(
             "client identifier invalid",
         );
     };
+    // Checked under the identity lock; tokens are issued once it is released.
+    let (user_id, with_refresh, parent) = match check_grant(&org, grant_type, client_id, &param) {
+        Ok(grant) => grant,
+        Err(refused) => return refused,
+    };
+    let refresh = match with_refresh {
+        true => match org.tokens.issue_refresh(&user_id).await {
+            Ok(refresh) => Some(refresh),
+            Err(e) => return token_store_error(&e),
+        },
+        false => None,
+    };
+    let parent = refresh.as_deref().or(parent);
+    match org.tokens.issue_access(&user_id, parent).await {
+        Ok(access) => token_reply(&org, &headers, &user_id, access, refresh),
+        Err(e) => token_store_error(&e),
+    }
+}
+
+/// Who the grant is for, whether it also gets a refresh token, and the refresh token an access
+/// token is issued from — or the error reply.
+#[allow(clippy::result_large_err)]
+fn check_grant<'a>(
+    org: &Org,
+    grant_type: &str,
+    client_id: &str,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<(String, bool, Option<&'a str>), Response> {
     let identity = org.identity();
     let Some(app) = identity.app(client_id).cloned() else {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_client_id",
             "client identifier invalid",
-        );
+        ));
     };
     // The secret is optional for the password and refresh flows (Salesforce allows public
     // clients there) but checked whenever it is given.
     let secret = param("client_secret");
     let secret_ok = secret.is_some_and(|s| verify_secret(s, &app.secret_hash));
     if secret.is_some() && !secret_ok {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_client",
             "invalid client credentials",
-        );
+        ));
     }
-    let (user_id, refresh) = match grant_type {
+    match grant_type {
         "password" => {
             let (Some(username), Some(password)) = (param("username"), param("password")) else {
-                return invalid_grant();
+                return Err(invalid_grant());
             };
             let Some(user) = identity.user_by_name(username) else {
-                return invalid_grant();
+                return Err(invalid_grant());
             };
             if !verify_secret(password, &user.password_hash) {
-                return invalid_grant();
+                return Err(invalid_grant());
             }
-            (user.id.clone(), Some(org.tokens.issue_refresh(&user.id)))
+            Ok((user.id.clone(), true, None))
         }
         "client_credentials" => {
             if !secret_ok {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_client",
                     "invalid client credentials",
-                );
+                ));
             }
-            (app.run_as_user_id.clone(), None)
+            Ok((app.run_as_user_id.clone(), false, None))
         }
         _ => {
             let Some(refresh_token) = param("refresh_token") else {
-                return invalid_grant();
+                return Err(invalid_grant());
             };
             let Some(user_id) = org.tokens.validate_refresh(refresh_token) else {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "expired access/refresh token",
-                );
+                ));
             };
-            let access = org.tokens.issue_access(&user_id, Some(refresh_token));
-            return token_reply(&org, &headers, &user_id, access, None);
+            Ok((user_id, false, Some(refresh_token)))
         }
-    };
-    drop(identity);
-    let access = org.tokens.issue_access(&user_id, refresh.as_deref());
-    token_reply(&org, &headers, &user_id, access, refresh)
+    }
+}
+
+/// The token could not be stored: the client may try again.
+fn token_store_error(error: &bayou_log::LogError) -> Response {
+    tracing::error!(%error, "cannot store a token");
+    oauth_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the token could not be stored; try again",
+    )
 }
 
 fn token_reply(
@@ -187,8 +221,17 @@ pub async fn revoke(
 ) -> Response {
     let from_form = form.ok().and_then(|Form(p)| p.get("token").cloned());
     let token = from_form.or_else(|| query.get("token").cloned());
+    let revoked = match &token {
+        Some(token) => org.tokens.revoke(token).await,
+        None => Ok(false),
+    };
     match token {
-        Some(token) if org.tokens.revoke(&token) => StatusCode::OK.into_response(),
+        Some(_) if matches!(revoked, Ok(true)) => StatusCode::OK.into_response(),
+        Some(_) if revoked.is_err() => oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the token could not be revoked; try again",
+        ),
         Some(_) => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_token_type",

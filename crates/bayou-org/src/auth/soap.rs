@@ -93,17 +93,23 @@ pub async fn login(
         );
     };
     let (username, password) = (unescape(username.trim()), unescape(password));
-    let identity = org.identity();
-    let Some(user) = identity
+    let user = org
+        .identity()
         .user_by_name(&username)
         .filter(|u| verify_secret(&password, &u.password_hash))
-    else {
+        .cloned();
+    let Some(user) = user else {
         return fault(
             "INVALID_LOGIN",
             "Invalid username, password, security token; or user locked out.",
         );
     };
-    let session_id = org.tokens.issue_access(&user.id, None);
+    let Ok(session_id) = org.tokens.issue_access(&user.id, None).await else {
+        return fault(
+            "SERVER_UNAVAILABLE",
+            "The session could not be stored; try again.",
+        );
+    };
     let base = org.instance_url(&headers);
     let org_id = org.org_id();
     let result = format!(

@@ -42,7 +42,7 @@ pub fn object_of_channel(channel: &str) -> Option<String> {
 }
 
 /// Objects selected in the configuration and stored by earlier runs.
-pub(crate) fn load(
+pub(crate) async fn load(
     store: &dyn bayou_log::RecordStore,
     configured: &[String],
 ) -> Result<BTreeSet<String>, String> {
@@ -55,6 +55,7 @@ pub(crate) fn load(
     }
     for (_, name) in store
         .records(STORE_PREFIX.as_bytes())
+        .await
         .map_err(|e| e.to_string())?
     {
         let name = String::from_utf8_lossy(&name).into_owned();

@@ -105,12 +105,13 @@ impl Org {
 }
 
 /// Event types stored by earlier runs, then those of the configuration (which win).
-pub(crate) fn load(
+pub(crate) async fn load(
     store: &dyn bayou_log::RecordStore,
     configured: &[EventType],
 ) -> Result<Vec<EventType>, String> {
     let mut types: Vec<EventType> = store
         .records(STORE_PREFIX.as_bytes())
+        .await
         .map_err(|e| e.to_string())?
         .into_iter()
         .filter_map(|(_, value)| serde_json::from_slice(&value).ok())

@@ -115,7 +115,7 @@ async fn run(
         }
         ("GET", Some((object, id))) => {
             let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
-            let fields = org.live_record(&object, id)?;
+            let fields = org.live_record(&object, id).await?;
             Ok((
                 StatusCode::OK,
                 with_attributes(version, &object, fields),

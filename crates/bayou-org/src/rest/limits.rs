@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bayou_server::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::Org;
@@ -20,23 +21,24 @@ fn entry(max: Option<u64>, used: u64) -> Value {
     json!({"Max": max, "Remaining": max.saturating_sub(used)})
 }
 
-pub async fn limits(State(org): State<Arc<Org>>, headers: HeaderMap) -> Response {
+pub async fn limits(
+    State(org): State<Arc<Org>>,
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(denied) = super::authorize(&org, &headers) {
         return denied;
     }
-    let engine = org.engine();
+    let usage = engine.allocation_usage();
     let daily = |name: &str| {
-        engine
-            .as_ref()
-            .and_then(|e| e.allocation_usage().into_iter().find(|u| u.name == name))
+        usage
+            .iter()
+            .find(|u| u.name == name)
             .map_or(entry(None, 0), |u| entry(Some(u.per_day), u.used))
     };
     let clients = entry(
-        engine
-            .as_ref()
-            .and_then(|e| e.config().max_sessions)
-            .map(|m| m as u64),
-        engine.as_ref().map_or(0, |e| e.session_count() as u64),
+        engine.config().max_sessions.map(|m| m as u64),
+        engine.session_count() as u64,
     );
     let mut out = Map::new();
     // Durable and classic names alike: Bayou streams durably on every API version.

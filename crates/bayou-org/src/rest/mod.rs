@@ -8,8 +8,6 @@ pub mod query;
 pub mod sobjects;
 pub mod versions;
 
-use std::sync::Arc;
-
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +16,7 @@ use serde_json::json;
 
 use crate::{bearer_token, Org};
 
-pub(crate) fn router() -> Router<Arc<Org>> {
+pub(crate) fn router() -> Router<crate::HttpState> {
     Router::new()
         .route("/services/data", get(versions::list))
         .route("/services/data/", get(versions::list))

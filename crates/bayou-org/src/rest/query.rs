@@ -27,13 +27,13 @@ pub async fn query(
     if let Err(denied) = super::authorize(&org, &headers) {
         return denied;
     }
-    match run(&org, &version, params.get("q").map(String::as_str)) {
+    match run(&org, &version, params.get("q").map(String::as_str)).await {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-fn run(org: &Org, version: &str, q: Option<&str>) -> Result<Value, RestError> {
+async fn run(org: &Org, version: &str, q: Option<&str>) -> Result<Value, RestError> {
     let q = q.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
         RestError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
@@ -50,6 +50,7 @@ fn run(org: &Org, version: &str, q: Option<&str>) -> Result<Value, RestError> {
     let stored = org
         .store
         .records(format!("{object}/").as_bytes())
+        .await
         .map_err(|e| RestError::internal(e.to_string()))?;
     let mut rows: Vec<Fields> = stored
         .iter()

@@ -58,7 +58,7 @@ pub async fn get(
 ) -> Response {
     as_user(&org, &headers, |_| async {
         let (object, _) = objects::lookup(&object).ok_or_else(RestError::not_found)?;
-        let fields = org.live_record(&object, &id)?;
+        let fields = org.live_record(&object, &id).await?;
         Ok(Json(with_attributes(&version, &object, fields)).into_response())
     })
     .await

@@ -79,9 +79,12 @@ pub(crate) fn from_record(id: &str, fields: &Fields) -> Result<StreamingChannel,
 }
 
 /// Stored StreamingChannels that are not deleted.
-pub(crate) fn load(store: &dyn bayou_log::RecordStore) -> Result<Vec<StreamingChannel>, String> {
+pub(crate) async fn load(
+    store: &dyn bayou_log::RecordStore,
+) -> Result<Vec<StreamingChannel>, String> {
     let stored = store
         .records(b"StreamingChannel/")
+        .await
         .map_err(|e| e.to_string())?;
     Ok(stored
         .into_iter()

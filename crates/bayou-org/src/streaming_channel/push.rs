@@ -12,7 +12,7 @@
 //! Every event of one request is appended in one batch and the reply is sent once they are
 //! durable; each is delivered as `{"event":{"createdDate","replayId"},"payload":"…"}`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bayou_log::{Audience, NewEvent};
 use bayou_protocol::events::encode_generic_event;
+use bayou_server::Engine;
 use serde_json::{json, Map, Value};
 
 use super::StreamingChannel;
@@ -52,12 +53,13 @@ fn channel(org: &Org, object: &str, id: &str) -> Result<StreamingChannel, RestEr
 /// `GET …/StreamingChannel/{id}/push`
 pub async fn online(
     State(org): State<Arc<Org>>,
+    State(engine): State<Arc<Engine>>,
     Path((_version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
     as_user(&org, &headers, |_| async {
         let channel = channel(&org, &object, &id)?;
-        let mut online: Vec<String> = org.subscribed_users(&channel.name).into_iter().collect();
+        let mut online: Vec<String> = engine.subscribed_users(&channel.name).into_iter().collect();
         online.sort();
         Ok(Json(json!({"OnlineUserIds": online, "ChannelName": channel.name})).into_response())
     })
@@ -67,13 +69,15 @@ pub async fn online(
 /// `POST …/StreamingChannel/{id}/push`
 pub async fn push(
     State(org): State<Arc<Org>>,
+    State(engine): State<Arc<Engine>>,
     Path((_version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     as_user(&org, &headers, |_| async {
         let channel = channel(&org, &object, &id)?;
-        let results = org.push(&channel, parse(&body)?).await?;
+        let online = engine.subscribed_sessions_by_user(&channel.name);
+        let results = org.push(&channel, parse(&body)?, &online).await?;
         Ok(Json(Value::Array(results)).into_response())
     })
     .await
@@ -134,23 +138,14 @@ fn parse(body: &[u8]) -> Result<Vec<Push>, RestError> {
 }
 
 impl Org {
-    /// Users with a session subscribed to `channel` (none when no engine is attached).
-    pub(crate) fn subscribed_users(&self, channel: &str) -> HashSet<String> {
-        self.engine()
-            .map(|engine| engine.subscribed_users(channel))
-            .unwrap_or_default()
-    }
-
-    /// Appends the pushes to `channel` in one batch; returns each one's result.
+    /// Appends the pushes to `channel` in one batch; returns each one's result, reporting
+    /// targeted users as online from `sessions` (each user's sessions subscribed to it).
     async fn push(
         &self,
         channel: &StreamingChannel,
         pushes: Vec<Push>,
+        sessions: &HashMap<String, usize>,
     ) -> Result<Vec<Value>, RestError> {
-        let sessions = self
-            .engine()
-            .map(|engine| engine.subscribed_sessions_by_user(&channel.name))
-            .unwrap_or_default();
         let mut results = Vec::with_capacity(pushes.len());
         let mut events = Vec::with_capacity(pushes.len());
         for push in pushes {

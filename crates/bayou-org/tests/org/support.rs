@@ -3,10 +3,9 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bayou_log::{EmbeddedLog, EmbeddedOptions};
+use bayou_log::{EmbeddedOptions, Storage};
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::{Org, OrgConfig};
 use bayou_server::{EngineConfig, Server};
@@ -40,14 +39,22 @@ pub async fn start_with(config: OrgConfig, engine: EngineConfig) -> Running {
         client_secret: Some(SECRET.into()),
         extra_users: vec![(OTHER_USER.into(), OTHER_PASSWORD.into())],
     };
-    let log =
-        Arc::new(EmbeddedLog::open(&data.path().join("log"), EmbeddedOptions::default()).unwrap());
-    let (org, _) = Org::open(data.path(), &overrides, config, log.clone()).unwrap();
-    let server = Server::new(engine, org.clone(), log);
-    org.attach_engine(server.engine());
+    let storage = Storage::embedded(
+        &data.path().join("log"),
+        EmbeddedOptions::default(),
+        config.session_timeout,
+    )
+    .unwrap();
+    let (org, _) = Org::open(data.path(), &overrides, config, &storage)
+        .await
+        .unwrap();
+    let server = Server::new(engine, org.clone(), storage.log, storage.counters);
     let admin =
         bayou_org::admin::router(org.clone(), server.engine().clone(), Some(ADMIN.to_owned()));
-    let router = server.router().merge(org.router()).merge(admin);
+    let router = server
+        .router()
+        .merge(org.router(server.engine()))
+        .merge(admin);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

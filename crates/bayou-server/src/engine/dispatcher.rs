@@ -19,6 +19,8 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bayou_log::ChannelFilter;
+
 use super::session::Queued;
 use super::{read, CloseReason, Engine, Session};
 use crate::metrics as m;
@@ -48,7 +50,7 @@ impl Engine {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };
-                    match engine.dispatch_available() {
+                    match engine.dispatch_available().await {
                         Ok(done) => done,
                         Err(e) => {
                             tracing::error!(error = %e, "reading the event log tail failed; retrying");
@@ -88,14 +90,17 @@ impl Engine {
     /// Dispatches every event after the last dispatched one, up to the log's head — or, with a
     /// delivery delay (fault injection), up to the first event not yet due; then returns how
     /// long until that one is, and how many sessions were woken.
-    pub(super) fn dispatch_available(
+    pub(super) async fn dispatch_available(
         &self,
     ) -> Result<(Option<Duration>, usize), bayou_log::LogError> {
         let delay = i64::try_from(self.delivery_delay().as_millis()).unwrap_or(i64::MAX);
         let mut woken = 0;
         loop {
             let after = *self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
-            let mut batch = self.log.read(after, &|_| true, BATCH, BATCH)?;
+            let mut batch = self
+                .log
+                .read(after, ChannelFilter::All, BATCH, BATCH)
+                .await?;
             let reached_head = batch.reached_head;
             if delay > 0 {
                 let now = bayou_protocol::time::now_millis();
@@ -128,7 +133,7 @@ impl Engine {
         {
             let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
             let index = read(&self.index);
-            let mut allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
+            let allocations = &self.allocations;
             let counted = !allocations.is_empty();
             for event in &batch.events {
                 let allocation = counted

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use bayou_log::EventLog;
+use bayou_log::{EventLog, UsageCounters};
 use bayou_protocol::channel::kind_of;
 use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, Subscription};
 
@@ -91,7 +91,7 @@ pub struct Engine {
     /// Counters and latency for the operator view.
     stats: EngineStats,
     /// Daily delivery allocations and their use.
-    allocations: Mutex<allocations::Allocations>,
+    allocations: allocations::Allocations,
     /// Sessions ended because an allocation ran out, so that their next connect says why.
     limited: Mutex<std::collections::HashSet<String>>,
 }
@@ -115,15 +115,17 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 impl Engine {
     /// An engine with `config`, admitting clients through `policy`, storing events in
-    /// `log`. Call [`Engine::spawn_dispatcher`] to start delivering.
+    /// `log`, counting daily deliveries in `counters`. Call [`Engine::spawn_dispatcher`] to
+    /// start delivering.
     pub fn new(
         config: EngineConfig,
         policy: Arc<dyn SecurityPolicy>,
         log: Arc<dyn EventLog>,
+        counters: Arc<dyn UsageCounters>,
     ) -> Arc<Self> {
         m::describe();
         let head = log.head();
-        let allocations = allocations::Allocations::new(&config.delivery_allocations);
+        let allocations = allocations::Allocations::new(&config.delivery_allocations, counters);
         Arc::new(Self {
             config,
             sessions: RwLock::new(HashMap::new()),
@@ -137,7 +139,7 @@ impl Engine {
             drop_signal: tokio::sync::watch::Sender::new(0),
             delay_signal: tokio::sync::watch::Sender::new(0),
             stats: EngineStats::default(),
-            allocations: Mutex::new(allocations),
+            allocations,
             limited: Mutex::new(std::collections::HashSet::new()),
         })
     }
@@ -194,7 +196,7 @@ impl Engine {
         match message.channel.as_str() {
             "/meta/handshake" => Step::Reply(self.handshake(message, ctx)),
             "/meta/connect" => self.connect(message, ctx),
-            "/meta/subscribe" => Step::Reply(self.subscribe(message)),
+            "/meta/subscribe" => Step::Reply(self.subscribe(message).await),
             "/meta/unsubscribe" => Step::Reply(self.unsubscribe(message)),
             "/meta/disconnect" => Step::Reply(self.disconnect(message)),
             channel if kind_of(channel) == ChannelKind::Meta => {
@@ -344,16 +346,12 @@ impl Engine {
         if self.config.delivery_allocations.is_empty() {
             return false;
         }
-        let allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
-        !allocations.is_empty() && allocations.exhausted_for(channel)
+        self.allocations.exhausted_for(channel)
     }
 
     /// What each daily delivery allocation stands at.
     pub fn allocation_usage(&self) -> Vec<AllocationUsage> {
-        self.allocations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .usage()
+        self.allocations.usage()
     }
 
     /// Begins shutting down: every session is closed, which answers every held connect now.

@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bayou_protocol::channel::pattern_matches;
+use bayou_log::ChannelFilter;
 use bayou_protocol::{errors, ChannelName, Subscription};
 use serde_json::Value;
 
@@ -210,12 +210,14 @@ impl Engine {
 
     /// Moves backlog events of `session`'s replaying subscriptions from the log into its queue,
     /// as far as the queue has room for one reply, and switches subscriptions that caught up to
-    /// live.
-    pub fn fill_from_log(&self, session: &Session) {
-        let catch_ups = session.catch_ups();
-        if catch_ups.is_empty() {
+    /// live. One fill at a time per session: a second waits, then starts where the first
+    /// stopped, so no event is queued twice.
+    pub async fn fill_from_log(&self, session: &Session) {
+        if session.catch_ups().is_empty() {
             return;
         }
+        let _filling = session.fill_lock().await;
+        let catch_ups = session.catch_ups();
         let max = self.config.max_messages_per_reply;
         for catch_up in &catch_ups {
             loop {
@@ -227,13 +229,8 @@ impl Engine {
                     break;
                 }
                 let after = catch_up.cursor.position();
-                let pattern = catch_up.pattern.as_str();
-                let batch = match self.log.read(
-                    after,
-                    &|c| pattern_matches(pattern, c),
-                    room,
-                    10_000,
-                ) {
+                let filter = ChannelFilter::Pattern(catch_up.pattern.as_str().to_owned());
+                let batch = match self.log.read(after, filter, room, 10_000).await {
                     Ok(batch) => batch,
                     Err(e) => {
                         tracing::error!(error = %e, client_id = session.id(), "replay read failed");
@@ -251,7 +248,7 @@ impl Engine {
                             None => continue,
                         },
                     };
-                    if !self.take_allocation(&event.channel) {
+                    if !self.allocations.take_for(&event.channel) {
                         self.end_for_daily_limit(session.id());
                         return;
                     }
@@ -266,18 +263,6 @@ impl Engine {
                     break;
                 }
             }
-        }
-    }
-
-    /// Takes one delivery from the allocation covering `channel`; `false` when it is used up.
-    fn take_allocation(&self, channel: &str) -> bool {
-        if self.config.delivery_allocations.is_empty() {
-            return true;
-        }
-        let mut allocations = self.allocations.lock().unwrap_or_else(|e| e.into_inner());
-        match allocations.covering(channel) {
-            Some(i) => allocations.take(i),
-            None => true,
         }
     }
 

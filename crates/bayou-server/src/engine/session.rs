@@ -82,6 +82,8 @@ pub struct Session {
     principal: Principal,
     state: Mutex<State>,
     wake: Notify,
+    /// Held while the session's backlog is read from the log (see `replay.rs`).
+    filling: tokio::sync::Mutex<()>,
 }
 
 impl Session {
@@ -100,7 +102,13 @@ impl Session {
                 closed: None,
             }),
             wake: Notify::new(),
+            filling: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Waits until no other backlog read runs for this session; holds it off until dropped.
+    pub(crate) async fn fill_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.filling.lock().await
     }
 
     /// The opaque client id.

@@ -34,7 +34,7 @@ impl Engine {
         Ok((session, subscriptions))
     }
 
-    pub(super) fn subscribe(&self, message: Message) -> Reply {
+    pub(super) async fn subscribe(&self, message: Message) -> Reply {
         let (session, subscriptions) = match self.subscription_request(&message) {
             Ok(request) => request,
             Err(reply) => return *reply,
@@ -113,7 +113,7 @@ impl Engine {
         }
         if replaying {
             // Start the backlog now, so a connect already held for this session wakes up.
-            self.fill_from_log(&session);
+            self.fill_from_log(&session).await;
             if session.closed() == Some(super::CloseReason::DailyLimit) {
                 // The backlog used up a daily allocation: say so, as Salesforce does.
                 return self

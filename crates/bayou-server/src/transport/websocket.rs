@@ -109,7 +109,7 @@ impl Connection {
                 notified.enable();
             }
             if let Some(session) = &session {
-                self.engine.fill_from_log(session);
+                self.engine.fill_from_log(session).await;
             }
             let outgoing = self.ready_messages();
             if !outgoing.is_empty() && send(&mut sink, &outgoing).await.is_err() {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bayou_log::embedded::MemoryCounters;
 use bayou_log::{EmbeddedLog, EmbeddedOptions, NewEvent};
 use bayou_protocol::{encode_bayeux_event, ChannelName};
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
@@ -41,7 +42,8 @@ impl TestServer {
     pub async fn start_with(config: EngineConfig, setup: impl FnOnce(&Server)) -> Self {
         let data = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open(data.path(), EmbeddedOptions::default()).unwrap();
-        let server = Server::new(config, Arc::new(AllowAll), Arc::new(log));
+        let counters = Arc::new(MemoryCounters::default());
+        let server = Server::new(config, Arc::new(AllowAll), Arc::new(log), counters);
         setup(&server);
         let engine = Arc::clone(server.engine());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
