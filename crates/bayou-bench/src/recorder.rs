@@ -4,8 +4,8 @@
 //! digits), taking the shard's lock once per received response or frame rather than once per
 //! message; everything else is a relaxed atomic counter.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -85,9 +85,7 @@ impl Recorder {
             .fetch_add(latencies.len() as u64, Relaxed);
         let highest = latencies.iter().copied().max().unwrap_or(0);
         self.window_max_us.fetch_max(highest, Relaxed);
-        let mut histogram = self.shards[shard % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut histogram = self.shards[shard % SHARDS].lock();
         for &us in latencies {
             histogram.saturating_record(us.clamp(1, HIGHEST_US));
         }
@@ -101,14 +99,14 @@ impl Recorder {
 
     pub fn error(&self, text: impl Into<String>) {
         self.error_count.fetch_add(1, Relaxed);
-        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = self.errors.lock();
         if errors.len() < MAX_ERRORS_KEPT {
             errors.push(text.into());
         }
     }
 
     pub fn errors(&self) -> (u64, Vec<String>) {
-        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let errors = self.errors.lock();
         (self.error_count.load(Relaxed), errors.clone())
     }
 
@@ -116,7 +114,7 @@ impl Recorder {
     pub fn histogram(&self) -> Histogram<u64> {
         let mut all = new_histogram();
         for shard in &self.shards {
-            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let shard = shard.lock();
             // Same bounds everywhere, so adding cannot fail.
             let _ = all.add(&*shard);
         }

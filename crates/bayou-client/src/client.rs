@@ -5,7 +5,9 @@
 //! [`Client::start`] are sent with the first handshake.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use futures_util::stream::BoxStream;
 use serde_json::Value;
@@ -61,10 +63,6 @@ struct Inner {
 struct LoopParts {
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<Event>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Client {
@@ -199,7 +197,7 @@ impl Client {
     /// it stores its replay id. It can be taken once, before [`Client::start`]; a client
     /// started without it delivers to [`Client::messages`] only.
     pub fn events(&self) -> Result<Events, ClientError> {
-        let receiver = lock(&self.inner.events).take().ok_or_else(|| {
+        let receiver = self.inner.events.lock().take().ok_or_else(|| {
             if self.inner.events_dropped.load(Ordering::SeqCst) {
                 ClientError::Config(
                     "events() must be called before start() (events not taken by then go to \
@@ -244,12 +242,15 @@ impl Client {
     /// Starts the event loop on the current tokio runtime. Returns a guard: dropping it stops
     /// the loop; [`Running::stop`] stops it and waits.
     pub fn start(&self) -> Result<Running, ClientError> {
-        let parts = lock(&self.inner.parts)
+        let parts = self
+            .inner
+            .parts
+            .lock()
             .take()
             .ok_or_else(|| ClientError::Config("the client was already started".into()))?;
         // Nobody will read events that were not asked for: dropping the buffer's receiver
         // lets the loop discard them instead of waiting on a buffer no one empties.
-        if lock(&self.inner.events).take().is_some() {
+        if self.inner.events.lock().take().is_some() {
             self.inner.events_dropped.store(true, Ordering::SeqCst);
         }
         self.inner.running.store(true, Ordering::SeqCst);

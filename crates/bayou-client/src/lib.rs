@@ -18,6 +18,11 @@
 //! - stores a replay id only once the application has taken the event, and drops events it
 //!   has already handed over, so there are no gaps and no duplicates across any of the above.
 //!
+//! Where things happen: `event_loop.rs` runs the session (handshake, connect, timers),
+//! `replies.rs` decides what each server reply means, `resubscribe.rs` where each channel
+//! resumes, `transport/` moves bytes (long-polling, WebSocket), `auth.rs` logs in (OAuth flows,
+//! SOAP), `replay.rs` keeps replay ids, `rest.rs` calls the org's REST API.
+//!
 //! ```no_run
 //! use bayou_client::{Client, FileReplayStore, PasswordFlow};
 //!
@@ -43,6 +48,8 @@
 //! are kept), `event_loop`/`replies` (the session and its recovery), `transport`
 //! (long-polling and WebSocket), [`event`] (payload shapes), [`extension`], [`notice`],
 //! [`rest`] (records, platform events, generic pushes).
+
+#![forbid(unsafe_code)]
 
 pub mod auth;
 mod backoff;

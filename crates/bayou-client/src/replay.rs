@@ -7,9 +7,9 @@
 //! a re-handshake, after a re-authentication — sends that id for its channel, and only for its
 //! channel (per-channel replay maps; reference §12, pain points 7 and 8).
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use futures_util::future::BoxFuture;
 
@@ -86,15 +86,9 @@ impl MemoryReplayStore {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl ReplayStore for MemoryReplayStore {
     fn get<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Option<i64>, ClientError>> {
-        let id = lock(&self.ids).get(channel).copied();
+        let id = self.ids.lock().get(channel).copied();
         Box::pin(async move { Ok(id) })
     }
 
@@ -103,7 +97,7 @@ impl ReplayStore for MemoryReplayStore {
         channel: &'a str,
         replay_id: i64,
     ) -> BoxFuture<'a, Result<(), ClientError>> {
-        lock(&self.ids).insert(channel.to_owned(), replay_id);
+        self.ids.lock().insert(channel.to_owned(), replay_id);
         Box::pin(async { Ok(()) })
     }
 }

@@ -28,6 +28,8 @@
 //! - [`embedded`]: the default backend, on fjall, with group commit and `fdatasync`.
 //! - [`retention`]: how long events are kept, by channel pattern.
 
+#![forbid(unsafe_code)]
+
 mod counters;
 pub mod embedded;
 mod positions;

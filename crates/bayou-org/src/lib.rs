@@ -1,25 +1,33 @@
 //! The emulated Salesforce org.
 //!
 //! Real Salesforce clients log in here instead of at `login.salesforce.com` and then stream
-//! from Bayou unchanged:
+//! from Bayou unchanged. The org never delivers anything itself: it writes records and the
+//! events they cause to the log (`bayou_log::RecordStore`), and the engine follows the log.
 //!
-//! - [`identity`], the org id, its users and connected app, created on first start;
-//! - [`tokens`], access and refresh tokens;
-//! - [`auth`], the OAuth token endpoint, the identity URL, SOAP `login()`, and the
-//!   authenticator the streaming endpoint uses;
-//! - [`rest`], the REST API under `/services/data`: sObjects and SOQL queries;
-//! - [`records`], sObjects stored beside the event log, and `changes.rs`, where a record change
-//!   and the PushTopic events it causes are written in one atomic batch;
-//! - [`pushtopic`], PushTopics and Salesforce's rules for when they notify;
-//! - [`streaming_channel`], generic streaming: `/u/` channels and the REST push resource;
-//! - [`events`], platform events; [`cdc`], Change Data Capture; [`transaction`], what the
-//!   changes of one REST request share;
-//! - [`ids`], Salesforce's 15/18-character record ids.
+//! Where things happen:
+//!
+//! - logging in: `auth/oauth.rs` (token endpoint, identity URL, revoke), `auth/soap.rs` (SOAP
+//!   `login()`); tokens are made in `tokens.rs` and kept in the storage layer's `TokenStore`;
+//!   users and the connected app in `identity.rs`;
+//! - who may stream what: `auth/streaming.rs`, the org's `SecurityPolicy` (live token,
+//!   PushTopic and StreamingChannel exist, Salesforce namespaces closed to Bayeux publishes);
+//! - REST: `rest/` — `sobjects.rs`, `composite.rs`, `query.rs` (SOQL), `limits.rs`,
+//!   `versions.rs`; errors shaped like Salesforce's in `rest/errors.rs`;
+//! - a record change and the events it causes, written in one atomic batch:
+//!   `records/write.rs`;
+//! - a PushTopic evaluated against a change: `pushtopic/evaluate.rs`; its filtered
+//!   subscriptions: `pushtopic/delivery_filter.rs`;
+//! - generic streaming (`/u/` channels, the push resource): `streaming_channel/`;
+//! - platform events: `events/`; Change Data Capture: `cdc/`; what the changes of one REST
+//!   request share: `transaction.rs`;
+//! - fault injection and the admin API: `admin.rs`; the operator view's figures:
+//!   `overview.rs`; record ids: `ids.rs`.
+
+#![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod auth;
 pub mod cdc;
-mod changes;
 pub mod events;
 pub mod identity;
 pub mod ids;
@@ -34,7 +42,9 @@ pub mod transaction;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use axum::extract::FromRef;
@@ -191,10 +201,7 @@ impl Org {
     }
 
     pub(crate) fn topics(&self) -> Vec<Arc<pushtopic::PushTopic>> {
-        self.topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.topics.read().clone()
     }
 
     /// The org's settings.
@@ -208,7 +215,7 @@ impl Org {
     }
 
     pub(crate) fn identity(&self) -> RwLockReadGuard<'_, Identity> {
-        self.identity.read().unwrap_or_else(|e| e.into_inner())
+        self.identity.read()
     }
 
     /// Revokes every token of the user `username` (fault injection: "invalidate a user's

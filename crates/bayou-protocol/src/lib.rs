@@ -11,6 +11,8 @@
 //! Keeping this crate free of I/O lets the server, the client library and the fuzz targets
 //! share one definition of the protocol.
 
+#![forbid(unsafe_code)]
+
 pub mod advice;
 pub mod channel;
 pub mod errors;

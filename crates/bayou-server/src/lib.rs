@@ -6,7 +6,14 @@
 //! - [`http`]: the routes.
 //! - [`policy`]: the security policy — who may handshake, subscribe and publish.
 //!
+//! Where things happen: a `/meta/connect` is held in `engine/connect.rs` (the decision) and
+//! `transport/long_polling.rs` / `transport/websocket.rs` (the waiting); the log's tail is
+//! followed and fanned out in `engine/dispatcher.rs`; a replay backlog is read in
+//! `engine/replay.rs`; subscriptions are routed through `engine/subscriptions.rs`.
+//!
 //! [`Server`] ties them together for the `bayou` binary and for tests.
+
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod engine;

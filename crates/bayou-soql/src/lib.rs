@@ -14,6 +14,8 @@
 //! every error has an exact position and a Salesforce-shaped text, and so that no input — it
 //! comes from REST clients — can make it panic or recurse without bound.
 
+#![forbid(unsafe_code)]
+
 mod ast;
 mod compare;
 mod date_literal;
@@ -21,13 +23,13 @@ mod dates;
 mod display;
 mod errors;
 mod eval;
-mod filter;
 mod lexer;
 mod like;
 mod literal;
 mod parser;
-mod pushtopic;
+mod pushtopic_rules;
 mod strings;
+mod subscription_filter;
 
 #[cfg(test)]
 mod properties;
@@ -37,11 +39,11 @@ pub use date_literal::DateLiteral;
 pub use dates::{Date, DateTime};
 pub use errors::{SoqlError, INVALID_FIELD, MALFORMED_QUERY};
 pub use eval::{evaluate, field_value, EvalContext};
-pub use filter::{filter_condition, filter_matches, parse_subscription_filter};
 pub use like::{LikeElement, LikePattern};
 pub use literal::Literal;
 pub use parser::parse;
-pub use pushtopic::SELECT_MUST_INCLUDE_ID;
+pub use pushtopic_rules::SELECT_MUST_INCLUDE_ID;
+pub use subscription_filter::{filter_condition, filter_matches, parse_subscription_filter};
 
 /// The deepest parenthesis nesting a WHERE clause may have.
 pub const MAX_NESTING: usize = 100;

@@ -4,6 +4,8 @@
 //! clients built on `bayou-client` (see `cmd/`). Settings come from flags, then `BAYOU_*` environment
 //! variables, then an optional TOML file, then defaults (see `settings.rs`).
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod cli;
 mod cmd;

@@ -6,7 +6,9 @@
 //! all that matter for one host, so no general cookie store is needed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CookieJar {
@@ -20,7 +22,7 @@ impl CookieJar {
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let mut cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cookies = self.cookies.lock();
         for header in set_cookie {
             let pair = header.split(';').next().unwrap_or_default();
             if let Some((name, value)) = pair.split_once('=') {
@@ -34,7 +36,7 @@ impl CookieJar {
 
     /// The `Cookie` header value, if any cookie is set.
     pub fn header(&self) -> Option<String> {
-        let cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        let cookies = self.cookies.lock();
         if cookies.is_empty() {
             return None;
         }

@@ -130,7 +130,7 @@ fn remove(
     }
     doomed.sort_unstable();
     doomed.dedup();
-    let mut floors = inner.floors.write().unwrap_or_else(|e| e.into_inner());
+    let mut floors = inner.floors.write();
     for floor in floors.iter_mut() {
         *floor = (*floor).max(raise_all_to);
     }
@@ -161,10 +161,6 @@ fn remove(
     // sealed memtable unflushed for a long time, and expiry must not hang on it.
     inner.meta.rotate_memtable()?;
     drop(floors);
-    inner
-        .recent
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .forget_through(highest);
+    inner.recent.write().forget_through(highest);
     Ok(doomed.len() as u64)
 }

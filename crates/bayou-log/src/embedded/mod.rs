@@ -20,7 +20,9 @@ mod tests;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::Duration;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
@@ -102,15 +104,12 @@ impl Inner {
 
     /// Makes freshly committed events visible: to the in-memory tail, then to head watchers.
     fn publish_recent(&self, events: Vec<crate::StoredEvent>, head: u64) {
-        self.recent
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(events);
+        self.recent.write().extend(events);
         self.head.send_replace(head);
     }
 
-    fn floors(&self) -> std::sync::RwLockReadGuard<'_, Vec<u64>> {
-        self.floors.read().unwrap_or_else(|e| e.into_inner())
+    fn floors(&self) -> parking_lot::RwLockReadGuard<'_, Vec<u64>> {
+        self.floors.read()
     }
 }
 
@@ -288,7 +287,6 @@ impl EventLog for EmbeddedLog {
             .inner
             .recent
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .read(after, &filter, max, scan_limit);
         if let Some(batch) = recent {
             return Box::pin(std::future::ready(Ok(batch)));

@@ -84,9 +84,8 @@ pub(super) fn commit_now(inner: &Inner, events: Vec<NewEvent>, writes: Vec<Recor
         .iter()
         .any(|k| k.sealed_memtable_count() >= 2 || k.l0_table_count() >= 16);
     let guard = match inner.commit_lock.try_lock() {
-        Ok(guard) if !throttling => guard,
-        Ok(_) | Err(std::sync::TryLockError::WouldBlock) => return Inline::Busy(events, writes),
-        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Some(guard) if !throttling => guard,
+        _ => return Inline::Busy(events, writes),
     };
     let written = commit_locked(inner, guard, &mut [(events, writes)]).inspect_err(|e| {
         tracing::error!(error = %e, "event log append failed");
@@ -100,14 +99,14 @@ fn commit(
     inner: &Inner,
     changes: &mut [(Vec<NewEvent>, Vec<RecordWrite>)],
 ) -> Result<Vec<Vec<u64>>, LogError> {
-    let guard = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = inner.commit_lock.lock();
     commit_locked(inner, guard, changes)
 }
 
 /// [`commit`] with the commit lock (the last creation time given out) already held.
 fn commit_locked(
     inner: &Inner,
-    mut last_created: std::sync::MutexGuard<'_, i64>,
+    mut last_created: parking_lot::MutexGuard<'_, i64>,
     changes: &mut [(Vec<NewEvent>, Vec<RecordWrite>)],
 ) -> Result<Vec<Vec<u64>>, LogError> {
     // Creation times never go backwards, so retention can stop at the first young event.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bayou_server::policy::{Credentials, DeliveryFilter, Denial, Principal, SecurityPolicy};
 
-use crate::pushtopic::filter::TopicFilter;
+use crate::pushtopic::delivery_filter::TopicFilter;
 use crate::streaming_channel::Lookup;
 
 use crate::Org;

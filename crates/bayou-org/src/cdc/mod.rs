@@ -69,19 +69,13 @@ pub(crate) async fn load(
 impl Org {
     /// The objects selected for Change Data Capture.
     pub fn cdc_entities(&self) -> Vec<String> {
-        self.cdc
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.cdc.read().iter().cloned().collect()
     }
 
     /// Whether changes of `object` publish change events.
     pub(crate) fn captures_changes(&self, object: &str) -> bool {
         self.cdc
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .any(|selected| selected.eq_ignore_ascii_case(object))
     }
@@ -103,7 +97,7 @@ impl Org {
             .append_with_records(Vec::new(), vec![write])
             .await
             .map_err(|e| e.to_string())?;
-        let mut selected = self.cdc.write().unwrap_or_else(|e| e.into_inner());
+        let mut selected = self.cdc.write();
         selected.retain(|s| !s.eq_ignore_ascii_case(&canonical));
         if enabled {
             selected.insert(canonical.clone());

@@ -27,7 +27,6 @@ impl Org {
     pub fn event_type(&self, name: &str) -> Option<EventType> {
         self.event_types
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .get(&name.to_ascii_lowercase())
             .cloned()
     }
@@ -49,7 +48,6 @@ impl Org {
             .map_err(|e| e.to_string())?;
         self.event_types
             .write()
-            .unwrap_or_else(|e| e.into_inner())
             .insert(event_type.name.to_ascii_lowercase(), event_type);
         Ok(())
     }

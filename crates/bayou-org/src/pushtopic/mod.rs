@@ -2,16 +2,17 @@
 //!
 //! A PushTopic is an ordinary record (`sobjects/PushTopic`); creating or editing one validates
 //! it here, and the org keeps the active ones in memory. On every record change,
-//! [`PushTopic::notification`] applies Salesforce's rules: the operation must be one the topic
+//! [`PushTopic::notification`] (`evaluate.rs`) applies Salesforce's rules: the operation must be one the topic
 //! notifies for, the new values must match the WHERE clause, and for an update the changed
 //! fields must satisfy `NotifyForFields` (All: any field; Referenced, the default: a SELECT or
 //! WHERE field; Select: a SELECT field; Where: a WHERE field).
 
-pub mod filter;
+pub mod delivery_filter;
+mod evaluate;
 
 use bayou_protocol::events::PushTopicEventType;
-use bayou_soql::{EvalContext, Query};
-use serde_json::{Map, Value};
+use bayou_soql::Query;
+use serde_json::Value;
 
 use crate::records::{field, objects, Fields};
 use crate::rest::errors::RestError;
@@ -180,56 +181,5 @@ impl PushTopic {
     /// The channel this topic publishes on.
     pub fn channel(&self) -> String {
         format!("/topic/{}", self.name)
-    }
-
-    /// The `sobject` of the notification `change` causes, or `None` if it causes none.
-    pub fn notification(&self, change: &Change<'_>, now_ms: i64) -> Option<Map<String, Value>> {
-        if !self.active || !self.object.eq_ignore_ascii_case(change.object) {
-            return None;
-        }
-        let wanted = match change.kind {
-            PushTopicEventType::Created => self.notify_create,
-            PushTopicEventType::Updated => self.notify_update,
-            PushTopicEventType::Deleted => self.notify_delete,
-            PushTopicEventType::Undeleted => self.notify_undelete,
-        };
-        if !wanted {
-            return None;
-        }
-        if let Some(condition) = &self.query.condition {
-            if !bayou_soql::evaluate(condition, change.fields, &EvalContext { now_ms }) {
-                return None;
-            }
-        }
-        if change.kind == PushTopicEventType::Updated && !self.fields_qualify(change.changed) {
-            return None;
-        }
-        let mut sobject = Map::new();
-        if change.kind == PushTopicEventType::Deleted {
-            sobject.insert("Id".into(), Value::String(change.id.to_owned()));
-            return Some(sobject);
-        }
-        for name in self.query.select_fields() {
-            let value = field(change.fields, name).cloned().unwrap_or(Value::Null);
-            sobject.insert(name.to_owned(), value);
-        }
-        Some(sobject)
-    }
-
-    fn fields_qualify(&self, changed: &[String]) -> bool {
-        let in_list = |list: Vec<&str>| {
-            changed.iter().any(|c| {
-                list.iter()
-                    .any(|f| f.eq_ignore_ascii_case(c) && !f.eq_ignore_ascii_case("Id"))
-            })
-        };
-        match self.notify_for_fields {
-            NotifyForFields::All => !changed.is_empty(),
-            NotifyForFields::Select => in_list(self.query.select_fields()),
-            NotifyForFields::Where => in_list(self.query.where_fields()),
-            NotifyForFields::Referenced => {
-                in_list(self.query.select_fields()) || in_list(self.query.where_fields())
-            }
-        }
     }
 }

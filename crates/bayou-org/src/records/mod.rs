@@ -7,6 +7,7 @@
 
 pub mod objects;
 pub mod schema;
+pub mod write;
 
 use serde_json::{Map, Value};
 

@@ -12,8 +12,8 @@ use bayou_log::RecordWrite;
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
-use crate::changes::{check_allocation, duplicate_name};
 use crate::ids::{new_id, prefix};
+use crate::records::write::{check_allocation, duplicate_name};
 use crate::records::{self, field, Fields};
 use crate::rest::errors::RestError;
 use crate::Org;
@@ -100,10 +100,7 @@ pub(crate) async fn load(
 impl Org {
     /// The org's StreamingChannels.
     pub fn streaming_channels(&self) -> Vec<StreamingChannel> {
-        self.channels
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.channels.read().clone()
     }
 
     pub(crate) fn channel_by_id(&self, id: &str) -> Option<StreamingChannel> {
@@ -112,7 +109,7 @@ impl Org {
     }
 
     pub(crate) fn lookup_channel(&self, name: &str) -> Lookup {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let channels = self.channels.read();
         if channels.iter().any(|c| c.name == name) {
             Lookup::Exists
         } else if channels.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
@@ -149,7 +146,7 @@ impl Org {
 
     /// Updates the in-memory channels after a StreamingChannel record was written.
     pub(crate) fn channel_written(&self, id: &str, channel: Option<StreamingChannel>) {
-        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        let mut channels = self.channels.write();
         channels.retain(|c| c.id != id);
         channels.extend(channel);
     }
@@ -167,7 +164,7 @@ impl Org {
         }
         let id = new_id(prefix::STREAMING_CHANNEL);
         {
-            let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+            let mut channels = self.channels.write();
             if channels.iter().any(|c| c.name == name) {
                 return Ok(()); // created meanwhile
             }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use bayou_log::ChannelFilter;
 
 use super::session::Queued;
-use super::{read, CloseReason, Engine, Session};
+use super::{CloseReason, Engine, Session};
 use crate::metrics as m;
 
 const BATCH: usize = 1_024;
@@ -96,7 +96,7 @@ impl Engine {
         let delay = i64::try_from(self.delivery_delay().as_millis()).unwrap_or(i64::MAX);
         let mut woken = 0;
         loop {
-            let after = *self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+            let after = *self.dispatched.lock();
             let mut batch = self
                 .log
                 .read(after, ChannelFilter::All, BATCH, BATCH)
@@ -131,8 +131,8 @@ impl Engine {
         let mut enqueued = 0_usize;
         let now = bayou_protocol::time::now_millis();
         {
-            let mut dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
-            let index = read(&self.index);
+            let mut dispatched = self.dispatched.lock();
+            let index = self.index.read();
             let allocations = &self.allocations;
             let counted = !allocations.is_empty();
             for event in &batch.events {

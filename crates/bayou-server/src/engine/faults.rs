@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use super::{read, CloseReason, Engine};
+use super::{CloseReason, Engine};
 
 impl Engine {
     /// The ids of the live sessions.
     pub fn session_ids(&self) -> Vec<String> {
-        read(&self.sessions).keys().cloned().collect()
+        self.sessions.read().keys().cloned().collect()
     }
 
     /// Forgets a session now, as if it had expired: its next request gets
@@ -23,7 +23,7 @@ impl Engine {
     /// restart would. Sessions survive: clients reconnect and carry on. Returns how many
     /// sessions had a connect held.
     pub fn drop_connections(&self) -> usize {
-        let sessions: Vec<_> = read(&self.sessions).values().cloned().collect();
+        let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
         let held = sessions.iter().filter(|s| s.is_holding()).count();
         for session in &sessions {
             session.release_held();

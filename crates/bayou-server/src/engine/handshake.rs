@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bayou_protocol::{errors, Advice, Message, Reply, BAYEUX_VERSION};
 use serde_json::value::RawValue;
 
-use super::{write, Engine, RequestContext, Session};
+use super::{Engine, RequestContext, Session};
 use crate::metrics as m;
 use crate::policy::Credentials;
 
@@ -103,7 +103,7 @@ impl Engine {
         let session = Arc::new(Session::new(client_id.clone(), principal));
         {
             // Checked and inserted under one lock, so concurrent handshakes cannot overshoot.
-            let mut sessions = write(&self.sessions);
+            let mut sessions = self.sessions.write();
             if self
                 .config
                 .max_sessions

@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use serde::Serialize;
 
@@ -86,7 +88,7 @@ impl DeliveryLatency {
     /// Counts one event on `channel` delivered `ms` milliseconds after it was stored.
     pub fn record(&self, channel: &str, ms: u64) {
         {
-            let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+            let channels = self.channels.read();
             // Past MAX_CHANNELS, new channels share "(other)": found under the read lock too.
             let known = channels.get(channel).or_else(|| {
                 (channels.len() >= MAX_CHANNELS)
@@ -99,7 +101,7 @@ impl DeliveryLatency {
             }
         }
         let histogram = {
-            let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+            let mut channels = self.channels.write();
             let key = if channels.len() >= MAX_CHANNELS && !channels.contains_key(channel) {
                 OTHER_CHANNELS
             } else {
@@ -112,7 +114,7 @@ impl DeliveryLatency {
 
     /// Every channel's figures, by channel name.
     pub fn snapshot(&self) -> Vec<LatencySnapshot> {
-        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        let channels = self.channels.read();
         let mut snapshot: Vec<LatencySnapshot> = channels
             .iter()
             .map(|(channel, histogram)| {

@@ -30,7 +30,9 @@ mod sweeper;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::Duration;
 
 use bayou_log::{EventLog, UsageCounters};
@@ -105,14 +107,6 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Engine {
     /// An engine with `config`, admitting clients through `policy`, storing events in
     /// `log`, counting daily deliveries in `counters`. Call [`Engine::spawn_dispatcher`] to
@@ -165,7 +159,7 @@ impl Engine {
 
     /// Every subscribed pattern with its number of subscriptions, by pattern.
     pub fn subscriptions_by_channel(&self) -> Vec<(String, usize)> {
-        read(&self.index).subscription_counts()
+        self.index.read().subscription_counts()
     }
 
     /// The event log.
@@ -251,14 +245,14 @@ impl Engine {
 
     /// The session with this client id, if it is live.
     pub fn session(&self, client_id: &str) -> Option<Arc<Session>> {
-        read(&self.sessions).get(client_id).cloned()
+        self.sessions.read().get(client_id).cloned()
     }
 
     /// For every user with a session subscribed to `channel`: how many such sessions it has
     /// (who is "online" on a channel, for generic streaming's push replies).
     pub fn subscribed_sessions_by_user(&self, channel: &str) -> HashMap<String, usize> {
         let mut users: HashMap<String, usize> = HashMap::new();
-        for session in read(&self.index).sessions_matching(channel) {
+        for session in self.index.read().sessions_matching(channel) {
             if let Some(user) = &session.principal().user_id {
                 *users.entry(user.clone()).or_default() += 1;
             }
@@ -275,19 +269,19 @@ impl Engine {
 
     /// Number of live sessions.
     pub fn session_count(&self) -> usize {
-        read(&self.sessions).len()
+        self.sessions.read().len()
     }
 
     /// Ends a session: closes it (waking a held connect), and removes it and its
     /// subscriptions. Its next request gets `403::Unknown client`.
     pub fn remove_session(&self, client_id: &str, reason: CloseReason) -> bool {
-        let Some(session) = write(&self.sessions).remove(client_id) else {
+        let Some(session) = self.sessions.write().remove(client_id) else {
             return false;
         };
         session.close(reason);
         let subscriptions = session.subscriptions();
         {
-            let mut index = write(&self.index);
+            let mut index = self.index.write();
             for raw in &subscriptions {
                 if let Ok(subscription) = Subscription::parse(raw) {
                     let filter = subscription.filter.as_deref();
@@ -317,7 +311,7 @@ impl Engine {
             return; // gone already, or closed for another reason: that reason stands
         }
         {
-            let mut limited = self.limited.lock().unwrap_or_else(|e| e.into_inner());
+            let mut limited = self.limited.lock();
             if limited.len() >= 10_000 {
                 limited.clear(); // clients that never came back; they get Unknown client
             }
@@ -333,12 +327,7 @@ impl Engine {
         let closing = self
             .session(client_id)
             .is_some_and(|s| s.closed() == Some(CloseReason::DailyLimit));
-        closing
-            || self
-                .limited
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(client_id)
+        closing || self.limited.lock().remove(client_id)
     }
 
     /// Whether the delivery allocation covering `channel` is used up.
@@ -358,7 +347,7 @@ impl Engine {
     pub fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.shutdown_signal.send_replace(true);
-        let ids: Vec<String> = read(&self.sessions).keys().cloned().collect();
+        let ids: Vec<String> = self.sessions.read().keys().cloned().collect();
         for id in ids {
             self.remove_session(&id, CloseReason::Shutdown);
         }

@@ -269,7 +269,7 @@ impl Engine {
     /// Switches a cursor that has read up to the log's head to live, if the dispatcher has not
     /// delivered past it.
     fn try_go_live(&self, cursor: &ReplayCursor) -> bool {
-        let dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+        let dispatched = self.dispatched.lock();
         if cursor.position() >= *dispatched {
             cursor.catching_up.store(false, Ordering::Release);
             true

@@ -5,12 +5,14 @@
 //! on the same channel (CometD's "service channel" pattern). A service message with no handler
 //! is acknowledged and dropped, as CometD does.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use bayou_protocol::{encode_delivery, ChannelError, ChannelName};
 use serde_json::value::RawValue;
 
-use super::{read, write, Session};
+use super::Session;
 
 /// Handles messages published to a `/service/**` channel.
 pub trait ServiceHandler: Send + Sync + 'static {
@@ -35,7 +37,7 @@ impl ServiceRegistry {
         handler: Arc<dyn ServiceHandler>,
     ) -> Result<(), ChannelError> {
         let pattern = ChannelName::parse(pattern)?;
-        write(&self.handlers).push((pattern, handler));
+        self.handlers.write().push((pattern, handler));
         Ok(())
     }
 
@@ -47,7 +49,9 @@ impl ServiceRegistry {
         data: &RawValue,
         max_queue: usize,
     ) {
-        let handler = read(&self.handlers)
+        let handler = self
+            .handlers
+            .read()
             .iter()
             .find(|(pattern, _)| pattern.matches(channel.as_str()))
             .map(|(_, handler)| Arc::clone(handler));

@@ -11,7 +11,7 @@ use bayou_protocol::{errors, Advice, ChannelError, ChannelKind, Message, Reply, 
 use serde_json::value::RawValue;
 
 use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
-use super::{write, Engine};
+use super::Engine;
 use crate::policy::Denial;
 
 impl Engine {
@@ -77,14 +77,14 @@ impl Engine {
         let applied = {
             // Live subscriptions start after the last dispatched event: hold the dispatch lock
             // so no event falls between reading that position and joining the index.
-            let dispatched = self.dispatched.lock().unwrap_or_else(|e| e.into_inner());
+            let dispatched = self.dispatched.lock();
             let cursors = subscriptions
                 .iter()
                 .zip(starts)
                 .map(|(s, from)| self.replay_cursor(s, from, &ext, *dispatched))
                 .collect::<Result<Vec<(ReplayCursor, Option<ExpiredFallback>)>, String>>();
             cursors.map(|cursors| {
-                let mut index = write(&self.index);
+                let mut index = self.index.write();
                 for ((subscription, (cursor, fallback)), filter) in
                     subscriptions.iter().zip(cursors).zip(filters)
                 {
@@ -138,7 +138,7 @@ impl Engine {
             Err(reply) => return *reply,
         };
         {
-            let mut index = write(&self.index);
+            let mut index = self.index.write();
             for subscription in &subscriptions {
                 if session.remove_subscription(&subscription.raw) {
                     index.unsubscribe(

@@ -7,7 +7,7 @@
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use super::{read, CloseReason, Engine};
+use super::{CloseReason, Engine};
 
 pub(super) fn spawn(engine: Weak<Engine>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -28,7 +28,9 @@ pub(super) fn spawn(engine: Weak<Engine>) -> tokio::task::JoinHandle<()> {
 fn sweep(engine: &Engine) {
     let now = Instant::now();
     let max_interval = engine.config.max_interval;
-    let expired: Vec<String> = read(&engine.sessions)
+    let expired: Vec<String> = engine
+        .sessions
+        .read()
         .values()
         .filter(|s| s.is_expired(now, max_interval))
         .map(|s| s.id().to_owned())

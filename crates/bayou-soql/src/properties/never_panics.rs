@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 
-use crate::filter::parse_subscription_filter;
 use crate::parse;
+use crate::subscription_filter::parse_subscription_filter;
 
 #[rustfmt::skip]
 const VOCABULARY: &[&str] = &[

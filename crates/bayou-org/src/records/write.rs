@@ -259,10 +259,7 @@ impl Org {
     }
 
     fn check_types(&self, object: &str, fields: &Fields) -> Result<(), RestError> {
-        self.schema
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .check(object, fields)
+        self.schema.read().check(object, fields)
     }
 
     /// For a PushTopic record, the parsed topic (validated, name unique).
@@ -370,11 +367,7 @@ impl Org {
 
     /// The change event schema id of `object`: it changes when the object gains fields.
     fn change_schema_id(&self, object: &str) -> String {
-        let fields = self
-            .schema
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .field_names(object);
+        let fields = self.schema.read().field_names(object);
         crate::events::schema_id_of(&format!("{object}ChangeEvent:{}", fields.join(",")))
     }
 
@@ -402,14 +395,11 @@ impl Org {
             .append_with_records(events, vec![write])
             .await
             .map_err(|e| RestError::internal(format!("the change could not be stored: {e}")))?;
-        self.schema
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .learn(change.object, change.fields);
+        self.schema.write().learn(change.object, change.fields);
         let deleted = change.kind == PushTopicEventType::Deleted;
         match change.object {
             "PushTopic" => {
-                let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
+                let mut topics = self.topics.write();
                 topics.retain(|t| t.id != change.id);
                 if let (Written::Topic(topic), false) = (written, deleted) {
                     topics.push(Arc::new(*topic));

@@ -1,4 +1,5 @@
-//! Filtered PushTopic subscriptions: `/topic/MyTopic?Industry='Energy'&ShippingCity='San Francisco'`.
+//! Reading and evaluating the filter text of a filtered PushTopic subscription — the part after
+//! `?` in `/topic/MyTopic?Industry='Energy'&ShippingCity='San Francisco'`.
 //!
 //! The text after `?` is `field=literal` terms joined by `&`, and `&` means OR: an event is
 //! delivered when any one term holds. Values are SOQL literals read by the query parser, so

@@ -1,4 +1,5 @@
-//! The extra rules a query must meet to be a PushTopic's query.
+//! The extra rules a query must meet to be a PushTopic's query (validation only: a PushTopic is
+//! evaluated against record changes in `bayou-org`'s `pushtopic/evaluate.rs`).
 //!
 //! The same text can be a valid REST query and an invalid PushTopic query (`… LIMIT 10`), so
 //! these checks run after parsing, on request. Aggregates, relationships, TYPEOF, NOT and

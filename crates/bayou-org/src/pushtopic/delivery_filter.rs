@@ -1,4 +1,7 @@
-//! Filtered PushTopic subscriptions: `/topic/Name?Industry='Energy'&ShippingCity='Paris'`.
+//! The delivery filter of a filtered PushTopic subscription
+//! (`/topic/Name?Industry='Energy'&ShippingCity='Paris'`): what the engine calls for every event
+//! such a subscription matches. The filter text is read by `bayou_soql`'s subscription filter;
+//! this file checks it against the topic and applies it to events.
 //!
 //! `&` means OR, every filter field must be one the topic selects, and a delivered message's
 //! channel is the whole subscription as written (with its filter) — which is how clients such
