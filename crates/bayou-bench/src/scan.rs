@@ -1,9 +1,9 @@
 //! A borrowing JSON scanner for the bench's hot path: the messages of a response or frame, and
 //! the stamp inside each delivery's `data`.
 //!
-//! Why not serde_json here: at 1.9 M deliveries/s, `perf` put two thirds of the bench's CPU in
-//! serde_json (one pass for the message array, a second for each `data` object), and a load
-//! generator that is busier than the server measures itself. This scanner reads the few fields
+//! Why not serde_json here: under load, `perf` put most of the bench's CPU in serde_json (one
+//! pass for the message array, a second for each `data` object; the profile is in
+//! docs/benchmarks.md), and a load generator that is busier than the server measures itself. This scanner reads the few fields
 //! the bench uses in one pass, borrows every string it can, and skips everything else by
 //! looking only for quotes, backslashes and brackets.
 //!

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc instead of glibc's malloc: the publish path allocates from several threads at once,
-/// and glibc's allocator was a third of the profile there (see docs/benchmarks.md).
+/// and glibc's allocator was a large part of the profile there (figures in docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -8,7 +8,8 @@
 //! A round queues every event that is there for every session it matches, then wakes each
 //! session once: one wake-up, and one socket write, per session per round. What delivery costs
 //! is therefore mostly those writes (on loopback the kernel's send path, which also runs the
-//! receiver's side of TCP, was about half the server's CPU in `perf` at 1.9 M deliveries/s):
+//! receiver's side of TCP, is the largest part of the server's profile; see
+//! docs/benchmarks.md):
 //! a stream of rounds that wake many sessions spends the core on writes rather than on
 //! messages. So when the rounds of the last `max_coalesce` have woken
 //! [`COALESCE_FROM`] sessions or more, the dispatcher waits `max_coalesce` before the next
