@@ -1,12 +1,12 @@
 // The live feed's Bayeux client: the vendored CometD JavaScript client, WebSocket first and
 // long-polling when a WebSocket cannot be opened (CometD falls back by itself).
 //
-// Two extensions, both on outgoing messages:
-// - authorization: a browser cannot put an Authorization header on a WebSocket upgrade, so the
-//   token also travels in the handshake's `ext.authorization`, which Bayou reads when the
-//   request has no header (long-polling requests carry the header as well);
-// - replay: Salesforce's `ext.replay` map on /meta/subscribe, channel → -1 (new events), -2
-//   (everything retained) or a replay id to continue after.
+// Authorization: long-polling requests carry the `Authorization` header; a browser cannot put
+// one on a WebSocket upgrade, so the socket offers the subprotocols `bayou-auth` and
+// `bayou-token.<token>`, which Bayou reads at the upgrade and binds the socket to.
+//
+// One extension, on outgoing messages: Salesforce's `ext.replay` map on /meta/subscribe,
+// channel → -1 (new events), -2 (everything retained) or a replay id to continue after.
 // After a re-handshake (an expired session, a restart) every subscription is made again from
 // the last replay id it received, so nothing is missed while the event is retained.
 
@@ -32,16 +32,9 @@ export class Feed {
     this.cometd.configure({
       url,
       requestHeaders: { Authorization: `Bearer ${token}` },
+      protocol: ["bayou-auth", `bayou-token.${token}`],
       appendMessageTypeToURL: false,
       logLevel: "warn",
-    });
-    this.cometd.registerExtension("authorization", {
-      outgoing: (message) => {
-        if (message.channel === "/meta/handshake") {
-          message.ext = { ...(message.ext || {}), authorization: `Bearer ${this.token}` };
-        }
-        return message;
-      },
     });
     this.cometd.addListener("/meta/handshake", (reply) => {
       if (reply.successful) {

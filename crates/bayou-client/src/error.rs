@@ -38,6 +38,10 @@ pub enum TransportError {
     Malformed(String),
     #[error("WebSocket: {0}")]
     WebSocket(String),
+    /// The server refused to open a WebSocket for these credentials (HTTP 401 on the upgrade,
+    /// Bayou's answer to a missing or dead token); `reason` is its `code::text` when given.
+    #[error("WebSocket upgrade to {url} refused: {reason}")]
+    Unauthorized { url: String, reason: String },
     #[error("the connection was closed")]
     Closed,
 }

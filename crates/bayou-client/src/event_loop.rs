@@ -418,6 +418,10 @@ impl EventLoop {
                 self.incoming = Some(incoming);
                 None
             }
+            Err(TransportError::Unauthorized { reason, .. }) => {
+                self.notify(Notice::Reauthenticating { reason });
+                Some(Next::Reauthenticate)
+            }
             Err(error) => Some(self.transport_failed(error)),
         }
     }
@@ -466,6 +470,10 @@ impl EventLoop {
         let link = self.link.as_mut()?;
         match link.send(messages, timeout).await {
             Ok(()) => None,
+            Err(TransportError::Unauthorized { reason, .. }) => {
+                self.notify(Notice::Reauthenticating { reason });
+                Some(Next::Reauthenticate)
+            }
             Err(error) => Some(self.transport_failed(error)),
         }
     }

@@ -133,9 +133,11 @@ impl<'a> BayeuxError<'a> {
         })
     }
 
-    /// The credentials were missing, expired or revoked (`401::…`): log in again.
+    /// The credentials were missing, expired or revoked (Salesforce's `401::…`): log in again.
+    /// faye's `401:<clientId>:Unknown client` carries arguments and is not one: it asks for a
+    /// new handshake, not a new login.
     pub fn is_authentication(&self) -> bool {
-        self.code == 401
+        self.code == 401 && self.args.is_empty()
     }
 
     /// The replay id asked for is not (or no longer) in the log:

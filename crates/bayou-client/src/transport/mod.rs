@@ -88,6 +88,8 @@ impl Link {
             TransportKind::Auto => match websocket::WebSocket::connect(&endpoint, tx.clone()).await
             {
                 Ok(ws) => Link::WebSocket(ws),
+                // The credentials, not WebSocket, were refused: log in again, then try again.
+                Err(error @ TransportError::Unauthorized { .. }) => return Err(error),
                 Err(error) => {
                     tracing::info!(%error, "WebSocket refused; using long-polling");
                     *websocket_refused = true;

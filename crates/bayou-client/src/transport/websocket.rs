@@ -51,9 +51,22 @@ impl WebSocket {
         if let Some(cookie) = endpoint.cookies.header() {
             request.headers_mut().insert("cookie", header(&cookie)?);
         }
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| TransportError::WebSocket(format!("{url}: {e}")))?;
+        let (socket, response) = match tokio_tungstenite::connect_async(request).await {
+            Ok(opened) => opened,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response))
+                if response.status().as_u16() == 401 =>
+            {
+                let reason = response
+                    .body()
+                    .as_deref()
+                    .and_then(|body| std::str::from_utf8(body).ok())
+                    .filter(|text| bayou_protocol::errors::BayeuxError::parse(text).is_some())
+                    .unwrap_or("HTTP 401")
+                    .to_owned();
+                return Err(TransportError::Unauthorized { url, reason });
+            }
+            Err(e) => return Err(TransportError::WebSocket(format!("{url}: {e}"))),
+        };
         endpoint.cookies.store(response.headers());
         let (sink, mut stream) = socket.split();
         let reader = tokio::spawn(async move {

@@ -1,5 +1,4 @@
-//! The operator overview (`GET /admin/overview`) and the browser's way to authenticate a
-//! handshake (`ext.authorization`), over real HTTP.
+//! The operator overview (`GET /admin/overview`), over real HTTP.
 
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
@@ -16,10 +15,6 @@ async fn overview(org: &Running, token: &str) -> (u16, Value) {
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
-}
-
-fn handshake_with_ext(ext: Value) -> Value {
-    json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"],"ext":ext}])
 }
 
 #[tokio::test]
@@ -107,63 +102,4 @@ async fn the_overview_counts_sessions_subscriptions_events_and_their_latency() {
     org.admin("delay-deliveries", json!({"ms": 250})).await;
     let (_, o) = overview(&org, crate::support::ADMIN).await;
     assert_eq!(o["deliveryDelayMs"], 250);
-}
-
-#[tokio::test]
-async fn a_handshake_may_carry_the_token_in_ext_when_it_has_no_header() {
-    let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
-    for form in [
-        format!("Bearer {token}"),
-        format!("OAuth {token}"),
-        token.clone(),
-    ] {
-        let reply = org
-            .bayeux(None, handshake_with_ext(json!({"authorization": form})))
-            .await
-            .remove(0);
-        assert_eq!(reply["successful"], true, "{form}: {reply}");
-        // The session belongs to the token's user and is checked on every connect as usual.
-        let client_id = reply["clientId"].as_str().unwrap();
-        let connect = json!([{"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling"}]);
-        assert_eq!(org.bayeux(None, connect).await[0]["successful"], true);
-    }
-}
-
-#[tokio::test]
-async fn a_bad_token_in_ext_is_denied_and_the_header_wins() {
-    let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
-    let bogus = handshake_with_ext(json!({"authorization": "Bearer not-a-token"}));
-    let reply = org.bayeux(None, bogus.clone()).await.remove(0);
-    assert_eq!(reply["successful"], false);
-    assert_eq!(reply["error"], "403::Handshake denied");
-    assert_eq!(
-        reply["ext"]["sfdc"]["failureReason"],
-        "401::Authentication invalid"
-    );
-
-    let header = format!("Bearer {token}");
-    let reply = org.bayeux(Some(&header), bogus).await.remove(0);
-    assert_eq!(
-        reply["successful"], true,
-        "a valid header is used, the ext ignored: {reply}"
-    );
-
-    let good_ext = handshake_with_ext(json!({"authorization": header}));
-    let reply = org
-        .bayeux(Some("Bearer not-a-token"), good_ext)
-        .await
-        .remove(0);
-    assert_eq!(
-        reply["successful"], false,
-        "an invalid header is not rescued by the ext"
-    );
-
-    let not_a_string = handshake_with_ext(json!({"authorization": 42}));
-    let reply = org.bayeux(None, not_a_string).await.remove(0);
-    assert_eq!(
-        reply["ext"]["sfdc"]["failureReason"],
-        "401::Request requires authentication"
-    );
 }

@@ -35,7 +35,7 @@ pub struct ConnectStep {
 
 impl Engine {
     pub(super) fn connect(&self, message: Message, ctx: RequestContext<'_>) -> Step {
-        let session = match self.session_for(&message) {
+        let session = match self.session_for(&message, ctx.credentials) {
             Ok(session) => session,
             Err(reply) => {
                 let limited = message

@@ -3,10 +3,11 @@
 use bayou_protocol::{Message, Reply};
 
 use super::{CloseReason, Engine};
+use crate::policy::Credentials;
 
 impl Engine {
-    pub(super) fn disconnect(&self, message: Message) -> Reply {
-        let session = match self.session_for(&message) {
+    pub(super) fn disconnect(&self, message: Message, credentials: &Credentials) -> Reply {
+        let session = match self.session_for(&message, credentials) {
             Ok(session) => session,
             Err(reply) => return *reply,
         };

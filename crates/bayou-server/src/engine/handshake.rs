@@ -12,7 +12,6 @@ use serde_json::value::RawValue;
 
 use super::{Engine, RequestContext, Session};
 use crate::metrics as m;
-use crate::policy::Credentials;
 
 const REPLAY_EXT: &str = r#"{"replay":true,"payload.format":true}"#;
 
@@ -36,21 +35,6 @@ fn new_client_id() -> String {
     }
     out.push(b'1');
     out.iter().rev().map(|&b| b as char).collect()
-}
-
-/// The handshake's `ext.authorization` (`"Bearer <token>"`, or any form the `Authorization`
-/// header takes), for clients that cannot set headers: a browser cannot on a WebSocket
-/// upgrade. It is read only when the request has no `Authorization` header, which always wins.
-/// A Bayou extension; Salesforce ignores unknown `ext` fields.
-fn ext_authorization(message: &Message) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct AuthExt {
-        authorization: Option<String>,
-    }
-    let ext = message.ext.as_deref()?;
-    serde_json::from_str::<AuthExt>(ext.get())
-        .ok()?
-        .authorization
 }
 
 /// `403::Handshake denied` with the cause in `ext.sfdc.failureReason`, advice none.
@@ -80,18 +64,7 @@ impl Engine {
                 .with_advice(Advice::handshake())
                 .with_ext(replay_ext());
         }
-        let from_ext;
-        let credentials = match ext_authorization(&message) {
-            Some(authorization) if ctx.credentials.authorization.is_none() => {
-                from_ext = Credentials {
-                    authorization: Some(authorization),
-                    remote_addr: ctx.credentials.remote_addr,
-                };
-                &from_ext
-            }
-            _ => ctx.credentials,
-        };
-        let principal = match self.policy.can_handshake(credentials) {
+        let principal = match self.policy.can_handshake(ctx.credentials) {
             Ok(principal) => principal,
             Err(denial) => {
                 let reason = denial.reason();

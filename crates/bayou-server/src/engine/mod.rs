@@ -41,7 +41,7 @@ use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, 
 
 use crate::config::{EngineConfig, TransportKind};
 use crate::metrics as m;
-use crate::policy::{Credentials, SecurityPolicy};
+use crate::policy::{Credentials, Denial, SecurityPolicy};
 
 pub use allocations::{AllocationUsage, DeliveryAllocation};
 pub use connect::ConnectStep;
@@ -54,6 +54,14 @@ pub(crate) use session::HoldGuard;
 pub use session::{CloseReason, Session, WaitOutcome};
 pub use stats::EngineStats;
 use subscriptions::SubscriptionIndex;
+
+/// Whether a request may act for the session it names (see [`Engine::binding`]).
+enum Binding {
+    Holds,
+    /// Live credentials of another user.
+    OtherUser,
+    Refused(Denial),
+}
 
 /// What the transport should do with one message.
 #[derive(Debug)]
@@ -190,14 +198,14 @@ impl Engine {
         match message.channel.as_str() {
             "/meta/handshake" => Step::Reply(self.handshake(message, ctx)),
             "/meta/connect" => self.connect(message, ctx),
-            "/meta/subscribe" => Step::Reply(self.subscribe(message).await),
-            "/meta/unsubscribe" => Step::Reply(self.unsubscribe(message)),
-            "/meta/disconnect" => Step::Reply(self.disconnect(message)),
+            "/meta/subscribe" => Step::Reply(self.subscribe(message, ctx.credentials).await),
+            "/meta/unsubscribe" => Step::Reply(self.unsubscribe(message, ctx.credentials)),
+            "/meta/disconnect" => Step::Reply(self.disconnect(message, ctx.credentials)),
             channel if kind_of(channel) == ChannelKind::Meta => {
                 let error = errors::unknown_meta_channel(channel);
                 Step::Reply(self.failure(&message, error))
             }
-            _ => Step::Reply(self.client_publish(message).await),
+            _ => Step::Reply(self.client_publish(message, ctx.credentials).await),
         }
     }
 
@@ -215,8 +223,19 @@ impl Engine {
         reply
     }
 
-    /// Finds the live session a message names, or the reply that says why there is none.
-    fn session_for(&self, message: &Message) -> Result<Arc<Session>, Box<Reply>> {
+    /// Whether a connection bringing `credentials` may be opened at all (a WebSocket upgrade):
+    /// the security policy's handshake check, without opening a session.
+    pub fn can_open(&self, credentials: &Credentials) -> Result<(), Denial> {
+        self.policy.can_handshake(credentials).map(|_| ())
+    }
+
+    /// Finds the live session a message names and checks the request may act for it, or
+    /// returns the reply that says why not.
+    fn session_for(
+        &self,
+        message: &Message,
+        credentials: &Credentials,
+    ) -> Result<Arc<Session>, Box<Reply>> {
         let Some(client_id) = message.client_id.as_deref() else {
             return Err(Box::new(
                 Reply::failure(
@@ -227,19 +246,59 @@ impl Engine {
                 .with_advice(Advice::handshake()),
             ));
         };
-        match self.session(client_id) {
-            Some(session) if session.closed().is_none() => {
-                session.touch();
-                Ok(session)
-            }
-            _ => Err(Box::new(
+        let unknown = || {
+            Box::new(
                 Reply::failure(
                     message.channel.clone(),
                     message.id.clone(),
                     errors::UNKNOWN_CLIENT,
                 )
                 .with_advice(Advice::handshake()),
-            )),
+            )
+        };
+        let session = match self.session(client_id) {
+            Some(session) if session.closed().is_none() => session,
+            _ => return Err(unknown()),
+        };
+        match self.binding(&session, credentials) {
+            Binding::Holds => {
+                session.touch();
+                Ok(session)
+            }
+            // Another user's credentials: for them this session does not exist.
+            Binding::OtherUser => Err(unknown()),
+            Binding::Refused(denial) => {
+                let mut reply =
+                    Reply::failure(message.channel.clone(), message.id.clone(), denial.reason())
+                        .with_advice(Advice::none());
+                reply.client_id = Some(client_id.to_owned());
+                Err(Box::new(reply))
+            }
+        }
+    }
+
+    /// Whether a request bringing `credentials` may act for `session`. The client id alone is
+    /// not a credential: a session opened with a token answers only requests whose own
+    /// credentials are live and belong to the same user (a WebSocket's are those of its
+    /// upgrade). A session opened without one (`--anonymous`, plain Bayeux) has only its id.
+    fn binding(&self, session: &Session, credentials: &Credentials) -> Binding {
+        if session.principal().token.is_none() {
+            return Binding::Holds;
+        }
+        if credentials.token().is_none() {
+            return Binding::Refused(Denial::AuthenticationRequired);
+        }
+        match self.policy.can_handshake(credentials) {
+            Ok(principal) if principal.user_id == session.principal().user_id => Binding::Holds,
+            Ok(_) => Binding::OtherUser,
+            Err(denial) => {
+                if credentials.token() == session.principal().token.as_deref() {
+                    // The session's own token was revoked or expired: the session ends, and a
+                    // connect held for it is answered with the same error.
+                    self.remove_session(session.id(), CloseReason::AuthInvalid);
+                }
+                Binding::Refused(denial)
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::Engine;
 use crate::metrics as m;
+use crate::policy::Credentials;
 
 /// Why a publish was refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,8 +63,12 @@ impl Engine {
     /// A publish sent by a client over Bayeux: broadcast channels go to the log,
     /// `/service/**` channels to their server-side handler only. The reply waits until the
     /// event is durable and carries its replay id in `ext.replayId`.
-    pub(super) async fn client_publish(&self, message: Message) -> Reply {
-        let mut replies = self.client_publishes(vec![message]).await;
+    pub(super) async fn client_publish(
+        &self,
+        message: Message,
+        credentials: &Credentials,
+    ) -> Reply {
+        let mut replies = self.client_publishes(vec![message], credentials).await;
         replies.pop().unwrap_or_else(|| {
             Reply::failure(
                 "/meta/unsuccessful",
@@ -78,13 +83,17 @@ impl Engine {
     /// one log append, and the replies come back in the messages' order. One append instead of
     /// one per message: a publisher's batch of ten costs one trip to the log writer, not ten
     /// in a row, each of which could wait for a busy core.
-    pub async fn client_publishes(&self, messages: Vec<Message>) -> Vec<Reply> {
+    pub async fn client_publishes(
+        &self,
+        messages: Vec<Message>,
+        credentials: &Credentials,
+    ) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(messages.len());
         // Index in `replies` of each event to store, in append order.
         let mut stored_at = Vec::new();
         let mut events = Vec::new();
         for message in messages {
-            match self.check_publish(message) {
+            match self.check_publish(message, credentials) {
                 Checked::Done(reply) => replies.push(reply),
                 Checked::Store(reply, event) => {
                     stored_at.push(replies.len());
@@ -137,8 +146,8 @@ impl Engine {
 
     /// Everything about a client publish but storing it: the session, the channel, the
     /// permission, the data; a `/service/**` message is handled here and then.
-    fn check_publish(&self, mut message: Message) -> Checked {
-        let session = match self.session_for(&message) {
+    fn check_publish(&self, mut message: Message, credentials: &Credentials) -> Checked {
+        let session = match self.session_for(&message, credentials) {
             Ok(session) => session,
             Err(reply) => return Checked::Done(*reply),
         };

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
 use super::Engine;
-use crate::policy::Denial;
+use crate::policy::{Credentials, Denial};
 
 impl Engine {
     /// The session a (un)subscribe names and its parsed subscriptions, or the failure reply
@@ -20,9 +20,10 @@ impl Engine {
     fn subscription_request(
         &self,
         message: &Message,
+        credentials: &Credentials,
     ) -> Result<(Arc<super::Session>, Vec<Subscription>), Box<Reply>> {
         let session = self
-            .session_for(message)
+            .session_for(message, credentials)
             .map_err(|reply| Box::new(reply.with_subscription(subscription_echo(message))))?;
         let subscriptions = parse_subscriptions(message).map_err(|error| {
             Box::new(
@@ -34,8 +35,8 @@ impl Engine {
         Ok((session, subscriptions))
     }
 
-    pub(super) async fn subscribe(&self, message: Message) -> Reply {
-        let (session, subscriptions) = match self.subscription_request(&message) {
+    pub(super) async fn subscribe(&self, message: Message, credentials: &Credentials) -> Reply {
+        let (session, subscriptions) = match self.subscription_request(&message, credentials) {
             Ok(request) => request,
             Err(reply) => return *reply,
         };
@@ -132,8 +133,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn unsubscribe(&self, message: Message) -> Reply {
-        let (session, subscriptions) = match self.subscription_request(&message) {
+    pub(super) fn unsubscribe(&self, message: Message, credentials: &Credentials) -> Reply {
+        let (session, subscriptions) = match self.subscription_request(&message, credentials) {
             Ok(request) => request,
             Err(reply) => return *reply,
         };

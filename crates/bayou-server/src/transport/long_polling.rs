@@ -79,7 +79,7 @@ pub async fn handle(
         let message = match segment {
             Segment::One(message) => message,
             Segment::Publishes(run) => {
-                let stored = engine.client_publishes(run).await;
+                let stored = engine.client_publishes(run, &credentials).await;
                 replies.extend(stored.iter().map(Reply::encode));
                 continue;
             }

@@ -8,6 +8,14 @@
 //! connect is held separately and answered at its timeout, like CometD's and faye's WebSocket
 //! transports do.
 //!
+//! A socket is bound at the upgrade to the credentials it brought — the `Authorization`
+//! header, or, from a browser (which cannot set headers on an upgrade), the subprotocols
+//! `bayou-auth` and `bayou-token.<token>` — and every message on it is checked against them.
+//! An upgrade whose credentials the security policy refuses is answered with HTTP 401 before
+//! upgrading, as Salesforce does: clients such as CometD's, which send their token only on
+//! HTTP requests, then fall back to long-polling instead of being locked out by a handshake
+//! denied over the socket.
+//!
 //! One task per socket runs a loop over three events: a frame from the client, a change in the
 //! attached session (register-then-check, so no wake-up is lost), and the held connect's
 //! deadline. Nothing is awaited while a lock is held.
@@ -18,7 +26,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bayou_protocol::{decode_batch, encode_array, Reply};
 use bytes::Bytes;
@@ -52,9 +60,21 @@ pub async fn upgrade(
     if let Err(error) = endpoint::api_version(&rest) {
         return (StatusCode::BAD_REQUEST, error).into_response();
     }
-    let credentials = credentials(&headers, Some(peer));
+    let mut credentials = credentials(&headers, Some(peer));
+    if credentials.authorization.is_none() {
+        credentials.authorization = subprotocol_token(&headers).map(|t| format!("Bearer {t}"));
+    }
+    if let Err(denial) = app.engine.can_open(&credentials) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            denial.reason(),
+        )
+            .into_response();
+    }
     let limit = app.engine.config().max_request_bytes;
     upgrade
+        .protocols([AUTH_PROTOCOL])
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(8 * 1024)
@@ -67,6 +87,29 @@ pub async fn upgrade(
                 .await;
             metrics::gauge!(m::WEBSOCKET_CONNECTIONS).decrement(1.0);
         })
+}
+
+/// The subprotocol a browser offers, beside `bayou-token.<token>`, to authenticate a socket;
+/// the server selects it.
+pub const AUTH_PROTOCOL: &str = "bayou-auth";
+
+/// The token of a `bayou-token.<token>` subprotocol, when `bayou-auth` is offered too.
+fn subprotocol_token(headers: &HeaderMap) -> Option<String> {
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if !offered.contains(&AUTH_PROTOCOL) {
+        return None;
+    }
+    offered
+        .iter()
+        .find_map(|p| p.strip_prefix("bayou-token."))
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// A connect held on a socket.
@@ -240,7 +283,7 @@ impl Connection {
             let message = match segment {
                 Segment::One(message) => message,
                 Segment::Publishes(run) => {
-                    let stored = self.engine.client_publishes(run).await;
+                    let stored = self.engine.client_publishes(run, &credentials).await;
                     out.extend(stored.iter().map(Reply::encode));
                     continue;
                 }
