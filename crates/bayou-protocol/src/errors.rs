@@ -23,6 +23,10 @@ pub const MAXIMUM_REQUEST_SIZE: &str = "413::Maximum Request Size Exceeded";
 pub const CONCURRENT_CLIENT_LIMIT: &str = "403::Organization concurrent user limit exceeded";
 pub const DAILY_EVENT_LIMIT: &str = "403::Organization total events daily limit exceeded";
 pub const UNKNOWN_CHANNEL: &str = "404::Unknown channel";
+/// A request for a session with another user's credentials (Salesforce's text for the same
+/// check in empApi's "log in as").
+pub const SESSION_USER_MISMATCH: &str =
+    "400::Authenticated user id does not match the session's user id";
 pub const CHANNEL_CASE_MISMATCH: &str = "404::channel names may not vary only by case";
 pub const CHANNEL_LIMIT_EXCEEDED: &str =
     "403::Unable to create channel dynamically, maximum channel limit has been exceeded";

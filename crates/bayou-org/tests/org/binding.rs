@@ -48,7 +48,7 @@ async fn still_usable(org: &Running, session: &Session) {
 }
 
 #[tokio::test]
-async fn another_users_token_finds_no_session() {
+async fn another_users_token_is_refused_and_the_session_goes_on() {
     let org = start(OrgConfig::default()).await;
     let owner = org
         .subscribe(&org.login_token().await, "/chat/**", None)
@@ -57,7 +57,10 @@ async fn another_users_token_finds_no_session() {
     let other = format!("Bearer {other}");
     for reply in each_request(&org, Some(&other), &owner.client_id).await {
         assert_eq!(reply["successful"], false, "{reply}");
-        assert_eq!(reply["error"], "403::Unknown client", "{reply}");
+        assert_eq!(
+            reply["error"], "400::Authenticated user id does not match the session's user id",
+            "{reply}"
+        );
         assert_eq!(reply["advice"]["reconnect"], "handshake", "{reply}");
     }
     still_usable(&org, &owner).await;
@@ -231,7 +234,10 @@ async fn a_socket_acts_only_for_its_own_user() {
     let (mut socket, _) = socket.unwrap();
     for request in requests(&owner.client_id) {
         let reply = exchange(&mut socket, json!([request])).await.remove(0);
-        assert_eq!(reply["error"], "403::Unknown client", "{reply}");
+        assert_eq!(
+            reply["error"], "400::Authenticated user id does not match the session's user id",
+            "{reply}"
+        );
     }
     still_usable(&org, &owner).await;
 }

@@ -265,8 +265,15 @@ impl Engine {
                 session.touch();
                 Ok(session)
             }
-            // Another user's credentials: for them this session does not exist.
-            Binding::OtherUser => Err(unknown()),
+            // Another user's credentials: Salesforce's text; the session goes on.
+            Binding::OtherUser => Err(Box::new(
+                Reply::failure(
+                    message.channel.clone(),
+                    message.id.clone(),
+                    errors::SESSION_USER_MISMATCH,
+                )
+                .with_advice(Advice::handshake()),
+            )),
             Binding::Refused(denial) => {
                 let mut reply =
                     Reply::failure(message.channel.clone(), message.id.clone(), denial.reason())
