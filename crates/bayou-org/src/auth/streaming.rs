@@ -12,7 +12,6 @@
 //! where events come from the org — as Salesforce refuses it. Both defaults can be changed
 //! per channel pattern (`OrgConfig::publish_rules`).
 
-use bayou_protocol::channel::pattern_matches;
 use bayou_protocol::{ChannelName, Subscription};
 use std::sync::Arc;
 
@@ -51,6 +50,9 @@ impl SecurityPolicy for Org {
         subscription: &Subscription,
     ) -> Result<(), Denial> {
         let channel = subscription.channel.as_str();
+        if !self.config.allow_anonymous && is_org_wide(channel) {
+            return Err(Denial::RestrictedChannel);
+        }
         if subscription.channel.is_wildcard() {
             return Ok(()); // matches whatever channels exist
         }
@@ -111,13 +113,58 @@ impl SecurityPolicy for Org {
             .iter()
             .find(|rule| rule.pattern.matches(channel))
             .map(|rule| rule.allow);
-        let reserved = ["/topic/**", "/u/**", "/event/**", "/data/**"];
-        let allow =
-            configured.unwrap_or_else(|| !reserved.iter().any(|p| pattern_matches(p, channel)));
+        let allow = configured.unwrap_or_else(|| !in_salesforce_namespace(channel));
         if allow {
             Ok(())
         } else {
             Err(Denial::PublishDenied(channel.to_owned()))
+        }
+    }
+}
+
+/// Whether a subscription would see the whole org at once, or service messages meant for the
+/// server: Salesforce offers nothing like it, so org users may not make one (only plain Bayeux
+/// with `--anonymous` allows it).
+fn is_org_wide(pattern: &str) -> bool {
+    pattern == "/*" || pattern == "/**" || pattern == "/service" || pattern.starts_with("/service/")
+}
+
+/// Whether `channel` is in a namespace where events come from the org (`/topic`, `/u`,
+/// `/event`, `/data`), whatever its letter case: `/Topic/X` is refused like `/topic/X`.
+fn in_salesforce_namespace(channel: &str) -> bool {
+    let namespace = channel.split('/').nth(1).unwrap_or_default();
+    ["topic", "u", "event", "data"]
+        .iter()
+        .any(|reserved| namespace.eq_ignore_ascii_case(reserved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_recognised_in_any_case() {
+        for channel in [
+            "/topic/X",
+            "/Topic/X",
+            "/U/x/y",
+            "/EVENT/E__e",
+            "/data/ChangeEvents",
+        ] {
+            assert!(in_salesforce_namespace(channel), "{channel}");
+        }
+        for channel in ["/chat/x", "/topics/x", "/user/x", "/"] {
+            assert!(!in_salesforce_namespace(channel), "{channel}");
+        }
+    }
+
+    #[test]
+    fn org_wide_patterns() {
+        for pattern in ["/**", "/*", "/service/**", "/service/echo", "/service/*"] {
+            assert!(is_org_wide(pattern), "{pattern}");
+        }
+        for pattern in ["/topic/**", "/chat/*", "/services/x", "/event/E__e"] {
+            assert!(!is_org_wide(pattern), "{pattern}");
         }
     }
 }

@@ -8,5 +8,6 @@ mod faults;
 mod generic;
 mod login;
 mod overview;
+mod reach;
 mod records;
 mod support;

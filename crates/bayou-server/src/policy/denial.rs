@@ -39,6 +39,9 @@ pub enum Denial {
     /// A filter on fields the PushTopic does not select.
     #[error("400::Query fields {{{}}} do not exist on the topic entity", .0.join(", "))]
     FilterFieldsNotSelected(Vec<String>),
+    /// A subscription no user of the org may make (`/**`, `/*`, `/service/**`).
+    #[error("{}", errors::RESTRICTED_CHANNEL)]
+    RestrictedChannel,
     /// A Bayeux publish on a channel closed to clients.
     #[error("{}", errors::publish_denied(.0))]
     PublishDenied(String),
