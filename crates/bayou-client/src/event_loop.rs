@@ -543,8 +543,15 @@ impl EventLoop {
 
     async fn incoming(&mut self, item: Incoming) -> Option<Next> {
         match item {
-            Incoming::Messages(messages) => {
-                for message in messages {
+            Incoming::Messages(decoded) => {
+                for skipped in decoded.undecodable {
+                    tracing::warn!(channel = ?skipped.channel, error = %skipped.error, "undecodable message skipped");
+                    self.notify(Notice::Undecodable {
+                        channel: skipped.channel,
+                        error: skipped.error,
+                    });
+                }
+                for message in decoded.messages {
                     if let Some(next) = self.message(message).await {
                         return Some(next);
                     }

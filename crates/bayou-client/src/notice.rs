@@ -41,6 +41,12 @@ pub enum Notice {
         error: String,
         retry_in: Duration,
     },
+    /// A message arrived that no JSON library could decode (a lone UTF-16 surrogate, nesting
+    /// too deep): it was skipped, and the messages around it were delivered.
+    Undecodable {
+        channel: Option<String>,
+        error: String,
+    },
     /// A `/meta/connect` went unanswered past its timeout plus the grace period.
     Stalled {
         waited: Duration,

@@ -7,6 +7,7 @@
 //! - [`advice`]: the reconnect advice the server gives.
 //! - [`events`]: the Salesforce event shapes (PushTopic, generic, platform event, CDC).
 //! - [`errors`]: the `code::text` error strings, byte-exact where Salesforce defines them.
+//! - [`portable`]: published data every client can decode (no lone surrogates, bounded depth).
 //!
 //! Keeping this crate free of I/O lets the server, the client library and the fuzz targets
 //! share one definition of the protocol.
@@ -18,6 +19,7 @@ pub mod channel;
 pub mod errors;
 pub mod events;
 pub mod message;
+pub mod portable;
 pub mod reply;
 pub mod time;
 

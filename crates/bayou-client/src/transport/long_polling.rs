@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{decode, ids_of, Endpoint, Incoming};
+use super::{decode, ids_of, Decoded, Endpoint, Incoming};
 use crate::error::TransportError;
 
 pub(crate) struct LongPolling {
@@ -55,7 +55,7 @@ async fn post(
     endpoint: &Endpoint,
     messages: &[Value],
     timeout: Duration,
-) -> Result<Vec<Value>, TransportError> {
+) -> Result<Decoded, TransportError> {
     let url = &endpoint.url;
     let http_error = |e: reqwest::Error| TransportError::Http {
         url: url.clone(),

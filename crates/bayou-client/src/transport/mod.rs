@@ -13,6 +13,7 @@ pub(crate) mod websocket;
 
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -40,7 +41,7 @@ pub enum TransportKind {
 #[derive(Debug)]
 pub(crate) enum Incoming {
     /// Messages received, in order.
-    Messages(Vec<Value>),
+    Messages(Decoded),
     /// A batch got no reply (long-polling: the request failed); `ids` are its message ids.
     Failed {
         ids: Vec<String>,
@@ -140,19 +141,63 @@ pub(crate) fn ids_of(messages: &[Value]) -> Vec<String> {
 }
 
 /// Decodes a reply body: a JSON array of messages (or one object, leniently).
-pub(crate) fn decode(body: &[u8]) -> Result<Vec<Value>, TransportError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(messages)) => Ok(messages),
-        Ok(object @ Value::Object(_)) => Ok(vec![object]),
-        Ok(other) => Err(TransportError::Malformed(format!(
+/// What one response or frame carried: the messages that decoded, in order, and those that
+/// did not — each on its own, so one message no client library can decode (a lone surrogate,
+/// nesting past serde_json's limit) costs only itself, not its neighbours.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    pub messages: Vec<Value>,
+    pub undecodable: Vec<Undecodable>,
+}
+
+/// A message that is valid JSON syntax but could not be decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct Undecodable {
+    pub channel: Option<String>,
+    pub error: String,
+}
+
+pub(crate) fn decode(body: &[u8]) -> Result<Decoded, TransportError> {
+    let malformed = |e: &dyn std::fmt::Display| {
+        TransportError::Malformed(format!("{e}: {}", truncate(&String::from_utf8_lossy(body))))
+    };
+    // Syntax first, without building values: RawValue keeps each message's text.
+    let whole: &RawValue = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
+    let text = whole.get().trim_start();
+    let items: Vec<&RawValue> = if text.starts_with('[') {
+        serde_json::from_str(whole.get()).map_err(|e| malformed(&e))?
+    } else if text.starts_with('{') {
+        vec![whole]
+    } else {
+        return Err(TransportError::Malformed(format!(
             "expected an array, got {}",
-            truncate(&other.to_string())
-        ))),
-        Err(e) => Err(TransportError::Malformed(format!(
-            "{e}: {}",
-            truncate(&String::from_utf8_lossy(body))
-        ))),
+            truncate(text)
+        )));
+    };
+    let mut decoded = Decoded::default();
+    for item in items {
+        match serde_json::from_str::<Value>(item.get()) {
+            Ok(message) => decoded.messages.push(message),
+            Err(e) => decoded.undecodable.push(Undecodable {
+                channel: channel_of(item),
+                error: e.to_string(),
+            }),
+        }
     }
+    Ok(decoded)
+}
+
+/// The `channel` of a message that does not decode as a whole.
+fn channel_of(message: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        channel: Option<String>,
+        #[serde(borrow, rename = "data")]
+        _data: Option<&'a RawValue>,
+    }
+    serde_json::from_str::<Head<'_>>(message.get())
+        .ok()
+        .and_then(|head| head.channel)
 }
 
 fn truncate(text: &str) -> String {
@@ -161,4 +206,51 @@ fn truncate(text: &str) -> String {
         end -= 1;
     }
     text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_undecodable_message_costs_only_itself() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let body = format!(
+            r#"[{{"channel":"/a","data":{{"n":1}}}},
+                {{"channel":"/bad","data":{{"t":"\ud800"}}}},
+                {{"channel":"/a","data":{{"n":2}}}},
+                {{"channel":"/deep","data":{deep}}}]"#
+        );
+        let decoded = decode(body.as_bytes()).unwrap();
+        let numbers: Vec<i64> = decoded
+            .messages
+            .iter()
+            .map(|m| m["data"]["n"].as_i64().unwrap())
+            .collect();
+        assert_eq!(numbers, vec![1, 2]);
+        let channels: Vec<Option<String>> = decoded
+            .undecodable
+            .iter()
+            .map(|u| u.channel.clone())
+            .collect();
+        assert_eq!(channels, vec![Some("/bad".into()), Some("/deep".into())]);
+        let errors: Vec<&str> = decoded
+            .undecodable
+            .iter()
+            .map(|u| u.error.as_str())
+            .collect();
+        assert!(errors[0].contains("escape"), "{errors:?}");
+        assert!(errors[1].contains("recursion"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_single_object_and_broken_bodies() {
+        let decoded = decode(br#"{"channel":"/a","successful":true}"#).unwrap();
+        assert_eq!(decoded.messages.len(), 1);
+        assert!(matches!(
+            decode(b"[{\"channel\":"),
+            Err(TransportError::Malformed(_))
+        ));
+        assert!(matches!(decode(b"42"), Err(TransportError::Malformed(_))));
+    }
 }

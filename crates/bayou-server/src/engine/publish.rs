@@ -172,6 +172,9 @@ impl Engine {
         let Some(data) = message.data.take() else {
             return fail(&message, errors::DATA_NOT_SPECIFIED.to_owned());
         };
+        if let Err(why) = bayou_protocol::portable::check(data.get()) {
+            return fail(&message, errors::malformed_message(&why.to_string()));
+        }
         let reply = Reply::success(message.channel.clone(), message.id.clone())
             .with_client_id(session.id());
         if channel.kind() == ChannelKind::Service {

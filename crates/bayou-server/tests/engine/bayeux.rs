@@ -787,3 +787,37 @@ async fn a_round_larger_than_a_frame_is_sent_in_full_over_websocket() {
     assert_eq!(seen, expected);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn data_no_client_could_decode_is_refused_and_its_neighbours_are_stored() {
+    let server = TestServer::start(quick_config()).await;
+    let mut subscriber = server.client();
+    subscriber.open().await;
+    assert_eq!(
+        subscriber.subscribe(json!("/news")).await["successful"],
+        true
+    );
+    let mut publisher = server.client();
+    publisher.open().await;
+    let cid = publisher.id().to_owned();
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let body = format!(
+        r#"[{{"channel":"/news","clientId":"{cid}","id":"surrogate","data":{{"t":"\ud800"}}}},
+            {{"channel":"/news","clientId":"{cid}","id":"good","data":{{"text":"kept"}}}},
+            {{"channel":"/news","clientId":"{cid}","id":"deep","data":{deep}}}]"#
+    );
+    let response = publisher.post_raw(body).await;
+    assert_eq!(response.status, 200);
+    let replies = response.body;
+    assert_eq!(
+        replies[0]["error"],
+        "400::Malformed message: data contains a lone UTF-16 surrogate (\\ud800), which clients \
+         cannot decode"
+    );
+    assert_eq!(replies[1]["successful"], true, "{replies:?}");
+    assert_eq!(
+        replies[2]["error"],
+        "400::Malformed message: data is nested deeper than 64 levels"
+    );
+    assert_eq!(subscriber.texts_until("kept").await, vec!["kept"]);
+}

@@ -143,6 +143,10 @@ fn describe(notice: &Notice) -> Option<String> {
             ),
             None => format!("replay id {replay_id} of {channel} has expired"),
         },
+        Notice::Undecodable { channel, error } => format!(
+            "skipped a message on {} that cannot be decoded: {error}",
+            channel.as_deref().unwrap_or("an unknown channel")
+        ),
         Notice::SlowConsumer { waited } => {
             format!("output is not being read ({} ms)", waited.as_millis())
         }
