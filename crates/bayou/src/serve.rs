@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
+use crate::http_policy;
 use crate::logging;
 use crate::settings::Settings;
 use crate::web;
@@ -74,11 +75,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .is_some_and(|t| !t.is_empty());
     let dashboard = web::router(org.clone(), admin_enabled);
     let metrics_org = org.clone();
+    // Body limits, timeouts and security headers per kind of route: see http_policy.rs.
     let router = server
         .router()
-        .merge(org.router())
-        .merge(admin)
-        .merge(dashboard)
+        .merge(http_policy::api(org.router().merge(admin)))
+        .merge(http_policy::dashboard(dashboard))
         .route(
             "/metrics",
             get(move || {
@@ -89,6 +90,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 std::future::ready(text)
             }),
         );
+    let router = http_policy::everywhere(router);
 
     let listener = TcpListener::bind(settings.listen)
         .await
