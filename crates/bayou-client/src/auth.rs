@@ -9,6 +9,9 @@
 //! a dead token (reference §12, pain points 4 and 5).
 
 use futures_util::future::BoxFuture;
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::{BytesRef, Event};
+use quick_xml::Reader;
 use serde::Deserialize;
 
 use crate::error::AuthError;
@@ -364,15 +367,28 @@ impl AuthProvider for SoapLogin {
                 .text()
                 .await
                 .map_err(|e| AuthError::Unavailable(format!("{url}: {e}")))?;
-            if let Some(fault) = xml_element(&text, "faultstring") {
+            let reply = LoginReply::read(&text);
+            if let Some(fault) = reply.fault {
                 return Err(AuthError::Refused(fault));
             }
             if !status.is_success() {
                 return Err(AuthError::Unavailable(format!("{url}: HTTP {status}")));
             }
-            let session_id = xml_element(&text, "sessionId")
+            if let Some(error) = reply.error {
+                return Err(AuthError::Unavailable(format!(
+                    "{url}: unreadable SOAP reply ({error})"
+                )));
+            }
+            let session_id = reply
+                .session_id
                 .ok_or_else(|| AuthError::Unavailable(format!("{url}: no sessionId in reply")))?;
-            let instance_url = xml_element(&text, "serverUrl").and_then(|s| origin_of(&s));
+            let instance_url = reply.server_url.as_deref().and_then(origin_of);
+            tracing::debug!(
+                user_id = reply.user_id.as_deref().unwrap_or(""),
+                organization_id = reply.organization_id.as_deref().unwrap_or(""),
+                instance_url = instance_url.as_deref().unwrap_or(""),
+                "SOAP login succeeded"
+            );
             Ok(Credentials {
                 access_token: session_id,
                 token_type: "Bearer".into(),
@@ -382,37 +398,144 @@ impl AuthProvider for SoapLogin {
     }
 }
 
+/// Credentials go into the request envelope as element text.
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    escape(text).into_owned()
 }
 
-fn xml_unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+/// What a SOAP `login()` reply says, read with `quick-xml`'s pull reader: one pass, prefixes
+/// (`soapenv:`, `env:`, `sf:`, none) ignored, CDATA and references (`&amp;`, `&#38;`) decoded.
+/// Each value is the first element of that local name under the parent Salesforce puts it in,
+/// so `userInfo/userId` cannot be taken for `result/userId`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LoginReply {
+    session_id: Option<String>,
+    server_url: Option<String>,
+    user_id: Option<String>,
+    organization_id: Option<String>,
+    /// `Fault/faultstring`: the login was refused.
+    fault: Option<String>,
+    /// Why reading stopped early, when the reply is not well-formed XML. What was read before
+    /// stays (a fault is still a fault if a proxy mangled the end of the body).
+    error: Option<String>,
 }
 
-/// The text of the first `<name>` element, with or without a namespace prefix.
-fn xml_element(xml: &str, name: &str) -> Option<String> {
-    let mut rest = xml;
-    while let Some(start) = rest.find('<') {
-        rest = &rest[start + 1..];
-        let end = rest.find('>')?;
-        let tag = &rest[..end];
-        let local = tag.rsplit(':').next().unwrap_or(tag);
-        if local == name {
-            let content = &rest[end + 1..];
-            let close = content.find("</")?;
-            return Some(xml_unescape(&content[..close]));
+impl LoginReply {
+    fn read(xml: &str) -> Self {
+        let mut reply = LoginReply::default();
+        if let Err(error) = reply.fill(xml) {
+            reply.error = Some(error);
+        }
+        reply
+    }
+
+    fn fill(&mut self, xml: &str) -> Result<(), String> {
+        let mut reader = Reader::from_str(xml);
+        // Local names of the open elements, outermost first.
+        let mut path: Vec<Vec<u8>> = Vec::new();
+        // The slot being read (it is the innermost open element), and its text so far.
+        let mut reading: Option<Slot> = None;
+        let mut text = String::new();
+        loop {
+            let event = reader
+                .read_event()
+                .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
+            match event {
+                Event::Start(start) => {
+                    path.push(start.local_name().as_ref().to_vec());
+                    reading = self.slot(&path).filter(|slot| self.get(*slot).is_none());
+                    text.clear();
+                }
+                Event::Empty(empty) => {
+                    path.push(empty.local_name().as_ref().to_vec());
+                    if let Some(slot) = self.slot(&path) {
+                        self.set(slot, String::new());
+                    }
+                    path.pop();
+                }
+                Event::End(_) => {
+                    if let Some(slot) = reading.take() {
+                        self.set(slot, std::mem::take(&mut text));
+                    }
+                    path.pop();
+                }
+                Event::Text(t) if reading.is_some() => {
+                    text.push_str(&t.xml10_content().map_err(|e| e.to_string())?);
+                }
+                Event::CData(c) if reading.is_some() => {
+                    text.push_str(&c.decode().map_err(|e| e.to_string())?);
+                }
+                Event::GeneralRef(r) => {
+                    let resolved = reference(&r)?;
+                    if reading.is_some() {
+                        text.push_str(&resolved);
+                    }
+                }
+                Event::Eof if !path.is_empty() => {
+                    return Err("malformed XML: unclosed element".into())
+                }
+                Event::Eof => return Ok(()),
+                _ => {}
+            }
         }
     }
-    None
+
+    /// Which value an element at `path` holds, by its local name and its parent's.
+    fn slot(&self, path: &[Vec<u8>]) -> Option<Slot> {
+        let [.., parent, name] = path else {
+            return None;
+        };
+        match (parent.as_slice(), name.as_slice()) {
+            (b"result", b"sessionId") => Some(Slot::SessionId),
+            (b"result", b"serverUrl") => Some(Slot::ServerUrl),
+            (b"result", b"userId") => Some(Slot::UserId),
+            (b"userInfo", b"organizationId") => Some(Slot::OrganizationId),
+            (b"Fault", b"faultstring") => Some(Slot::Fault),
+            _ => None,
+        }
+    }
+
+    fn get(&self, slot: Slot) -> Option<&String> {
+        match slot {
+            Slot::SessionId => self.session_id.as_ref(),
+            Slot::ServerUrl => self.server_url.as_ref(),
+            Slot::UserId => self.user_id.as_ref(),
+            Slot::OrganizationId => self.organization_id.as_ref(),
+            Slot::Fault => self.fault.as_ref(),
+        }
+    }
+
+    /// Keeps the first value of each slot.
+    fn set(&mut self, slot: Slot, value: String) {
+        let field = match slot {
+            Slot::SessionId => &mut self.session_id,
+            Slot::ServerUrl => &mut self.server_url,
+            Slot::UserId => &mut self.user_id,
+            Slot::OrganizationId => &mut self.organization_id,
+            Slot::Fault => &mut self.fault,
+        };
+        field.get_or_insert(value);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    SessionId,
+    ServerUrl,
+    UserId,
+    OrganizationId,
+    Fault,
+}
+
+/// The text of `&name;` or `&#n;`: XML's predefined entities and character references.
+fn reference(r: &BytesRef<'_>) -> Result<String, String> {
+    if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
+        return Ok(c.to_string());
+    }
+    let name = r.decode().map_err(|e| e.to_string())?;
+    resolve_predefined_entity(&name)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("unknown entity &{name};"))
 }
 
 /// `https://host:port` of a URL.
@@ -431,14 +554,50 @@ mod tests {
         let xml = "<soapenv:Envelope><soapenv:Body><loginResponse><result>\
                    <serverUrl>https://eu1.my.salesforce.com/services/Soap/u/66.0/00D</serverUrl>\
                    <sessionId>00D!AR&amp;x</sessionId></result></loginResponse></soapenv:Body></soapenv:Envelope>";
-        assert_eq!(xml_element(xml, "sessionId").as_deref(), Some("00D!AR&x"));
+        let reply = LoginReply::read(xml);
+        assert_eq!(reply.session_id.as_deref(), Some("00D!AR&x"));
         assert_eq!(
-            xml_element(xml, "serverUrl")
-                .and_then(|u| origin_of(&u))
-                .as_deref(),
+            reply.server_url.as_deref().and_then(origin_of).as_deref(),
             Some("https://eu1.my.salesforce.com")
         );
-        assert_eq!(xml_element(xml, "faultstring"), None);
+        assert_eq!(reply.fault, None);
+        assert_eq!(reply.error, None);
+    }
+
+    #[test]
+    fn reads_a_full_salesforce_reply() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:partner.soap.sforce.com"><env:Body><sf:loginResponse><sf:result><sf:metadataServerUrl>https://x/services/Soap/m/66.0/00D</sf:metadataServerUrl><sf:passwordExpired>false</sf:passwordExpired><sf:serverUrl><![CDATA[https://x.my.salesforce.com/services/Soap/u/66.0/00D]]></sf:serverUrl><sf:sessionId>00D&#33;AQ</sf:sessionId><sf:userId>005A</sf:userId><sf:userInfo><sf:organizationId>00DB</sf:organizationId><sf:userId>005B</sf:userId></sf:userInfo></sf:result></sf:loginResponse></env:Body></env:Envelope>"#;
+        assert_eq!(
+            LoginReply::read(xml),
+            LoginReply {
+                session_id: Some("00D!AQ".into()),
+                server_url: Some("https://x.my.salesforce.com/services/Soap/u/66.0/00D".into()),
+                user_id: Some("005A".into()),
+                organization_id: Some("00DB".into()),
+                fault: None,
+                error: None,
+            }
+        );
+    }
+
+    #[test]
+    fn reads_faults_and_reports_malformed_replies() {
+        let fault = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+        let reply = LoginReply::read(fault);
+        assert_eq!(
+            reply.fault.as_deref(),
+            Some("INVALID_LOGIN: Invalid username, password, security token; or user locked out.")
+        );
+        assert_eq!(reply.session_id, None);
+        // A `faultstring` outside a Fault is not a fault.
+        assert_eq!(LoginReply::read("<faultstring>x</faultstring>").fault, None);
+        for bad in [
+            "<html><body>Bad gateway<br></body></html>",
+            "<result><sessionId>x</result>",
+            "<result><sessionId>&nbsp;</sessionId></result>",
+        ] {
+            assert!(LoginReply::read(bad).error.is_some(), "{bad}");
+        }
     }
 
     #[test]

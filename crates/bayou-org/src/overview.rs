@@ -7,7 +7,7 @@
 //! operator page polls, Prometheus has `rate()`). Gathering takes a few read locks and copies
 //! small lists: cheap enough to poll every second, and it never touches the dispatch hot path.
 
-use std::fmt::Write as _;
+use std::collections::{HashMap, HashSet};
 
 use bayou_server::engine::{LatencySnapshot, BUCKET_BOUNDS_MS};
 use bayou_server::metrics as m;
@@ -184,156 +184,160 @@ impl Overview {
         }
     }
 
-    /// The figures the `metrics` recorder does not already have, in Prometheus' text format,
-    /// to append to its rendering: subscriptions per channel, retention, allocations, the
-    /// delivery delay, and the per-channel latency histogram (`le` in seconds, cumulative).
-    pub fn prometheus(&self) -> String {
-        // Each family is written whole (HELP, TYPE, then its samples), as the format requires.
-        let mut out = String::new();
-        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
-        family(
-            &mut out,
-            m::CHANNEL_SUBSCRIPTIONS,
-            "gauge",
-            "Subscriptions, by channel pattern",
-        );
+    /// Hands the figures the `metrics` recorder does not keep by itself to it, just before
+    /// `/metrics` is rendered, so Prometheus gets one rendering of everything: subscriptions per
+    /// channel, retention, allocations and the delivery delay as gauges, and the per-channel
+    /// latency histogram as the exporter's histogram (see [`record_latency`]).
+    ///
+    /// A gauge, once set, stays in the recorder: a channel whose subscriptions are gone is set
+    /// to 0 rather than left at its last value (`scrape` remembers which channels were seen).
+    pub fn record_metrics(&self, scrape: &mut ScrapeState) {
+        let mut seen = HashSet::with_capacity(self.subscriptions.len());
         for c in &self.subscriptions {
-            let channel = escape(&c.channel);
-            let _ = writeln!(
-                out,
-                "{}{{channel=\"{channel}\"}} {}",
-                m::CHANNEL_SUBSCRIPTIONS,
-                c.subscriptions
-            );
+            metrics::gauge!(m::CHANNEL_SUBSCRIPTIONS, "channel" => c.channel.clone())
+                .set(c.subscriptions as f64);
+            seen.insert(c.channel.clone());
         }
-        family(
-            &mut out,
-            m::RETENTION_SECONDS,
-            "gauge",
-            "Retention age, by channel pattern",
-        );
-        for r in &self.retention {
-            let pattern = escape(&r.pattern);
-            let _ = writeln!(
-                out,
-                "{}{{pattern=\"{pattern}\"}} {}",
-                m::RETENTION_SECONDS,
-                r.max_age_seconds
-            );
+        for gone in scrape.channels.difference(&seen) {
+            metrics::gauge!(m::CHANNEL_SUBSCRIPTIONS, "channel" => gone.clone()).set(0.0);
         }
-        family(
-            &mut out,
-            m::RETENTION_BYTES,
-            "gauge",
-            "Retention size cap, by channel pattern",
-        );
+        scrape.channels.extend(seen);
         for r in &self.retention {
+            metrics::gauge!(m::RETENTION_SECONDS, "pattern" => r.pattern.clone())
+                .set(r.max_age_seconds as f64);
             if let Some(bytes) = r.max_bytes {
-                let pattern = escape(&r.pattern);
-                let _ = writeln!(
-                    out,
-                    "{}{{pattern=\"{pattern}\"}} {bytes}",
-                    m::RETENTION_BYTES
-                );
+                metrics::gauge!(m::RETENTION_BYTES, "pattern" => r.pattern.clone())
+                    .set(bytes as f64);
             }
         }
-        family(
-            &mut out,
-            m::ALLOCATION_USED,
-            "gauge",
-            "Allocation used, by allocation",
-        );
         for a in &self.allocations {
-            let _ = writeln!(
-                out,
-                "{}{{allocation=\"{}\"}} {}",
-                m::ALLOCATION_USED,
-                escape(&a.name),
-                a.used
-            );
-        }
-        family(
-            &mut out,
-            m::ALLOCATION_MAX,
-            "gauge",
-            "Allocation limit, by allocation",
-        );
-        for a in &self.allocations {
+            metrics::gauge!(m::ALLOCATION_USED, "allocation" => a.name.clone()).set(a.used as f64);
             if let Some(max) = a.max {
-                let _ = writeln!(
-                    out,
-                    "{}{{allocation=\"{}\"}} {max}",
-                    m::ALLOCATION_MAX,
-                    escape(&a.name)
-                );
+                metrics::gauge!(m::ALLOCATION_MAX, "allocation" => a.name.clone()).set(max as f64);
             }
         }
-        family(
-            &mut out,
-            m::DELIVERY_DELAY,
-            "gauge",
-            "Injected delivery delay in seconds",
-        );
-        let _ = writeln!(
-            out,
-            "{} {}",
-            m::DELIVERY_DELAY,
-            self.delivery_delay_ms as f64 / 1_000.0
-        );
-        family(
-            &mut out,
-            m::DELIVERY_LATENCY,
-            "histogram",
-            "Seconds from an event stored to it queued for its subscribers, by channel",
-        );
-        for c in &self.delivery_latency.channels {
-            let channel = escape(&c.channel);
-            let mut cumulative = 0;
-            for (i, n) in c.buckets.iter().enumerate() {
-                cumulative += n;
-                let le = match BUCKET_BOUNDS_MS.get(i) {
-                    Some(ms) => (*ms as f64 / 1_000.0).to_string(),
-                    None => "+Inf".to_owned(),
-                };
-                let _ = writeln!(
-                    out,
-                    "{}_bucket{{channel=\"{channel}\",le=\"{le}\"}} {cumulative}",
-                    m::DELIVERY_LATENCY
-                );
-            }
-            let sum = c.sum_ms as f64 / 1_000.0;
-            let _ = writeln!(
-                out,
-                "{}_sum{{channel=\"{channel}\"}} {sum}",
-                m::DELIVERY_LATENCY
-            );
-            let _ = writeln!(
-                out,
-                "{}_count{{channel=\"{channel}\"}} {}",
-                m::DELIVERY_LATENCY,
-                c.count
-            );
+        metrics::gauge!(m::DELIVERY_DELAY).set(self.delivery_delay_ms as f64 / 1_000.0);
+        for channel in &self.delivery_latency.channels {
+            let previous = scrape.latency.get(&channel.channel);
+            record_latency(channel, previous);
+            scrape
+                .latency
+                .insert(channel.channel.clone(), channel.clone());
         }
-        out
     }
 }
 
-/// A label value in Prometheus' text format.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// What earlier scrapes recorded: the channels given a subscription gauge, and each channel's
+/// latency histogram as last handed to the recorder.
+#[derive(Debug, Default)]
+pub struct ScrapeState {
+    channels: HashSet<String>,
+    latency: HashMap<String, LatencySnapshot>,
+}
+
+/// Hands the events measured since `previous` to the exporter's histogram for
+/// [`m::DELIVERY_LATENCY`], configured with the engine's own bucket bounds
+/// ([`m::delivery_latency_buckets`]).
+///
+/// The engine keeps its histogram itself (atomic counters on the dispatch path, shared with
+/// the operator view), so the recorder is fed at scrape time: each bucket's new events are
+/// recorded as that many observations inside that bucket. Bucket counts and the count are
+/// therefore exactly the engine's; so is the sum, because the values chosen inside each
+/// bucket are spread so that they add up to the engine's sum.
+fn record_latency(now: &LatencySnapshot, previous: Option<&LatencySnapshot>) {
+    let bucket = |s: Option<&LatencySnapshot>, i: usize| {
+        s.and_then(|s| s.buckets.get(i)).copied().unwrap_or(0)
+    };
+    let mut new: Vec<u64> = (0..now.buckets.len())
+        .map(|i| bucket(Some(now), i).saturating_sub(bucket(previous, i)))
+        .collect();
+    let mut sum_ms = now.sum_ms.saturating_sub(previous.map_or(0, |p| p.sum_ms));
+    if previous.is_some_and(|p| p.count > now.count) {
+        // The engine's histogram was reset: start over from it.
+        new.clone_from(&now.buckets);
+        sum_ms = now.sum_ms;
+    }
+    let histogram = metrics::histogram!(m::DELIVERY_LATENCY, "channel" => now.channel.clone());
+    for (i, value_ms) in spread(&new, sum_ms).into_iter().enumerate() {
+        let n = new.get(i).copied().unwrap_or(0);
+        if n > 0 {
+            histogram.record_many(value_ms / 1_000.0, usize::try_from(n).unwrap_or(usize::MAX));
+        }
+    }
+}
+
+/// One value (ms) per bucket such that each lies in its bucket (`(previous bound, bound]`,
+/// whole milliseconds as the engine measures) and `Σ counts[i] × value[i] = sum_ms` whenever
+/// the counts and sum are consistent. Bounded buckets share the slack in proportion to their
+/// width; events above the last bound take whatever the others leave.
+fn spread(counts: &[u64], sum_ms: u64) -> Vec<f64> {
+    let lower = |i: usize| match i {
+        0 => 0.0,
+        _ => BUCKET_BOUNDS_MS.get(i - 1).map_or(0.0, |b| *b as f64 + 1.0),
+    };
+    let upper = |i: usize| BUCKET_BOUNDS_MS.get(i).map(|b| *b as f64);
+    let sum = sum_ms as f64;
+    let min: f64 = (0..counts.len()).map(|i| counts[i] as f64 * lower(i)).sum();
+    let last = BUCKET_BOUNDS_MS.len();
+    let overflow = counts.get(last).copied().unwrap_or(0);
+    if overflow > 0 {
+        // Bounded buckets at their lowest; the overflow bucket takes the rest.
+        let rest = sum - (min - overflow as f64 * lower(last));
+        let above = (rest / overflow as f64).max(lower(last));
+        return (0..counts.len())
+            .map(|i| if i == last { above } else { lower(i) })
+            .collect();
+    }
+    let max: f64 = (0..counts.len())
+        .map(|i| counts[i] as f64 * upper(i).unwrap_or(lower(i)))
+        .sum();
+    let t = if max > min {
+        ((sum - min) / (max - min)).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (0..counts.len())
+        .map(|i| {
+            let (lo, hi) = (lower(i), upper(i).unwrap_or(lower(i)));
+            lo + t * (hi - lo)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn total(counts: &[u64], values: &[f64]) -> f64 {
+        counts.iter().zip(values).map(|(n, v)| *n as f64 * v).sum()
+    }
+
+    fn in_bucket(i: usize, value: f64) -> bool {
+        let above_previous = i == 0 || value > BUCKET_BOUNDS_MS[i - 1] as f64;
+        let within = BUCKET_BOUNDS_MS.get(i).is_none_or(|b| value <= *b as f64);
+        above_previous && within
+    }
+
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape(r#"/a"b\c"#), r#"/a\"b\\c"#);
+    fn spread_values_stay_in_their_buckets_and_add_up_to_the_sum() {
+        let mut counts = vec![0; BUCKET_BOUNDS_MS.len() + 1];
+        // 3 events of 1 ms, 2 of 7 and 9 ms, 1 of 1_503 ms.
+        counts[0] = 3;
+        counts[3] = 2;
+        counts[10] = 1;
+        let values = spread(&counts, 3 + 7 + 9 + 1_503);
+        for (i, v) in values.iter().enumerate().filter(|(i, _)| counts[*i] > 0) {
+            assert!(in_bucket(i, *v), "bucket {i}: {v}");
+        }
+        assert!((total(&counts, &values) - 1_522.0).abs() < 1e-6);
+
+        // With events above the last bound, those take the rest.
+        counts[BUCKET_BOUNDS_MS.len()] = 2;
+        let sum = 3 + 7 + 9 + 1_503 + 40_000 + 50_000;
+        let values = spread(&counts, sum);
+        for (i, v) in values.iter().enumerate().filter(|(i, _)| counts[*i] > 0) {
+            assert!(in_bucket(i, *v), "bucket {i}: {v}");
+        }
+        assert!((total(&counts, &values) - sum as f64).abs() < 1e-6);
     }
 }

@@ -33,7 +33,7 @@ pub const LOG_DISK_BYTES: &str = "bayou_log_disk_bytes";
 /// Events removed by retention (gauge; survives restarts).
 pub const LOG_EXPIRED: &str = "bayou_log_expired";
 
-// Rendered from the operator overview (`bayou_org::overview`), not kept by the recorder.
+// Set from the operator overview (`bayou_org::overview`) each time `/metrics` is scraped.
 /// Subscriptions by channel pattern (gauge, label `channel`).
 pub const CHANNEL_SUBSCRIPTIONS: &str = "bayou_channel_subscriptions";
 /// Retention age by channel pattern, in seconds (gauge, label `pattern`).
@@ -48,6 +48,16 @@ pub const ALLOCATION_MAX: &str = "bayou_allocation_max";
 pub const DELIVERY_DELAY: &str = "bayou_delivery_delay_seconds";
 /// Seconds from an event stored to it queued for its subscribers (histogram, label `channel`).
 pub const DELIVERY_LATENCY: &str = "bayou_delivery_latency_seconds";
+
+/// The bucket bounds of [`DELIVERY_LATENCY`] in seconds: the engine's own
+/// (`engine::latency::BUCKET_BOUNDS_MS`), so the exporter's buckets count exactly what the
+/// engine's do.
+pub fn delivery_latency_buckets() -> Vec<f64> {
+    crate::engine::BUCKET_BOUNDS_MS
+        .iter()
+        .map(|ms| *ms as f64 / 1_000.0)
+        .collect()
+}
 
 /// Sets the log gauges from current stats (call before rendering metrics).
 pub fn record_log_stats(stats: &bayou_log::LogStats) {
@@ -73,4 +83,14 @@ pub fn describe() {
     metrics::describe_gauge!(LOG_EVENTS, "Events retained in the log");
     metrics::describe_gauge!(LOG_DISK_BYTES, "Bytes the event log takes on disk");
     metrics::describe_gauge!(LOG_EXPIRED, "Events removed by retention");
+    metrics::describe_gauge!(CHANNEL_SUBSCRIPTIONS, "Subscriptions, by channel pattern");
+    metrics::describe_gauge!(RETENTION_SECONDS, "Retention age, by channel pattern");
+    metrics::describe_gauge!(RETENTION_BYTES, "Retention size cap, by channel pattern");
+    metrics::describe_gauge!(ALLOCATION_USED, "Allocation used, by allocation");
+    metrics::describe_gauge!(ALLOCATION_MAX, "Allocation limit, by allocation");
+    metrics::describe_gauge!(DELIVERY_DELAY, "Injected delivery delay in seconds");
+    metrics::describe_histogram!(
+        DELIVERY_LATENCY,
+        "Seconds from an event stored to it queued for its subscribers, by channel"
+    );
 }

@@ -11,7 +11,9 @@
 
 use std::fmt;
 
-use crate::dates::{civil_from_days, days_from_civil, MS_PER_DAY};
+use jiff::civil;
+
+use crate::dates::{date_from_days, days_from_civil, MS_PER_DAY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DateLiteral {
@@ -84,16 +86,27 @@ impl DateLiteral {
 
     /// The range in days since the epoch, given today.
     fn range_days(self, today: i64) -> (i64, i64) {
-        // 1970-01-01 was a Thursday: weekday 4 counting from Sunday.
-        let week_start = today - (today + 4).rem_euclid(7);
-        let (year, month, _) = civil_from_days(today);
-        let month_start = |delta: i64| {
-            let index = year * 12 + i64::from(month) - 1 + delta;
-            // `rem_euclid(12) + 1` is always 1..=12.
-            let m = u32::try_from(index.rem_euclid(12) + 1).unwrap_or(1);
-            days_from_civil(index.div_euclid(12), m, 1)
+        // Weeks, months and years come from jiff's calendar. A "today" outside its range
+        // (years -9999..=9999, only reachable with absurd clocks) is clamped to it.
+        let date = date_from_days(today).unwrap_or(if today < 0 {
+            civil::Date::MIN
+        } else {
+            civil::Date::MAX
+        });
+        let week_start = today - i64::from(date.weekday().to_sunday_zero_offset());
+        let first = date.first_of_month();
+        let shifted = |span: jiff::Span, fallback: i64| {
+            first
+                .checked_add(span)
+                .map_or(fallback, days_from_civil_date)
         };
-        let year_start = |delta: i64| days_from_civil(year + delta, 1, 1);
+        let month_start = |delta: i64| shifted(jiff::Span::new().months(delta), today);
+        let january = first.with().month(1).build().unwrap_or(first);
+        let year_start = |delta: i64| {
+            january
+                .checked_add(jiff::Span::new().years(delta))
+                .map_or(today, days_from_civil_date)
+        };
         match self {
             DateLiteral::Yesterday => (today - 1, today),
             DateLiteral::Today => (today, today + 1),
@@ -115,6 +128,15 @@ impl DateLiteral {
     }
 }
 
+/// Days since the epoch of a jiff date.
+fn days_from_civil_date(date: civil::Date) -> i64 {
+    days_from_civil(
+        i64::from(date.year()),
+        u32::try_from(date.month()).unwrap_or(1),
+        u32::try_from(date.day()).unwrap_or(1),
+    )
+}
+
 impl fmt::Display for DateLiteral {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -131,7 +153,7 @@ impl fmt::Display for DateLiteral {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dates::Date;
+    use crate::dates::{civil_from_days, Date};
 
     /// 2024-02-29 (a Thursday) at 15:30 UTC.
     fn now() -> i64 {

@@ -1,44 +1,74 @@
-//! Calendar dates and instants, in UTC, without a date crate.
+//! Calendar dates and instants, in UTC.
 //!
 //! SOQL needs little: read `2024-01-31`, `2024-01-31T10:00:00Z` (also `.000` millis and `+01:00`
 //! or `+0100` offsets, the latter being how Salesforce writes record values), turn them into
 //! milliseconds since the epoch, and do day/month/year arithmetic for date literals. The
-//! civil-from-days conversions are Howard Hinnant's algorithms, exact over the whole range.
+//! calendar (validity of a date, days since the epoch, months and years) is `jiff`'s. The
+//! lexical form is still read here: SOQL accepts exactly these shapes, while jiff's ISO 8601
+//! parser also takes forms SOQL refuses (no seconds, a space for `T`, zone annotations).
 //!
 //! Years are limited to 0000–9999 so every value prints back as the four-digit year it was read
 //! from (a `+01:00` offset cannot push an instant outside that range either).
 
 use std::fmt;
 
+use jiff::civil;
+use jiff::tz::Offset;
+
 pub const MS_PER_DAY: i64 = 86_400_000;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
+/// 1970-01-01.
+const EPOCH: civil::Date = civil::Date::constant(1970, 1, 1);
+
+/// Days since 1970-01-01 of a date.
+fn days_since_epoch(date: civil::Date) -> i64 {
+    date.since(EPOCH)
+        .map_or(0, |span| i64::from(span.get_days()))
+}
+
+/// The date `days` after 1970-01-01, if within jiff's range (years -9999..=9999).
+pub(crate) fn date_from_days(days: i64) -> Option<civil::Date> {
+    let days = i32::try_from(days).ok()?;
+    EPOCH
+        .checked_add(jiff::Span::new().try_days(days).ok()?)
+        .ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; 0 if it does not exist.
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    civil_date(year, month, day).map_or(0, days_since_epoch)
 }
 
-/// The date `days` after 1970-01-01 (shared with the event timestamps of `bayou-protocol`).
-pub(crate) use bayou_protocol::time::civil_from_days;
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+/// The (year, month, day) `days` after 1970-01-01 (clamped to jiff's range), for tests.
+#[cfg(test)]
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let date = date_from_days(days).unwrap_or(if days < 0 {
+        civil::Date::MIN
+    } else {
+        civil::Date::MAX
+    });
+    (
+        i64::from(date.year()),
+        u32::try_from(date.month()).unwrap_or(1),
+        u32::try_from(date.day()).unwrap_or(1),
+    )
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
+fn civil_date(year: i64, month: u32, day: u32) -> Option<civil::Date> {
+    civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()
+}
+
+/// `[0000-01-01, 10000-01-01)` in epoch milliseconds.
+pub(crate) fn epoch_ms_range() -> (i64, i64) {
+    (
+        days_from_civil(0, 1, 1) * MS_PER_DAY,
+        (days_from_civil(9999, 12, 31) + 1) * MS_PER_DAY,
+    )
 }
 
 /// A calendar date (`2024-01-31`), year 0000–9999.
@@ -52,9 +82,10 @@ pub struct Date {
 impl Date {
     /// `None` unless the date exists.
     pub fn new(year: i64, month: u32, day: u32) -> Option<Self> {
-        if !(0..=9999).contains(&year) || day == 0 || day > days_in_month(year, month) {
+        if !(0..=9999).contains(&year) {
             return None;
         }
+        civil_date(year, month, day)?;
         Some(Self {
             year: u16::try_from(year).ok()?,
             month: u8::try_from(month).ok()?,
@@ -75,7 +106,7 @@ impl Date {
     }
 
     pub fn days_since_epoch(self) -> i64 {
-        days_from_civil(self.year(), self.month(), self.day())
+        civil_date(self.year(), self.month(), self.day()).map_or(0, days_since_epoch)
     }
 
     /// Midnight UTC at the start of the day, in epoch milliseconds.
@@ -99,8 +130,7 @@ pub struct DateTime {
 impl DateTime {
     /// `None` outside years 0000–9999.
     pub fn from_epoch_ms(epoch_ms: i64) -> Option<Self> {
-        let min = days_from_civil(0, 1, 1) * MS_PER_DAY;
-        let max = days_from_civil(10_000, 1, 1) * MS_PER_DAY;
+        let (min, max) = epoch_ms_range();
         (min..max).contains(&epoch_ms).then_some(Self { epoch_ms })
     }
 
@@ -112,13 +142,21 @@ impl DateTime {
 /// Canonical form: always UTC (`Z`), milliseconds only when not zero.
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = civil_from_days(self.epoch_ms.div_euclid(MS_PER_DAY));
-        let in_day = self.epoch_ms.rem_euclid(MS_PER_DAY);
-        let (secs, millis) = (in_day / 1000, in_day % 1000);
-        let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
-        write!(f, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}")?;
-        if millis != 0 {
-            write!(f, ".{millis:03}")?;
+        // In range by construction (years 0000–9999).
+        let instant = jiff::Timestamp::from_millisecond(self.epoch_ms).map_err(|_| fmt::Error)?;
+        let t = Offset::UTC.to_datetime(instant);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )?;
+        if t.millisecond() != 0 {
+            write!(f, ".{:03}", t.millisecond())?;
         }
         f.write_str("Z")
     }
@@ -177,9 +215,6 @@ pub(crate) fn parse_temporal(text: &str, require_zone: bool) -> Option<Temporal>
         number(text, 14, 16)?,
         number(text, 17, 19)?,
     );
-    if hh > 23 || mm > 59 || ss > 59 {
-        return None;
-    }
     let mut rest = text.get(19..)?;
     let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
@@ -196,8 +231,18 @@ pub(crate) fn parse_temporal(text: &str, require_zone: bool) -> Option<Temporal>
         "Z" | "z" => 0,
         _ => zone_offset(rest)?,
     };
-    let ms = date.start_ms() + ((hh * 60 + mm - offset_minutes) * 60 + ss) * 1000 + millis;
-    DateTime::from_epoch_ms(ms).map(Temporal::DateTime)
+    // jiff checks the time of day and applies the offset.
+    let time = civil::Time::new(
+        i8::try_from(hh).ok()?,
+        i8::try_from(mm).ok()?,
+        i8::try_from(ss).ok()?,
+        i32::try_from(millis * 1_000_000).ok()?,
+    )
+    .ok()?;
+    let offset = Offset::from_seconds(i32::try_from(offset_minutes * 60).ok()?).ok()?;
+    let day = civil_date(date.year(), date.month(), date.day())?;
+    let instant = offset.to_timestamp(day.to_datetime(time)).ok()?;
+    DateTime::from_epoch_ms(instant.as_millisecond()).map(Temporal::DateTime)
 }
 
 fn month_day(text: &str, at: usize) -> Option<u32> {
@@ -232,7 +277,9 @@ mod tests {
 
     #[test]
     fn civil_conversions_round_trip() {
-        for days in (-800_000..3_000_000).step_by(997) {
+        let (first, last) = (days_from_civil(0, 1, 1), days_from_civil(9999, 12, 31));
+        assert_eq!((first, last), (-719_528, 2_932_896));
+        for days in (first..=last).step_by(997) {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }

@@ -9,6 +9,7 @@
 mod admin;
 mod cli;
 mod cmd;
+mod http_policy;
 mod logging;
 mod serve;
 mod settings;

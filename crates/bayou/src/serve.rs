@@ -3,19 +3,22 @@
 
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use anyhow::Context;
 use axum::routing::get;
 use bayou_log::Storage;
 use bayou_org::Org;
 use bayou_server::Server;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
+use crate::http_policy;
 use crate::logging;
 use crate::settings::Settings;
 use crate::web;
-use bayou_org::overview::Overview;
+use bayou_org::overview::{Overview, ScrapeState};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
@@ -60,7 +63,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.data_dir.join("credentials.txt").display()
         );
     }
+    // The delivery latency histogram uses the engine's bucket bounds (see overview.rs).
     let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(bayou_server::metrics::DELIVERY_LATENCY.to_owned()),
+            &bayou_server::metrics::delivery_latency_buckets(),
+        )
+        .context("cannot configure the latency histogram")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
 
@@ -82,21 +91,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .is_some_and(|t| !t.is_empty());
     let dashboard = web::router(org.clone(), admin_enabled);
     let metrics_org = org.clone();
+    let scrape = Arc::new(Mutex::new(ScrapeState::default()));
+    // Body limits, timeouts and security headers per kind of route: see http_policy.rs.
     let router = server
         .router()
-        .merge(org.router(server.engine()))
-        .merge(admin)
-        .merge(dashboard)
+        .merge(http_policy::api(org.router(server.engine()).merge(admin)))
+        .merge(http_policy::dashboard(dashboard))
         .route(
             "/metrics",
             get(move || {
                 bayou_server::metrics::record_log_stats(&engine.log().stats());
-                // The recorder's metrics, then the operator overview's own figures.
-                let mut text = prometheus.render();
-                text.push_str(&Overview::collect(&metrics_org, &engine).prometheus());
-                std::future::ready(text)
+                // The operator overview's figures go through the recorder too, so one
+                // rendering has everything.
+                let mut scrape = scrape.lock();
+                Overview::collect(&metrics_org, &engine).record_metrics(&mut scrape);
+                drop(scrape);
+                std::future::ready(prometheus.render())
             }),
         );
+    let router = http_policy::everywhere(router);
 
     let listener = TcpListener::bind(settings.listen)
         .await

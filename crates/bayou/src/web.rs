@@ -4,7 +4,9 @@
 //!
 //! Assets are served under `/dashboard/…` with their content type, `Cache-Control: no-cache`
 //! and an `ETag` (a hash of the embedded bytes), so a browser revalidates cheaply (304) and
-//! never runs a stale page after an upgrade. Unknown paths are 404.
+//! never runs a stale page after an upgrade. Unknown paths are 404. Security headers
+//! (`nosniff`, `X-Frame-Options`, the Content-Security-Policy) are added by the layers in
+//! `http_policy.rs`.
 //!
 //! `GET /dashboard/config.json` tells the page what it cannot know: the org's client id (the
 //! password flow needs no secret, and a client id is public in OAuth) and whether the admin API
@@ -121,10 +123,6 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     let etag = &ETAGS[index];
     let common = [
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
         (
             header::ETAG,
             HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"0\"")),

@@ -180,6 +180,90 @@ async fn soap_login_returns_what_emp_connector_and_jsforce_read() {
 }
 
 #[tokio::test]
+async fn soap_login_reads_any_prefix_and_escaped_values_and_refuses_bad_bodies() {
+    let org = start(OrgConfig::default()).await;
+    let url = format!("{}/services/Soap/u/66.0", org.base);
+    let post = |body: String| org.http.post(&url).body(body).send();
+    // Default namespace, escaped username, CDATA password: still a login.
+    let escaped_user = USER.replace('@', "&#64;");
+    let body = format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><login xmlns="urn:partner.soap.sforce.com"><username>{escaped_user}</username><password><![CDATA[{PASSWORD}]]></password></login></s:Body></s:Envelope>"#
+    );
+    let response = post(body).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let xml = response.text().await.unwrap();
+    // Salesforce's element order, which clients that read by position depend on.
+    let order = [
+        "<metadataServerUrl>",
+        "<passwordExpired>",
+        "<sandbox>",
+        "<serverUrl>",
+        "<sessionId>",
+        "<userId>",
+        "<userInfo>",
+        "<organizationId>",
+        "<organizationName>",
+        "<userEmail>",
+        "<userFullName>",
+        "<userId>",
+        "<userName>",
+    ];
+    let mut at = 0;
+    for tag in order {
+        let found = xml[at..]
+            .find(tag)
+            .unwrap_or_else(|| panic!("{tag} after {at}: {xml}"));
+        at += found + tag.len();
+    }
+
+    let malformed = post("<login><username>u</password></login>".into())
+        .await
+        .unwrap();
+    assert_eq!(malformed.status().as_u16(), 500);
+    let xml = malformed.text().await.unwrap();
+    assert!(
+        xml.contains("<faultcode>soapenv:Client</faultcode>"),
+        "{xml}"
+    );
+
+    let huge = format!(
+        "<login><username>{USER}</username><password>{}</password></login>",
+        "x".repeat(bayou_org::auth::soap::MAX_BODY_BYTES)
+    );
+    let response = post(huge).await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(response.headers()["content-type"], "text/xml;charset=UTF-8");
+    let xml = response.text().await.unwrap();
+    assert!(
+        xml.contains("<faultstring>The request body is larger than 65536 bytes</faultstring>"),
+        "{xml}"
+    );
+
+    // A chunked body (no Content-Length) that grows past the limit is refused the same way.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = org.base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /services/Soap/u/66.0 HTTP/1.1\r\nhost: {addr}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    let chunk = format!("1000\r\n{}\r\n", " ".repeat(4096));
+    let mut request = head.into_bytes();
+    for _ in 0..20 {
+        request.extend_from_slice(chunk.as_bytes());
+    }
+    // Read while writing: the server answers (and closes) before it has read everything.
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+    });
+    let mut reply = vec![0; 12];
+    let _ = read.read_exact(&mut reply).await;
+    writer.abort();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+}
+
+#[tokio::test]
 async fn streaming_needs_a_live_token() {
     let org = start(OrgConfig::default()).await;
     let reply = org.handshake(None).await;

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use crate::ast::{ClausePositions, CompareOp, Condition, Ident, NullsOrder, OrderBy, Query, Span};
 use crate::date_literal::DateLiteral;
-use crate::dates::{days_from_civil, Date, DateTime, MS_PER_DAY};
+use crate::dates::{epoch_ms_range, Date, DateTime};
 use crate::like::{LikeElement, LikePattern};
 use crate::literal::Literal;
 use crate::parser::is_reserved;
@@ -34,8 +34,7 @@ fn date() -> impl Strategy<Value = Date> {
 }
 
 fn datetime() -> impl Strategy<Value = DateTime> {
-    let min = days_from_civil(0, 1, 1) * MS_PER_DAY;
-    let max = days_from_civil(10_000, 1, 1) * MS_PER_DAY;
+    let (min, max) = epoch_ms_range();
     prop_oneof![(min..max), (min / 1000..max / 1000).prop_map(|s| s * 1000),]
         .prop_filter_map("out of range", DateTime::from_epoch_ms)
 }
