@@ -24,11 +24,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{
+    close_code, CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade,
+};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bayou_protocol::{decode_batch, encode_array, Reply};
+use bayou_protocol::{decode_batch, encode_array, errors, Reply};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
@@ -72,11 +74,14 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let limit = app.engine.config().max_request_bytes;
+    // Messages up to `hard_limit` are read so that one over `max_request_bytes` can be answered
+    // with Salesforce's 413 and the socket goes on; past it the socket is closed (code 1009,
+    // the same text as reason), which bounds what one frame can make the server hold.
+    let hard_limit = hard_limit(app.engine.config().max_request_bytes);
     upgrade
         .protocols([AUTH_PROTOCOL])
-        .max_message_size(limit)
-        .max_frame_size(limit)
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
@@ -110,6 +115,18 @@ fn subprotocol_token(headers: &HeaderMap) -> Option<String> {
         .find_map(|p| p.strip_prefix("bayou-token."))
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
+}
+
+/// The largest message a socket reads at all: four times `max_request_bytes`, at least 1 MiB.
+fn hard_limit(max_request_bytes: usize) -> usize {
+    max_request_bytes.saturating_mul(4).max(1 << 20)
+}
+
+/// Whether a read failed because a message exceeded the hard limit.
+fn is_too_long(error: &axum::Error) -> bool {
+    // axum wraps tungstenite's capacity error without exposing its type; its text names it.
+    let text = error.to_string();
+    text.contains("Message too long") || text.contains("Space limit exceeded")
 }
 
 /// A connect held on a socket.
@@ -167,6 +184,18 @@ impl Connection {
             let deadline = self.held.as_ref().map(|h| h.deadline);
             tokio::select! {
                 frame = stream.next() => match frame {
+                    Some(Ok(WsMessage::Text(text)))
+                        if text.len() > self.engine.config().max_request_bytes =>
+                    {
+                        metrics::counter!(m::REQUESTS_REFUSED, "reason" => "too_large").increment(1);
+                        let error = long_polling::whole_request_error(
+                            errors::MAXIMUM_REQUEST_SIZE.to_owned(),
+                            self.engine.retry_advice(),
+                        );
+                        if send(&mut sink, &[error]).await.is_err() {
+                            break;
+                        }
+                    }
                     Some(Ok(WsMessage::Text(text))) => {
                         let replies = self.receive(text.as_bytes()).await;
                         if !replies.is_empty() && send(&mut sink, &replies).await.is_err() {
@@ -184,6 +213,15 @@ impl Connection {
                         if send(&mut sink, &[error]).await.is_err() {
                             break;
                         }
+                    }
+                    Some(Err(e)) if is_too_long(&e) => {
+                        metrics::counter!(m::REQUESTS_REFUSED, "reason" => "too_large").increment(1);
+                        let frame = CloseFrame {
+                            code: close_code::SIZE,
+                            reason: Utf8Bytes::from_static(errors::MAXIMUM_REQUEST_SIZE),
+                        };
+                        let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                        return;
                     }
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => {} // ping/pong: answered by the library

@@ -14,7 +14,7 @@ use bayou_protocol::ChannelName;
 use bayou_server::engine::ServiceHandler;
 use bayou_server::engine::Session;
 use bayou_server::{EngineConfig, TransportKind};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -680,7 +680,44 @@ async fn websocket_bad_frames_get_errors_and_the_socket_stays_usable() {
         .as_str()
         .unwrap_or_else(|| panic!("{frame:?}"))
         .contains("Binary frames"));
+    // Over the request limit (32,768 bytes): Salesforce's 413, and the socket goes on.
+    let big = format!(r#"[{{"channel":"/a","data":"{}"}}]"#, "x".repeat(40_000));
+    ws.socket
+        .send(tokio_tungstenite::tungstenite::Message::text(big))
+        .await
+        .unwrap();
+    let frame = ws.next_frame(LIMIT).await;
+    assert_eq!(
+        frame[0]["error"], "413::Maximum Request Size Exceeded",
+        "{frame:?}"
+    );
     ws_handshake(&mut ws).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_message_past_the_hard_limit_closes_with_413() {
+    let server = TestServer::start(long_hold()).await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    let huge = "x".repeat(2 << 20);
+    // The server may close before the whole message is written.
+    let _ = ws
+        .socket
+        .send(tokio_tungstenite::tungstenite::Message::text(huge))
+        .await;
+    let closed = within(async {
+        loop {
+            match ws.socket.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame with a reason");
+    assert_eq!(u16::from(closed.code), 1009);
+    assert_eq!(closed.reason.as_str(), "413::Maximum Request Size Exceeded");
     server.stop().await;
 }
 
