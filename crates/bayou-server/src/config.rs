@@ -42,6 +42,12 @@ pub struct EngineConfig {
     /// How many messages may wait in one session's queue; past this the session is closed and
     /// the client must handshake again (`maxQueue`).
     pub max_queue: usize,
+    /// How many bytes of messages may wait in one session's queue; past this the session is
+    /// closed like past `max_queue`.
+    pub max_queue_bytes: usize,
+    /// The longest a write to a WebSocket may take; a client that does not read for this long
+    /// has its socket and session closed (it handshakes again and resumes by replay).
+    pub write_timeout: Duration,
     /// How many queued messages one connect reply (or one WebSocket frame) carries at most.
     pub max_messages_per_reply: usize,
     /// The largest request body (or WebSocket message) accepted, in bytes.
@@ -70,6 +76,8 @@ impl Default for EngineConfig {
             interval: Duration::ZERO,
             max_interval: Duration::from_millis(40_000),
             max_queue: 100_000,
+            max_queue_bytes: 16 * 1024 * 1024,
+            write_timeout: Duration::from_secs(30),
             max_messages_per_reply: 1_000,
             max_request_bytes: 32_768,
             max_batch_messages: 500,

@@ -206,6 +206,7 @@ impl Settings {
             secure_cookies: false,
             max_sessions,
             delivery_allocations,
+            ..defaults.clone()
         };
         for (name, value) in [
             ("max_queue", engine.max_queue),

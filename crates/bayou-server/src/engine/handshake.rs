@@ -73,7 +73,11 @@ impl Engine {
             }
         };
         let client_id = new_client_id();
-        let session = Arc::new(Session::new(client_id.clone(), principal));
+        let session = Arc::new(Session::new(
+            client_id.clone(),
+            principal,
+            self.config.max_queue_bytes,
+        ));
         {
             // Checked and inserted under one lock, so concurrent handshakes cannot overshoot.
             let mut sessions = self.sessions.write();

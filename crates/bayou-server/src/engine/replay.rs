@@ -225,7 +225,8 @@ impl Engine {
                     return;
                 }
                 let room = max.saturating_sub(session.queued());
-                if room == 0 || !catch_up.cursor.is_catching_up() {
+                let full = session.queued_bytes() >= self.config.max_queue_bytes;
+                if room == 0 || full || !catch_up.cursor.is_catching_up() {
                     break;
                 }
                 let after = catch_up.cursor.position();
@@ -237,7 +238,16 @@ impl Engine {
                         return;
                     }
                 };
+                // Where the next read starts: past everything examined, unless the queue's byte
+                // bound stops this batch early.
+                let mut position = batch.scanned_through;
                 for event in batch.events {
+                    if session.queued_bytes() + event.bytes.len() > self.config.max_queue_bytes
+                        && session.queued() > 0
+                    {
+                        position = event.replay_id - 1;
+                        break;
+                    }
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         continue;
                     }
@@ -254,10 +264,11 @@ impl Engine {
                     }
                     session.enqueue_backlog(bytes);
                 }
-                catch_up
-                    .cursor
-                    .position
-                    .store(batch.scanned_through, Ordering::Release);
+                let stopped_early = position < batch.scanned_through;
+                catch_up.cursor.position.store(position, Ordering::Release);
+                if stopped_early {
+                    break;
+                }
                 if batch.reached_head && self.try_go_live(&catch_up.cursor) {
                     session.finish_catch_up(catch_up);
                     break;

@@ -1,7 +1,9 @@
 //! One client's session: its bounded queue, its subscriptions, and the wake-ups that release a
 //! held `/meta/connect`.
 //!
-//! The queue holds shared `Bytes` (an event encoded once for all subscribers). The lock is a
+//! The queue holds shared `Bytes` (an event encoded once for all subscribers) and is bounded
+//! twice: in messages (CometD's `maxQueue`) and in bytes (`max_queue_bytes`), so a client that
+//! stops reading costs at most that much, whatever the size of the events. The lock is a
 //! plain mutex held for a few instructions and never across an `await`; waiting is done on a
 //! [`Notify`] with the register-then-check pattern, so a message enqueued between the check and
 //! the wait is never missed.
@@ -25,7 +27,8 @@ pub enum CloseReason {
     Disconnected,
     /// No connect within `maxInterval`.
     Expired,
-    /// Its queue passed `maxQueue`: the client reads more slowly than messages arrive.
+    /// Its queue passed `maxQueue` or `max_queue_bytes`, or a write to its socket did not
+    /// finish within `write_timeout`: the client reads more slowly than messages arrive.
     QueueOverflow,
     /// Its credentials stopped being valid.
     AuthInvalid,
@@ -63,6 +66,8 @@ pub(crate) enum Queued {
 #[derive(Debug)]
 struct State {
     queue: VecDeque<Bytes>,
+    /// The bytes of the messages in `queue`.
+    queued_bytes: usize,
     /// Subscriptions as the client wrote them.
     subscriptions: HashSet<String>,
     /// Subscriptions still reading their backlog from the log.
@@ -77,11 +82,21 @@ struct State {
     closed: Option<CloseReason>,
 }
 
+/// Takes up to `max` messages from the front of the queue.
+fn state_drain(state: &mut State, max: usize) -> Vec<Bytes> {
+    let n = state.queue.len().min(max);
+    let taken: Vec<Bytes> = state.queue.drain(..n).collect();
+    state.queued_bytes -= taken.iter().map(Bytes::len).sum::<usize>();
+    taken
+}
+
 /// A client's session.
 #[derive(Debug)]
 pub struct Session {
     id: String,
     principal: Principal,
+    /// The most bytes the queue may hold.
+    max_queue_bytes: usize,
     state: Mutex<State>,
     wake: Notify,
     /// Held while the session's backlog is read from the log (see `replay.rs`).
@@ -89,12 +104,14 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(id: String, principal: Principal) -> Self {
+    pub(crate) fn new(id: String, principal: Principal, max_queue_bytes: usize) -> Self {
         Self {
             id,
             principal,
+            max_queue_bytes,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                queued_bytes: 0,
                 subscriptions: HashSet::new(),
                 catch_ups: Vec::new(),
                 connected: false,
@@ -182,10 +199,13 @@ impl Session {
         if state.closed.is_some() {
             return Queued::Behind;
         }
-        if state.queue.len() >= max_queue {
+        if state.queue.len() >= max_queue
+            || state.queued_bytes + message.len() > self.max_queue_bytes
+        {
             return Queued::Full;
         }
         let first = state.queue.is_empty();
+        state.queued_bytes += message.len();
         state.queue.push_back(message);
         if first {
             Queued::First
@@ -207,6 +227,7 @@ impl Session {
             if state.closed.is_some() {
                 return;
             }
+            state.queued_bytes += message.len();
             state.queue.push_back(message);
         }
         self.wake.notify_waiters();
@@ -214,9 +235,12 @@ impl Session {
 
     /// Takes up to `max` queued messages.
     pub fn drain(&self, max: usize) -> Vec<Bytes> {
-        let mut state = self.state();
-        let n = state.queue.len().min(max);
-        state.queue.drain(..n).collect()
+        state_drain(&mut self.state(), max)
+    }
+
+    /// Bytes of the queued messages.
+    pub fn queued_bytes(&self) -> usize {
+        self.state().queued_bytes
     }
 
     /// Whether a connect is being held for this session right now.
@@ -266,7 +290,8 @@ impl Session {
             let first = state.closed.is_none();
             if first {
                 state.closed = Some(reason);
-                state.queue.clear();
+                state.queue = VecDeque::new(); // the memory goes now, not when the last Arc does
+                state.queued_bytes = 0;
             }
             first
         };
@@ -311,8 +336,7 @@ impl Session {
                     return WaitOutcome::Superseded;
                 }
                 if !state.queue.is_empty() {
-                    let n = state.queue.len().min(max);
-                    return WaitOutcome::Messages(state.queue.drain(..n).collect());
+                    return WaitOutcome::Messages(state_drain(&mut state, max));
                 }
             }
             tokio::select! {

@@ -189,7 +189,11 @@ mod tests {
     use crate::policy::Principal;
 
     fn session(id: &str) -> Arc<Session> {
-        Arc::new(Session::new(id.to_owned(), Principal::default()))
+        Arc::new(Session::new(
+            id.to_owned(),
+            Principal::default(),
+            usize::MAX,
+        ))
     }
 
     fn live() -> Arc<ReplayCursor> {

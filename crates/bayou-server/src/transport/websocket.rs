@@ -21,7 +21,9 @@
 //! deadline. Nothing is awaited while a lock is held.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{
@@ -38,7 +40,9 @@ use tokio::time::Instant;
 use super::{credentials, endpoint, long_polling, AppState};
 use crate::config::TransportKind;
 use crate::engine::HoldGuard;
-use crate::engine::{segments, Engine, RequestContext, Segment, Session, Step, WaitOutcome};
+use crate::engine::{
+    segments, CloseReason, Engine, RequestContext, Segment, Session, Step, WaitOutcome,
+};
 use crate::metrics as m;
 use crate::policy::Credentials;
 
@@ -160,6 +164,8 @@ impl Connection {
 
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
+        let stalled = AtomicBool::new(false);
+        let write_timeout = (self.engine.config().write_timeout, &stalled);
         let mut shutdown = self.engine.shutdown_signal();
         let mut dropped = self.engine.drop_signal();
         loop {
@@ -172,7 +178,7 @@ impl Connection {
                 self.engine.fill_from_log(session).await;
             }
             let outgoing = self.ready_messages();
-            if !outgoing.is_empty() && send(&mut sink, &outgoing).await.is_err() {
+            if !outgoing.is_empty() && send(&mut sink, write_timeout, &outgoing).await.is_err() {
                 break;
             }
             if self.engine.is_shutting_down() && self.held.is_none() {
@@ -192,13 +198,13 @@ impl Connection {
                             errors::MAXIMUM_REQUEST_SIZE.to_owned(),
                             self.engine.retry_advice(),
                         );
-                        if send(&mut sink, &[error]).await.is_err() {
+                        if send(&mut sink, write_timeout, &[error]).await.is_err() {
                             break;
                         }
                     }
                     Some(Ok(WsMessage::Text(text))) => {
                         let replies = self.receive(text.as_bytes()).await;
-                        if !replies.is_empty() && send(&mut sink, &replies).await.is_err() {
+                        if !replies.is_empty() && send(&mut sink, write_timeout, &replies).await.is_err() {
                             break;
                         }
                         if self.closing {
@@ -210,7 +216,7 @@ impl Connection {
                             "400::Binary frames are not supported; send JSON text".into(),
                             self.engine.retry_advice(),
                         );
-                        if send(&mut sink, &[error]).await.is_err() {
+                        if send(&mut sink, write_timeout, &[error]).await.is_err() {
                             break;
                         }
                     }
@@ -241,7 +247,7 @@ impl Connection {
                 } => {
                     if let Some(held) = self.held.take() {
                         let reply = self.finish(held, WaitOutcome::Timeout);
-                        if send(&mut sink, &[reply]).await.is_err() {
+                        if send(&mut sink, write_timeout, &[reply]).await.is_err() {
                             break;
                         }
                     }
@@ -251,13 +257,23 @@ impl Connection {
                     // Fault injection: answer the held connect, then drop the socket.
                     if let Some(held) = self.held.take() {
                         let reply = self.finish(held, WaitOutcome::Superseded);
-                        let _ = send(&mut sink, &[reply]).await;
+                        let _ = send(&mut sink, write_timeout, &[reply]).await;
                     }
                     break;
                 }
             }
         }
-        let _ = sink.send(WsMessage::Close(None)).await;
+        if stalled.load(Ordering::Relaxed) {
+            // The client stopped reading: its session goes too (it resumes by replay), and the
+            // socket is dropped without waiting on a close frame it would not read either.
+            if let Some(session) = &self.session {
+                self.engine
+                    .remove_session(session.id(), CloseReason::QueueOverflow);
+            }
+            metrics::counter!(m::REQUESTS_REFUSED, "reason" => "write_timeout").increment(1);
+            return;
+        }
+        let _ = tokio::time::timeout(write_timeout.0, sink.send(WsMessage::Close(None))).await;
     }
 
     /// Messages to push now: queued events, and the reply of a held connect that was replaced
@@ -370,7 +386,13 @@ impl Connection {
 }
 
 /// Sends messages as one frame holding a JSON array.
-async fn send<S>(sink: &mut S, messages: &[Bytes]) -> Result<(), axum::Error>
+/// Sends `messages` as one frame. A write that takes longer than `timeout` (the client is not
+/// reading, and the socket's buffers are full) fails and marks the connection stalled.
+async fn send<S>(
+    sink: &mut S,
+    (timeout, stalled): (Duration, &AtomicBool),
+    messages: &[Bytes],
+) -> Result<(), axum::Error>
 where
     S: futures_util::Sink<WsMessage, Error = axum::Error> + Unpin,
 {
@@ -379,5 +401,11 @@ where
     let frame = encode_array(messages);
     // Every piece is JSON produced by serde_json, hence UTF-8.
     let text = Utf8Bytes::try_from(frame).map_err(axum::Error::new)?;
-    sink.send(WsMessage::Text(text)).await
+    match tokio::time::timeout(timeout, sink.send(WsMessage::Text(text))).await {
+        Ok(sent) => sent,
+        Err(_) => {
+            stalled.store(true, Ordering::Relaxed);
+            Err(axum::Error::new("write timed out"))
+        }
+    }
 }

@@ -3,4 +3,5 @@
 
 mod bayeux;
 mod replay;
+mod slow_consumers;
 mod support;
