@@ -30,6 +30,12 @@ pub const SESSION_USER_MISMATCH: &str =
 pub const CHANNEL_CASE_MISMATCH: &str = "404::channel names may not vary only by case";
 pub const CHANNEL_LIMIT_EXCEEDED: &str =
     "403::Unable to create channel dynamically, maximum channel limit has been exceeded";
+/// Salesforce's refusal of a handshake when one origin holds too many connections (in
+/// `ext.sfdc.failureReason`, with `403::Handshake denied`).
+pub const TOO_MANY_CONNECTIONS: &str = "403::To protect all customers from excessive use and \
+     Denial of Service attacks, we limit the number of simultaneous connections per server. Your \
+     request has been denied because this limit has been exceeded. Please try your request again \
+     later.";
 pub const SERVER_TOO_BUSY: &str = "503::Server is too busy.  Please try your request again later.";
 
 /// `400::API version in the URI is mandatory. URI format: '/cometd/66.0'`
@@ -104,6 +110,11 @@ pub fn malformed_json(why: &str) -> String {
 /// The event log could not store a published event.
 pub fn event_not_stored(why: &str) -> String {
     format!("500::Event could not be stored: {why}")
+}
+
+/// A subscribe that would take a session past its subscription limit.
+pub fn too_many_subscriptions(max: usize) -> String {
+    format!("403::Too many subscriptions in one session (the limit is {max})")
 }
 
 /// Publishing to a channel the server refuses publishes on.

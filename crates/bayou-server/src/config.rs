@@ -60,6 +60,12 @@ pub struct EngineConfig {
     pub secure_cookies: bool,
     /// Most sessions at once (Salesforce's "concurrent clients" allocation); `None`: no limit.
     pub max_sessions: Option<usize>,
+    /// Most sessions one user may hold at once; `None`: no limit.
+    pub max_sessions_per_user: Option<usize>,
+    /// Most sessions one client address may hold at once; `None`: no limit.
+    pub max_sessions_per_address: Option<usize>,
+    /// Most subscriptions one session may hold.
+    pub max_subscriptions_per_session: usize,
     /// Daily delivery allocations by kind of channel; empty: no limit.
     pub delivery_allocations: Vec<crate::engine::DeliveryAllocation>,
     /// The longest the dispatcher waits, after a round that woke many sessions, before the
@@ -84,6 +90,10 @@ impl Default for EngineConfig {
             transports: vec![TransportKind::WebSocket, TransportKind::LongPolling],
             secure_cookies: false,
             max_sessions: None,
+            // Salesforce's largest concurrent-client allocation (2,000 per org), for one user.
+            max_sessions_per_user: Some(2_000),
+            max_sessions_per_address: None,
+            max_subscriptions_per_session: 1_000,
             delivery_allocations: Vec::new(),
             max_coalesce: Duration::from_millis(10),
         }

@@ -76,6 +76,7 @@ impl Engine {
         let session = Arc::new(Session::new(
             client_id.clone(),
             principal,
+            ctx.credentials.remote_addr.map(|a| a.ip()),
             self.config.max_queue_bytes,
         ));
         {
@@ -89,6 +90,20 @@ impl Engine {
                 drop(sessions);
                 return denied(message, errors::CONCURRENT_CLIENT_LIMIT);
             }
+            let mut counts = self.session_counts.lock();
+            let (per_user, per_address) = (
+                self.config.max_sessions_per_user,
+                self.config.max_sessions_per_address,
+            );
+            if !counts.admits(session.origin(), per_user, per_address) {
+                drop(counts);
+                drop(sessions);
+                metrics::counter!(m::REQUESTS_REFUSED, "reason" => "sessions_per_origin")
+                    .increment(1);
+                return denied(message, errors::TOO_MANY_CONNECTIONS);
+            }
+            counts.add(session.origin());
+            drop(counts);
             sessions.insert(client_id.clone(), session);
         }
         metrics::gauge!(m::SESSIONS).increment(1.0);

@@ -23,6 +23,7 @@ mod replay;
 mod segment;
 mod services;
 mod session;
+mod session_counts;
 mod stats;
 mod subscribe;
 mod subscriptions;
@@ -85,6 +86,8 @@ pub struct RequestContext<'a> {
 pub struct Engine {
     config: EngineConfig,
     sessions: RwLock<HashMap<String, Arc<Session>>>,
+    /// Sessions per user and per client address; changed only under `sessions`' write lock.
+    session_counts: Mutex<session_counts::SessionCounts>,
     index: RwLock<SubscriptionIndex>,
     services: ServiceRegistry,
     policy: Arc<dyn SecurityPolicy>,
@@ -131,6 +134,7 @@ impl Engine {
         Arc::new(Self {
             config,
             sessions: RwLock::new(HashMap::new()),
+            session_counts: Mutex::new(session_counts::SessionCounts::default()),
             index: RwLock::new(SubscriptionIndex::default()),
             services: ServiceRegistry::default(),
             policy,
@@ -341,8 +345,13 @@ impl Engine {
     /// Ends a session: closes it (waking a held connect), and removes it and its
     /// subscriptions. Its next request gets `403::Unknown client`.
     pub fn remove_session(&self, client_id: &str, reason: CloseReason) -> bool {
-        let Some(session) = self.sessions.write().remove(client_id) else {
-            return false;
+        let session = {
+            let mut sessions = self.sessions.write();
+            let Some(session) = sessions.remove(client_id) else {
+                return false;
+            };
+            self.session_counts.lock().remove(session.origin());
+            session
         };
         session.close(reason);
         let subscriptions = session.subscriptions();

@@ -9,6 +9,7 @@
 //! the wait is never missed.
 
 use std::collections::{HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -95,6 +96,8 @@ fn state_drain(state: &mut State, max: usize) -> Vec<Bytes> {
 pub struct Session {
     id: String,
     principal: Principal,
+    /// The client's address at the handshake.
+    address: Option<IpAddr>,
     /// The most bytes the queue may hold.
     max_queue_bytes: usize,
     state: Mutex<State>,
@@ -104,10 +107,16 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(id: String, principal: Principal, max_queue_bytes: usize) -> Self {
+    pub(crate) fn new(
+        id: String,
+        principal: Principal,
+        address: Option<IpAddr>,
+        max_queue_bytes: usize,
+    ) -> Self {
         Self {
             id,
             principal,
+            address,
             max_queue_bytes,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -138,6 +147,14 @@ impl Session {
     /// Who opened the session.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// Whom and where from the session counts against (see `session_counts.rs`).
+    pub(super) fn origin(&self) -> super::session_counts::Origin<'_> {
+        super::session_counts::Origin {
+            user: self.principal.user_id.as_deref(),
+            address: self.address,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -276,6 +293,16 @@ impl Session {
     /// Forgets a catch-up that went live.
     pub(crate) fn finish_catch_up(&self, catch_up: &Arc<CatchUp>) {
         self.state().catch_ups.retain(|c| !Arc::ptr_eq(c, catch_up));
+    }
+
+    /// Whether the session holds `subscription` (as the client wrote it).
+    pub fn has_subscription(&self, subscription: &str) -> bool {
+        self.state().subscriptions.contains(subscription)
+    }
+
+    /// How many subscriptions the session holds.
+    pub fn subscription_count(&self) -> usize {
+        self.state().subscriptions.len()
     }
 
     /// The session's subscriptions, as the client wrote them.

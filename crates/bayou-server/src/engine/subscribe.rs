@@ -40,6 +40,17 @@ impl Engine {
             Ok(request) => request,
             Err(reply) => return *reply,
         };
+        let new = subscriptions
+            .iter()
+            .filter(|s| !session.has_subscription(&s.raw))
+            .count();
+        let max = self.config.max_subscriptions_per_session;
+        if session.subscription_count() + new > max {
+            return self
+                .failure(&message, errors::too_many_subscriptions(max))
+                .with_client_id(session.id())
+                .with_subscription(subscription_echo(&message));
+        }
         let checked = subscriptions
             .iter()
             .map(|s| {

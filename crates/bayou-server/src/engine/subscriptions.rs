@@ -192,6 +192,7 @@ mod tests {
         Arc::new(Session::new(
             id.to_owned(),
             Principal::default(),
+            None,
             usize::MAX,
         ))
     }

@@ -2,6 +2,7 @@
 //! event log in a temporary directory. One test binary, several files.
 
 mod bayeux;
+mod limits;
 mod replay;
 mod slow_consumers;
 mod support;
