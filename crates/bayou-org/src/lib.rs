@@ -88,6 +88,10 @@ pub struct OrgConfig {
     /// Objects whose changes publish Change Data Capture events (more can be selected at run
     /// time through the admin API).
     pub cdc_entities: Vec<String>,
+    /// Failed logins after which a username is locked out (Salesforce's default: 10).
+    pub max_login_failures: u32,
+    /// How long a lockout lasts (Salesforce's default: 15 minutes).
+    pub login_lockout: Duration,
 }
 
 /// Whether Bayeux clients may publish on channels matching a pattern.
@@ -109,6 +113,8 @@ impl Default for OrgConfig {
             max_streaming_channels: None,
             dynamic_channels: false,
             cdc_entities: Vec::new(),
+            max_login_failures: 10,
+            login_lockout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -118,6 +124,8 @@ pub struct Org {
     identity: RwLock<Identity>,
     org_id: String,
     pub(crate) tokens: Tokens,
+    /// Password and secret checks, throttled.
+    pub(crate) passwords: auth::passwords::PasswordChecks,
     pub(crate) config: OrgConfig,
     /// Records live in the event log's store, so changes and events commit together.
     pub(crate) store: Arc<dyn RecordStore>,
@@ -176,6 +184,10 @@ impl Org {
             cdc: RwLock::new(cdc),
             commit_number: AtomicU64::new(0),
             tokens: Tokens::new(&org_id, Arc::clone(&storage.tokens)),
+            passwords: auth::passwords::PasswordChecks::new(
+                config.max_login_failures,
+                config.login_lockout,
+            ),
             identity: RwLock::new(identity),
             org_id,
             config,
@@ -349,4 +361,22 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
         remote_addr: None,
     };
     credentials.token().map(str::to_owned)
+}
+
+/// The client's IP address, when the server was started with connection info (as `bayou serve`
+/// is); `None` otherwise.
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let connect = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Self(connect.map(|info| info.0.ip())))
+    }
 }

@@ -278,6 +278,7 @@ impl Settings {
             max_streaming_channels,
             dynamic_channels: args.dynamic_channels || file.dynamic_channels.unwrap_or(false),
             cdc_entities: args.cdc_entities.or(file.cdc_entities).unwrap_or_default(),
+            ..OrgConfig::default()
         };
         let credentials = CredentialOverrides {
             username: args.username,

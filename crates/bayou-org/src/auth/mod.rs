@@ -2,5 +2,6 @@
 //! and the check streaming clients go through (`streaming.rs`).
 
 pub mod oauth;
+pub mod passwords;
 pub mod soap;
 pub mod streaming;

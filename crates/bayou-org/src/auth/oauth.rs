@@ -6,6 +6,7 @@
 //! with a browser), so that the refresh grant can be used and tested without one.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
@@ -18,8 +19,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::identity::verify_secret;
-use crate::{bearer_token, Org};
+use crate::{bearer_token, ClientAddress, Org};
 
 /// An OAuth error reply: HTTP 400 (401 for a bad client secret) with `error` and
 /// `error_description`, as Salesforce sends them.
@@ -41,6 +41,7 @@ fn invalid_grant() -> Response {
 
 pub async fn token(
     State(org): State<Arc<Org>>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
@@ -81,8 +82,8 @@ pub async fn token(
             "client identifier invalid",
         );
     };
-    // Checked under the identity lock; tokens are issued once it is released.
-    let (user_id, with_refresh, parent) = match check_grant(&org, grant_type, client_id, &param) {
+    let grant = check_grant(&org, grant_type, client_id, &param, address).await;
+    let (user_id, with_refresh, parent) = match grant {
         Ok(grant) => grant,
         Err(refused) => return refused,
     };
@@ -101,16 +102,18 @@ pub async fn token(
 }
 
 /// Who the grant is for, whether it also gets a refresh token, and the refresh token an access
-/// token is issued from — or the error reply.
+/// token is issued from — or the error reply. Secrets are checked off the async workers, and
+/// password logins are throttled (see `passwords.rs`).
 #[allow(clippy::result_large_err)]
-fn check_grant<'a>(
+async fn check_grant<'a>(
     org: &Org,
     grant_type: &str,
     client_id: &str,
-    param: &dyn Fn(&str) -> Option<&'a str>,
+    param: &(dyn Fn(&str) -> Option<&'a str> + Sync),
+    address: Option<IpAddr>,
 ) -> Result<(String, bool, Option<&'a str>), Response> {
-    let identity = org.identity();
-    let Some(app) = identity.app(client_id).cloned() else {
+    let app = org.identity().app(client_id).cloned();
+    let Some(app) = app else {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_client_id",
@@ -120,7 +123,10 @@ fn check_grant<'a>(
     // The secret is optional for the password and refresh flows (Salesforce allows public
     // clients there) but checked whenever it is given.
     let secret = param("client_secret");
-    let secret_ok = secret.is_some_and(|s| verify_secret(s, &app.secret_hash));
+    let secret_ok = match secret {
+        Some(secret) => org.passwords.verify(secret, Some(&app.secret_hash)).await,
+        None => false,
+    };
     if secret.is_some() && !secret_ok {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -133,13 +139,13 @@ fn check_grant<'a>(
             let (Some(username), Some(password)) = (param("username"), param("password")) else {
                 return Err(invalid_grant());
             };
-            let Some(user) = identity.user_by_name(username) else {
-                return Err(invalid_grant());
-            };
-            if !verify_secret(password, &user.password_hash) {
-                return Err(invalid_grant());
+            let user = org.identity().user_by_name(username).cloned();
+            let hash = user.as_ref().map(|u| u.password_hash.as_str());
+            let accepted = org.passwords.login(username, password, hash, address).await;
+            match (accepted, user) {
+                (true, Some(user)) => Ok((user.id, true, None)),
+                _ => Err(invalid_grant()),
             }
-            Ok((user.id.clone(), true, None))
         }
         "client_credentials" => {
             if !secret_ok {

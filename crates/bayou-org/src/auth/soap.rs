@@ -25,8 +25,7 @@ use quick_xml::escape::{partial_escape, resolve_predefined_entity};
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
-use crate::identity::verify_secret;
-use crate::Org;
+use crate::{ClientAddress, Org};
 
 /// The largest SOAP request read: a login envelope is well under 1 KiB; 64 KiB leaves room for
 /// verbose toolkits (long headers, comments) and nothing more.
@@ -223,6 +222,7 @@ fn invalid_login() -> Response {
 
 pub async fn login(
     State(org): State<Arc<Org>>,
+    ClientAddress(address): ClientAddress,
     Path(rest): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -265,12 +265,13 @@ pub async fn login(
         Ok(Request::Login { .. }) => return invalid_login(),
     };
     let username = username.trim();
-    let user = org
-        .identity()
-        .user_by_name(username)
-        .filter(|u| verify_secret(&password, &u.password_hash))
-        .cloned();
-    let Some(user) = user else {
+    let user = org.identity().user_by_name(username).cloned();
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let accepted = org
+        .passwords
+        .login(username, &password, hash, address)
+        .await;
+    let (true, Some(user)) = (accepted, user) else {
         return invalid_login();
     };
     let Ok(session_id) = org.tokens.issue_access(&user.id, None).await else {

@@ -6,6 +6,7 @@ mod cdc;
 mod events;
 mod faults;
 mod generic;
+mod lockout;
 mod login;
 mod overview;
 mod reach;
