@@ -33,10 +33,19 @@ pub async fn query(
     }
 }
 
+/// Salesforce's limit on the length of a SOQL statement.
+const MAX_QUERY_CHARS: usize = 100_000;
+
 async fn run(org: &Org, version: &str, q: Option<&str>) -> Result<Value, RestError> {
     let q = q.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
         RestError::bad_request("MALFORMED_QUERY", "A query string has to be specified")
     })?;
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(RestError::bad_request(
+            "MALFORMED_QUERY",
+            format!("SOQL statements cannot be longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
     let query = bayou_soql::parse(q).map_err(|e| RestError::bad_request(e.code, e.describe(q)))?;
     let (object, _) = objects::lookup(&query.object.name).ok_or_else(|| {
         RestError::bad_request(
