@@ -258,6 +258,7 @@ impl Org {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
+            .filter(|host| is_authority(host))
             .unwrap_or("127.0.0.1:8080");
         format!("http://{host}")
     }
@@ -351,6 +352,29 @@ async fn load_topics(store: &dyn RecordStore) -> Result<Vec<Arc<pushtopic::PushT
     Ok(topics)
 }
 
+/// Whether a `Host` header is a plain `host[:port]` (a name, an IPv4 address or a bracketed IPv6
+/// address): it is echoed into `instance_url`, the identity URL and SOAP's `serverUrl`, so
+/// anything else (quotes, markup, paths, credentials) is not used.
+fn is_authority(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
+    };
+    port_ok && name_ok
+}
+
 /// The token of an `Authorization: Bearer|OAuth <token>` header (or a bare token).
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
     let credentials = bayou_server::Credentials {
@@ -378,5 +402,36 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
         Ok(Self(connect.map(|info| info.0.ip())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_authority;
+
+    #[test]
+    fn only_plain_authorities_are_echoed() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "bayou.example.com:443",
+            "[::1]:8080",
+            "[::1]",
+        ] {
+            assert!(is_authority(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.com/path",
+            "a\"><script>",
+            "user@host",
+            "host:80:80",
+            "host:",
+            "host:123456",
+            "[not-v6]:80",
+            "::1",
+        ] {
+            assert!(!is_authority(host), "{host}");
+        }
     }
 }

@@ -59,8 +59,10 @@ impl LikePattern {
     /// `text × ⌈segment / 64⌉` word operations, whatever the pattern.
     pub fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
-        let segments: Vec<&[LikeElement]> =
-            self.elements.split(|e| *e == LikeElement::AnyChars).collect();
+        let segments: Vec<&[LikeElement]> = self
+            .elements
+            .split(|e| *e == LikeElement::AnyChars)
+            .collect();
         let (first, rest) = match segments.split_first() {
             Some(split) => split,
             None => return text.is_empty(),
@@ -113,7 +115,10 @@ fn find(segment: &[LikeElement], text: &[char]) -> Option<usize> {
             _ => any[bit.0] |= bit.1,
         }
     }
-    let last = ((segment.len() - 1) / 64, 1_u64 << ((segment.len() - 1) % 64));
+    let last = (
+        (segment.len() - 1) / 64,
+        1_u64 << ((segment.len() - 1) % 64),
+    );
     let mut state = vec![0_u64; words];
     for (t, c) in text.iter().enumerate() {
         let mask = masks.get(&fold(*c));
@@ -210,11 +215,16 @@ mod tests {
 
     #[test]
     fn segments_longer_than_a_word_and_underscores() {
-        let segment: String = (0..150).map(|i| if i % 7 == 0 { '_' } else { 'x' }).collect();
+        let segment: String = (0..150)
+            .map(|i| if i % 7 == 0 { '_' } else { 'x' })
+            .collect();
         let text = format!("yy{}zz", "x".repeat(150));
         assert!(like(&format!("%{segment}%"), &text));
         assert!(like(&format!("yy{segment}zz"), &text));
-        assert!(!like(&format!("%{segment}x%"), &format!("yy{}", "x".repeat(149))));
+        assert!(!like(
+            &format!("%{segment}x%"),
+            &format!("yy{}", "x".repeat(149))
+        ));
     }
 
     /// The obvious backtracking matcher, as the reference for the property test.
