@@ -142,10 +142,10 @@ impl Identity {
             (identity, Some(credentials))
         };
         identity.apply(overrides, created.as_mut())?;
-        std::fs::create_dir_all(data_dir).map_err(io)?;
+        create_private_dir(data_dir).map_err(io)?;
         let json = serde_json::to_string_pretty(&identity)
             .map_err(|e| OrgError::Internal(e.to_string()))?;
-        std::fs::write(&path, json).map_err(io)?;
+        write_private(&path, &json).map_err(io)?;
         if let Some(credentials) = &created {
             write_private(&data_dir.join("credentials.txt"), &credentials.describe())
                 .map_err(io)?;
@@ -223,6 +223,8 @@ impl Identity {
     }
 }
 
+/// Writes a file only its owner may read (it holds password hashes or credentials); a file
+/// left readable by an earlier version is made private too.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -232,12 +234,45 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(text.as_bytes())
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}
+
+/// Creates the data directory (if needed) so that only its owner may enter it: the event log,
+/// the records and `org.json` inside are then private whatever their own modes.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_and_org_json_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Identity::load_or_create(&data, &CredentialOverrides::default()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("org.json")), 0o600);
+        assert_eq!(mode(&data.join("credentials.txt")), 0o600);
+    }
 
     #[test]
     fn first_start_creates_credentials_that_verify_and_later_starts_keep_them() {

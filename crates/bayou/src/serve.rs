@@ -34,7 +34,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before announcing readiness, so a stop request sent the moment the
     // server says it is listening is a graceful stop, not the default "terminate".
     let shutdown = shutdown_signal().context("cannot install signal handlers")?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    bayou_org::identity::create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()
