@@ -66,6 +66,9 @@ pub struct EngineConfig {
     pub max_sessions_per_address: Option<usize>,
     /// Most subscriptions one session may hold.
     pub max_subscriptions_per_session: usize,
+    /// Origins (`https://app.example.com`, or `*`) whose pages may open WebSockets besides the
+    /// server's own; an upgrade from any other `Origin` gets HTTP 403.
+    pub allowed_origins: Vec<String>,
     /// Daily delivery allocations by kind of channel; empty: no limit.
     pub delivery_allocations: Vec<crate::engine::DeliveryAllocation>,
     /// The longest the dispatcher waits, after a round that woke many sessions, before the
@@ -94,6 +97,7 @@ impl Default for EngineConfig {
             max_sessions_per_user: Some(2_000),
             max_sessions_per_address: None,
             max_subscriptions_per_session: 1_000,
+            allowed_origins: Vec::new(),
             delivery_allocations: Vec::new(),
             max_coalesce: Duration::from_millis(10),
         }

@@ -66,6 +66,11 @@ pub async fn upgrade(
     if let Err(error) = endpoint::api_version(&rest) {
         return (StatusCode::BAD_REQUEST, error).into_response();
     }
+    if !origin_allowed(&headers, &app.engine.config().allowed_origins) {
+        // Cross-site WebSocket hijacking: a page elsewhere opening a socket with the browser's
+        // ambient credentials. Browsers always send `Origin`; other clients need not.
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
     let mut credentials = credentials(&headers, Some(peer));
     if credentials.authorization.is_none() {
         credentials.authorization = subprotocol_token(&headers).map(|t| format!("Bearer {t}"));
@@ -101,6 +106,24 @@ pub async fn upgrade(
 /// The subprotocol a browser offers, beside `bayou-token.<token>`, to authenticate a socket;
 /// the server selects it.
 pub const AUTH_PROTOCOL: &str = "bayou-auth";
+
+/// Whether a WebSocket upgrade's `Origin` (if any) is this server's own (same scheme-less
+/// `host[:port]` as its `Host`) or one of `allowed` (`https://app.example.com`, or `*`).
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/') == origin)
+    {
+        return true;
+    }
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    !authority.is_empty() && host == Some(authority)
+}
 
 /// The token of a `bayou-token.<token>` subprotocol, when `bayou-auth` is offered too.
 fn subprotocol_token(headers: &HeaderMap) -> Option<String> {

@@ -3,6 +3,7 @@
 
 mod bayeux;
 mod limits;
+mod origins;
 mod replay;
 mod slow_consumers;
 mod support;
