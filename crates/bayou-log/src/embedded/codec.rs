@@ -23,6 +23,24 @@ pub fn replay_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
+/// The key of an event in the by-channel index: the channel's length (2 bytes), the channel,
+/// then the replay id (8 bytes big-endian), so one channel's events are one key range, in id
+/// order, and no channel's range runs into another's.
+pub fn index_key(channel: &str, replay_id: u64) -> Vec<u8> {
+    let channel = clipped(channel);
+    let mut key = Vec::with_capacity(2 + channel.len() + 8);
+    // Clipped to 15 bits, so the cast cannot truncate.
+    key.extend_from_slice(&(channel.len() as u16).to_be_bytes());
+    key.extend_from_slice(channel);
+    key.extend_from_slice(&replay_id.to_be_bytes());
+    key
+}
+
+/// The replay id of a by-channel index key.
+pub fn index_replay_id(key: &[u8]) -> Option<u64> {
+    replay_id(key.get(key.len().checked_sub(8)?..)?)
+}
+
 fn clipped(text: &str) -> &[u8] {
     let len = text.len().min(usize::from(LENGTH_MASK));
     &text.as_bytes()[..len]

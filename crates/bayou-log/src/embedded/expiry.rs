@@ -54,7 +54,7 @@ pub(super) fn expire(inner: &Inner, now_ms: i64) -> Result<u64, LogError> {
     let rules = inner.policy.rules();
     let age_ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let youngest_cutoff = now_ms.saturating_sub(age_ms(inner.policy.shortest_age()));
-    let mut doomed: Vec<(u64, usize)> = Vec::new();
+    let mut doomed: Vec<Doomed> = Vec::new();
     for guard in inner.events.iter() {
         let (key, value) = guard.into_inner()?;
         let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
@@ -64,7 +64,7 @@ pub(super) fn expire(inner: &Inner, now_ms: i64) -> Result<u64, LogError> {
         }
         let rule = inner.policy.rule_index(channel);
         if created_ms < now_ms.saturating_sub(age_ms(rules[rule].max_age)) {
-            doomed.push((replay_id, rule));
+            doomed.push((replay_id, rule, channel.to_owned()));
         }
     }
     if rules.iter().any(|r| r.max_bytes.is_some()) {
@@ -74,7 +74,7 @@ pub(super) fn expire(inner: &Inner, now_ms: i64) -> Result<u64, LogError> {
 }
 
 /// Events beyond their rule's byte budget, newest kept first.
-fn over_size(inner: &Inner) -> Result<Vec<(u64, usize)>, LogError> {
+fn over_size(inner: &Inner) -> Result<Vec<Doomed>, LogError> {
     let rules = inner.policy.rules();
     let mut used = vec![0_u64; rules.len()];
     let mut doomed = Vec::new();
@@ -85,7 +85,7 @@ fn over_size(inner: &Inner) -> Result<Vec<(u64, usize)>, LogError> {
         let rule = inner.policy.rule_index(channel);
         used[rule] += value.len() as u64;
         if rules[rule].max_bytes.is_some_and(|max| used[rule] > max) {
-            doomed.push((replay_id, rule));
+            doomed.push((replay_id, rule, channel.to_owned()));
         }
     }
     Ok(doomed)
@@ -100,7 +100,11 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
         let (key, value) = guard.into_inner()?;
         let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
         let (_, channel, _) = codec::decode_header(replay_id, &value)?;
-        doomed.push((replay_id, inner.policy.rule_index(channel)));
+        doomed.push((
+            replay_id,
+            inner.policy.rule_index(channel),
+            channel.to_owned(),
+        ));
     }
     // Every rule's floor rises to `through`, even for rules that had nothing to remove: ids up to
     // there no longer name retained events of any channel.
@@ -118,13 +122,12 @@ fn record_floors_and_head(inner: &Inner, batch: &mut fjall::OwnedWriteBatch, flo
     batch.insert(&inner.meta, META_HEAD, inner.head().to_be_bytes());
 }
 
-/// Removes the `doomed` events (replay id, rule), raising each rule's floor to what it lost and
-/// every floor to at least `raise_all_to`.
-fn remove(
-    inner: &Inner,
-    mut doomed: Vec<(u64, usize)>,
-    raise_all_to: u64,
-) -> Result<u64, LogError> {
+/// An event to remove: its replay id, its retention rule and its channel (for the index).
+type Doomed = (u64, usize, String);
+
+/// Removes the `doomed` events, with their index entries, raising each rule's floor to what it
+/// lost and every floor to at least `raise_all_to`.
+fn remove(inner: &Inner, mut doomed: Vec<Doomed>, raise_all_to: u64) -> Result<u64, LogError> {
     if doomed.is_empty() && raise_all_to == 0 {
         return Ok(0);
     }
@@ -135,14 +138,16 @@ fn remove(
         *floor = (*floor).max(raise_all_to);
     }
     let mut highest = raise_all_to;
-    let mut chunks: Vec<&[(u64, usize)]> = doomed.chunks(10_000).collect();
+    let mut chunks: Vec<&[Doomed]> = doomed.chunks(10_000).collect();
     if chunks.is_empty() {
         chunks.push(&[]); // nothing to remove, but the raised floors must be written
     }
     for chunk in chunks {
         let mut batch = inner.db.batch();
-        for &(replay_id, rule) in chunk {
+        for (replay_id, rule, channel) in chunk {
+            let (replay_id, rule) = (*replay_id, *rule);
             batch.remove(&inner.events, codec::key(replay_id));
+            batch.remove(&inner.by_channel, codec::index_key(channel, replay_id));
             floors[rule] = floors[rule].max(replay_id);
             highest = highest.max(replay_id);
         }

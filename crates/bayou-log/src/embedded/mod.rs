@@ -1,6 +1,8 @@
 //! The embedded backend: an fjall database in the data directory.
 //!
-//! Keyspace `events` maps replay id → record. The head is the last key; keyspace `meta` keeps a
+//! Keyspace `events` maps replay id → record; keyspace `by_channel` indexes them by channel
+//! (channel, replay id → nothing), written in the same batch, so that replaying one channel
+//! reads that channel's events only, however large the log. The head is the last key; keyspace `meta` keeps a
 //! copy written whenever expiry removes events (so ids are never reused, even after every event
 //! is gone), the expired-event counter, and the per-rule retention floors. Since ids are
 //! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]), or with relaxed durability are written by the caller; the most recent events also stay
@@ -40,6 +42,8 @@ use writer::AppendRequest;
 
 const META_HEAD: &[u8] = b"head";
 const META_EXPIRED: &[u8] = b"expired";
+/// Set once every event is in the by-channel index.
+const META_INDEXED: &[u8] = b"indexed_by_channel";
 const META_FLOOR_PREFIX: &str = "floor:";
 const EVENTS_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -86,6 +90,8 @@ pub(crate) struct Inner {
     records: Keyspace,
     /// Committed positions (see [`crate::PositionStore`]).
     positions: Keyspace,
+    /// Events by channel (see `codec::index_key`).
+    by_channel: Keyspace,
     durability: Durability,
     policy: RetentionPolicy,
     head: watch::Sender<u64>,
@@ -154,6 +160,8 @@ impl EmbeddedLog {
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
         let records = db.keyspace("records", KeyspaceCreateOptions::default)?;
         let positions = db.keyspace("positions", KeyspaceCreateOptions::default)?;
+        let by_channel = db.keyspace("by_channel", KeyspaceCreateOptions::default)?;
+        index_existing_events(&events, &meta, &by_channel)?;
 
         let stored_head = read_u64(&meta, META_HEAD)?.unwrap_or(0);
         let last_key = match events.last_key_value() {
@@ -178,6 +186,7 @@ impl EmbeddedLog {
             meta,
             records,
             positions,
+            by_channel,
             durability: options.durability,
             policy: options.retention.clone(),
             head: watch::Sender::new(head),
@@ -224,6 +233,74 @@ impl EmbeddedLog {
             Err(_) => Box::pin(std::future::ready(work(&inner))),
         }
     }
+}
+
+/// Logs written before the by-channel index existed get it once, at open.
+fn index_existing_events(
+    events: &Keyspace,
+    meta: &Keyspace,
+    by_channel: &Keyspace,
+) -> Result<(), LogError> {
+    if meta.get(META_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let mut indexed = 0_u64;
+    let mut batch = Vec::new();
+    let write = |batch: &mut Vec<Vec<u8>>| -> Result<(), LogError> {
+        for key in batch.drain(..) {
+            by_channel.insert(key, [])?;
+        }
+        Ok(())
+    };
+    for guard in events.iter() {
+        let (key, value) = guard.into_inner()?;
+        let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        let (_, channel, _) = codec::decode_header(replay_id, &value)?;
+        batch.push(codec::index_key(channel, replay_id));
+        indexed += 1;
+        if batch.len() >= 100_000 {
+            write(&mut batch)?;
+            tracing::info!(indexed, "indexing the event log by channel");
+        }
+    }
+    write(&mut batch)?;
+    meta.insert(META_INDEXED, [1])?;
+    if indexed > 0 {
+        tracing::info!(indexed, "event log indexed by channel");
+    }
+    Ok(())
+}
+
+/// Reads one channel's events through the by-channel index: the work is proportional to the
+/// events returned, not to the log.
+fn read_channel(
+    inner: &Inner,
+    channel: &str,
+    after: u64,
+    head: u64,
+    max: usize,
+) -> Result<ReadBatch, LogError> {
+    let mut batch = ReadBatch {
+        events: Vec::new(),
+        scanned_through: head,
+        reached_head: true,
+    };
+    let range = codec::index_key(channel, after + 1)..=codec::index_key(channel, head);
+    for guard in inner.by_channel.range(range) {
+        let key = guard.key()?;
+        let replay_id = codec::index_replay_id(&key).ok_or(LogError::Corrupt(0))?;
+        // Removed by expiry between the two reads: nothing to return for it.
+        let Some(value) = inner.events.get(codec::key(replay_id))? else {
+            continue;
+        };
+        batch.events.push(codec::decode(replay_id, &value)?);
+        if batch.events.len() >= max {
+            batch.scanned_through = replay_id;
+            batch.reached_head = replay_id >= head;
+            break;
+        }
+    }
+    Ok(batch)
 }
 
 /// Reads from the database, examining at most `scan_limit` records (see [`EventLog::read`]).
@@ -291,7 +368,12 @@ impl EventLog for EmbeddedLog {
         if let Some(batch) = recent {
             return Box::pin(std::future::ready(Ok(batch)));
         }
-        self.off_runtime(move |inner| read_from_disk(inner, after, head, &filter, max, scan_limit))
+        self.off_runtime(move |inner| match &filter {
+            ChannelFilter::Pattern(channel) if !channel.contains('*') => {
+                read_channel(inner, channel, after, head, max)
+            }
+            _ => read_from_disk(inner, after, head, &filter, max, scan_limit),
+        })
     }
 
     fn head(&self) -> u64 {

@@ -333,3 +333,130 @@ fn futures_ready<T>(future: crate::StoreFuture<'_, T>) -> T {
         std::task::Poll::Pending => panic!("a read outside a runtime must not wait"),
     }
 }
+
+#[test]
+fn one_channel_is_read_through_the_index_whatever_the_log_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EmbeddedOptions {
+        recent_capacity: 8,
+        ..EmbeddedOptions::default()
+    };
+    let log = open(dir.path(), options);
+    let rt = rt();
+    let mut events: Vec<NewEvent> = (0..20_000)
+        .map(|i| event("/busy", &i.to_string()))
+        .collect();
+    events.insert(10_000, event("/quiet", "middle"));
+    rt.block_on(log.append(events)).unwrap();
+    rt.block_on(log.append(vec![event("/quiet", "last")]))
+        .unwrap();
+    // A scan examining at most 10 records per call would need thousands of calls; the index
+    // answers in one, and returns only the channel's events.
+    let batch = read(&log, 0, only("/quiet"), 100, 10);
+    let texts: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| String::from_utf8(e.bytes.to_vec()).unwrap())
+        .collect();
+    assert_eq!(texts, vec!["10001:middle", "20002:last"]);
+    assert!(batch.reached_head);
+    let empty = read(&log, 0, only("/never"), 100, 10);
+    assert!(empty.events.is_empty() && empty.reached_head);
+    assert_eq!(empty.scanned_through, 20_002);
+    // A limit stops the read at the last event returned.
+    let first = read(&log, 0, only("/quiet"), 1, 10);
+    assert_eq!(
+        (
+            first.events.len(),
+            first.scanned_through,
+            first.reached_head
+        ),
+        (1, 10_001, false)
+    );
+    let rest = read(&log, first.scanned_through, only("/quiet"), 1, 10);
+    assert_eq!(rest.events[0].replay_id, 20_002);
+}
+
+#[test]
+fn the_index_agrees_with_a_scan_and_forgets_expired_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EmbeddedOptions {
+        recent_capacity: 4,
+        ..EmbeddedOptions::default()
+    };
+    let log = open(dir.path(), options);
+    let channels = ["/a", "/b", "/a/b", "/c"];
+    let events = (0..400)
+        .map(|i| event(channels[(i * 7 + i / 3) % 4], &i.to_string()))
+        .collect();
+    rt().block_on(log.append(events)).unwrap();
+    for channel in channels {
+        let by_index = read(&log, 0, only(channel), 1_000, 1_000);
+        // A one-level wildcard of the same channel takes the scan path.
+        let scanned = read(&log, 0, ChannelFilter::All, 1_000, 1_000);
+        let expected: Vec<u64> = scanned
+            .events
+            .iter()
+            .filter(|e| &*e.channel == channel)
+            .map(|e| e.replay_id)
+            .collect();
+        let got: Vec<u64> = by_index.events.iter().map(|e| e.replay_id).collect();
+        assert_eq!(got, expected, "{channel}");
+    }
+    log.expire_through(200).unwrap();
+    for channel in channels {
+        let ids: Vec<u64> = read(&log, 0, only(channel), 1_000, 1_000)
+            .events
+            .iter()
+            .map(|e| e.replay_id)
+            .collect();
+        assert!(ids.iter().all(|id| *id > 200), "{channel}: {ids:?}");
+    }
+    let indexed_through_200 = log
+        .inner
+        .by_channel
+        .iter()
+        .map(|guard| codec::index_replay_id(&guard.key().unwrap()).unwrap())
+        .filter(|id| *id <= 200)
+        .count();
+    assert_eq!(
+        indexed_through_200, 0,
+        "expiry removed the index entries too"
+    );
+}
+
+#[test]
+fn a_log_from_before_the_index_is_indexed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path(), EmbeddedOptions::default());
+        let events = (0..50)
+            .map(|i| event(if i % 5 == 0 { "/x" } else { "/y" }, "e"))
+            .collect();
+        rt().block_on(log.append(events)).unwrap();
+        // As an older version left it: no index, no marker.
+        let keys: Vec<_> = log
+            .inner
+            .by_channel
+            .iter()
+            .map(|g| g.key().unwrap())
+            .collect();
+        for key in keys {
+            log.inner.by_channel.remove(key).unwrap();
+        }
+        log.inner.meta.remove(META_INDEXED).unwrap();
+    }
+    let log = open(
+        dir.path(),
+        EmbeddedOptions {
+            recent_capacity: 1,
+            ..EmbeddedOptions::default()
+        },
+    );
+    let ids: Vec<u64> = read(&log, 0, only("/x"), 100, 100)
+        .events
+        .iter()
+        .map(|e| e.replay_id)
+        .collect();
+    assert_eq!(ids, vec![1, 6, 11, 16, 21, 26, 31, 36, 41, 46]);
+}

@@ -129,6 +129,11 @@ fn commit_locked(
                 codec::key(next),
                 codec::encode_value(created, &event.channel, event.audience.as_ref(), &bytes),
             );
+            write.insert(
+                &inner.by_channel,
+                codec::index_key(&event.channel, next),
+                [],
+            );
             request_ids.push(next);
             let channel = match &last_channel {
                 Some(last) if **last == *event.channel => Arc::clone(last),
