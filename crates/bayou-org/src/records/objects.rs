@@ -25,7 +25,9 @@ pub fn lookup(name: &str) -> Option<(String, String)> {
     let base = name
         .strip_suffix("__c")
         .or_else(|| name.strip_suffix("__C"))?;
+    // Salesforce's object names are at most 40 characters.
     let valid = !base.is_empty()
+        && base.len() <= 40
         && base.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !base.contains("__");
@@ -70,5 +72,11 @@ mod tests {
         assert_eq!(lookup("Nope"), None);
         assert_eq!(lookup("__c"), None);
         assert_eq!(lookup("Bad-Name__c"), None);
+        assert!(lookup(&format!("{}__c", "a".repeat(40))).is_some());
+        assert_eq!(
+            lookup(&format!("{}__c", "a".repeat(41))),
+            None,
+            "names are at most 40"
+        );
     }
 }

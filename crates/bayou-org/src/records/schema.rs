@@ -50,6 +50,9 @@ pub struct Schema {
     objects: HashMap<String, HashMap<String, FieldKind>>,
 }
 
+/// Most custom objects an org may have (Salesforce's Unlimited Edition allocation).
+const MAX_CUSTOM_OBJECTS: usize = 2_000;
+
 impl Schema {
     /// A schema knowing PushTopic's fields.
     pub fn new() -> Self {
@@ -62,9 +65,18 @@ impl Schema {
         schema
     }
 
-    /// Checks the values of `fields` against the known kinds of `object`'s fields.
+    /// Checks the values of `fields` against the known kinds of `object`'s fields, and that a
+    /// record of a custom object the org does not have yet keeps the org within Salesforce's
+    /// 2,000 custom objects.
     pub fn check(&self, object: &str, fields: &Fields) -> Result<(), RestError> {
         let Some(known) = self.objects.get(object) else {
+            let custom = self.objects.keys().filter(|o| o.ends_with("__c")).count();
+            if object.ends_with("__c") && custom >= MAX_CUSTOM_OBJECTS {
+                return Err(RestError::bad_request(
+                    "LIMIT_EXCEEDED",
+                    format!("The org already has {MAX_CUSTOM_OBJECTS} custom objects"),
+                ));
+            }
             return Ok(());
         };
         for (name, value) in fields {
@@ -113,6 +125,28 @@ impl Schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_objects_stop_at_salesforces_allocation() {
+        let mut schema = Schema::new();
+        let fields = Fields::new();
+        for i in 0..MAX_CUSTOM_OBJECTS {
+            schema.learn(&format!("Object{i}__c"), &fields);
+        }
+        let refused = schema.check("OneMore__c", &fields).unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("LIMIT_EXCEEDED"),
+            "{refused:?}"
+        );
+        assert!(
+            schema.check("Object7__c", &fields).is_ok(),
+            "known objects go on"
+        );
+        assert!(
+            schema.check("Account", &fields).is_ok(),
+            "standard objects do not count"
+        );
+    }
     use serde_json::json;
 
     fn fields(v: Value) -> Fields {
