@@ -192,12 +192,25 @@ impl Overview {
     /// A gauge, once set, stays in the recorder: a channel whose subscriptions are gone is set
     /// to 0 rather than left at its last value (`scrape` remembers which channels were seen).
     pub fn record_metrics(&self, scrape: &mut ScrapeState) {
-        let mut seen = HashSet::with_capacity(self.subscriptions.len());
-        for c in &self.subscriptions {
+        // One series per channel for the most subscribed channels only, the rest summed under
+        // `(other)`: a client subscribing to thousands of channels must not grow the scrape
+        // (or the recorder, which keeps every series it was given) without bound.
+        let mut by_count: Vec<&ChannelSubscriptions> = self.subscriptions.iter().collect();
+        by_count.sort_by(|a, b| {
+            b.subscriptions
+                .cmp(&a.subscriptions)
+                .then(a.channel.cmp(&b.channel))
+        });
+        let (labelled, rest) = by_count.split_at(by_count.len().min(MAX_CHANNEL_SERIES));
+        let mut seen = HashSet::with_capacity(labelled.len() + 1);
+        for c in labelled {
             metrics::gauge!(m::CHANNEL_SUBSCRIPTIONS, "channel" => c.channel.clone())
                 .set(c.subscriptions as f64);
             seen.insert(c.channel.clone());
         }
+        let others: usize = rest.iter().map(|c| c.subscriptions).sum();
+        metrics::gauge!(m::CHANNEL_SUBSCRIPTIONS, "channel" => OTHER_CHANNELS).set(others as f64);
+        seen.insert(OTHER_CHANNELS.to_owned());
         for gone in scrape.channels.difference(&seen) {
             metrics::gauge!(m::CHANNEL_SUBSCRIPTIONS, "channel" => gone.clone()).set(0.0);
         }
@@ -226,6 +239,12 @@ impl Overview {
         }
     }
 }
+
+/// Channels given a series of their own in `/metrics`, most subscribed first.
+pub const MAX_CHANNEL_SERIES: usize = 100;
+
+/// The label under which the subscriptions of every other channel are summed.
+pub const OTHER_CHANNELS: &str = "(other)";
 
 /// What earlier scrapes recorded: the channels given a subscription gauge, and each channel's
 /// latency histogram as last handed to the recorder.

@@ -5,4 +5,5 @@
 mod bench_smoke;
 mod cli;
 mod crash;
+mod metrics;
 mod serve_process;
