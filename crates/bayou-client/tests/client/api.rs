@@ -28,8 +28,8 @@ struct Account {
 
 #[tokio::test]
 async fn typed_salesforce_events_from_rest_changes() {
-    let bayou = Bayou::start(fast_config()).await;
-    let rest = RestClient::new(bayou.password_flow()).instance_url(&bayou.base);
+    let bayou = start_engine(fast_config()).await;
+    let rest = RestClient::new(password_flow(&bayou)).instance_url(&bayou.base);
     rest.create(
         "PushTopic",
         json!({"Name": "AccountUpdates", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
@@ -178,7 +178,7 @@ impl Extension for Probe {
 
 #[tokio::test]
 async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let connects = Arc::new(AtomicUsize::new(0));
     let client = client_for(&bayou, TransportKind::LongPolling)
         .extension(Probe {
@@ -244,7 +244,7 @@ async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
 
 #[tokio::test]
 async fn a_revoked_static_token_stops_the_client_with_a_clear_error() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = Client::builder()
         .instance_url(&bayou.base)
         .auth(StaticToken::new(bayou.token().await))
@@ -273,7 +273,7 @@ async fn a_revoked_static_token_stops_the_client_with_a_clear_error() {
 
 #[tokio::test]
 async fn wrong_credentials_stop_the_client_instead_of_retrying() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = Client::builder()
         .instance_url(&bayou.base)
         .auth(bayou_client::PasswordFlow::new(
@@ -300,7 +300,7 @@ async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
         transports: vec![bayou_server::TransportKind::LongPolling],
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     let client = client_for(&bayou, TransportKind::Auto).build().unwrap();
     let mut notices = client.notice_receiver();
     client.subscribe("/chat/auto").await.unwrap();
@@ -326,7 +326,7 @@ async fn stop_interrupts_a_held_connect() {
         timeout: Duration::from_secs(60),
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     for transport in [TransportKind::LongPolling, TransportKind::WebSocket] {
         let client = client_for(&bayou, transport).build().unwrap();
         let mut notices = client.notice_receiver();
@@ -353,7 +353,7 @@ async fn stop_interrupts_a_held_connect() {
 #[tokio::test]
 async fn every_auth_provider_logs_in_and_streams() {
     use bayou_client::{AuthProvider, ClientCredentials, RefreshToken, SoapLogin};
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let login: Value = bayou
         .http
         .post(format!("{}/services/oauth2/token", bayou.base))
@@ -372,7 +372,7 @@ async fn every_auth_provider_logs_in_and_streams() {
         .unwrap();
     let refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
     let providers: Vec<(&str, Arc<dyn AuthProvider>)> = vec![
-        ("password", Arc::new(bayou.password_flow())),
+        ("password", Arc::new(password_flow(&bayou))),
         (
             "client credentials",
             Arc::new(ClientCredentials::new(&bayou.base, CLIENT, SECRET)),

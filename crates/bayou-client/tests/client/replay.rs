@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn a_file_store_resumes_where_the_last_run_stopped() {
     const CHANNEL: &str = "/chat/file";
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("replay.json");
 
@@ -64,7 +64,7 @@ async fn a_file_store_resumes_where_the_last_run_stopped() {
 
 /// Events 0..5 published, the log expired through event 4, the store pointing at event 2.
 async fn expired_setup(channel: &'static str) -> (Bayou, Arc<MemoryReplayStore>) {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let ids = bayou.publish(channel, 0..5).await;
     let expired = bayou.fault("expire-log", json!({"replayId": ids[4]})).await;
     assert!(expired.is_object(), "{expired}");

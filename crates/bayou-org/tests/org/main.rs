@@ -10,4 +10,3 @@ mod login;
 mod overview;
 mod reach;
 mod records;
-mod support;
