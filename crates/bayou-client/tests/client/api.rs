@@ -330,14 +330,39 @@ async fn stop_interrupts_a_held_connect() {
     for transport in [TransportKind::LongPolling, TransportKind::WebSocket] {
         let client = client_for(&bayou, transport).build().unwrap();
         let mut notices = client.notice_receiver();
+        let mut messages = client.messages();
         client.subscribe("/chat/held").await.unwrap();
         let running = client.start().unwrap();
         // Not taken before start: events go to messages() only, and nothing waits on them.
         assert!(matches!(client.events(), Err(ClientError::Config(_))));
+        let Notice::Connected { client_id, .. } = notice(&mut notices, WAIT, |n| {
+            matches!(n, Notice::Connected { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
         notice(&mut notices, WAIT, subscribed("/chat/held")).await;
         bayou.publish("/chat/held", 0..3).await;
-        // Let the second connect be sent and held.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The events arrived, and the connect sent after them is held by the server.
+        let mut delivered = 0;
+        while delivered < 3 {
+            let message = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("the events did not arrive")
+                .unwrap()
+                .unwrap();
+            if message["channel"] == "/chat/held" {
+                delivered += 1;
+            }
+        }
+        let engine = bayou.engine();
+        eventually("the next connect is held", WAIT, || {
+            engine
+                .session(&client_id)
+                .is_some_and(|s| s.is_holding() && s.queued() == 0)
+        })
+        .await;
         let started = std::time::Instant::now();
         client.stop_handle().stop();
         running.wait().await.unwrap();

@@ -214,10 +214,23 @@ async fn a_denied_handshake_logs_in_again() {
     client.subscribe(CHANNEL).await.unwrap();
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
+    let Notice::Connected { client_id, .. } = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 0..2).await;
     let mut got = take(&mut events, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let engine = bayou.engine().clone();
+    eventually("a connect is held after the events", WAIT, || {
+        engine
+            .session(&client_id)
+            .is_some_and(|s| s.is_holding() && s.queued() == 0)
+    })
+    .await;
     // The token goes, then the session (which answers the held connect with
     // `403::Unknown client`): the next step is a handshake with the revoked token.
     bayou
