@@ -427,7 +427,7 @@ async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order(
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["id", "success", "errors"]);
     let id = body["id"].as_str().unwrap();
-    let record = org.get(&token, "PushTopic", &id).await;
+    let record = org.get(&token, "PushTopic", id).await;
     assert_eq!(
         record.as_object().unwrap().keys().next().unwrap(),
         "attributes"
