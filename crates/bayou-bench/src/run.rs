@@ -59,10 +59,52 @@ pub async fn run(
         publish_start_us: Default::default(),
         config,
     });
+    let mut ticker = tokio::time::interval(TICK);
+    let setup = set_up(&shared, &phase_tx, &mut ticker, progress).await?;
+    // Let the first connects (answered at once by most servers) be followed by held ones.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_after_setup = server_pid.and_then(|pid| system::rss_bytes(Some(pid)));
+    let measured = publish(
+        &shared,
+        &phase_tx,
+        &mut ticker,
+        &setup,
+        rss_after_setup,
+        progress,
+    )
+    .await;
+    let _ = phase_tx.send(Phase::Stop);
+    stop(setup.tasks).await;
+    let rss = Rss {
+        before: rss_before,
+        after_setup: rss_after_setup,
+    };
+    Ok(report(
+        &shared,
+        setup.setup_s,
+        setup.sessions,
+        rss,
+        measured,
+    ))
+}
+
+/// The sessions, all set up.
+struct Setup {
+    tasks: JoinSet<()>,
+    sessions: u64,
+    ready: u64,
+    setup_s: f64,
+}
+
+/// Setup: every session handshakes and subscribes before anyone publishes.
+async fn set_up(
+    shared: &Arc<Shared>,
+    phase_tx: &watch::Sender<Phase>,
+    ticker: &mut tokio::time::Interval,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<Setup, BenchError> {
     let config = &shared.config;
     let sessions = (config.subscribers + config.publishers) as u64;
-
-    // Setup: every session handshakes and subscribes before anyone publishes.
     let setup_started = Instant::now();
     let mut tasks = JoinSet::new();
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), BenchError>>();
@@ -75,7 +117,7 @@ pub async fn run(
             .map(|room| config.layout.channel(room))
             .collect();
         tasks.spawn(subscriber(
-            Arc::clone(&shared),
+            Arc::clone(shared),
             index,
             channels,
             Arc::clone(&setup_slots),
@@ -84,7 +126,7 @@ pub async fn run(
     }
     for index in 0..config.publishers {
         tasks.spawn(publisher(
-            Arc::clone(&shared),
+            Arc::clone(shared),
             index,
             Arc::clone(&setup_slots),
             ready_tx.clone(),
@@ -92,7 +134,6 @@ pub async fn run(
     }
     drop(ready_tx);
     let mut ready = 0_u64;
-    let mut ticker = tokio::time::interval(TICK);
     while ready < sessions {
         tokio::select! {
             outcome = ready_rx.recv() => match outcome {
@@ -119,12 +160,42 @@ pub async fn run(
             }),
         }
     }
-    let setup_s = setup_started.elapsed().as_secs_f64();
-    // Let the first connects (answered at once by most servers) be followed by held ones.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_after_setup = server_pid.and_then(|pid| system::rss_bytes(Some(pid)));
+    Ok(Setup {
+        tasks,
+        sessions,
+        ready,
+        setup_s: setup_started.elapsed().as_secs_f64(),
+    })
+}
 
-    // Publishing.
+/// What was sampled once a second while publishing.
+struct Measured {
+    timeline: Vec<Sample>,
+    /// CPU samples of the measured window only (not warm-up, not drain).
+    bench_cpu: Vec<f64>,
+    server_cpu: Vec<f64>,
+    rss_max: Option<u64>,
+}
+
+/// The server's resident memory before and after setup.
+struct Rss {
+    before: Option<u64>,
+    after_setup: Option<u64>,
+}
+
+/// Publishing: warm-up, the measured window, then draining until every publish is answered
+/// and every expected delivery arrived (or the drain time is up). Samples once a second.
+async fn publish(
+    shared: &Shared,
+    phase_tx: &watch::Sender<Phase>,
+    ticker: &mut tokio::time::Interval,
+    setup: &Setup,
+    rss_after_setup: Option<u64>,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Measured {
+    let config = &shared.config;
+    let server_pid = config.server_pid;
+    let (ready, sessions) = (setup.ready, setup.sessions);
     let recorder = &shared.recorder;
     let start_us = recorder.now_us();
     let warmup_us = config.warmup.as_micros() as u64;
@@ -204,9 +275,32 @@ pub async fn run(
             break;
         }
     }
-    let _ = phase_tx.send(Phase::Stop);
-    stop(tasks).await;
+    Measured {
+        timeline,
+        bench_cpu: measured_cpu,
+        server_cpu: measured_server_cpu,
+        rss_max,
+    }
+}
 
+/// The result: the recorder's counts, latency percentiles, and the CPU and memory used.
+fn report(
+    shared: &Shared,
+    setup_s: f64,
+    sessions: u64,
+    rss: Rss,
+    measured: Measured,
+) -> BenchResult {
+    let config = &shared.config;
+    let recorder = &shared.recorder;
+    let server_pid = config.server_pid;
+    let Measured {
+        timeline,
+        bench_cpu: measured_cpu,
+        server_cpu: measured_server_cpu,
+        rss_max,
+    } = measured;
+    let (rss_before, rss_after_setup) = (rss.before, rss.after_setup);
     let mut result = BenchResult::skeleton(config);
     result.setup_s = setup_s;
     let duration_s = config.duration.as_secs_f64();
@@ -254,7 +348,7 @@ pub async fn run(
     result.error_count = error_count;
     result.errors = errors;
     result.timeline = timeline;
-    Ok(result)
+    result
 }
 
 /// Lets every session disconnect, then ends whatever is still running.

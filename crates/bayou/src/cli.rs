@@ -146,6 +146,40 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_MAX_QUEUE")]
     pub max_queue: Option<usize>,
 
+    /// Bytes of messages a session may have queued before it is closed [default: 16777216].
+    #[arg(long, env = "BAYOU_MAX_QUEUE_BYTES")]
+    pub max_queue_bytes: Option<usize>,
+
+    /// Longest a write to a WebSocket may take, in milliseconds, before the socket and its
+    /// session are closed (the client is not reading) [default: 30000].
+    #[arg(long, env = "BAYOU_WRITE_TIMEOUT")]
+    pub write_timeout: Option<u64>,
+
+    /// Most streaming sessions one user may hold at once [default: 2000; 0: no limit].
+    #[arg(long, env = "BAYOU_MAX_SESSIONS_PER_USER")]
+    pub max_sessions_per_user: Option<usize>,
+
+    /// Most streaming sessions one client address may hold at once [default: no limit].
+    #[arg(long, env = "BAYOU_MAX_SESSIONS_PER_ADDRESS")]
+    pub max_sessions_per_address: Option<usize>,
+
+    /// Most subscriptions one session may hold [default: 1000].
+    #[arg(long, env = "BAYOU_MAX_SUBSCRIPTIONS_PER_SESSION")]
+    pub max_subscriptions_per_session: Option<usize>,
+
+    /// Origins whose pages may open WebSockets besides the server's own, comma-separated
+    /// (e.g. `https://app.example.com`; `*` for any) [default: none].
+    #[arg(long, env = "BAYOU_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+
+    /// Failed logins after which a username is locked out [default: 10].
+    #[arg(long, env = "BAYOU_MAX_LOGIN_FAILURES")]
+    pub max_login_failures: Option<u32>,
+
+    /// How long a login lockout lasts, in seconds [default: 900].
+    #[arg(long, env = "BAYOU_LOGIN_LOCKOUT")]
+    pub login_lockout: Option<u64>,
+
     /// Largest request body or WebSocket message, in bytes [default: 32768].
     #[arg(long, env = "BAYOU_MAX_REQUEST_BYTES")]
     pub max_request_bytes: Option<usize>,

@@ -45,6 +45,14 @@ struct FileSettings {
     interval: Option<u64>,
     max_interval: Option<u64>,
     max_queue: Option<usize>,
+    max_queue_bytes: Option<usize>,
+    write_timeout: Option<u64>,
+    max_sessions_per_user: Option<usize>,
+    max_sessions_per_address: Option<usize>,
+    max_subscriptions_per_session: Option<usize>,
+    allowed_origins: Option<Vec<String>>,
+    max_login_failures: Option<u32>,
+    login_lockout: Option<u64>,
     max_request_bytes: Option<usize>,
     max_batch_messages: Option<usize>,
     max_messages_per_reply: Option<usize>,
@@ -113,12 +121,52 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Each part of the settings is resolved on its own (flag, then file, then default), in
+    /// the order their errors are reported.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
-        let defaults = EngineConfig::default();
+        let limits = Limits::resolve(&args, &file);
+        let engine = engine_config(&args, &file, &limits)?;
+        let event_log = log_options(&args, &file)?;
+        let org = org_config(&args, &file, &limits)?;
+        let credentials = credentials(&args, &file);
+        Ok(Self {
+            admin_token: args.admin_token.or(file.admin_token),
+            event_log,
+            org,
+            credentials,
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("bayou-data")),
+            engine,
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+/// Allocations (Salesforce's word for limits): none by default, Salesforce's Developer
+/// Edition figures with `allocations = "salesforce"`, each overridable on its own.
+struct Limits {
+    max_sessions: Option<usize>,
+    max_push_topics: Option<usize>,
+    max_streaming_channels: Option<usize>,
+    delivery_allocations: Vec<DeliveryAllocation>,
+}
+
+impl Limits {
+    fn resolve(args: &ServeArgs, file: &FileSettings) -> Self {
         // Salesforce's Developer Edition allocations, when asked for.
         // (Free orgs: 10,000 deliveries a day of each kind, 200 channels.)
         let salesforce = matches!(
@@ -170,148 +218,211 @@ impl Settings {
         .into_iter()
         .flatten()
         .collect();
-        let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
-            flag.or(file).map(Duration::from_millis).unwrap_or(default)
-        };
-        let transports: Vec<TransportKind> = args
-            .transports
-            .or(file.transports)
-            .map(|list| list.into_iter().map(transport_kind).collect())
-            .unwrap_or(defaults.transports.clone());
-        if transports.is_empty() {
-            anyhow::bail!("at least one transport must be enabled");
-        }
-        let engine = EngineConfig {
-            timeout: ms(args.timeout, file.timeout, defaults.timeout),
-            interval: ms(args.interval, file.interval, defaults.interval),
-            max_interval: ms(args.max_interval, file.max_interval, defaults.max_interval),
-            max_queue: args
-                .max_queue
-                .or(file.max_queue)
-                .unwrap_or(defaults.max_queue),
-            max_request_bytes: args
-                .max_request_bytes
-                .or(file.max_request_bytes)
-                .unwrap_or(defaults.max_request_bytes),
-            max_batch_messages: args
-                .max_batch_messages
-                .or(file.max_batch_messages)
-                .unwrap_or(defaults.max_batch_messages),
-            max_messages_per_reply: args
-                .max_messages_per_reply
-                .or(file.max_messages_per_reply)
-                .unwrap_or(defaults.max_messages_per_reply),
-            max_coalesce: ms(args.max_coalesce, file.max_coalesce, defaults.max_coalesce),
-            transports,
-            secure_cookies: false,
+        Self {
             max_sessions,
-            delivery_allocations,
-            ..defaults.clone()
-        };
-        for (name, value) in [
-            ("max_queue", engine.max_queue),
-            ("max_request_bytes", engine.max_request_bytes),
-            ("max_batch_messages", engine.max_batch_messages),
-            ("max_messages_per_reply", engine.max_messages_per_reply),
-        ] {
-            if value == 0 {
-                anyhow::bail!("{name} must be at least 1");
-            }
-        }
-        if engine.max_coalesce > Duration::from_secs(1) {
-            anyhow::bail!("max_coalesce must be at most 1000 ms (it delays deliveries under load)");
-        }
-        if engine.timeout.is_zero() || engine.max_interval.is_zero() {
-            anyhow::bail!("timeout and max_interval must be more than 0 ms");
-        }
-        let mut rules = match (args.retention, file.retention) {
-            (Some(flags), _) => flags
-                .iter()
-                .map(|r| parse_retention_flag(r))
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            (None, Some(tables)) => tables
-                .into_iter()
-                .map(|t| retention_rule(&t.pattern, &t.max_age, t.max_bytes))
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            (None, None) => Vec::new(),
-        };
-        rules.extend(RetentionPolicy::default().rules().iter().cloned());
-        let retention_interval = match args.retention_interval.or(file.retention_interval) {
-            Some(text) => parse_duration(&text)?,
-            None => Duration::from_secs(60),
-        };
-        if retention_interval.is_zero() {
-            anyhow::bail!("retention_interval must be more than 0");
-        }
-        let durability = match args.durability.or(file.durability) {
-            Some(Durability::Relaxed) => LogDurability::Relaxed,
-            Some(Durability::Sync) | None => LogDurability::Sync,
-        };
-        let event_log = EmbeddedOptions {
-            durability,
-            retention: RetentionPolicy::new(rules),
-            retention_interval,
-            ..EmbeddedOptions::default()
-        };
-        let session_timeout = match args.session_timeout.or(file.session_timeout) {
-            Some(text) => parse_duration(&text)?,
-            None => OrgConfig::default().session_timeout,
-        };
-        let publish_rules = match (args.bayeux_publish, file.bayeux_publish) {
-            (Some(flags), _) => flags
-                .iter()
-                .map(|r| parse_publish_flag(r))
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            (None, Some(tables)) => tables
-                .into_iter()
-                .map(|t| publish_rule(&t.pattern, t.allow))
-                .collect::<anyhow::Result<Vec<_>>>()?,
-            (None, None) => Vec::new(),
-        };
-        let org = OrgConfig {
-            session_timeout,
-            allow_anonymous: args.anonymous || file.anonymous.unwrap_or(false),
-            public_url: args.public_url.or(file.public_url),
-            publish_rules,
-            platform_events: file.platform_events.unwrap_or_default(),
             max_push_topics,
             max_streaming_channels,
-            dynamic_channels: args.dynamic_channels || file.dynamic_channels.unwrap_or(false),
-            cdc_entities: args.cdc_entities.or(file.cdc_entities).unwrap_or_default(),
-            ..OrgConfig::default()
-        };
-        let credentials = CredentialOverrides {
-            username: args.username,
-            password: args.password,
-            client_id: args.client_id,
-            client_secret: args.client_secret,
-            extra_users: file
-                .users
-                .unwrap_or_default()
-                .into_iter()
-                .map(|u| (u.username, u.password))
-                .collect(),
-        };
-        Ok(Self {
-            admin_token: args.admin_token.or(file.admin_token),
-            event_log,
-            org,
-            credentials,
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("bayou-data")),
-            engine,
-            log_format: args
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
-            log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
-        })
+            delivery_allocations,
+        }
+    }
+}
+
+/// The engine: transports, CometD's timing knobs and queue bounds, checked for values that
+/// would make it unusable.
+fn engine_config(
+    args: &ServeArgs,
+    file: &FileSettings,
+    limits: &Limits,
+) -> anyhow::Result<EngineConfig> {
+    let defaults = EngineConfig::default();
+    let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+        flag.or(file).map(Duration::from_millis).unwrap_or(default)
+    };
+    let transports: Vec<TransportKind> = args
+        .transports
+        .clone()
+        .or_else(|| file.transports.clone())
+        .map(|list| list.into_iter().map(transport_kind).collect())
+        .unwrap_or(defaults.transports.clone());
+    if transports.is_empty() {
+        anyhow::bail!("at least one transport must be enabled");
+    }
+    let engine = EngineConfig {
+        timeout: ms(args.timeout, file.timeout, defaults.timeout),
+        interval: ms(args.interval, file.interval, defaults.interval),
+        max_interval: ms(args.max_interval, file.max_interval, defaults.max_interval),
+        max_queue: args
+            .max_queue
+            .or(file.max_queue)
+            .unwrap_or(defaults.max_queue),
+        max_request_bytes: args
+            .max_request_bytes
+            .or(file.max_request_bytes)
+            .unwrap_or(defaults.max_request_bytes),
+        max_batch_messages: args
+            .max_batch_messages
+            .or(file.max_batch_messages)
+            .unwrap_or(defaults.max_batch_messages),
+        max_messages_per_reply: args
+            .max_messages_per_reply
+            .or(file.max_messages_per_reply)
+            .unwrap_or(defaults.max_messages_per_reply),
+        max_coalesce: ms(args.max_coalesce, file.max_coalesce, defaults.max_coalesce),
+        transports,
+        secure_cookies: false,
+        max_sessions: limits.max_sessions,
+        delivery_allocations: limits.delivery_allocations.clone(),
+        max_queue_bytes: args
+            .max_queue_bytes
+            .or(file.max_queue_bytes)
+            .unwrap_or(defaults.max_queue_bytes),
+        write_timeout: ms(
+            args.write_timeout,
+            file.write_timeout,
+            defaults.write_timeout,
+        ),
+        // 0 turns the per-user limit off.
+        max_sessions_per_user: match args.max_sessions_per_user.or(file.max_sessions_per_user) {
+            Some(0) => None,
+            Some(max) => Some(max),
+            None => defaults.max_sessions_per_user,
+        },
+        max_sessions_per_address: args
+            .max_sessions_per_address
+            .or(file.max_sessions_per_address)
+            .or(defaults.max_sessions_per_address),
+        max_subscriptions_per_session: args
+            .max_subscriptions_per_session
+            .or(file.max_subscriptions_per_session)
+            .unwrap_or(defaults.max_subscriptions_per_session),
+        allowed_origins: args
+            .allowed_origins
+            .clone()
+            .or_else(|| file.allowed_origins.clone())
+            .unwrap_or_default(),
+    };
+    for (name, value) in [
+        ("max_queue", engine.max_queue),
+        ("max_queue_bytes", engine.max_queue_bytes),
+        (
+            "max_subscriptions_per_session",
+            engine.max_subscriptions_per_session,
+        ),
+        ("max_request_bytes", engine.max_request_bytes),
+        ("max_batch_messages", engine.max_batch_messages),
+        ("max_messages_per_reply", engine.max_messages_per_reply),
+    ] {
+        if value == 0 {
+            anyhow::bail!("{name} must be at least 1");
+        }
+    }
+    if engine.max_coalesce > Duration::from_secs(1) {
+        anyhow::bail!("max_coalesce must be at most 1000 ms (it delays deliveries under load)");
+    }
+    if engine.timeout.is_zero() || engine.max_interval.is_zero() {
+        anyhow::bail!("timeout and max_interval must be more than 0 ms");
+    }
+    Ok(engine)
+}
+
+/// The event log: durability and retention (the rules given first, then the defaults).
+fn log_options(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<EmbeddedOptions> {
+    let mut rules = match (&args.retention, &file.retention) {
+        (Some(flags), _) => flags
+            .iter()
+            .map(|r| parse_retention_flag(r))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        (None, Some(tables)) => tables
+            .iter()
+            .map(|t| retention_rule(&t.pattern, &t.max_age, t.max_bytes))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        (None, None) => Vec::new(),
+    };
+    rules.extend(RetentionPolicy::default().rules().iter().cloned());
+    let retention_interval = match args
+        .retention_interval
+        .as_ref()
+        .or(file.retention_interval.as_ref())
+    {
+        Some(text) => parse_duration(text)?,
+        None => Duration::from_secs(60),
+    };
+    if retention_interval.is_zero() {
+        anyhow::bail!("retention_interval must be more than 0");
+    }
+    let durability = match args.durability.or(file.durability) {
+        Some(Durability::Relaxed) => LogDurability::Relaxed,
+        Some(Durability::Sync) | None => LogDurability::Sync,
+    };
+    Ok(EmbeddedOptions {
+        durability,
+        retention: RetentionPolicy::new(rules),
+        retention_interval,
+        ..EmbeddedOptions::default()
+    })
+}
+
+/// The org: sessions and who may log in or publish what, channels, CDC and platform events.
+fn org_config(args: &ServeArgs, file: &FileSettings, limits: &Limits) -> anyhow::Result<OrgConfig> {
+    let defaults = OrgConfig::default();
+    let session_timeout = match args
+        .session_timeout
+        .as_ref()
+        .or(file.session_timeout.as_ref())
+    {
+        Some(text) => parse_duration(text)?,
+        None => OrgConfig::default().session_timeout,
+    };
+    let publish_rules = match (&args.bayeux_publish, &file.bayeux_publish) {
+        (Some(flags), _) => flags
+            .iter()
+            .map(|r| parse_publish_flag(r))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        (None, Some(tables)) => tables
+            .iter()
+            .map(|t| publish_rule(&t.pattern, t.allow))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        (None, None) => Vec::new(),
+    };
+    Ok(OrgConfig {
+        session_timeout,
+        allow_anonymous: args.anonymous || file.anonymous.unwrap_or(false),
+        public_url: args.public_url.clone().or_else(|| file.public_url.clone()),
+        publish_rules,
+        platform_events: file.platform_events.clone().unwrap_or_default(),
+        max_push_topics: limits.max_push_topics,
+        max_streaming_channels: limits.max_streaming_channels,
+        dynamic_channels: args.dynamic_channels || file.dynamic_channels.unwrap_or(false),
+        cdc_entities: args
+            .cdc_entities
+            .clone()
+            .or_else(|| file.cdc_entities.clone())
+            .unwrap_or_default(),
+        max_login_failures: args
+            .max_login_failures
+            .or(file.max_login_failures)
+            .unwrap_or(defaults.max_login_failures)
+            .max(1),
+        login_lockout: args
+            .login_lockout
+            .or(file.login_lockout)
+            .map_or(defaults.login_lockout, Duration::from_secs),
+    })
+}
+
+/// The dev org's credentials: flags override the generated ones; the file adds users.
+fn credentials(args: &ServeArgs, file: &FileSettings) -> CredentialOverrides {
+    CredentialOverrides {
+        username: args.username.clone(),
+        password: args.password.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret.clone(),
+        extra_users: file
+            .users
+            .iter()
+            .flatten()
+            .map(|u| (u.username.clone(), u.password.clone()))
+            .collect(),
     }
 }
 

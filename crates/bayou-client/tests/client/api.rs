@@ -28,8 +28,8 @@ struct Account {
 
 #[tokio::test]
 async fn typed_salesforce_events_from_rest_changes() {
-    let bayou = Bayou::start(fast_config()).await;
-    let rest = RestClient::new(bayou.password_flow()).instance_url(&bayou.base);
+    let bayou = start_engine(fast_config()).await;
+    let rest = RestClient::new(password_flow(&bayou)).instance_url(&bayou.base);
     rest.create(
         "PushTopic",
         json!({"Name": "AccountUpdates", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}),
@@ -178,7 +178,7 @@ impl Extension for Probe {
 
 #[tokio::test]
 async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let connects = Arc::new(AtomicUsize::new(0));
     let client = client_for(&bayou, TransportKind::LongPolling)
         .extension(Probe {
@@ -244,7 +244,7 @@ async fn subscribe_unsubscribe_publish_and_extensions_while_running() {
 
 #[tokio::test]
 async fn a_revoked_static_token_stops_the_client_with_a_clear_error() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = Client::builder()
         .instance_url(&bayou.base)
         .auth(StaticToken::new(bayou.token().await))
@@ -273,7 +273,7 @@ async fn a_revoked_static_token_stops_the_client_with_a_clear_error() {
 
 #[tokio::test]
 async fn wrong_credentials_stop_the_client_instead_of_retrying() {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = Client::builder()
         .instance_url(&bayou.base)
         .auth(bayou_client::PasswordFlow::new(
@@ -300,7 +300,7 @@ async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
         transports: vec![bayou_server::TransportKind::LongPolling],
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     let client = client_for(&bayou, TransportKind::Auto).build().unwrap();
     let mut notices = client.notice_receiver();
     client.subscribe("/chat/auto").await.unwrap();
@@ -326,18 +326,43 @@ async fn stop_interrupts_a_held_connect() {
         timeout: Duration::from_secs(60),
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     for transport in [TransportKind::LongPolling, TransportKind::WebSocket] {
         let client = client_for(&bayou, transport).build().unwrap();
         let mut notices = client.notice_receiver();
+        let mut messages = client.messages();
         client.subscribe("/chat/held").await.unwrap();
         let running = client.start().unwrap();
         // Not taken before start: events go to messages() only, and nothing waits on them.
         assert!(matches!(client.events(), Err(ClientError::Config(_))));
+        let Notice::Connected { client_id, .. } = notice(&mut notices, WAIT, |n| {
+            matches!(n, Notice::Connected { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
         notice(&mut notices, WAIT, subscribed("/chat/held")).await;
         bayou.publish("/chat/held", 0..3).await;
-        // Let the second connect be sent and held.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The events arrived, and the connect sent after them is held by the server.
+        let mut delivered = 0;
+        while delivered < 3 {
+            let message = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("the events did not arrive")
+                .unwrap()
+                .unwrap();
+            if message["channel"] == "/chat/held" {
+                delivered += 1;
+            }
+        }
+        let engine = bayou.engine();
+        eventually("the next connect is held", WAIT, || {
+            engine
+                .session(&client_id)
+                .is_some_and(|s| s.is_holding() && s.queued() == 0)
+        })
+        .await;
         let started = std::time::Instant::now();
         client.stop_handle().stop();
         running.wait().await.unwrap();
@@ -353,7 +378,7 @@ async fn stop_interrupts_a_held_connect() {
 #[tokio::test]
 async fn every_auth_provider_logs_in_and_streams() {
     use bayou_client::{AuthProvider, ClientCredentials, RefreshToken, SoapLogin};
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let login: Value = bayou
         .http
         .post(format!("{}/services/oauth2/token", bayou.base))
@@ -372,7 +397,7 @@ async fn every_auth_provider_logs_in_and_streams() {
         .unwrap();
     let refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
     let providers: Vec<(&str, Arc<dyn AuthProvider>)> = vec![
-        ("password", Arc::new(bayou.password_flow())),
+        ("password", Arc::new(password_flow(&bayou))),
         (
             "client credentials",
             Arc::new(ClientCredentials::new(&bayou.base, CLIENT, SECRET)),

@@ -13,7 +13,7 @@ const CHANNEL: &str = "/chat/slow";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn a_slow_application_loses_nothing(transport: TransportKind) -> Vec<Notice> {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = client_for(&bayou, transport)
         .buffer(2)
         .slow_consumer_warning(Duration::from_millis(300))

@@ -12,7 +12,7 @@ const CHANNEL: &str = "/chat/recovery";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn survives_every_fault(transport: TransportKind) {
-    let mut bayou = Bayou::start(fast_config()).await;
+    let mut bayou = start_engine(fast_config()).await;
     let client = client_for(&bayou, transport).build().unwrap();
     let mut notices = client.notice_receiver();
     // Subscribed before start: sent with the first handshake.
@@ -116,7 +116,7 @@ async fn websocket_survives_rehandshake_revocation_and_restart() {
 /// A dropped connection may have taken events with it that the server will not send again
 /// on that session; the client re-subscribes on a new one from the last event it handed over.
 async fn dropped_connections_lose_nothing(transport: TransportKind) {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let client = client_for(&bayou, transport).build().unwrap();
     let mut notices = client.notice_receiver();
     client.subscribe(CHANNEL).await.unwrap();
@@ -159,7 +159,7 @@ async fn a_concurrent_client_limit_is_waited_out() {
         max_sessions: Some(1),
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     let first = client_for(&bayou, TransportKind::LongPolling)
         .build()
         .unwrap();
@@ -205,7 +205,7 @@ async fn a_denied_handshake_logs_in_again() {
         timeout: Duration::from_secs(10),
         ..fast_config()
     };
-    let bayou = Bayou::start(config).await;
+    let bayou = start_engine(config).await;
     let client = client_for(&bayou, TransportKind::LongPolling)
         .build()
         .unwrap();
@@ -214,10 +214,23 @@ async fn a_denied_handshake_logs_in_again() {
     client.subscribe(CHANNEL).await.unwrap();
     let mut events = client.events().unwrap();
     let _running = client.start().unwrap();
+    let Notice::Connected { client_id, .. } = notice(&mut notices, WAIT, |n| {
+        matches!(n, Notice::Connected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 0..2).await;
     let mut got = take(&mut events, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let engine = bayou.engine().clone();
+    eventually("a connect is held after the events", WAIT, || {
+        engine
+            .session(&client_id)
+            .is_some_and(|s| s.is_holding() && s.queued() == 0)
+    })
+    .await;
     // The token goes, then the session (which answers the held connect with
     // `403::Unknown client`): the next step is a handshake with the revoked token.
     bayou

@@ -8,6 +8,7 @@ use bayou_client::{
     ClientError, ExpiredReplay, FileReplayStore, MemoryReplayStore, Notice, ReplayFrom,
     ReplayStore, TransportKind,
 };
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::broadcast;
 
@@ -18,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test]
 async fn a_file_store_resumes_where_the_last_run_stopped() {
     const CHANNEL: &str = "/chat/file";
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("replay.json");
 
@@ -28,6 +29,7 @@ async fn a_file_store_resumes_where_the_last_run_stopped() {
         .build()
         .unwrap();
     let mut notices = client.notice_receiver();
+    let mut messages = client.messages();
     client
         .subscribe_from(CHANNEL, ReplayFrom::New)
         .await
@@ -37,8 +39,17 @@ async fn a_file_store_resumes_where_the_last_run_stopped() {
     notice(&mut notices, WAIT, subscribed(CHANNEL)).await;
     bayou.publish(CHANNEL, 0..8).await;
     let first = take(&mut events, 5, WAIT).await;
-    // Give the rest time to reach the buffer; they are not taken.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The rest reached the client (and so its buffer); they are not taken.
+    loop {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("event 7 never reached the client")
+            .unwrap()
+            .unwrap();
+        if message["channel"] == CHANNEL && message["data"]["n"] == 7 {
+            break;
+        }
+    }
     running.stop().await.unwrap();
     drop(events);
     assert_eq!(numbers(&first), vec![0, 1, 2, 3, 4]);
@@ -64,7 +75,7 @@ async fn a_file_store_resumes_where_the_last_run_stopped() {
 
 /// Events 0..5 published, the log expired through event 4, the store pointing at event 2.
 async fn expired_setup(channel: &'static str) -> (Bayou, Arc<MemoryReplayStore>) {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let ids = bayou.publish(channel, 0..5).await;
     let expired = bayou.fault("expire-log", json!({"replayId": ids[4]})).await;
     assert!(expired.is_object(), "{expired}");

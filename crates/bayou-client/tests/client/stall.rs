@@ -12,11 +12,11 @@ const CHANNEL: &str = "/chat/stall";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn recovers_from_a_silent_stall(transport: TransportKind) {
-    let bayou = Bayou::start(fast_config()).await;
+    let bayou = start_engine(fast_config()).await;
     let proxy = FreezingProxy::start(&bayou.base).await;
     let client = Client::builder()
         .instance_url(&proxy.base)
-        .auth(bayou.password_flow())
+        .auth(password_flow(&bayou))
         .transport(transport)
         .backoff(Duration::from_millis(50), Duration::from_millis(300))
         .stall_grace(Duration::from_secs(1))

@@ -1,28 +1,20 @@
-//! Bayou in-process on 127.0.0.1, restartable on the same port and data directory; a raw
-//! HTTP publisher that does not use the client under test; helpers to collect events and
-//! wait for notices.
+//! What only the client tests need, on top of the shared harness (`bayou-testkit`): a
+//! client builder with fast retries, collecting events and waiting for notices, and a proxy
+//! that freezes a connection to simulate a silent stall.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bayou_testkit::*;
+
 use bayou_client::{Client, Event, Events, Notice, PasswordFlow};
-use bayou_log::{EmbeddedOptions, Storage};
-use bayou_org::identity::CredentialOverrides;
-use bayou_org::{Org, OrgConfig};
-use bayou_server::{EngineConfig, Server};
-use serde_json::{json, Value};
+use bayou_org::OrgConfig;
+use bayou_server::EngineConfig;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-
-pub const USER: &str = "dev@example.com";
-pub const PASSWORD: &str = "correct horse";
-pub const CLIENT: &str = "test-client";
-pub const SECRET: &str = "test-secret";
-pub const ADMIN: &str = "admin-secret";
 
 /// Short holds and a short session expiry, so recovery happens in seconds.
 pub fn fast_config() -> EngineConfig {
@@ -33,217 +25,14 @@ pub fn fast_config() -> EngineConfig {
     }
 }
 
-/// Logs of the client and server when `RUST_LOG` is set.
-pub fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+/// An org with default settings and a server with `engine`.
+pub async fn start_engine(engine: EngineConfig) -> Bayou {
+    Bayou::start(OrgConfig::default(), engine).await
 }
 
-pub struct Bayou {
-    pub base: String,
-    pub http: reqwest::Client,
-    addr: SocketAddr,
-    data: tempfile::TempDir,
-    config: EngineConfig,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Bayou {
-    pub async fn start(config: EngineConfig) -> Self {
-        init_logs();
-        let data = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut bayou = Self {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-            addr,
-            data,
-            config,
-            stop: None,
-            task: None,
-        };
-        bayou.serve(listener).await;
-        bayou
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.data.path().to_owned()
-    }
-
-    async fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let dir = self.data_dir();
-        let overrides = CredentialOverrides {
-            username: Some(USER.into()),
-            password: Some(PASSWORD.into()),
-            client_id: Some(CLIENT.into()),
-            client_secret: Some(SECRET.into()),
-            extra_users: Vec::new(),
-        };
-        // The previous server's log may take a moment to be released after it stopped.
-        let storage = {
-            let mut attempts = 0;
-            loop {
-                let opened = Storage::embedded(
-                    &dir.join("log"),
-                    EmbeddedOptions::default(),
-                    OrgConfig::default().session_timeout,
-                );
-                match opened {
-                    Ok(storage) => break storage,
-                    Err(e) if attempts < 50 => {
-                        attempts += 1;
-                        let _ = e;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(e) => panic!("cannot reopen the log: {e}"),
-                }
-            }
-        };
-        let (org, _) = Org::open(&dir, &overrides, OrgConfig::default(), &storage)
-            .await
-            .unwrap();
-        let server = Server::new(
-            self.config.clone(),
-            org.clone(),
-            storage.log,
-            storage.counters,
-        );
-        let admin =
-            bayou_org::admin::router(org.clone(), server.engine().clone(), Some(ADMIN.to_owned()));
-        let router = server
-            .router()
-            .merge(org.router(server.engine()))
-            .merge(admin);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        self.stop = Some(stop);
-        self.task = Some(tokio::spawn(async move {
-            let _ = server
-                .serve(listener, router, async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        }));
-    }
-
-    /// Stops the server (gracefully) and waits until it is gone.
-    pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Stops the server and starts a new one on the same port with the same data.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        let mut attempts = 0;
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(listener) => break listener,
-                Err(e) if attempts < 50 => {
-                    attempts += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("cannot bind {} again: {e}", self.addr),
-            }
-        };
-        self.serve(listener).await;
-    }
-
-    pub fn password_flow(&self) -> PasswordFlow {
-        PasswordFlow::new(&self.base, CLIENT, SECRET, USER, PASSWORD)
-    }
-
-    pub async fn token(&self) -> String {
-        let response = self
-            .http
-            .post(format!("{}/services/oauth2/token", self.base))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", CLIENT),
-                ("client_secret", SECRET),
-                ("username", USER),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// Calls the fault injection API.
-    pub async fn fault(&self, action: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/admin/faults/{action}", self.base))
-            .bearer_auth(ADMIN)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "fault {action}");
-        response.json().await.unwrap()
-    }
-
-    pub async fn bayeux(&self, auth: &str, messages: Value) -> Vec<Value> {
-        let response = self
-            .http
-            .post(format!("{}/cometd/66.0", self.base))
-            .header("authorization", auth)
-            .body(messages.to_string())
-            .send()
-            .await
-            .unwrap();
-        response
-            .json::<Value>()
-            .await
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    /// Publishes `{"n": i}` for every `i` in `range` on `channel` over plain HTTP, from a
-    /// session of its own; returns the replay ids the server acknowledged.
-    pub async fn publish(&self, channel: &str, range: std::ops::Range<u64>) -> Vec<i64> {
-        let auth = format!("Bearer {}", self.token().await);
-        let handshake = self
-            .bayeux(&auth, json!([{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]))
-            .await;
-        let client_id = handshake[0]["clientId"].as_str().unwrap().to_owned();
-        let mut ids = Vec::new();
-        for n in range {
-            let reply = self
-                .bayeux(&auth, json!([{"channel":channel,"clientId":client_id,"id":n.to_string(),"data":{"n":n}}]))
-                .await;
-            assert_eq!(reply[0]["successful"], true, "{reply:?}");
-            ids.push(reply[0]["ext"]["replayId"].as_i64().unwrap_or(-1));
-        }
-        self.bayeux(
-            &auth,
-            json!([{"channel":"/meta/disconnect","clientId":client_id}]),
-        )
-        .await;
-        ids
-    }
-}
-
-impl Drop for Bayou {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// Logs in as the harness's user.
+pub fn password_flow(bayou: &Bayou) -> PasswordFlow {
+    PasswordFlow::new(&bayou.base, CLIENT, SECRET, USER, PASSWORD)
 }
 
 /// Takes events until `count` have arrived (or fails after `within`).
@@ -307,7 +96,7 @@ pub fn client_for(
 ) -> bayou_client::ClientBuilder {
     Client::builder()
         .instance_url(&bayou.base)
-        .auth(bayou.password_flow())
+        .auth(password_flow(bayou))
         .transport(transport)
         .backoff(Duration::from_millis(50), Duration::from_millis(500))
         .stall_grace(Duration::from_secs(2))

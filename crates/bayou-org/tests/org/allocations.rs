@@ -8,11 +8,11 @@ use bayou_server::EngineConfig;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{start_with, Running};
+use bayou_testkit::{start_with, Bayou};
 
 /// An org whose PushTopic deliveries are limited to `per_day`, with a PushTopic `name` on
 /// Account, and a token.
-async fn topic_with_allocation(name: &str, per_day: u64) -> (Running, String) {
+async fn topic_with_allocation(name: &str, per_day: u64) -> (Bayou, String) {
     let engine = EngineConfig {
         delivery_allocations: vec![DeliveryAllocation {
             name: "PushTopic".into(),
@@ -22,7 +22,7 @@ async fn topic_with_allocation(name: &str, per_day: u64) -> (Running, String) {
         ..EngineConfig::default()
     };
     let org = start_with(OrgConfig::default(), engine).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     org.create(
         &token,
         "PushTopic",
@@ -113,9 +113,7 @@ async fn deliveries_past_the_daily_allocation_end_the_session_with_salesforces_e
 
     // The third change was stored all the same, with its event (replayable once the window
     // has room again).
-    let (_, body) = org
-        .rest(&token, Method::GET, "query?q=SELECT+Id+FROM+Account", None)
-        .await;
+    let body = org.query(&token, "SELECT Id FROM Account").await;
     assert_eq!(body["totalSize"], 3);
 }
 

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::support::{start, Running, Session, OTHER_PASSWORD, OTHER_USER};
+use bayou_testkit::{start, Bayou, Session, OTHER_PASSWORD, OTHER_USER};
 
 fn connect(client_id: &str) -> Value {
     json!({"channel":"/meta/connect","clientId":client_id,"connectionType":"long-polling","advice":{"timeout":0}})
@@ -28,7 +28,7 @@ fn requests(client_id: &str) -> Vec<Value> {
 }
 
 /// Replies to each request of [`requests`] sent alone with `authorization`.
-async fn each_request(org: &Running, authorization: Option<&str>, client_id: &str) -> Vec<Value> {
+async fn each_request(org: &Bayou, authorization: Option<&str>, client_id: &str) -> Vec<Value> {
     let mut replies = Vec::new();
     for request in requests(client_id) {
         replies.push(org.bayeux(authorization, json!([request])).await.remove(0));
@@ -36,7 +36,7 @@ async fn each_request(org: &Running, authorization: Option<&str>, client_id: &st
     replies
 }
 
-async fn still_usable(org: &Running, session: &Session) {
+async fn still_usable(org: &Bayou, session: &Session) {
     let reply = org
         .bayeux(Some(&session.auth), json!([connect(&session.client_id)]))
         .await
@@ -50,9 +50,7 @@ async fn still_usable(org: &Running, session: &Session) {
 #[tokio::test]
 async fn another_users_token_is_refused_and_the_session_goes_on() {
     let org = start(OrgConfig::default()).await;
-    let owner = org
-        .subscribe(&org.login_token().await, "/chat/**", None)
-        .await;
+    let owner = org.subscribe(&org.token().await, "/chat/**", None).await;
     let (other, _) = org.token_and_user_id(OTHER_USER, OTHER_PASSWORD).await;
     let other = format!("Bearer {other}");
     for reply in each_request(&org, Some(&other), &owner.client_id).await {
@@ -69,9 +67,7 @@ async fn another_users_token_is_refused_and_the_session_goes_on() {
 #[tokio::test]
 async fn requests_without_a_live_token_are_refused() {
     let org = start(OrgConfig::default()).await;
-    let owner = org
-        .subscribe(&org.login_token().await, "/chat/**", None)
-        .await;
+    let owner = org.subscribe(&org.token().await, "/chat/**", None).await;
     for (authorization, error) in [
         (None, "401::Request requires authentication"),
         (Some("Bearer not-a-token"), "401::Authentication invalid"),
@@ -88,7 +84,7 @@ async fn requests_without_a_live_token_are_refused() {
 #[tokio::test]
 async fn a_revoked_token_cuts_publish_and_subscribe_without_a_connect() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let owner = org.subscribe(&token, "/chat/**", None).await;
     let response = org
         .http
@@ -102,7 +98,7 @@ async fn a_revoked_token_cuts_publish_and_subscribe_without_a_connect() {
     let reply = org.bayeux(Some(&owner.auth), publish).await.remove(0);
     assert_eq!(reply["error"], "401::Authentication invalid", "{reply}");
     // The session ended with its token: a new token of the same user does not revive it.
-    let fresh = format!("Bearer {}", org.login_token().await);
+    let fresh = format!("Bearer {}", org.token().await);
     let reply = org
         .bayeux(Some(&fresh), json!([connect(&owner.client_id)]))
         .await
@@ -113,10 +109,8 @@ async fn a_revoked_token_cuts_publish_and_subscribe_without_a_connect() {
 #[tokio::test]
 async fn a_new_token_of_the_same_user_keeps_the_session() {
     let org = start(OrgConfig::default()).await;
-    let owner = org
-        .subscribe(&org.login_token().await, "/chat/**", None)
-        .await;
-    let refreshed = format!("Bearer {}", org.login_token().await);
+    let owner = org.subscribe(&org.token().await, "/chat/**", None).await;
+    let refreshed = format!("Bearer {}", org.token().await);
     let publish = json!([{"channel":"/chat/x","clientId":owner.client_id,"data":{"n":1}}]);
     let reply = org.bayeux(Some(&refreshed), publish).await.remove(0);
     assert_eq!(reply["successful"], true, "{reply}");
@@ -128,7 +122,7 @@ type Socket =
 /// Opens a socket with `header` as `Authorization` and `protocols` as its subprotocols; the
 /// HTTP status of the upgrade, and the socket when it was upgraded.
 async fn open(
-    org: &Running,
+    org: &Bayou,
     header: Option<&str>,
     protocols: Option<&str>,
 ) -> (u16, Option<(Socket, Option<String>)>) {
@@ -179,7 +173,7 @@ fn ws_handshake() -> Value {
 #[tokio::test]
 async fn an_upgrade_without_usable_credentials_gets_401_so_clients_fall_back() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     assert_eq!(open(&org, None, None).await.0, 401);
     assert_eq!(open(&org, Some("Bearer not-a-token"), None).await.0, 401);
     assert_eq!(
@@ -208,7 +202,7 @@ async fn an_upgrade_without_usable_credentials_gets_401_so_clients_fall_back() {
 #[tokio::test]
 async fn a_browser_authenticates_its_socket_with_subprotocols() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let offered = format!("bayou-auth, bayou-token.{token}");
     let (status, socket) = open(&org, None, Some(&offered)).await;
     assert_eq!(status, 101);
@@ -225,9 +219,7 @@ async fn a_browser_authenticates_its_socket_with_subprotocols() {
 #[tokio::test]
 async fn a_socket_acts_only_for_its_own_user() {
     let org = start(OrgConfig::default()).await;
-    let owner = org
-        .subscribe(&org.login_token().await, "/chat/**", None)
-        .await;
+    let owner = org.subscribe(&org.token().await, "/chat/**", None).await;
     let (other, _) = org.token_and_user_id(OTHER_USER, OTHER_PASSWORD).await;
     let (status, socket) = open(&org, Some(&format!("Bearer {other}")), None).await;
     assert_eq!(status, 101);

@@ -5,7 +5,7 @@ use bayou_org::OrgConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{start, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
+use bayou_testkit::{start, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
 
 fn account_cdc() -> OrgConfig {
     OrgConfig {
@@ -37,33 +37,10 @@ async fn every_change_of_a_selected_object_publishes_a_change_event() {
             json!({"Name": "Acme", "Industry": null, "Phone": "555"}),
         )
         .await;
-    let (status, _) = org
-        .rest(
-            &token,
-            Method::PATCH,
-            &format!("sobjects/Account/{id}"),
-            Some(json!({"Industry": "Energy"})),
-        )
+    org.update(&token, "Account", &id, json!({"Industry": "Energy"}))
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = org
-        .rest(
-            &token,
-            Method::DELETE,
-            &format!("sobjects/Account/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
-    let (status, _) = org
-        .rest(
-            &token,
-            Method::POST,
-            &format!("sobjects/Account/{id}/undelete"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    org.delete(&token, "Account", &id).await;
+    org.undelete(&token, "Account", &id).await;
 
     let events = org.events(&all, 4).await;
     let types: Vec<&str> = events
@@ -231,15 +208,13 @@ async fn an_update_by_another_user_reports_last_modified_by_id_and_null_on_empty
     let id = org
         .create(&token, "Account", json!({"Name": "Shared"}))
         .await;
-    let (status, _) = org
-        .rest(
-            &other_token,
-            Method::PATCH,
-            &format!("sobjects/Account/{id}"),
-            Some(json!({"Phone": "555", "Industry": null})),
-        )
-        .await;
-    assert_eq!(status, 204);
+    org.update(
+        &other_token,
+        "Account",
+        &id,
+        json!({"Phone": "555", "Industry": null}),
+    )
+    .await;
     let events = org.events(&session, 2).await;
     let update = &events[1];
     assert_eq!(

@@ -4,9 +4,9 @@
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running};
+use bayou_testkit::{start, Bayou};
 
-async fn post(org: &Running, token: &str, path: &str, body: Value) -> (u16, Value) {
+async fn post(org: &Bayou, token: &str, path: &str, body: Value) -> (u16, Value) {
     let response = org
         .http
         .post(format!("{}/services/data/v66.0/{path}", org.base))
@@ -21,7 +21,7 @@ async fn post(org: &Running, token: &str, path: &str, body: Value) -> (u16, Valu
 
 /// Subscribes to `channel`, runs `publish`, and returns the first `count` events.
 async fn events_on(
-    org: &Running,
+    org: &Bayou,
     token: &str,
     channel: &str,
     count: usize,
@@ -32,7 +32,7 @@ async fn events_on(
     org.events(&session, count).await
 }
 
-async fn define_low_ink(org: &Running) {
+async fn define_low_ink(org: &Bayou) {
     let (status, body) = org
         .admin_call("platform-events", json!({"name": "Low_Ink__e", "fields": {"Printer_Model__c": "text", "Ink_Percentage__c": "number"}}))
         .await;
@@ -43,7 +43,7 @@ async fn define_low_ink(org: &Running) {
 async fn published_events_arrive_in_salesforces_shape() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let reply = std::sync::Mutex::new(Value::Null);
     let events = events_on(&org, &token, "/event/Low_Ink__e", 1, async {
         let (status, body) = post(
@@ -80,7 +80,7 @@ async fn published_events_arrive_in_salesforces_shape() {
 async fn bad_publishes_get_salesforce_errors() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let (status, body) = post(
         &org,
         &token,
@@ -119,7 +119,7 @@ async fn bad_publishes_get_salesforce_errors() {
 async fn composite_publishes_each_subrequest() {
     let org = start(OrgConfig::default()).await;
     define_low_ink(&org).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let result = std::sync::Mutex::new(Value::Null);
     let events = events_on(&org, &token, "/event/Low_Ink__e", 2, async {
         let body = json!({"allOrNone": false, "compositeRequest": [

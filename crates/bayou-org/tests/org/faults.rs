@@ -6,11 +6,11 @@ use std::time::Duration;
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running};
+use bayou_testkit::{start, Bayou};
 
 /// A logged-in streaming session subscribed to `/chat/faults`: its auth header and clientId.
-async fn streaming(org: &Running) -> (String, String) {
-    let token = org.login_token().await;
+async fn streaming(org: &Bayou) -> (String, String) {
+    let token = org.token().await;
     let session = org.subscribe(&token, "/chat/faults", None).await;
     (session.auth, session.client_id)
 }
@@ -60,7 +60,7 @@ async fn invalidated_tokens_end_sessions_with_401_and_advice_none() {
     let (_, body) = org
         .admin(
             "invalidate-tokens",
-            json!({"username": crate::support::USER}),
+            json!({"username": bayou_testkit::USER}),
         )
         .await;
     assert!(body["revoked"].as_u64().unwrap() >= 1, "{body}");

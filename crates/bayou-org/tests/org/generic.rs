@@ -5,9 +5,9 @@ use bayou_org::OrgConfig;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
+use bayou_testkit::{start, Bayou, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER};
 
-async fn push(org: &Running, token: &str, channel_id: &str, events: Value) -> (u16, Value) {
+async fn push(org: &Bayou, token: &str, channel_id: &str, events: Value) -> (u16, Value) {
     org.rest(
         token,
         Method::POST,
@@ -256,12 +256,10 @@ async fn dynamic_channels_are_created_by_subscribing_within_the_allocation() {
     // The record is written in the background; jsforce-style lookup finds it.
     let mut found = Value::Null;
     for _ in 0..50 {
-        let (_, body) = org
-            .rest(
+        let body = org
+            .query(
                 &token,
-                Method::GET,
-                "query?q=SELECT+Id,+IsDynamic+FROM+StreamingChannel+WHERE+Name='/u/made/OnTheFly'",
-                None,
+                "SELECT Id, IsDynamic FROM StreamingChannel WHERE Name='/u/made/OnTheFly'",
             )
             .await;
         if body["totalSize"] == 1 {

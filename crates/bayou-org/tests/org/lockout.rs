@@ -6,7 +6,7 @@ use std::time::Duration;
 use bayou_org::OrgConfig;
 use serde_json::json;
 
-use crate::support::{start, CLIENT, OTHER_PASSWORD, OTHER_USER, PASSWORD, SECRET, USER};
+use bayou_testkit::{start, CLIENT, OTHER_PASSWORD, OTHER_USER, PASSWORD, SECRET, USER};
 
 fn password_grant<'a>(username: &'a str, password: &'a str) -> [(&'a str, &'a str); 5] {
     [
@@ -26,10 +26,10 @@ async fn ten_failures_lock_the_username_out() {
     })
     .await;
     for _ in 0..10 {
-        let (status, body) = org.token(&password_grant(USER, "wrong")).await;
+        let (status, body) = org.oauth_token(&password_grant(USER, "wrong")).await;
         assert_eq!(status, 400, "{body}");
     }
-    let (status, body) = org.token(&password_grant(USER, PASSWORD)).await;
+    let (status, body) = org.oauth_token(&password_grant(USER, PASSWORD)).await;
     assert_eq!(
         status, 400,
         "the right password is refused while locked out"
@@ -55,7 +55,9 @@ async fn ten_failures_lock_the_username_out() {
         text.contains("INVALID_LOGIN"),
         "SOAP login is locked out too: {text}"
     );
-    let (status, _) = org.token(&password_grant(OTHER_USER, OTHER_PASSWORD)).await;
+    let (status, _) = org
+        .oauth_token(&password_grant(OTHER_USER, OTHER_PASSWORD))
+        .await;
     assert_eq!(status, 200, "other users are not locked out");
 }
 
@@ -63,11 +65,17 @@ async fn ten_failures_lock_the_username_out() {
 async fn fewer_failures_do_not_lock_and_a_success_clears_them() {
     let org = start(OrgConfig::default()).await;
     for _ in 0..9 {
-        assert_eq!(org.token(&password_grant(USER, "wrong")).await.0, 400);
+        assert_eq!(org.oauth_token(&password_grant(USER, "wrong")).await.0, 400);
     }
-    assert_eq!(org.token(&password_grant(USER, PASSWORD)).await.0, 200);
+    assert_eq!(
+        org.oauth_token(&password_grant(USER, PASSWORD)).await.0,
+        200
+    );
     for _ in 0..9 {
-        assert_eq!(org.token(&password_grant(USER, "wrong")).await.0, 400);
+        assert_eq!(org.oauth_token(&password_grant(USER, "wrong")).await.0, 400);
     }
-    assert_eq!(org.token(&password_grant(USER, PASSWORD)).await.0, 200);
+    assert_eq!(
+        org.oauth_token(&password_grant(USER, PASSWORD)).await.0,
+        200
+    );
 }

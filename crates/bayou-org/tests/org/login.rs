@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{start, CLIENT, PASSWORD, SECRET, USER};
 use bayou_org::OrgConfig;
+use bayou_testkit::{start, CLIENT, PASSWORD, SECRET, USER};
 
 #[tokio::test]
 async fn password_login_reply_has_salesforces_shape() {
@@ -95,7 +95,7 @@ async fn oauth_errors_are_salesforces() {
         ),
     ];
     for (form, error, description) in cases {
-        let (status, body) = org.token(form).await;
+        let (status, body) = org.oauth_token(form).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(
             body,
@@ -108,7 +108,7 @@ async fn oauth_errors_are_salesforces() {
 async fn client_credentials_and_refresh_grants() {
     let org = start(OrgConfig::default()).await;
     let (status, body) = org
-        .token(&[
+        .oauth_token(&[
             ("grant_type", "client_credentials"),
             ("client_id", CLIENT),
             ("client_secret", SECRET),
@@ -120,7 +120,7 @@ async fn client_credentials_and_refresh_grants() {
     let login = org.password_login().await;
     let refresh = login["refresh_token"].as_str().unwrap();
     let (status, body) = org
-        .token(&[
+        .oauth_token(&[
             ("grant_type", "refresh_token"),
             ("client_id", CLIENT),
             ("refresh_token", refresh),

@@ -11,4 +11,3 @@ mod login;
 mod overview;
 mod reach;
 mod records;
-mod support;

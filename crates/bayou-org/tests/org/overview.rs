@@ -3,9 +3,9 @@
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running, USER};
+use bayou_testkit::{start, Bayou, USER};
 
-async fn overview(org: &Running, token: &str) -> (u16, Value) {
+async fn overview(org: &Bayou, token: &str) -> (u16, Value) {
     let response = org
         .http
         .get(format!("{}/admin/overview", org.base))
@@ -22,7 +22,7 @@ async fn the_overview_needs_the_admin_token() {
     let org = start(OrgConfig::default()).await;
     let (status, body) = overview(&org, "guess").await;
     assert_eq!(status, 401, "{body}");
-    let token = org.login_token().await;
+    let token = org.token().await;
     let (status, _) = overview(&org, &token).await;
     assert_eq!(status, 401, "a user's access token is not the admin token");
 }
@@ -34,7 +34,7 @@ async fn the_overview_counts_sessions_subscriptions_events_and_their_latency() {
         ..OrgConfig::default()
     })
     .await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     org.create(
         &token,
         "PushTopic",
@@ -49,7 +49,7 @@ async fn the_overview_counts_sessions_subscriptions_events_and_their_latency() {
     org.events(&session, 1).await;
     org.events(&other, 1).await;
 
-    let (status, o) = overview(&org, crate::support::ADMIN).await;
+    let (status, o) = overview(&org, bayou_testkit::ADMIN).await;
     assert_eq!(status, 200, "{o}");
     let sessions = o["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 3);
@@ -100,6 +100,6 @@ async fn the_overview_counts_sessions_subscriptions_events_and_their_latency() {
     );
     assert_eq!(o["deliveryDelayMs"], 0);
     org.admin("delay-deliveries", json!({"ms": 250})).await;
-    let (_, o) = overview(&org, crate::support::ADMIN).await;
+    let (_, o) = overview(&org, bayou_testkit::ADMIN).await;
     assert_eq!(o["deliveryDelayMs"], 250);
 }

@@ -4,10 +4,10 @@
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
-use crate::support::{start, Running};
+use bayou_testkit::{start, Bayou};
 
-async fn session(org: &Running) -> (String, String) {
-    let auth = format!("Bearer {}", org.login_token().await);
+async fn session(org: &Bayou) -> (String, String) {
+    let auth = format!("Bearer {}", org.token().await);
     let client_id = org.handshake(Some(&auth)).await["clientId"]
         .as_str()
         .unwrap()
@@ -15,7 +15,7 @@ async fn session(org: &Running) -> (String, String) {
     (auth, client_id)
 }
 
-async fn subscribe(org: &Running, auth: &str, client_id: &str, pattern: &str) -> Value {
+async fn subscribe(org: &Bayou, auth: &str, client_id: &str, pattern: &str) -> Value {
     let message =
         json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":pattern}]);
     org.bayeux(Some(auth), message).await.remove(0)

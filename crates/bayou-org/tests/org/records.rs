@@ -5,7 +5,7 @@
 use bayou_org::OrgConfig;
 use serde_json::{json, Value};
 
-use crate::support::{start, Session};
+use bayou_testkit::{start, Session};
 
 fn topic(name: &str, query: &str) -> Value {
     json!({"Name": name, "Query": query, "ApiVersion": 66.0, "NotifyForOperationCreate": true,
@@ -15,7 +15,7 @@ fn topic(name: &str, query: &str) -> Value {
 #[tokio::test]
 async fn records_round_trip_over_rest() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let id = org
         .create(
             &token,
@@ -25,15 +25,7 @@ async fn records_round_trip_over_rest() {
         .await;
     assert!(id.starts_with("001") && id.len() == 18, "{id}");
 
-    let (status, record) = org
-        .rest(
-            &token,
-            reqwest::Method::GET,
-            &format!("sobjects/Account/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let record = org.get(&token, "Account", &id).await;
     assert_eq!(
         record["attributes"],
         json!({"type": "Account", "url": format!("/services/data/v66.0/sobjects/Account/{id}")})
@@ -42,31 +34,14 @@ async fn records_round_trip_over_rest() {
     assert!(record["CreatedDate"].as_str().unwrap().ends_with('Z'));
 
     // The 15-character form finds it too.
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::GET,
-            &format!("sobjects/Account/{}", &id[..15]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    org.get(&token, "Account", &id[..15]).await;
 
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::PATCH,
-            &format!("sobjects/account/{id}"),
-            Some(json!({"Industry": "Energy"})),
-        )
+    org.update(&token, "account", &id, json!({"Industry": "Energy"}))
         .await;
-    assert_eq!(status, 204);
-    let (_, found) = org
-        .rest(
+    let found = org
+        .query(
             &token,
-            reqwest::Method::GET,
-            "query?q=SELECT+Id,+Name+FROM+Account+WHERE+Industry+=+'energy'",
-            None,
+            "SELECT Id, Name FROM Account WHERE Industry = 'energy'",
         )
         .await;
     assert_eq!(found["totalSize"], 1, "{found}");
@@ -79,15 +54,7 @@ async fn records_round_trip_over_rest() {
         "only selected fields"
     );
 
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::DELETE,
-            &format!("sobjects/Account/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    org.delete(&token, "Account", &id).await;
     let (status, body) = org
         .rest(
             &token,
@@ -105,7 +72,7 @@ async fn records_round_trip_over_rest() {
 #[tokio::test]
 async fn bad_rest_input_gets_salesforce_errors() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let cases = [
         (
             "sobjects/Account",
@@ -177,7 +144,7 @@ async fn bad_rest_input_gets_salesforce_errors() {
 #[tokio::test]
 async fn pushtopic_queries_are_validated_with_salesforces_texts() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let post = |body: Value| {
         let org = &org;
         let token = token.clone();
@@ -232,7 +199,7 @@ async fn pushtopic_queries_are_validated_with_salesforces_texts() {
 #[tokio::test]
 async fn record_changes_reach_pushtopic_subscribers_by_salesforces_rules() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     org.create(
         &token,
         "PushTopic",
@@ -259,34 +226,13 @@ async fn record_changes_reach_pushtopic_subscribers_by_salesforces_rules() {
         )
         .await;
     // Phone is neither selected nor in WHERE: with NotifyForFields=Referenced, no event.
-    org.rest(
-        &token,
-        reqwest::Method::PATCH,
-        &format!("sobjects/Account/{id}"),
-        Some(json!({"Phone": "556"})),
-    )
-    .await;
-    org.rest(
-        &token,
-        reqwest::Method::PATCH,
-        &format!("sobjects/Account/{id}"),
-        Some(json!({"Name": "Solar Company"})),
-    )
-    .await;
-    org.rest(
-        &token,
-        reqwest::Method::PATCH,
-        &format!("sobjects/Account/{other}"),
-        Some(json!({"Name": "Still retail"})),
-    )
-    .await;
-    org.rest(
-        &token,
-        reqwest::Method::DELETE,
-        &format!("sobjects/Account/{id}"),
-        None,
-    )
-    .await;
+    org.update(&token, "Account", &id, json!({"Phone": "556"}))
+        .await;
+    org.update(&token, "Account", &id, json!({"Name": "Solar Company"}))
+        .await;
+    org.update(&token, "Account", &other, json!({"Name": "Still retail"}))
+        .await;
+    org.delete(&token, "Account", &id).await;
 
     let events = org.events(&session, 3).await;
     let kinds: Vec<&str> = events
@@ -330,7 +276,7 @@ async fn record_changes_reach_pushtopic_subscribers_by_salesforces_rules() {
 #[tokio::test]
 async fn notify_flags_and_fields_are_honoured() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let mut quiet = topic("OnlyDeletes", "SELECT Id, Name FROM Lead");
     quiet["NotifyForOperationCreate"] = json!(false);
     quiet["NotifyForOperationUpdate"] = json!(false);
@@ -344,20 +290,14 @@ async fn notify_flags_and_fields_are_honoured() {
     let id = org
         .create(&token, "Lead", json!({"Name": "Ada", "Company": "Engines"}))
         .await;
-    org.rest(
+    org.update(
         &token,
-        reqwest::Method::PATCH,
-        &format!("sobjects/Lead/{id}"),
-        Some(json!({"Company": "Analytical Engines"})),
+        "Lead",
+        &id,
+        json!({"Company": "Analytical Engines"}),
     )
     .await;
-    org.rest(
-        &token,
-        reqwest::Method::DELETE,
-        &format!("sobjects/Lead/{id}"),
-        None,
-    )
-    .await;
+    org.delete(&token, "Lead", &id).await;
 
     let seen = org.events(&deletes, 1).await;
     assert_eq!(seen[0]["data"]["event"]["type"], "deleted");
@@ -372,7 +312,7 @@ async fn notify_flags_and_fields_are_honoured() {
 #[tokio::test]
 async fn topics_must_exist_and_salesforce_channels_take_no_bayeux_publishes() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let auth = format!("Bearer {token}");
     let client_id = org.handshake(Some(&auth)).await["clientId"]
         .as_str()
@@ -421,7 +361,7 @@ async fn topics_must_exist_and_salesforce_channels_take_no_bayeux_publishes() {
 #[tokio::test]
 async fn short_ids_address_the_same_record_and_undelete_notifies() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let mut every_op = topic("CaseChanges", "SELECT Id, Subject FROM Case");
     every_op["NotifyForFields"] = json!("All");
     org.create(&token, "PushTopic", every_op).await;
@@ -431,44 +371,14 @@ async fn short_ids_address_the_same_record_and_undelete_notifies() {
         .create(&token, "Case", json!({"Subject": "Printer on fire"}))
         .await;
     let short = &id[..15];
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::PATCH,
-            &format!("sobjects/Case/{short}"),
-            Some(json!({"Subject": "Printer out"})),
-        )
+    org.update(&token, "Case", short, json!({"Subject": "Printer out"}))
         .await;
-    assert_eq!(status, 204);
-    let (_, found) = org
-        .rest(
-            &token,
-            reqwest::Method::GET,
-            "query?q=SELECT+Id,+Subject+FROM+Case",
-            None,
-        )
-        .await;
+    let found = org.query(&token, "SELECT Id, Subject FROM Case").await;
     assert_eq!(found["totalSize"], 1, "one record, not two: {found}");
     assert_eq!(found["records"][0]["Subject"], "Printer out");
 
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::DELETE,
-            &format!("sobjects/Case/{short}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
-    let (status, _) = org
-        .rest(
-            &token,
-            reqwest::Method::POST,
-            &format!("sobjects/Case/{id}/undelete"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    org.delete(&token, "Case", short).await;
+    org.undelete(&token, "Case", &id).await;
     let (status, reply) = org
         .rest(
             &token,
@@ -509,7 +419,7 @@ async fn short_ids_address_the_same_record_and_undelete_notifies() {
 #[tokio::test]
 async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let (status, body) = org
         .rest(&token, reqwest::Method::POST, "sobjects/PushTopic", Some(json!({"Name": "Minimal", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 50})))
         .await;
@@ -517,14 +427,7 @@ async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order(
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, vec!["id", "success", "errors"]);
     let id = body["id"].as_str().unwrap();
-    let (_, record) = org
-        .rest(
-            &token,
-            reqwest::Method::GET,
-            &format!("sobjects/PushTopic/{id}"),
-            None,
-        )
-        .await;
+    let record = org.get(&token, "PushTopic", id).await;
     assert_eq!(
         record.as_object().unwrap().keys().next().unwrap(),
         "attributes"
@@ -539,7 +442,7 @@ async fn pushtopic_defaults_are_stored_and_replies_keep_salesforces_field_order(
 #[tokio::test]
 async fn filtered_subscriptions_deliver_matches_under_their_own_channel() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     org.create(
         &token,
         "PushTopic",
@@ -614,7 +517,7 @@ async fn filtered_subscriptions_deliver_matches_under_their_own_channel() {
 #[tokio::test]
 async fn a_value_of_the_wrong_type_is_refused() {
     let org = start(OrgConfig::default()).await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let id = org
         .create(
             &token,
@@ -672,7 +575,7 @@ async fn publish_rules_change_what_bayeux_clients_may_publish() {
         ..OrgConfig::default()
     })
     .await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     let auth = format!("Bearer {token}");
     let client_id = org.handshake(Some(&auth)).await["clientId"]
         .as_str()
@@ -700,7 +603,7 @@ async fn the_pushtopic_allocation_is_enforced() {
         ..OrgConfig::default()
     })
     .await;
-    let token = org.login_token().await;
+    let token = org.token().await;
     org.create(
         &token,
         "PushTopic",
