@@ -542,6 +542,49 @@ mod tests {
     }
 
     #[test]
+    fn hardening_limits_have_defaults_flags_and_file_keys() {
+        let s = Settings::resolve(args(&[])).unwrap();
+        assert_eq!(s.engine.max_queue_bytes, 16 * 1024 * 1024);
+        assert_eq!(s.engine.write_timeout, Duration::from_secs(30));
+        assert_eq!(s.engine.max_sessions_per_user, Some(2_000));
+        assert_eq!(s.engine.max_sessions_per_address, None);
+        assert_eq!(s.org.max_login_failures, 10);
+        let s = Settings::resolve(args(&[
+            "--max-sessions-per-user",
+            "0",
+            "--max-sessions-per-address",
+            "50",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "--login-lockout",
+            "60",
+        ]))
+        .unwrap();
+        assert_eq!(s.engine.max_sessions_per_user, None, "0 turns it off");
+        assert_eq!(s.engine.max_sessions_per_address, Some(50));
+        assert_eq!(
+            s.engine.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.org.login_lockout, Duration::from_secs(60));
+
+        let dir = std::env::temp_dir().join(format!("bayou-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bayou.toml");
+        std::fs::write(
+            &file,
+            "write_timeout = 500\nmax_queue_bytes = 4096\nmax_subscriptions_per_session = 7\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
+        assert_eq!(s.engine.write_timeout, Duration::from_millis(500));
+        assert_eq!(s.engine.max_queue_bytes, 4096);
+        assert_eq!(s.engine.max_subscriptions_per_session, 7);
+        let error = Settings::resolve(args(&["--max-queue-bytes", "0"])).unwrap_err();
+        assert!(error.to_string().contains("max_queue_bytes"), "{error}");
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = std::env::temp_dir().join(format!("bayou-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -827,7 +827,7 @@ async fn a_round_larger_than_a_frame_is_sent_in_full_over_websocket() {
 
 #[tokio::test]
 async fn data_no_client_could_decode_is_refused_and_its_neighbours_are_stored() {
-    let server = TestServer::start(quick_config()).await;
+    let server = TestServer::start(long_hold()).await;
     let mut subscriber = server.client();
     subscriber.open().await;
     assert_eq!(

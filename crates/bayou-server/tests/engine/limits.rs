@@ -4,13 +4,23 @@
 use bayou_server::EngineConfig;
 use serde_json::json;
 
+use std::time::Duration;
+
 use crate::support::{quick_config, TestServer};
+
+/// Short holds, but sessions that outlive a slow test machine.
+fn config() -> EngineConfig {
+    EngineConfig {
+        max_interval: Duration::from_secs(60),
+        ..quick_config()
+    }
+}
 
 #[tokio::test]
 async fn one_address_may_hold_only_so_many_sessions() {
     let server = TestServer::start(EngineConfig {
         max_sessions_per_address: Some(2),
-        ..quick_config()
+        ..config()
     })
     .await;
     let mut first = server.client();
@@ -42,7 +52,7 @@ async fn one_address_may_hold_only_so_many_sessions() {
 async fn a_session_may_hold_only_so_many_subscriptions() {
     let server = TestServer::start(EngineConfig {
         max_subscriptions_per_session: 3,
-        ..quick_config()
+        ..config()
     })
     .await;
     let mut client = server.client();
