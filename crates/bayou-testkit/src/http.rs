@@ -66,6 +66,18 @@ impl Bayou {
         (token.to_owned(), id.to_owned())
     }
 
+    /// Revokes `token` through `POST /services/oauth2/revoke`; the HTTP status.
+    pub async fn revoke(&self, token: &str) -> u16 {
+        self.http
+            .post(format!("{}/services/oauth2/revoke", self.base))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// POSTs `messages` to `/cometd/66.0`; the reply messages (HTTP 200 asserted: Bayeux
     /// errors travel inside a 200).
     pub async fn bayeux(&self, authorization: Option<&str>, messages: Value) -> Vec<Value> {

@@ -86,14 +86,7 @@ async fn a_revoked_token_cuts_publish_and_subscribe_without_a_connect() {
     let org = start(OrgConfig::default()).await;
     let token = org.token().await;
     let owner = org.subscribe(&token, "/chat/**", None).await;
-    let response = org
-        .http
-        .post(format!("{}/services/oauth2/revoke", org.base))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(org.revoke(&token).await, 200);
     let publish = json!([{"channel":"/chat/x","clientId":owner.client_id,"data":{"n":1}}]);
     let reply = org.bayeux(Some(&owner.auth), publish).await.remove(0);
     assert_eq!(reply["error"], "401::Authentication invalid", "{reply}");

@@ -317,14 +317,7 @@ async fn a_revoked_token_ends_the_session_like_salesforce() {
         true
     );
 
-    let revoked = org
-        .http
-        .post(format!("{}/services/oauth2/revoke", org.base))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status().as_u16(), 200);
+    assert_eq!(org.revoke(&token).await, 200);
 
     let reply = org.bayeux(Some(&auth), connect).await.remove(0);
     assert_eq!(reply["error"], "401::Authentication invalid");
