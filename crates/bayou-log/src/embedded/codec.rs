@@ -23,22 +23,29 @@ pub fn replay_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
-/// The key of an event in the by-channel index: the channel's length (2 bytes), the channel,
-/// then the replay id (8 bytes big-endian), so one channel's events are one key range, in id
-/// order, and no channel's range runs into another's.
-pub fn index_key(channel: &str, replay_id: u64) -> Vec<u8> {
-    let channel = clipped(channel);
-    let mut key = Vec::with_capacity(2 + channel.len() + 8);
-    // Clipped to 15 bits, so the cast cannot truncate.
-    key.extend_from_slice(&(channel.len() as u16).to_be_bytes());
-    key.extend_from_slice(channel);
-    key.extend_from_slice(&replay_id.to_be_bytes());
+/// The key of an event in the by-channel index: a 64-bit hash of the channel, then the replay
+/// id, both big-endian, so one channel's events are one key range in id order. Sixteen bytes
+/// whatever the channel, which keeps the index small (it is written with every event). Two
+/// channels may share a hash: a read through the index checks each event's channel.
+pub fn index_key(channel: &str, replay_id: u64) -> [u8; 16] {
+    let mut key = [0_u8; 16];
+    key[..8].copy_from_slice(&channel_hash(channel).to_be_bytes());
+    key[8..].copy_from_slice(&replay_id.to_be_bytes());
     key
+}
+
+/// FNV-1a: stable across versions and machines (the index is on disk), and cheap.
+fn channel_hash(channel: &str) -> u64 {
+    clipped(channel)
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// The replay id of a by-channel index key.
 pub fn index_replay_id(key: &[u8]) -> Option<u64> {
-    replay_id(key.get(key.len().checked_sub(8)?..)?)
+    replay_id(key.get(8..16)?)
 }
 
 fn clipped(text: &str) -> &[u8] {

@@ -43,7 +43,7 @@ use writer::AppendRequest;
 const META_HEAD: &[u8] = b"head";
 const META_EXPIRED: &[u8] = b"expired";
 /// Set once every event is in the by-channel index.
-const META_INDEXED: &[u8] = b"indexed_by_channel";
+const META_INDEXED: &[u8] = b"indexed_by_channel_hash";
 const META_FLOOR_PREFIX: &str = "floor:";
 const EVENTS_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -246,7 +246,7 @@ fn index_existing_events(
     }
     let mut indexed = 0_u64;
     let mut batch = Vec::new();
-    let write = |batch: &mut Vec<Vec<u8>>| -> Result<(), LogError> {
+    let write = |batch: &mut Vec<[u8; 16]>| -> Result<(), LogError> {
         for key in batch.drain(..) {
             by_channel.insert(key, [])?;
         }
@@ -293,7 +293,11 @@ fn read_channel(
         let Some(value) = inner.events.get(codec::key(replay_id))? else {
             continue;
         };
-        batch.events.push(codec::decode(replay_id, &value)?);
+        let event = codec::decode(replay_id, &value)?;
+        if &*event.channel != channel {
+            continue; // another channel with the same hash
+        }
+        batch.events.push(event);
         if batch.events.len() >= max {
             batch.scanned_through = replay_id;
             batch.reached_head = replay_id >= head;

@@ -80,7 +80,7 @@ pub(super) enum Inline {
 pub(super) fn commit_now(inner: &Inner, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> Inline {
     // (`sealed_memtable_count` and `l0_table_count` are fjall's hidden API: pinned in Cargo.lock,
     // and a version without them fails to build rather than to behave.)
-    let throttling = [&inner.events, &inner.records]
+    let throttling = [&inner.events, &inner.records, &inner.by_channel]
         .iter()
         .any(|k| k.sealed_memtable_count() >= 2 || k.l0_table_count() >= 16);
     let guard = match inner.commit_lock.try_lock() {
