@@ -23,19 +23,23 @@ pub fn replay_id(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
-/// The key of an event in the by-channel index: a 64-bit hash of the channel, then the replay
-/// id, both big-endian, so one channel's events are one key range in id order. Sixteen bytes
-/// whatever the channel, which keeps the index small (it is written with every event). Two
-/// channels may share a hash: a read through the index checks each event's channel.
-pub fn index_key(channel: &str, replay_id: u64) -> [u8; 16] {
+/// Replay ids per block of the by-channel index.
+pub const INDEX_BLOCK: u64 = 1_024;
+
+/// The key saying "channel has events in this block of [`INDEX_BLOCK`] replay ids": a 64-bit
+/// hash of the channel, then the block number, both big-endian, so one channel's blocks are one
+/// key range in id order. One key per channel per block, not per event: the index costs little
+/// on the write path, and a read scans only the blocks a channel appears in. Two channels may
+/// share a hash: a read checks each event's channel.
+pub fn index_key(channel_hash: u64, block: u64) -> [u8; 16] {
     let mut key = [0_u8; 16];
-    key[..8].copy_from_slice(&channel_hash(channel).to_be_bytes());
-    key[8..].copy_from_slice(&replay_id.to_be_bytes());
+    key[..8].copy_from_slice(&channel_hash.to_be_bytes());
+    key[8..].copy_from_slice(&block.to_be_bytes());
     key
 }
 
 /// FNV-1a: stable across versions and machines (the index is on disk), and cheap.
-fn channel_hash(channel: &str) -> u64 {
+pub fn channel_hash(channel: &str) -> u64 {
     clipped(channel)
         .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
@@ -43,8 +47,8 @@ fn channel_hash(channel: &str) -> u64 {
         })
 }
 
-/// The replay id of a by-channel index key.
-pub fn index_replay_id(key: &[u8]) -> Option<u64> {
+/// The block number of a by-channel index key.
+pub fn index_block(key: &[u8]) -> Option<u64> {
     replay_id(key.get(8..16)?)
 }
 

@@ -112,6 +112,30 @@ pub(super) fn expire_through(inner: &Inner, through: u64) -> Result<u64, LogErro
     Ok(removed)
 }
 
+/// Removes the index entries of the doomed events' channels for blocks of replay ids that are
+/// now entirely below the oldest event left: nothing remains for a read to find there. (An
+/// entry whose block still holds other events stays; a read of it finds nothing of its
+/// channel, which costs that block's scan and is forgotten when the block goes.)
+fn forget_empty_blocks(inner: &Inner, doomed: &[Doomed]) -> Result<(), LogError> {
+    let oldest_left = match inner.events.first_key_value() {
+        Some(guard) => codec::replay_id(&guard.key()?).ok_or(LogError::Corrupt(0))?,
+        None => inner.head() + 1,
+    };
+    let empty: std::collections::HashSet<(u64, u64)> = doomed
+        .iter()
+        .map(|(id, _, channel)| (codec::channel_hash(channel), id / codec::INDEX_BLOCK))
+        .filter(|(_, block)| (block + 1) * codec::INDEX_BLOCK <= oldest_left)
+        .collect();
+    for keys in empty.into_iter().collect::<Vec<_>>().chunks(10_000) {
+        let mut batch = inner.db.batch();
+        for (hash, block) in keys {
+            batch.remove(&inner.by_channel, codec::index_key(*hash, *block));
+        }
+        batch.commit()?;
+    }
+    Ok(())
+}
+
 /// Adds the floors, and the head, to a batch that removes events: the last key may be among
 /// the removed, and the head must survive it so ids are never reused.
 fn record_floors_and_head(inner: &Inner, batch: &mut fjall::OwnedWriteBatch, floors: &[u64]) {
@@ -144,10 +168,9 @@ fn remove(inner: &Inner, mut doomed: Vec<Doomed>, raise_all_to: u64) -> Result<u
     }
     for chunk in chunks {
         let mut batch = inner.db.batch();
-        for (replay_id, rule, channel) in chunk {
+        for (replay_id, rule, _) in chunk {
             let (replay_id, rule) = (*replay_id, *rule);
             batch.remove(&inner.events, codec::key(replay_id));
-            batch.remove(&inner.by_channel, codec::index_key(channel, replay_id));
             floors[rule] = floors[rule].max(replay_id);
             highest = highest.max(replay_id);
         }
@@ -159,6 +182,7 @@ fn remove(inner: &Inner, mut doomed: Vec<Doomed>, raise_all_to: u64) -> Result<u
         record_floors_and_head(inner, &mut batch, &floors);
         batch.commit()?;
     }
+    forget_empty_blocks(inner, &doomed)?;
     // Floors must not be lost once ids are gone: sync before anyone can be told "expired".
     inner.db.persist(PersistMode::SyncData)?;
     // Have the small `meta` memtable flushed in the background, so it does not keep old

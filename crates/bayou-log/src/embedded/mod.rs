@@ -1,8 +1,9 @@
 //! The embedded backend: an fjall database in the data directory.
 //!
-//! Keyspace `events` maps replay id → record; keyspace `by_channel` indexes them by channel
-//! (channel, replay id → nothing), written in the same batch, so that replaying one channel
-//! reads that channel's events only, however large the log. The head is the last key; keyspace `meta` keeps a
+//! Keyspace `events` maps replay id → record; keyspace `by_channel` records which blocks of
+//! 1,024 replay ids hold each channel's events (channel hash, block → nothing), written in the
+//! same batch as the first event of a channel in a block, so that replaying one channel reads
+//! only those blocks, however large the log. The head is the last key; keyspace `meta` keeps a
 //! copy written whenever expiry removes events (so ids are never reused, even after every event
 //! is gone), the expired-event counter, and the per-rule retention floors. Since ids are
 //! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]), or with relaxed durability are written by the caller; the most recent events also stay
@@ -43,7 +44,7 @@ use writer::AppendRequest;
 const META_HEAD: &[u8] = b"head";
 const META_EXPIRED: &[u8] = b"expired";
 /// Set once every event is in the by-channel index.
-const META_INDEXED: &[u8] = b"indexed_by_channel_hash";
+const META_INDEXED: &[u8] = b"indexed_by_channel_block";
 const META_FLOOR_PREFIX: &str = "floor:";
 const EVENTS_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -90,8 +91,10 @@ pub(crate) struct Inner {
     records: Keyspace,
     /// Committed positions (see [`crate::PositionStore`]).
     positions: Keyspace,
-    /// Events by channel (see `codec::index_key`).
+    /// Which blocks of replay ids hold each channel's events (see `codec::index_key`).
     by_channel: Keyspace,
+    /// The channels already indexed in the newest block (so each is written once per block).
+    indexed_block: Mutex<IndexedBlock>,
     durability: Durability,
     policy: RetentionPolicy,
     head: watch::Sender<u64>,
@@ -187,6 +190,7 @@ impl EmbeddedLog {
             records,
             positions,
             by_channel,
+            indexed_block: Mutex::new(IndexedBlock::default()),
             durability: options.durability,
             policy: options.retention.clone(),
             head: watch::Sender::new(head),
@@ -235,6 +239,32 @@ impl EmbeddedLog {
     }
 }
 
+/// The channels (by hash) whose index entry for the newest block is written. Events arrive in
+/// replay id order, so only the newest block matters; older ones are never written again.
+#[derive(Debug, Default)]
+pub(crate) struct IndexedBlock {
+    block: u64,
+    channels: std::collections::HashSet<u64>,
+}
+
+impl IndexedBlock {
+    /// Whether `(channel hash, block)` is known to be in the index.
+    pub(crate) fn has(&self, (hash, block): (u64, u64)) -> bool {
+        block == self.block && self.channels.contains(&hash)
+    }
+
+    /// Remembers that `(channel hash, block)` was written.
+    pub(crate) fn record(&mut self, (hash, block): (u64, u64)) {
+        if block > self.block {
+            self.block = block;
+            self.channels.clear();
+        }
+        if block == self.block {
+            self.channels.insert(hash);
+        }
+    }
+}
+
 /// Logs written before the by-channel index existed get it once, at open.
 fn index_existing_events(
     events: &Keyspace,
@@ -245,25 +275,21 @@ fn index_existing_events(
         return Ok(());
     }
     let mut indexed = 0_u64;
-    let mut batch = Vec::new();
-    let write = |batch: &mut Vec<[u8; 16]>| -> Result<(), LogError> {
-        for key in batch.drain(..) {
-            by_channel.insert(key, [])?;
-        }
-        Ok(())
-    };
+    let mut current = IndexedBlock::default();
     for guard in events.iter() {
         let (key, value) = guard.into_inner()?;
         let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
         let (_, channel, _) = codec::decode_header(replay_id, &value)?;
-        batch.push(codec::index_key(channel, replay_id));
+        let block = (codec::channel_hash(channel), replay_id / codec::INDEX_BLOCK);
+        if !current.has(block) {
+            by_channel.insert(codec::index_key(block.0, block.1), [])?;
+            current.record(block);
+        }
         indexed += 1;
-        if batch.len() >= 100_000 {
-            write(&mut batch)?;
+        if indexed.is_multiple_of(1_000_000) {
             tracing::info!(indexed, "indexing the event log by channel");
         }
     }
-    write(&mut batch)?;
     meta.insert(META_INDEXED, [1])?;
     if indexed > 0 {
         tracing::info!(indexed, "event log indexed by channel");
@@ -271,8 +297,9 @@ fn index_existing_events(
     Ok(())
 }
 
-/// Reads one channel's events through the by-channel index: the work is proportional to the
-/// events returned, not to the log.
+/// Reads one channel's events through the by-channel index: only the blocks of replay ids the
+/// channel appears in are read, so the work is proportional to what the channel holds (within
+/// a block's worth per event), not to the log.
 fn read_channel(
     inner: &Inner,
     channel: &str,
@@ -285,23 +312,26 @@ fn read_channel(
         scanned_through: head,
         reached_head: true,
     };
-    let range = codec::index_key(channel, after + 1)..=codec::index_key(channel, head);
-    for guard in inner.by_channel.range(range) {
-        let key = guard.key()?;
-        let replay_id = codec::index_replay_id(&key).ok_or(LogError::Corrupt(0))?;
-        // Removed by expiry between the two reads: nothing to return for it.
-        let Some(value) = inner.events.get(codec::key(replay_id))? else {
-            continue;
-        };
-        let event = codec::decode(replay_id, &value)?;
-        if &*event.channel != channel {
-            continue; // another channel with the same hash
-        }
-        batch.events.push(event);
-        if batch.events.len() >= max {
-            batch.scanned_through = replay_id;
-            batch.reached_head = replay_id >= head;
-            break;
+    let hash = codec::channel_hash(channel);
+    let first = codec::index_key(hash, (after + 1) / codec::INDEX_BLOCK);
+    let last = codec::index_key(hash, head / codec::INDEX_BLOCK);
+    for guard in inner.by_channel.range(first..=last) {
+        let block = codec::index_block(&guard.key()?).ok_or(LogError::Corrupt(0))?;
+        let from = (block * codec::INDEX_BLOCK).max(after + 1);
+        let to = ((block + 1) * codec::INDEX_BLOCK - 1).min(head);
+        for record in inner.events.range(codec::key(from)..=codec::key(to)) {
+            let (key, value) = record.into_inner()?;
+            let replay_id = codec::replay_id(&key).ok_or(LogError::Corrupt(0))?;
+            let (_, event_channel, _) = codec::decode_header(replay_id, &value)?;
+            if event_channel != channel {
+                continue;
+            }
+            batch.events.push(codec::decode(replay_id, &value)?);
+            if batch.events.len() >= max {
+                batch.scanned_through = replay_id;
+                batch.reached_head = replay_id >= head;
+                return Ok(batch);
+            }
         }
     }
     Ok(batch)

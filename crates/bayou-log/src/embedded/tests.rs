@@ -19,6 +19,15 @@ fn open(dir: &Path, options: EmbeddedOptions) -> EmbeddedLog {
     EmbeddedLog::open(dir, options).unwrap()
 }
 
+/// A log keeping only the last `recent` events in memory, so that reads go to disk.
+fn open_with_tail(dir: &Path, recent: usize) -> EmbeddedLog {
+    let options = EmbeddedOptions {
+        recent_capacity: recent,
+        ..EmbeddedOptions::default()
+    };
+    open(dir, options)
+}
+
 fn only(channel: &str) -> ChannelFilter {
     ChannelFilter::Pattern(channel.to_owned())
 }
@@ -60,11 +69,7 @@ fn appends_get_increasing_ids_and_read_back_by_channel() {
 #[test]
 fn reads_from_disk_match_reads_from_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions {
-        recent_capacity: 4,
-        ..EmbeddedOptions::default()
-    };
-    let log = open(dir.path(), options);
+    let log = open_with_tail(dir.path(), 4);
     let events = (0..20)
         .map(|i| event(if i % 3 == 0 { "/x" } else { "/y" }, &i.to_string()))
         .collect();
@@ -304,11 +309,7 @@ fn committed_positions_survive_a_restart() {
 #[test]
 fn reads_older_than_the_tail_cache_come_from_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions {
-        recent_capacity: 4,
-        ..EmbeddedOptions::default()
-    };
-    let log = open(dir.path(), options);
+    let log = open_with_tail(dir.path(), 4);
     let events = (0..20)
         .map(|i| event(if i % 2 == 0 { "/a" } else { "/b" }, "x"))
         .collect();
@@ -337,11 +338,7 @@ fn futures_ready<T>(future: crate::StoreFuture<'_, T>) -> T {
 #[test]
 fn one_channel_is_read_through_the_index_whatever_the_log_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions {
-        recent_capacity: 8,
-        ..EmbeddedOptions::default()
-    };
-    let log = open(dir.path(), options);
+    let log = open_with_tail(dir.path(), 8);
     let rt = rt();
     let mut events: Vec<NewEvent> = (0..20_000)
         .map(|i| event("/busy", &i.to_string()))
@@ -378,51 +375,52 @@ fn one_channel_is_read_through_the_index_whatever_the_log_holds() {
 }
 
 #[test]
-fn the_index_agrees_with_a_scan_and_forgets_expired_events() {
+fn the_index_agrees_with_a_scan_and_forgets_expired_blocks() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions {
-        recent_capacity: 4,
-        ..EmbeddedOptions::default()
-    };
-    let log = open(dir.path(), options);
+    let log = open_with_tail(dir.path(), 4);
     let channels = ["/a", "/b", "/a/b", "/c"];
-    let events = (0..400)
+    let events = (0..3_000)
         .map(|i| event(channels[(i * 7 + i / 3) % 4], &i.to_string()))
         .collect();
     rt().block_on(log.append(events)).unwrap();
-    for channel in channels {
-        let by_index = read(&log, 0, only(channel), 1_000, 1_000);
-        // A one-level wildcard of the same channel takes the scan path.
-        let scanned = read(&log, 0, ChannelFilter::All, 1_000, 1_000);
-        let expected: Vec<u64> = scanned
+    let ids_of = |channel: &str, batch: &ReadBatch| -> Vec<u64> {
+        batch
             .events
             .iter()
             .filter(|e| &*e.channel == channel)
             .map(|e| e.replay_id)
-            .collect();
-        let got: Vec<u64> = by_index.events.iter().map(|e| e.replay_id).collect();
-        assert_eq!(got, expected, "{channel}");
-    }
-    log.expire_through(200).unwrap();
+            .collect()
+    };
+    let everything = read(&log, 0, ChannelFilter::All, 10_000, 10_000);
     for channel in channels {
-        let ids: Vec<u64> = read(&log, 0, only(channel), 1_000, 1_000)
-            .events
-            .iter()
-            .map(|e| e.replay_id)
-            .collect();
-        assert!(ids.iter().all(|id| *id > 200), "{channel}: {ids:?}");
+        let by_index = read(&log, 0, only(channel), 10_000, 10_000);
+        assert_eq!(
+            ids_of(channel, &by_index),
+            ids_of(channel, &everything),
+            "{channel}"
+        );
+        assert_eq!(by_index.events.len(), ids_of(channel, &by_index).len());
     }
-    let indexed_through_200 = log
+    // Blocks 0 and 1 (ids up to 2,047) end up empty; block 2 keeps events after 2,100.
+    log.expire_through(2_100).unwrap();
+    for channel in channels {
+        let ids = ids_of(channel, &read(&log, 0, only(channel), 10_000, 10_000));
+        assert!(
+            !ids.is_empty() && ids.iter().all(|id| *id > 2_100),
+            "{channel}: {ids:?}"
+        );
+    }
+    let blocks: Vec<u64> = log
         .inner
         .by_channel
         .iter()
-        .map(|guard| codec::index_replay_id(&guard.key().unwrap()).unwrap())
-        .filter(|id| *id <= 200)
-        .count();
-    assert_eq!(
-        indexed_through_200, 0,
-        "expiry removed the index entries too"
+        .map(|guard| codec::index_block(&guard.key().unwrap()).unwrap())
+        .collect();
+    assert!(
+        blocks.iter().all(|b| *b >= 2),
+        "entries of emptied blocks remain: {blocks:?}"
     );
+    assert_eq!(blocks.len(), 4, "one entry per channel in block 2");
 }
 
 #[test]
@@ -446,13 +444,7 @@ fn a_log_from_before_the_index_is_indexed_when_opened() {
         }
         log.inner.meta.remove(META_INDEXED).unwrap();
     }
-    let log = open(
-        dir.path(),
-        EmbeddedOptions {
-            recent_capacity: 1,
-            ..EmbeddedOptions::default()
-        },
-    );
+    let log = open_with_tail(dir.path(), 1);
     let ids: Vec<u64> = read(&log, 0, only("/x"), 100, 100)
         .events
         .iter()

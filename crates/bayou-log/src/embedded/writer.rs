@@ -115,6 +115,9 @@ fn commit_locked(
     let head = inner.head();
     let mut next = head;
     let mut write = inner.db.batch();
+    // Index blocks this batch adds, in id order; remembered as written once it commits.
+    let mut indexed = inner.indexed_block.lock();
+    let mut new_blocks: Vec<(u64, u64)> = Vec::new();
     let mut stored = Vec::new();
     let mut ids: Vec<Vec<u64>> = Vec::with_capacity(changes.len());
     // Events of one batch mostly share a few channels: share the name too.
@@ -129,11 +132,14 @@ fn commit_locked(
                 codec::key(next),
                 codec::encode_value(created, &event.channel, event.audience.as_ref(), &bytes),
             );
-            write.insert(
-                &inner.by_channel,
-                codec::index_key(&event.channel, next),
-                [],
+            let block = (
+                codec::channel_hash(&event.channel),
+                next / codec::INDEX_BLOCK,
             );
+            if !indexed.has(block) && !new_blocks.contains(&block) {
+                write.insert(&inner.by_channel, codec::index_key(block.0, block.1), []);
+                new_blocks.push(block);
+            }
             request_ids.push(next);
             let channel = match &last_channel {
                 Some(last) if **last == *event.channel => Arc::clone(last),
@@ -162,6 +168,10 @@ fn commit_locked(
     // The head needs no record of its own here: it is the last key. (Expiry, which can remove
     // the last key, records the head in `meta` first.)
     write.commit()?;
+    for block in new_blocks {
+        indexed.record(block);
+    }
+    drop(indexed);
     if inner.durability == Durability::Sync {
         inner.db.persist(PersistMode::SyncData)?;
     }
