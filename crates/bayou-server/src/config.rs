@@ -66,6 +66,9 @@ pub struct EngineConfig {
     pub max_sessions_per_address: Option<usize>,
     /// Most subscriptions one session may hold.
     pub max_subscriptions_per_session: usize,
+    /// The longest a client may take to send a request's headers (or the first bytes of one)
+    /// before its connection is closed: slow or silent sockets cannot pile up.
+    pub header_read_timeout: Duration,
     /// Origins (`https://app.example.com`, or `*`) whose pages may open WebSockets besides the
     /// server's own; an upgrade from any other `Origin` gets HTTP 403.
     pub allowed_origins: Vec<String>,
@@ -98,6 +101,7 @@ impl Default for EngineConfig {
             max_sessions_per_address: None,
             max_subscriptions_per_session: 1_000,
             allowed_origins: Vec::new(),
+            header_read_timeout: Duration::from_secs(30),
             delivery_allocations: Vec::new(),
             max_coalesce: Duration::from_millis(10),
         }

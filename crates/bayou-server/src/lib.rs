@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accept;
 pub mod config;
 pub mod engine;
 pub mod http;
@@ -23,11 +24,9 @@ pub mod policy;
 pub mod transport;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use axum::Router;
 use bayou_log::{EventLog, UsageCounters};
 use tokio::net::TcpListener;
@@ -82,22 +81,14 @@ impl Server {
         let sweeper = engine.spawn_sweeper();
         let dispatcher = engine.spawn_dispatcher();
         let stopping = Arc::clone(&engine);
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        // TCP_NODELAY: a delivery is one small write, often right after another; with Nagle's
-        // algorithm it waits for the client's (delayed, up to ~40 ms) ACK of the previous one.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: answering held connects");
-                stopping.shutdown();
-            })
-            .await;
-        // Upgraded sockets are not tracked by axum; give them a moment to say goodbye.
+        let header_read_timeout = engine.config().header_read_timeout;
+        let result = accept::serve(listener, router, header_read_timeout, async move {
+            shutdown.await;
+            tracing::info!("shutting down: answering held connects");
+            stopping.shutdown();
+        })
+        .await;
+        // Upgraded sockets leave hyper's connections; give them a moment to say goodbye.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.state.tracker.wait_idle()).await;
         sweeper.abort();
         dispatcher.abort();

@@ -172,6 +172,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
 
+    /// Longest a client may take to send a request's headers, in milliseconds, before its
+    /// connection is closed [default: 30000].
+    #[arg(long, env = "BAYOU_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<u64>,
+
     /// Failed logins after which a username is locked out [default: 10].
     #[arg(long, env = "BAYOU_MAX_LOGIN_FAILURES")]
     pub max_login_failures: Option<u32>,

@@ -51,6 +51,7 @@ struct FileSettings {
     max_sessions_per_address: Option<usize>,
     max_subscriptions_per_session: Option<usize>,
     allowed_origins: Option<Vec<String>>,
+    header_read_timeout: Option<u64>,
     max_login_failures: Option<u32>,
     login_lockout: Option<u64>,
     max_request_bytes: Option<usize>,
@@ -300,6 +301,11 @@ fn engine_config(
             .clone()
             .or_else(|| file.allowed_origins.clone())
             .unwrap_or_default(),
+        header_read_timeout: ms(
+            args.header_read_timeout,
+            file.header_read_timeout,
+            defaults.header_read_timeout,
+        ),
     };
     for (name, value) in [
         ("max_queue", engine.max_queue),

@@ -73,3 +73,35 @@ async fn a_session_may_hold_only_so_many_subscriptions() {
     );
     assert_eq!(client.connect("c").await[0]["successful"], true);
 }
+
+/// Reads from `socket` until the server closes it; what it sent meanwhile.
+async fn until_closed(socket: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut received));
+    read.await
+        .expect("the server kept the socket open")
+        .unwrap();
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(EngineConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let mut partial = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    partial
+        .write_all(b"POST /cometd/66.0 HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    until_closed(&mut partial).await;
+    until_closed(&mut silent).await;
+    // Everyone else is served as before.
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}

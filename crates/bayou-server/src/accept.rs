@@ -1,0 +1,94 @@
+//! The accept loop: every connection served by hyper with a timer, so that a client that
+//! sends half a request header — or nothing at all — is disconnected after
+//! `header_read_timeout` instead of holding its socket for ever (slowloris). axum's own
+//! `serve` gives hyper no timer, which leaves those timeouts off.
+//!
+//! Otherwise it does what `axum::serve` does: `TCP_NODELAY` on each socket (a delivery is one
+//! small write, often right after another; with Nagle's algorithm it would wait for the
+//! client's delayed ACK), the peer address in each request's `ConnectInfo`, upgrades for
+//! WebSocket, and a graceful stop: on shutdown every connection finishes the request it is
+//! serving and closes, and `serve` returns once all have.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops gracefully.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // `stop` is dropped to tell connections to finish; each holds an `open` receiver until it
+    // has, so `open.closed()` resolves once every connection is gone.
+    let (stop, stopped) = watch::channel(());
+    let (open, open_receiver) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        if let Err(e) = socket.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service = router
+            .clone()
+            .map_request(move |mut request: hyper::Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                request.map(axum::body::Body::new)
+            });
+        let mut stop = stopped.clone();
+        let connection_open = open_receiver.clone();
+        tokio::spawn(async move {
+            // HTTP/1.1 only, as before (axum is built without HTTP/2): hyper's version sniffing
+            // would itself wait, untimed, for a silent client's first bytes.
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection = builder
+                .serve_connection(TokioIo::new(socket), TowerToHyperService::new(service))
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::trace!(error = %e, "connection ended");
+                    }
+                }
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(connection_open);
+        });
+    }
+    drop(stop);
+    drop(listener);
+    drop(open_receiver);
+    open.closed().await;
+    Ok(())
+}
