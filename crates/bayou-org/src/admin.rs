@@ -70,7 +70,13 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 fn authorized(admin: &Admin, headers: &HeaderMap) -> bool {
-    bearer_token(headers).is_some_and(|token| same(&token, &admin.token))
+    bearer_matches(headers, &admin.token)
+}
+
+/// Whether the request's bearer token is `expected`, compared in constant time (the admin API,
+/// and `/metrics` when it is protected).
+pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    bearer_token(headers).is_some_and(|token| same(&token, expected))
 }
 
 fn unauthorized() -> Response {

@@ -287,6 +287,10 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// Token `/metrics` requires (`Authorization: Bearer <token>`); open without one.
+    #[arg(long, env = "BAYOU_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Username of the org's user (overrides the one created at first start).
     #[arg(long, env = "BAYOU_USERNAME")]
     pub username: Option<String>,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use anyhow::Context;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use bayou_log::Storage;
 use bayou_org::Org;
@@ -91,6 +92,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .is_some_and(|t| !t.is_empty());
     let dashboard = web::router(org.clone(), admin_enabled);
     let metrics_org = org.clone();
+    let metrics_token = settings.metrics_token.clone();
     let scrape = Arc::new(Mutex::new(ScrapeState::default()));
     // Body limits, timeouts and security headers per kind of route: see http_policy.rs.
     let router = server
@@ -99,14 +101,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .merge(http_policy::dashboard(dashboard))
         .route(
             "/metrics",
-            get(move || {
+            get(move |headers: axum::http::HeaderMap| {
+                if let Some(token) = &metrics_token {
+                    if !bayou_org::admin::bearer_matches(&headers, token) {
+                        let refused = (
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            "metrics token required",
+                        );
+                        return std::future::ready(refused.into_response());
+                    }
+                }
                 bayou_server::metrics::record_log_stats(&engine.log().stats());
                 // The operator overview's figures go through the recorder too, so one
                 // rendering has everything.
                 let mut scrape = scrape.lock();
                 Overview::collect(&metrics_org, &engine).record_metrics(&mut scrape);
                 drop(scrape);
-                std::future::ready(prometheus.render())
+                std::future::ready(prometheus.render().into_response())
             }),
         );
     let router = http_policy::everywhere(router);

@@ -68,6 +68,7 @@ struct FileSettings {
     bayeux_publish: Option<Vec<FilePublishRule>>,
     users: Option<Vec<FileUser>>,
     admin_token: Option<String>,
+    metrics_token: Option<String>,
     allocations: Option<Allocations>,
     max_clients: Option<usize>,
     max_push_topics: Option<usize>,
@@ -117,6 +118,8 @@ pub struct Settings {
     pub org: OrgConfig,
     pub credentials: CredentialOverrides,
     pub admin_token: Option<String>,
+    /// What `/metrics` requires as a bearer token; `None`: open.
+    pub metrics_token: Option<String>,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -136,6 +139,10 @@ impl Settings {
         let credentials = credentials(&args, &file);
         Ok(Self {
             admin_token: args.admin_token.or(file.admin_token),
+            metrics_token: args
+                .metrics_token
+                .or(file.metrics_token)
+                .filter(|t| !t.is_empty()),
             event_log,
             org,
             credentials,

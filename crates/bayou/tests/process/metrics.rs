@@ -42,3 +42,17 @@ async fn per_channel_series_are_bounded() {
         "{series:?}"
     );
 }
+
+#[tokio::test]
+async fn a_metrics_token_protects_the_endpoint() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(data.path(), &["--metrics-token", "scrape-me"], None);
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", server.origin);
+    let status = |request: reqwest::RequestBuilder| async move {
+        request.send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(status(http.get(&url)).await, 401);
+    assert_eq!(status(http.get(&url).bearer_auth("wrong")).await, 401);
+    assert_eq!(status(http.get(&url).bearer_auth("scrape-me")).await, 200);
+}
