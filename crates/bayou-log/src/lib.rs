@@ -281,4 +281,13 @@ pub trait RecordStore: EventLog {
 
     /// Every record whose key starts with `prefix`, in key order.
     fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<StoredRecord>>;
+
+    /// At most `max` records whose key starts with `prefix`, in key order, after the key
+    /// `after` (from the first when `None`): a large table read a page at a time.
+    fn records_page(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        max: usize,
+    ) -> StoreFuture<'_, Vec<StoredRecord>>;
 }

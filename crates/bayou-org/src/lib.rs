@@ -124,6 +124,8 @@ pub struct Org {
     identity: RwLock<Identity>,
     org_id: String,
     pub(crate) tokens: Tokens,
+    /// Open query cursors (`nextRecordsUrl`).
+    pub(crate) query_cursors: parking_lot::Mutex<rest::query_cursor::QueryCursors>,
     /// Password and secret checks, throttled.
     pub(crate) passwords: auth::passwords::PasswordChecks,
     pub(crate) config: OrgConfig,
@@ -184,6 +186,7 @@ impl Org {
             cdc: RwLock::new(cdc),
             commit_number: AtomicU64::new(0),
             tokens: Tokens::new(&org_id, Arc::clone(&storage.tokens)),
+            query_cursors: parking_lot::Mutex::new(Default::default()),
             passwords: auth::passwords::PasswordChecks::new(
                 config.max_login_failures,
                 config.login_lockout,

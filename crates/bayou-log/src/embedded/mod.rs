@@ -481,6 +481,34 @@ impl RecordStore for EmbeddedLog {
         self.off_runtime(move |inner| Ok(inner.records.get(key)?.map(|v| v.to_vec())))
     }
 
+    fn records_page(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        max: usize,
+    ) -> StoreFuture<'_, Vec<crate::StoredRecord>> {
+        let prefix = prefix.to_vec();
+        let after = after.map(<[u8]>::to_vec);
+        self.off_runtime(move |inner| {
+            let mut page = Vec::new();
+            let records: Box<dyn Iterator<Item = fjall::Guard>> = match &after {
+                Some(after) => Box::new(inner.records.range::<&[u8], _>((
+                    std::ops::Bound::Excluded(after.as_slice()),
+                    std::ops::Bound::Unbounded,
+                ))),
+                None => Box::new(inner.records.prefix(&prefix)),
+            };
+            for guard in records {
+                let (key, value) = guard.into_inner()?;
+                if !key.starts_with(&prefix) || page.len() >= max {
+                    break;
+                }
+                page.push((key.to_vec(), value.to_vec()));
+            }
+            Ok(page)
+        })
+    }
+
     fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<crate::StoredRecord>> {
         let prefix = prefix.to_vec();
         self.off_runtime(move |inner| {

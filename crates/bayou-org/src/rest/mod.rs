@@ -5,6 +5,7 @@ pub mod composite;
 pub mod errors;
 pub mod limits;
 pub mod query;
+pub mod query_cursor;
 pub mod sobjects;
 pub mod versions;
 
@@ -56,6 +57,10 @@ pub(crate) fn router() -> Router<crate::HttpState> {
         .route("/services/data/{version}/limits/", get(limits::limits))
         .route("/services/data/{version}/query", get(query::query))
         .route("/services/data/{version}/query/", get(query::query))
+        .route(
+            "/services/data/{version}/query/{locator}",
+            get(query::next_records),
+        )
 }
 
 /// A Salesforce REST error reply.

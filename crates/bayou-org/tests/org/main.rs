@@ -9,5 +9,6 @@ mod generic;
 mod lockout;
 mod login;
 mod overview;
+mod paging;
 mod reach;
 mod records;
