@@ -134,13 +134,20 @@ impl Bayou {
 
     /// `GET /admin/<path>` with the admin token.
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
-        let response = self
+        self.get_as(ADMIN, &format!("/admin/{path}"), &[]).await
+    }
+
+    /// `GET path` (from the server's root) with `token` as bearer and `headers`; the status and
+    /// the JSON body.
+    pub async fn get_as(&self, token: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self
             .http
-            .get(format!("{}/admin/{path}", self.base))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }

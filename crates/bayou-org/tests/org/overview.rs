@@ -6,15 +6,7 @@ use serde_json::{json, Value};
 use bayou_testkit::{start, Bayou, USER};
 
 async fn overview(org: &Bayou, token: &str) -> (u16, Value) {
-    let response = org
-        .http
-        .get(format!("{}/admin/overview", org.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    org.get_as(token, "/admin/overview", &[]).await
 }
 
 #[tokio::test]

@@ -8,16 +8,9 @@ use bayou_testkit::{start, Bayou, OTHER_PASSWORD, OTHER_USER};
 
 /// `GET path` (a query or a `nextRecordsUrl`) with a batch size; status and body.
 async fn get(org: &Bayou, token: &str, path: &str, batch: usize) -> (u16, Value) {
-    let response = org
-        .http
-        .get(format!("{}{path}", org.base))
-        .bearer_auth(token)
-        .header("Sforce-Query-Options", format!("batchSize={batch}"))
-        .send()
+    let options = format!("batchSize={batch}");
+    org.get_as(token, path, &[("Sforce-Query-Options", &options)])
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
 }
 
 #[tokio::test]
