@@ -20,6 +20,7 @@ pub mod errors;
 pub mod events;
 pub mod message;
 pub mod portable;
+pub mod relabel;
 pub mod reply;
 pub mod time;
 

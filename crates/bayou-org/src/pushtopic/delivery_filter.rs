@@ -5,15 +5,14 @@
 //!
 //! `&` means OR, every filter field must be one the topic selects, and a delivered message's
 //! channel is the whole subscription as written (with its filter) — which is how clients such
-//! as EMP-Connector tell filtered subscriptions apart. The shared event bytes are therefore
-//! re-encoded for each filtered subscription an event passes; unfiltered subscribers keep
-//! sharing one buffer.
+//! as EMP-Connector tell filtered subscriptions apart. The filter only names that channel: the
+//! engine queues the shared event with it and writes the message out when it is sent.
 
 use bayou_protocol::time::now_millis;
-use bayou_server::policy::{DeliveryFilter, Denial};
+use std::sync::Arc;
+
+use bayou_server::policy::{Delivery, DeliveryFilter, Denial, EventView};
 use bayou_soql::{EvalContext, Literal};
-use bytes::Bytes;
-use serde_json::Value;
 
 use super::PushTopic;
 
@@ -21,7 +20,7 @@ use super::PushTopic;
 #[derive(Debug)]
 pub struct TopicFilter {
     /// The subscription as written: the channel of delivered messages.
-    channel: String,
+    channel: Arc<str>,
     conditions: Vec<(String, Literal)>,
 }
 
@@ -43,23 +42,19 @@ impl TopicFilter {
             return Err(Denial::FilterFieldsNotSelected(missing));
         }
         Ok(Self {
-            channel: raw.to_owned(),
+            channel: Arc::from(raw),
             conditions,
         })
     }
 }
 
 impl DeliveryFilter for TopicFilter {
-    fn deliver(&self, event: &[u8]) -> Option<Bytes> {
-        let mut message: Value = serde_json::from_slice(event).ok()?;
-        let sobject = message.get("data")?.get("sobject")?.as_object()?;
+    fn deliver(&self, event: &EventView<'_>) -> Option<Delivery> {
+        let sobject = event.json()?.get("data")?.get("sobject")?.as_object()?;
         let ctx = EvalContext {
             now_ms: now_millis(),
         };
-        if !bayou_soql::filter_matches(&self.conditions, sobject, &ctx) {
-            return None;
-        }
-        *message.get_mut("channel")? = Value::String(self.channel.clone());
-        serde_json::to_vec(&message).ok().map(Bytes::from)
+        bayou_soql::filter_matches(&self.conditions, sobject, &ctx)
+            .then(|| Delivery::OnChannel(Arc::clone(&self.channel)))
     }
 }

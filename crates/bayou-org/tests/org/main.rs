@@ -5,6 +5,7 @@ mod binding;
 mod cdc;
 mod events;
 mod faults;
+mod filtered_copies;
 mod generic;
 mod lockout;
 mod login;

@@ -22,9 +22,11 @@ use std::time::Duration;
 
 use bayou_log::ChannelFilter;
 
+use super::queue::Outgoing;
 use super::session::Queued;
 use super::{CloseReason, Engine, Session};
 use crate::metrics as m;
+use crate::policy::EventView;
 
 const BATCH: usize = 1_024;
 
@@ -143,14 +145,15 @@ impl Engine {
                 // Sessions the event was queued for: the audience, the allocations and the
                 // filters may skip some of those the index matched.
                 let mut reached = 0_usize;
+                let view = EventView::new(&event.bytes);
                 index.for_each_subscriber(&event.channel, event.replay_id, |session, filter| {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         return;
                     }
-                    let bytes = match filter {
-                        None => event.bytes.clone(),
-                        Some(filter) => match filter.deliver(&event.bytes) {
-                            Some(bytes) => bytes,
+                    let message = match filter {
+                        None => Outgoing::Encoded(event.bytes.clone()),
+                        Some(filter) => match filter.deliver(&view) {
+                            Some(delivery) => Outgoing::delivering(&event.bytes, delivery),
                             None => return,
                         },
                     };
@@ -162,7 +165,7 @@ impl Engine {
                         limited.push(Arc::clone(session));
                         return;
                     }
-                    match session.enqueue_unwoken(bytes, max_queue) {
+                    match session.enqueue_unwoken(message, max_queue) {
                         Queued::First => {
                             to_wake.push(Arc::clone(session));
                             reached += 1;

@@ -19,6 +19,7 @@ mod faults;
 mod handshake;
 mod latency;
 mod publish;
+mod queue;
 mod replay;
 mod segment;
 mod services;

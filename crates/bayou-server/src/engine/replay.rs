@@ -20,8 +20,9 @@ use bayou_log::ChannelFilter;
 use bayou_protocol::{errors, ChannelName, Subscription};
 use serde_json::Value;
 
+use super::queue::Outgoing;
 use super::{Engine, Session};
-use crate::policy::DeliveryFilter;
+use crate::policy::{DeliveryFilter, EventView};
 
 /// Where a subscription stands in the log.
 #[derive(Debug)]
@@ -251,10 +252,10 @@ impl Engine {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         continue;
                     }
-                    let bytes = match &catch_up.filter {
-                        None => event.bytes,
-                        Some(filter) => match filter.deliver(&event.bytes) {
-                            Some(bytes) => bytes,
+                    let message = match &catch_up.filter {
+                        None => Outgoing::Encoded(event.bytes),
+                        Some(filter) => match filter.deliver(&EventView::new(&event.bytes)) {
+                            Some(delivery) => Outgoing::delivering(&event.bytes, delivery),
                             None => continue,
                         },
                     };
@@ -262,7 +263,7 @@ impl Engine {
                         self.end_for_daily_limit(session.id());
                         return;
                     }
-                    session.enqueue_backlog(bytes);
+                    session.enqueue_backlog(message);
                 }
                 let stopped_early = position < batch.scanned_through;
                 catch_up.cursor.position.store(position, Ordering::Release);

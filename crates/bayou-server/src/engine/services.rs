@@ -60,7 +60,7 @@ impl ServiceRegistry {
             return;
         };
         if let Some(answer) = handler.handle(session, channel, data) {
-            session.enqueue(encode_delivery(channel.as_str(), &answer), max_queue);
+            session.enqueue(encode_delivery(channel.as_str(), &answer).into(), max_queue);
         }
     }
 }

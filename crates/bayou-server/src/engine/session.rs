@@ -1,14 +1,15 @@
 //! One client's session: its bounded queue, its subscriptions, and the wake-ups that release a
 //! held `/meta/connect`.
 //!
-//! The queue holds shared `Bytes` (an event encoded once for all subscribers) and is bounded
-//! twice: in messages (CometD's `maxQueue`) and in bytes (`max_queue_bytes`), so a client that
-//! stops reading costs at most that much, whatever the size of the events. The lock is a
+//! The queue ([`MessageQueue`]) holds shared `Bytes` (an event encoded once for all
+//! subscribers) and is bounded twice: in messages (CometD's `maxQueue`) and in the bytes it
+//! keeps alive (`max_queue_bytes`), so a client that stops reading costs at most that much,
+//! whatever the size of the events. The lock is a
 //! plain mutex held for a few instructions and never across an `await`; waiting is done on a
 //! [`Notify`] with the register-then-check pattern, so a message enqueued between the check and
 //! the wait is never missed.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::queue::{MessageQueue, Outgoing};
 use super::replay::CatchUp;
 use crate::policy::Principal;
 
@@ -66,9 +68,7 @@ pub(crate) enum Queued {
 /// A session's mutable state.
 #[derive(Debug)]
 struct State {
-    queue: VecDeque<Bytes>,
-    /// The bytes of the messages in `queue`.
-    queued_bytes: usize,
+    queue: MessageQueue,
     /// Subscriptions as the client wrote them.
     subscriptions: HashSet<String>,
     /// Subscriptions still reading their backlog from the log.
@@ -81,14 +81,6 @@ struct State {
     /// Connects currently held for this session (a held connect keeps the session alive).
     holding: u32,
     closed: Option<CloseReason>,
-}
-
-/// Takes up to `max` messages from the front of the queue.
-fn state_drain(state: &mut State, max: usize) -> Vec<Bytes> {
-    let n = state.queue.len().min(max);
-    let taken: Vec<Bytes> = state.queue.drain(..n).collect();
-    state.queued_bytes -= taken.iter().map(Bytes::len).sum::<usize>();
-    taken
 }
 
 /// A client's session.
@@ -119,8 +111,7 @@ impl Session {
             address,
             max_queue_bytes,
             state: Mutex::new(State {
-                queue: VecDeque::new(),
-                queued_bytes: 0,
+                queue: MessageQueue::default(),
                 subscriptions: HashSet::new(),
                 catch_ups: Vec::new(),
                 connected: false,
@@ -195,7 +186,7 @@ impl Session {
 
     /// Adds a message to the queue and wakes whoever waits on the session. Returns `false` if
     /// the queue is full; the caller then closes the session.
-    pub(crate) fn enqueue(&self, message: Bytes, max_queue: usize) -> bool {
+    pub(crate) fn enqueue(&self, message: Outgoing, max_queue: usize) -> bool {
         let queued = self.enqueue_unwoken(message, max_queue);
         if queued != Queued::Full {
             self.wake();
@@ -211,19 +202,18 @@ impl Session {
     /// while anything is queued (a reader that takes only part of the queue comes back for the
     /// rest without being woken; long-polling answers a connect at once when the queue is not
     /// empty, the WebSocket loop sends the next frame at once).
-    pub(crate) fn enqueue_unwoken(&self, message: Bytes, max_queue: usize) -> Queued {
+    pub(crate) fn enqueue_unwoken(&self, message: Outgoing, max_queue: usize) -> Queued {
         let mut state = self.state();
         if state.closed.is_some() {
             return Queued::Behind;
         }
         if state.queue.len() >= max_queue
-            || state.queued_bytes + message.len() > self.max_queue_bytes
+            || state.queue.bytes() + state.queue.charge_for(&message) > self.max_queue_bytes
         {
             return Queued::Full;
         }
         let first = state.queue.is_empty();
-        state.queued_bytes += message.len();
-        state.queue.push_back(message);
+        state.queue.push(message);
         if first {
             Queued::First
         } else {
@@ -238,26 +228,25 @@ impl Session {
 
     /// Adds a backlog event read from the log. The caller bounds how many it adds (by the room
     /// left for one reply), so this does not check `maxQueue`.
-    pub(crate) fn enqueue_backlog(&self, message: Bytes) {
+    pub(crate) fn enqueue_backlog(&self, message: Outgoing) {
         {
             let mut state = self.state();
             if state.closed.is_some() {
                 return;
             }
-            state.queued_bytes += message.len();
-            state.queue.push_back(message);
+            state.queue.push(message);
         }
         self.wake.notify_waiters();
     }
 
     /// Takes up to `max` queued messages.
     pub fn drain(&self, max: usize) -> Vec<Bytes> {
-        state_drain(&mut self.state(), max)
+        self.state().queue.drain(max)
     }
 
-    /// Bytes of the queued messages.
+    /// Bytes the queued messages keep alive (a buffer shared by several counted once).
     pub fn queued_bytes(&self) -> usize {
-        self.state().queued_bytes
+        self.state().queue.bytes()
     }
 
     /// Whether a connect is being held for this session right now.
@@ -317,8 +306,7 @@ impl Session {
             let first = state.closed.is_none();
             if first {
                 state.closed = Some(reason);
-                state.queue = VecDeque::new(); // the memory goes now, not when the last Arc does
-                state.queued_bytes = 0;
+                state.queue.clear(); // the memory goes now, not when the last Arc does
             }
             first
         };
@@ -363,7 +351,7 @@ impl Session {
                     return WaitOutcome::Superseded;
                 }
                 if !state.queue.is_empty() {
-                    return WaitOutcome::Messages(state_drain(&mut state, max));
+                    return WaitOutcome::Messages(state.queue.drain(max));
                 }
             }
             tokio::select! {

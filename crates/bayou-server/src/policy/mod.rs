@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bayou_protocol::{ChannelName, Subscription};
 
 pub use credentials::{Credentials, Principal};
-pub use delivery_filter::DeliveryFilter;
+pub use delivery_filter::{Delivery, DeliveryFilter, EventView};
 pub use denial::Denial;
 
 /// Decides who may handshake, and what a session may do.

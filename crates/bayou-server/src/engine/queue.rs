@@ -1,0 +1,222 @@
+//! A session's queue of messages waiting to be sent, and what they cost in memory.
+//!
+//! Events are encoded once and shared: an unfiltered delivery queues the event's own `Bytes`.
+//! A delivery to a filtered subscription goes out on the subscription's channel, so it queues
+//! the same shared bytes plus that channel, and the message is written out when it is sent
+//! ([`bayou_protocol::relabel`]). A session with many filtered subscriptions that an event
+//! passes therefore holds one copy of the event, not one per subscription.
+//!
+//! The queue's byte count is what it keeps alive: every queued buffer once. An event's
+//! deliveries to one session are queued one after another (the dispatcher handles one event at
+//! a time), so a message that shares its buffer with the one queued before it costs only its
+//! channel.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::policy::Delivery;
+
+/// A queued message.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// Sent as it is.
+    Encoded(Bytes),
+    /// The shared `event`, sent with `channel` as its channel.
+    Relabelled { event: Bytes, channel: Arc<str> },
+}
+
+impl Outgoing {
+    /// The message a subscription's filter chose for `event`.
+    pub fn delivering(event: &Bytes, delivery: Delivery) -> Self {
+        match delivery {
+            Delivery::AsIs => Outgoing::Encoded(event.clone()),
+            Delivery::OnChannel(channel) => Outgoing::Relabelled {
+                event: event.clone(),
+                channel,
+            },
+        }
+    }
+
+    /// The shared buffer the message is made from.
+    fn buffer(&self) -> &Bytes {
+        match self {
+            Outgoing::Encoded(bytes) => bytes,
+            Outgoing::Relabelled { event, .. } => event,
+        }
+    }
+
+    /// The bytes to send.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Outgoing::Encoded(bytes) => bytes,
+            // Events are encoded by Bayou and always carry a channel; should one not, it goes
+            // out unchanged rather than not at all.
+            Outgoing::Relabelled { event, channel } => {
+                bayou_protocol::relabel::with_channel(&event, &channel).unwrap_or(event)
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Outgoing {
+    fn from(bytes: Bytes) -> Self {
+        Outgoing::Encoded(bytes)
+    }
+}
+
+fn same_buffer(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+#[derive(Debug)]
+struct Entry {
+    message: Outgoing,
+    /// What the entry adds to [`MessageQueue::bytes`].
+    charge: usize,
+}
+
+/// The queue, with the bytes it holds.
+#[derive(Debug, Default)]
+pub(crate) struct MessageQueue {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+}
+
+impl MessageQueue {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The bytes the queued messages keep alive, each shared buffer counted once.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// What queueing `message` would add to [`MessageQueue::bytes`].
+    pub fn charge_for(&self, message: &Outgoing) -> usize {
+        let shares_previous = self
+            .entries
+            .back()
+            .is_some_and(|last| same_buffer(last.message.buffer(), message.buffer()));
+        let buffer = if shares_previous {
+            0
+        } else {
+            message.buffer().len()
+        };
+        match message {
+            Outgoing::Encoded(_) => buffer,
+            Outgoing::Relabelled { channel, .. } => buffer + channel.len(),
+        }
+    }
+
+    pub fn push(&mut self, message: Outgoing) {
+        let charge = self.charge_for(&message);
+        self.bytes += charge;
+        self.entries.push_back(Entry { message, charge });
+    }
+
+    /// Takes up to `max` messages from the front, as the bytes to send.
+    pub fn drain(&mut self, max: usize) -> Vec<Bytes> {
+        let n = self.entries.len().min(max);
+        let mut taken = Vec::with_capacity(n);
+        let mut released = 0;
+        let mut last_buffer = None;
+        for entry in self.entries.drain(..n) {
+            released += entry.charge;
+            last_buffer = Some(entry.message.buffer().clone());
+            taken.push(entry.message.into_bytes());
+        }
+        // A buffer shared across the cut is still held: its cost moves to the new front.
+        if let (Some(last), Some(front)) = (last_buffer, self.entries.front_mut()) {
+            if same_buffer(&last, front.message.buffer()) {
+                front.charge += last.len();
+                released -= last.len();
+            }
+        }
+        self.bytes -= released;
+        taken
+    }
+
+    /// Drops everything queued.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(size: usize) -> Bytes {
+        let mut text = String::from(r#"{"channel":"/topic/T","data":""#);
+        text.push_str(&"x".repeat(size));
+        text.push_str(r#""}"#);
+        Bytes::from(text)
+    }
+
+    fn relabelled(event: &Bytes, channel: &str) -> Outgoing {
+        Outgoing::Relabelled {
+            event: event.clone(),
+            channel: Arc::from(channel),
+        }
+    }
+
+    #[test]
+    fn many_filtered_deliveries_of_one_event_hold_it_once() {
+        let big = event(100_000);
+        let mut queue = MessageQueue::default();
+        let channels: Vec<String> = (0..600).map(|i| format!("/topic/T?Name='{i}'")).collect();
+        for channel in &channels {
+            queue.push(relabelled(&big, channel));
+        }
+        let channel_bytes: usize = channels.iter().map(String::len).sum();
+        assert_eq!(queue.bytes(), big.len() + channel_bytes);
+        assert_eq!(queue.len(), 600);
+
+        // Every delivery goes out on its own channel, with the event's data.
+        let sent = queue.drain(usize::MAX);
+        for (bytes, channel) in sent.iter().zip(&channels) {
+            let message: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            assert_eq!(message["channel"], channel.as_str());
+            assert_eq!(message["data"].as_str().unwrap().len(), 100_000);
+        }
+        assert_eq!(queue.bytes(), 0);
+    }
+
+    #[test]
+    fn a_partial_drain_keeps_counting_a_buffer_still_queued() {
+        let (a, b) = (event(1_000), event(2_000));
+        let mut queue = MessageQueue::default();
+        queue.push(relabelled(&a, "/topic/T?x=1"));
+        queue.push(relabelled(&a, "/topic/T?x=2"));
+        queue.push(relabelled(&a, "/topic/T?x=3"));
+        queue.push(Outgoing::Encoded(b.clone()));
+        let full = queue.bytes();
+        assert_eq!(full, a.len() + 3 * 12 + b.len());
+
+        assert_eq!(queue.drain(1).len(), 1);
+        assert_eq!(queue.bytes(), full - 12, "`a` is still held by two entries");
+        assert_eq!(queue.drain(2).len(), 2);
+        assert_eq!(queue.bytes(), b.len());
+        assert_eq!(queue.drain(9).len(), 1);
+        assert_eq!(queue.bytes(), 0);
+    }
+
+    #[test]
+    fn separate_events_are_each_counted() {
+        let (a, b) = (event(10), event(10));
+        let mut queue = MessageQueue::default();
+        queue.push(a.clone().into());
+        queue.push(b.clone().into());
+        queue.push(a.clone().into());
+        assert_eq!(queue.bytes(), 3 * a.len());
+        queue.clear();
+        assert_eq!((queue.len(), queue.bytes()), (0, 0));
+    }
+}
