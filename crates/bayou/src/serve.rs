@@ -22,6 +22,10 @@ use crate::web;
 use bayou_org::overview::{Overview, ScrapeState};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Everything the server creates — the event log's files, fjall's lock and journals, the
+    // org's files, a generated certificate — is its user's alone: the data directory holds
+    // password hashes, tokens' records and every event.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let settings = Settings::resolve(args)?;
     logging::init(settings.log_format, &settings.log_filter)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

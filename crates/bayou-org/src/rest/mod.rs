@@ -8,6 +8,7 @@ pub mod query;
 pub mod query_cursor;
 pub mod sobjects;
 pub mod versions;
+pub mod work_budget;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

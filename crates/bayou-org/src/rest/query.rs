@@ -14,13 +14,13 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bayou_soql::{EvalContext, NullsOrder};
 use serde_json::{json, Map, Value};
 
 use super::errors::RestError;
 use super::query_cursor::Cursor;
 use super::sobjects::with_attributes;
+use super::work_budget::{json_reply, WorkBudget};
 use crate::records::{field, objects, Fields};
 use crate::Org;
 
@@ -37,7 +37,7 @@ pub async fn query(
     let batch = batch_size(&headers);
     let q = params.get("q").map(String::as_str);
     match run(&org, &version, q, batch, &user_id).await {
-        Ok(body) => Json(body).into_response(),
+        Ok(body) => json_reply(body).await,
         Err(e) => e.into_response(),
     }
 }
@@ -86,7 +86,7 @@ pub async fn next_records(
     } else {
         org.query_cursors.lock().close(cursor_id);
     }
-    Json(body).into_response()
+    json_reply(body).await
 }
 
 /// Records per batch: `Sforce-Query-Options: batchSize=N` (200 to 2,000), else 2,000.
@@ -148,6 +148,7 @@ async fn run(
     let prefix = format!("{object}/");
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut after: Option<Vec<u8>> = None;
+    let mut budget = WorkBudget::default();
     loop {
         let page = org
             .store
@@ -159,6 +160,7 @@ async fn run(
         };
         after = Some(last.clone());
         for (_, value) in &page {
+            budget.spend(value.len()).await;
             let Ok(fields) = serde_json::from_slice::<Fields>(value) else {
                 continue;
             };
@@ -244,6 +246,7 @@ async fn fetch(
     selects_id: bool,
 ) -> Result<Vec<Value>, RestError> {
     let mut records = Vec::with_capacity(ids.len());
+    let mut budget = WorkBudget::default();
     for id in ids {
         let stored = org
             .store
@@ -253,6 +256,7 @@ async fn fetch(
         let Some(stored) = stored else {
             continue;
         };
+        budget.spend(stored.len()).await;
         let Ok(record) = serde_json::from_slice::<Fields>(&stored) else {
             continue;
         };

@@ -200,7 +200,8 @@ impl Engine {
             tracing::warn!(
                 client_id = session.id(),
                 max_queue,
-                "session queue full; closing the session, the client must handshake again"
+                max_queue_bytes = self.config.max_queue_bytes,
+                "session queue full (messages or bytes); closing the session, the client must handshake again"
             );
             self.remove_session(session.id(), CloseReason::QueueOverflow);
         }

@@ -18,6 +18,11 @@ use bytes::Bytes;
 
 use crate::policy::Delivery;
 
+/// The most message bytes one reply (a long-polling answer, a WebSocket frame) is made of,
+/// unless a single message is larger. Relabelled deliveries are written out when taken, so
+/// this also bounds what a reply costs the server beyond the queue itself.
+pub(crate) const REPLY_BYTES: usize = 1 << 20;
+
 /// A queued message.
 #[derive(Debug, Clone)]
 pub(crate) enum Outgoing {
@@ -44,6 +49,14 @@ impl Outgoing {
         match self {
             Outgoing::Encoded(bytes) => bytes,
             Outgoing::Relabelled { event, .. } => event,
+        }
+    }
+
+    /// About how many bytes the message is when written out.
+    fn wire_len(&self) -> usize {
+        match self {
+            Outgoing::Encoded(bytes) => bytes.len(),
+            Outgoing::Relabelled { event, channel } => event.len() + channel.len(),
         }
     }
 
@@ -121,13 +134,23 @@ impl MessageQueue {
         self.entries.push_back(Entry { message, charge });
     }
 
-    /// Takes up to `max` messages from the front, as the bytes to send.
+    /// Takes up to `max` messages from the front, as the bytes to send — and no more than
+    /// [`REPLY_BYTES`] of them (but always one), since each taken message is written out whole.
     pub fn drain(&mut self, max: usize) -> Vec<Bytes> {
-        let n = self.entries.len().min(max);
-        let mut taken = Vec::with_capacity(n);
+        let mut taken = Vec::new();
+        let mut taken_bytes = 0;
         let mut released = 0;
         let mut last_buffer = None;
-        for entry in self.entries.drain(..n) {
+        while taken.len() < max {
+            let Some(next) = self.entries.front() else {
+                break;
+            };
+            let size = next.message.wire_len();
+            if !taken.is_empty() && taken_bytes + size > REPLY_BYTES {
+                break;
+            }
+            let entry = self.entries.pop_front().expect("a front entry");
+            taken_bytes += size;
             released += entry.charge;
             last_buffer = Some(entry.message.buffer().clone());
             taken.push(entry.message.into_bytes());
@@ -180,7 +203,10 @@ mod tests {
         assert_eq!(queue.len(), 600);
 
         // Every delivery goes out on its own channel, with the event's data.
-        let sent = queue.drain(usize::MAX);
+        let mut sent = Vec::new();
+        while !queue.is_empty() {
+            sent.extend(queue.drain(usize::MAX));
+        }
         for (bytes, channel) in sent.iter().zip(&channels) {
             let message: serde_json::Value = serde_json::from_slice(bytes).unwrap();
             assert_eq!(message["channel"], channel.as_str());
@@ -206,6 +232,23 @@ mod tests {
         assert_eq!(queue.bytes(), b.len());
         assert_eq!(queue.drain(9).len(), 1);
         assert_eq!(queue.bytes(), 0);
+    }
+
+    #[test]
+    fn a_reply_takes_about_a_mebibyte_of_messages_but_always_one() {
+        let big = event(300_000);
+        let mut queue = MessageQueue::default();
+        for i in 0..10 {
+            queue.push(relabelled(&big, &format!("/topic/T?x={i}")));
+        }
+        assert_eq!(queue.drain(1_000).len(), 3, "three of 300 KB fit in 1 MiB");
+        let huge = event(2 * REPLY_BYTES);
+        let mut queue = MessageQueue::default();
+        queue.push(huge.clone().into());
+        queue.push(huge.into());
+        assert_eq!(queue.drain(1_000).len(), 1);
+        assert_eq!(queue.drain(1_000).len(), 1);
+        assert!(queue.is_empty());
     }
 
     #[test]

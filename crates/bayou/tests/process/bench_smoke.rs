@@ -73,6 +73,7 @@ fn assert_exact_delivery(result: &Value, subscribers_per_message: u64) {
 
 #[test]
 fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
+    let _alone = crate::EXCLUSIVE.blocking_lock();
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     for transport in ["websocket", "long-polling"] {
@@ -96,6 +97,7 @@ fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
 
 #[test]
 fn chat_rooms_deliver_to_members_only() {
+    let _alone = crate::EXCLUSIVE.blocking_lock();
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     // 20 clients in 10 rooms, 5 rooms each: 10 members per room.

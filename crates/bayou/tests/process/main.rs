@@ -5,5 +5,10 @@
 mod bench_smoke;
 mod cli;
 mod crash;
+mod hostile;
 mod metrics;
 mod serve_process;
+
+/// Held by the tests that load the machine (the hostile suite, the bench smoke test), so that
+/// they do not run at the same time and distort each other.
+pub static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
