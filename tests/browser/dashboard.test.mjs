@@ -44,6 +44,31 @@ async function feedHas(page, text, timeout) {
   );
 }
 
+/** A Bayeux session of the test's own, over plain HTTP, that publishes to plain channels. */
+async function chatPublisher(origin) {
+  const form = new URLSearchParams({
+    grant_type: "password",
+    client_id: env.BAYOU_CLIENT_ID,
+    client_secret: env.BAYOU_CLIENT_SECRET,
+    username: USER.username,
+    password: USER.password,
+  });
+  const login = await (await fetch(`${origin}/services/oauth2/token`, { method: "POST", body: form })).json();
+  const headers = { authorization: `Bearer ${login.access_token}`, "content-type": "application/json" };
+  const bayeux = async (messages) => {
+    const res = await fetch(`${origin}/cometd/66.0`, { method: "POST", headers, body: JSON.stringify(messages) });
+    return res.json();
+  };
+  const [hello] = await bayeux([{ channel: "/meta/handshake", version: "1.0", supportedConnectionTypes: ["long-polling"] }]);
+  assert.ok(hello.successful, JSON.stringify(hello));
+  return {
+    async publish(channel, data) {
+      const [reply] = await bayeux([{ channel, clientId: hello.clientId, data }]);
+      assert.ok(reply.successful, JSON.stringify(reply));
+    },
+  };
+}
+
 async function createAccount(page, name) {
   await page.fill("#record-object", "Account");
   await page.fill("#record-id", "");
@@ -252,6 +277,36 @@ describe("the dashboard in a real browser", () => {
     await screenshot(op, "operator-view");
     await screenshot(b, "workbench-after-faults");
     assertNoProblems([a, b, op]);
+  });
+
+  test("a /chat feed resumes from its last ext.replayId after a new session: no duplicate, no miss", async () => {
+    const d = await newPage(browser);
+    await logIn(d, server.origin, USER);
+    await subscribe(d, "/chat/resume", -2);
+    const chat = await chatPublisher(server.origin);
+    await chat.publish("/chat/resume", { text: "first message" });
+    await chat.publish("/chat/resume", { text: "second message" });
+    await feedHas(d, "second message", 5_000);
+    const before = await d.evaluate(() => window.bayouWorkbench.clientId);
+
+    // Ending the page's session makes it handshake again and resubscribe: from the replay id
+    // of "second message" (in ext.replayId on a plain channel), not from its original -2.
+    const expired = await server.admin("faults/expire-session", { clientId: before });
+    assert.equal(expired.status, 200, JSON.stringify(expired.body));
+    await chat.publish("/chat/resume", { text: "third message" });
+    await d.waitForFunction((old) => {
+      const id = window.bayouWorkbench.clientId;
+      return id && id !== old && document.querySelector("#feed-status").dataset.state === "connected";
+    }, before, { timeout: 15_000 });
+    await feedHas(d, "third message", 5_000);
+    await chat.publish("/chat/resume", { text: "fourth message" });
+    await feedHas(d, "fourth message", 5_000);
+    const texts = await d.$$eval("#feed-events .event pre", (els) => els.map((e) => JSON.parse(e.textContent).text));
+    assert.deepEqual(texts, ["fourth message", "third message", "second message", "first message"]);
+    const replayIds = await d.$$eval("#feed-events .event", (els) => els.map((e) => e.dataset.replayId));
+    assert.ok(replayIds.every((id) => /^\d+$/.test(id)), `each shows its replay id: ${replayIds}`);
+    assertNoProblems([d]);
+    await d.context().close();
   });
 
   test("/metrics carries the same figures", async () => {

@@ -12,6 +12,14 @@
 
 import { CometD } from "../vendor/cometd-9.0.0/Client.js";
 
+/**
+ * A delivered event's replay id: Salesforce's channels carry it in `data.event.replayId`, plain
+ * Bayeux channels (`/chat/**`) in `ext.replayId`. `undefined` when it has none.
+ */
+export function replayIdOf(message) {
+  return message.data?.event?.replayId ?? message.ext?.replayId;
+}
+
 export class Feed {
   /**
    * url: the Bayeux endpoint; token: the access token; transport: "auto" or "long-polling";
@@ -90,7 +98,8 @@ export class Feed {
       entry.handle = this.cometd.subscribe(
         channel,
         (message) => {
-          const replayId = message.data && message.data.event && message.data.event.replayId;
+          // Where to resume after a new handshake: past the last event seen.
+          const replayId = replayIdOf(message);
           if (Number.isInteger(replayId)) entry.replay = replayId;
           this.onEvent?.(channel, message);
         },

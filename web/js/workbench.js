@@ -3,7 +3,7 @@
 
 import { DATA, loggedOut, rest, savedLogin, soqlPosition, API_VERSION } from "./api.js";
 import { $, h, parseJson, show } from "./dom.js";
-import { Feed } from "./feed.js";
+import { Feed, replayIdOf } from "./feed.js";
 import { setUpLogin } from "./login.js";
 
 let feed = null;
@@ -162,7 +162,7 @@ function startFeed(login) {
 
 function addEvent(subscription, message) {
   const events = $("feed-events");
-  const replayId = message.data && message.data.event && message.data.event.replayId;
+  const replayId = replayIdOf(message);
   const type = message.data && message.data.event && message.data.event.type;
   const item = h(
     "li",
