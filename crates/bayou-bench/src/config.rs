@@ -107,6 +107,10 @@ pub struct BenchConfig {
     pub max_in_flight: usize,
     /// A label for the report (`50-clients`, `chat`, …).
     pub scenario: String,
+    /// Extra WebSocket sessions that join rooms as the subscribers do and then never read: slow
+    /// consumers, to see what they cost the server and the other subscribers. Not counted in
+    /// the deliveries.
+    pub stalled: usize,
 }
 
 mod secs {
@@ -138,6 +142,7 @@ impl BenchConfig {
             setup_concurrency: 64,
             max_in_flight: 1_000,
             scenario: "fanout".to_owned(),
+            stalled: 0,
         }
     }
 

@@ -16,6 +16,7 @@
 //! - [`recorder`]: HdrHistogram latencies, delivery counters and a per-second timeline.
 //! - [`system`]: CPU and RSS of the bench itself and of the server (`/proc/<pid>`), so a
 //!   result says when the load generator, not the server, was the limit.
+//! - [`storm`]: a handshake storm (handshakes per second), apart from the delivery runs.
 //! - [`run`] one measured run, [`search`] the highest rate that keeps p99 under a bound,
 //!   [`report`] the JSON result and [`svg`] a hand-written chart.
 
@@ -28,6 +29,7 @@ pub mod run;
 #[doc(hidden)]
 pub mod scan;
 pub mod search;
+pub mod storm;
 pub mod svg;
 pub mod system;
 pub mod tracker;

@@ -104,7 +104,7 @@ async fn set_up(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<Setup, BenchError> {
     let config = &shared.config;
-    let sessions = (config.subscribers + config.publishers) as u64;
+    let sessions = (config.subscribers + config.publishers + config.stalled) as u64;
     let setup_started = Instant::now();
     let mut tasks = JoinSet::new();
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), BenchError>>();
@@ -119,6 +119,22 @@ async fn set_up(
         tasks.spawn(subscriber(
             Arc::clone(shared),
             index,
+            channels,
+            Arc::clone(&setup_slots),
+            ready_tx.clone(),
+        ));
+    }
+    for index in 0..config.stalled {
+        // The rooms a subscriber with the same index joins: each slow consumer is sent what
+        // a measured subscriber is sent.
+        let channels: Vec<String> = config
+            .layout
+            .rooms_of(index)
+            .into_iter()
+            .map(|room| config.layout.channel(room))
+            .collect();
+        tasks.spawn(stalled(
+            Arc::clone(shared),
             channels,
             Arc::clone(&setup_slots),
             ready_tx.clone(),
@@ -399,6 +415,29 @@ async fn subscriber(
                     let _ = ready.send(Err(e));
                 }
             }
+        }
+    }
+}
+
+/// A slow consumer (always over WebSocket, where a client can stop reading).
+async fn stalled(
+    shared: Arc<Shared>,
+    channels: Vec<String>,
+    setup_slots: Arc<Semaphore>,
+    ready: mpsc::UnboundedSender<Result<(), BenchError>>,
+) {
+    let Ok(slot) = setup_slots.acquire().await else {
+        return;
+    };
+    let opened = websocket::open(&shared, &channels).await;
+    drop(slot);
+    match opened {
+        Ok(session) => {
+            let _ = ready.send(Ok(()));
+            websocket::hold_unread(shared, session).await;
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
         }
     }
 }

@@ -223,6 +223,13 @@ fn lost(shared: &SharedRef, why: String) {
     shared.recorder.error(format!("session lost: {why}"));
 }
 
+/// A slow consumer: holds its socket open and never reads another frame until the run stops,
+/// so the server's writes to it back up (its queue bound or write timeout then end it).
+pub async fn hold_unread(shared: SharedRef, session: Session) {
+    shared.reached(Phase::Stop).await;
+    drop(session);
+}
+
 /// A publisher: its session's frames are read by `read_loop` (which frees in-flight slots
 /// on publish replies) while this task writes batches on schedule.
 pub async fn publish(shared: SharedRef, session: Session, index: usize) {

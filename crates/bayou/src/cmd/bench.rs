@@ -21,6 +21,9 @@ pub enum Scenario {
     /// CometD's chat benchmark: 100 rooms, 10 rooms per client, 50-byte messages in batches
     /// of 10, 1,000 messages/s offered.
     Chat,
+    /// A handshake storm: --subscribers loops (default 64) each handshake over long-polling
+    /// as fast as the server answers, for --duration; reports handshakes per second.
+    Handshakes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +57,11 @@ pub struct BenchArgs {
     /// server acknowledges) [fanout and fifty-clients: 100, chat: 1000].
     #[arg(long)]
     pub rate: Option<String>,
+
+    /// Slow consumers: WebSocket sessions that join rooms as the subscribers do, then never read,
+    /// beside the subscribers that are measured [default: 0].
+    #[arg(long, default_value_t = 0)]
+    pub stalled: usize,
 
     /// Messages per publish request [chat: 10, else 1].
     #[arg(long)]
@@ -168,7 +176,7 @@ impl BenchArgs {
             BenchTransport::Websocket => Transport::WebSocket,
         };
         let mut config = match self.scenario {
-            Scenario::Fanout => BenchConfig::new(&self.url, transport),
+            Scenario::Fanout | Scenario::Handshakes => BenchConfig::new(&self.url, transport),
             Scenario::FiftyClients => BenchConfig::fifty_clients(&self.url, transport),
             Scenario::Chat => {
                 BenchConfig::chat(&self.url, transport, self.subscribers.unwrap_or(1_000))
@@ -214,6 +222,7 @@ impl BenchArgs {
         config.token = self.token.clone();
         config.server_pid = self.server_pid;
         config.setup_concurrency = self.setup_concurrency;
+        config.stalled = self.stalled;
         config.max_in_flight = self.max_in_flight.max(config.batch);
         config.validate()?;
         Ok(config)
@@ -263,6 +272,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if args.scenario == Scenario::Handshakes {
+        let storm = bayou_bench::storm::StormConfig {
+            url: config.url,
+            token: config.token,
+            clients: args.subscribers.unwrap_or(64),
+            duration: config.duration,
+            server_pid: config.server_pid,
+        };
+        let result = runtime
+            .block_on(bayou_bench::storm::run(storm))
+            .context("the handshake storm could not run")?;
+        eprintln!(
+            "{} handshakes, {:.0}/s, {} failed, p99 {:.1} ms",
+            result.handshakes, result.handshakes_per_s, result.failed, result.latency_ms.p99
+        );
+        return write_json(&args, &serde_json::to_string_pretty(&result)?);
+    }
     let bar = progress_bar(args.quiet);
     let on_progress = {
         let bar = bar.clone();
@@ -342,15 +368,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "warning: the load generator used (nearly) all its CPUs: the server may be faster than these figures say (pin them apart with taskset)"
         );
     }
-    match &args.json {
-        Some(path) => std::fs::write(path, &json)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => println!("{json}"),
-    }
+    write_json(&args, &json)?;
     if let Some(path) = &args.svg {
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The JSON result to `--json`, or stdout.
+fn write_json(args: &BenchArgs, json: &str) -> anyhow::Result<()> {
+    match &args.json {
+        Some(path) => {
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            println!("{json}");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,8 @@ fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     for transport in ["websocket", "long-polling"] {
+        // Two slow consumers beside the measured subscribers: they are sent the same events
+        // but never read, and are not counted.
         let result = bench(
             &bayou,
             &[
@@ -88,6 +90,8 @@ fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
                 "2",
                 "--rate",
                 "200",
+                "--stalled",
+                "2",
             ],
         );
         assert_exact_delivery(&result, 5);
@@ -120,4 +124,43 @@ fn chat_rooms_deliver_to_members_only() {
     );
     assert_exact_delivery(&result, 10);
     assert_eq!(result["batch"], 10);
+}
+
+#[test]
+fn a_handshake_storm_counts_successful_handshakes() {
+    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let data = tempfile::tempdir().expect("temp dir");
+    let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let status = Command::new(env!("CARGO_BIN_EXE_bayou"))
+        .args([
+            "bench",
+            &bayou.bayeux_url(),
+            "--quiet",
+            "--scenario",
+            "handshakes",
+        ])
+        .args(["--subscribers", "4", "--duration", "1s"])
+        .args(["--server-pid", &bayou.child.id().to_string()])
+        .arg("--json")
+        .arg(out.path())
+        .status()
+        .expect("run bayou bench");
+    assert!(status.success());
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path()).expect("json")).expect("JSON");
+    let handshakes = result["handshakes"].as_u64().expect("handshakes");
+    assert!(handshakes > 0, "{result}");
+    assert_eq!(result["failed"], 0, "{result}");
+    assert_eq!(result["latency_ms"]["count"].as_u64(), Some(handshakes));
+    // Every handshake made a session on the server, left to expire.
+    let url = format!("{}/healthz", bayou.origin);
+    let health: Value = tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(async { reqwest::get(url).await?.json().await })
+        .expect("healthz");
+    assert!(
+        health["sessions"].as_u64().expect("sessions") >= handshakes,
+        "{health}"
+    );
 }
