@@ -275,6 +275,11 @@ impl Session {
     }
 
     /// The subscriptions still replaying their backlog.
+    /// Whether any subscription is still reading its backlog from the log.
+    pub(crate) fn is_catching_up(&self) -> bool {
+        !self.state().catch_ups.is_empty()
+    }
+
     pub(crate) fn catch_ups(&self) -> Vec<Arc<CatchUp>> {
         self.state().catch_ups.clone()
     }

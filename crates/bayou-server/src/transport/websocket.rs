@@ -91,7 +91,9 @@ pub async fn upgrade(
         .protocols([AUTH_PROTOCOL])
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .read_buffer_size(8 * 1024)
+        // Allocated for every socket and kept while it is open: small, since clients send
+        // little (a large message is still read whole; the buffer grows for it).
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let _open = app.tracker.open();
@@ -197,8 +199,11 @@ impl Connection {
             if let Some(notified) = changed.as_mut().as_pin_mut() {
                 notified.enable();
             }
-            if let Some(session) = &session {
-                self.engine.fill_from_log(session).await;
+            // Boxed, here and for `receive`: the loop's own state is what every idle socket
+            // keeps, so the large futures of replay and message handling live on the heap
+            // only while they run.
+            if let Some(session) = session.as_ref().filter(|s| s.is_catching_up()) {
+                Box::pin(self.engine.fill_from_log(session)).await;
             }
             let outgoing = self.ready_messages();
             if !outgoing.is_empty() && send(&mut sink, write_timeout, &outgoing).await.is_err() {
@@ -226,7 +231,7 @@ impl Connection {
                         }
                     }
                     Some(Ok(WsMessage::Text(text))) => {
-                        let replies = self.receive(text.as_bytes()).await;
+                        let replies = Box::pin(self.receive(text.as_bytes())).await;
                         if !replies.is_empty() && send(&mut sink, write_timeout, &replies).await.is_err() {
                             break;
                         }
