@@ -3,6 +3,10 @@
 //! `header_read_timeout` instead of holding its socket for ever (slowloris). axum's own
 //! `serve` gives hyper no timer, which leaves those timeouts off.
 //!
+//! Each socket's kernel send buffer is bounded (`socket_send_buffer`), so that a client that
+//! stops reading shows as a stalled write after a few hundred kilobytes, not after the
+//! megabytes Linux would otherwise buffer for it (see docs/benchmarks.md, slow consumers).
+//!
 //! Otherwise it does what `axum::serve` does: `TCP_NODELAY` on each socket (a delivery is one
 //! small write, often right after another; with Nagle's algorithm it would wait for the
 //! client's delayed ACK), the peer address in each request's `ConnectInfo`, upgrades for
@@ -23,11 +27,21 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+/// What every accepted connection gets.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketOptions {
+    /// See [`EngineConfig::header_read_timeout`](crate::EngineConfig::header_read_timeout).
+    pub header_read_timeout: Duration,
+    /// `SO_SNDBUF` in bytes; zero: the kernel's own sizing. See
+    /// [`EngineConfig::socket_send_buffer`](crate::EngineConfig::socket_send_buffer).
+    pub send_buffer: usize,
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops gracefully.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: Duration,
+    options: SocketOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // `stop` is dropped to tell connections to finish; each holds an `open` receiver until it
@@ -51,6 +65,13 @@ pub async fn serve(
         if let Err(e) = socket.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
+        if options.send_buffer > 0 {
+            // socket2: the safe setsockopt, already in the tree through tokio and hyper.
+            let sized = socket2::SockRef::from(&socket).set_send_buffer_size(options.send_buffer);
+            if let Err(e) = sized {
+                tracing::debug!(error = %e, "cannot set SO_SNDBUF");
+            }
+        }
         let service = router
             .clone()
             .map_request(move |mut request: hyper::Request<Incoming>| {
@@ -67,7 +88,7 @@ pub async fn serve(
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout);
+                .header_read_timeout(options.header_read_timeout);
             let connection = builder
                 .serve_connection(TokioIo::new(socket), TowerToHyperService::new(service))
                 .with_upgrades();

@@ -69,6 +69,11 @@ pub struct EngineConfig {
     /// The longest a client may take to send a request's headers (or the first bytes of one)
     /// before its connection is closed: slow or silent sockets cannot pile up.
     pub header_read_timeout: Duration,
+    /// The kernel's send buffer for each accepted socket, in bytes; zero: the kernel's own
+    /// sizing (which grows to `tcp_wmem`'s maximum, 4 MiB on Linux). Bounded, a client that
+    /// stops reading is found out — its writes stall — after that much instead of megabytes,
+    /// and costs the kernel no more than that.
+    pub socket_send_buffer: usize,
     /// Origins (`https://app.example.com`, or `*`) whose pages may open WebSockets besides the
     /// server's own; an upgrade from any other `Origin` gets HTTP 403.
     pub allowed_origins: Vec<String>,
@@ -102,6 +107,7 @@ impl Default for EngineConfig {
             max_subscriptions_per_session: 1_000,
             allowed_origins: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
+            socket_send_buffer: 256 * 1024,
             delivery_allocations: Vec::new(),
             max_coalesce: Duration::from_millis(10),
         }

@@ -81,8 +81,11 @@ impl Server {
         let sweeper = engine.spawn_sweeper();
         let dispatcher = engine.spawn_dispatcher();
         let stopping = Arc::clone(&engine);
-        let header_read_timeout = engine.config().header_read_timeout;
-        let result = accept::serve(listener, router, header_read_timeout, async move {
+        let sockets = accept::SocketOptions {
+            header_read_timeout: engine.config().header_read_timeout,
+            send_buffer: engine.config().socket_send_buffer,
+        };
+        let result = accept::serve(listener, router, sockets, async move {
             shutdown.await;
             tracing::info!("shutting down: answering held connects");
             stopping.shutdown();

@@ -177,6 +177,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,
 
+    /// The kernel's send buffer for each connection, in bytes: a client that stops reading is
+    /// found out after about this much [default: 262144; 0: the kernel's own sizing].
+    #[arg(long, env = "BAYOU_SOCKET_SEND_BUFFER")]
+    pub socket_send_buffer: Option<usize>,
+
     /// Failed logins after which a username is locked out [default: 10].
     #[arg(long, env = "BAYOU_MAX_LOGIN_FAILURES")]
     pub max_login_failures: Option<u32>,

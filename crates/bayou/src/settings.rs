@@ -52,6 +52,7 @@ struct FileSettings {
     max_subscriptions_per_session: Option<usize>,
     allowed_origins: Option<Vec<String>>,
     header_read_timeout: Option<u64>,
+    socket_send_buffer: Option<usize>,
     max_login_failures: Option<u32>,
     login_lockout: Option<u64>,
     max_request_bytes: Option<usize>,
@@ -313,6 +314,10 @@ fn engine_config(
             file.header_read_timeout,
             defaults.header_read_timeout,
         ),
+        socket_send_buffer: args
+            .socket_send_buffer
+            .or(file.socket_send_buffer)
+            .unwrap_or(defaults.socket_send_buffer),
     };
     for (name, value) in [
         ("max_queue", engine.max_queue),
@@ -586,10 +591,11 @@ mod tests {
         let file = dir.join("bayou.toml");
         std::fs::write(
             &file,
-            "write_timeout = 500\nmax_queue_bytes = 4096\nmax_subscriptions_per_session = 7\n",
+            "write_timeout = 500\nmax_queue_bytes = 4096\nmax_subscriptions_per_session = 7\nsocket_send_buffer = 0\n",
         )
         .unwrap();
         let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
+        assert_eq!(s.engine.socket_send_buffer, 0, "0: the kernel's own sizing");
         assert_eq!(s.engine.write_timeout, Duration::from_millis(500));
         assert_eq!(s.engine.max_queue_bytes, 4096);
         assert_eq!(s.engine.max_subscriptions_per_session, 7);
