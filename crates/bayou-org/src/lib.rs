@@ -277,6 +277,10 @@ impl Org {
                 post(auth::oauth::revoke).get(auth::oauth::revoke),
             )
             .route("/id/{org}/{user}", get(auth::oauth::identity_url))
+            .route(
+                "/services/oauth2/userinfo",
+                get(auth::userinfo::userinfo).post(auth::userinfo::userinfo),
+            )
             .route("/services/Soap/u/{*rest}", post(auth::soap::login))
             .merge(rest::router())
             .with_state(HttpState {

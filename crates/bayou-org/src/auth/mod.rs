@@ -5,3 +5,4 @@ pub mod oauth;
 pub mod passwords;
 pub mod soap;
 pub mod streaming;
+pub mod userinfo;

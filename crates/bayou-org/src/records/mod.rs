@@ -5,6 +5,7 @@
 //! `LastModifiedDate`, `LastModifiedById`, `SystemModstamp` and `IsDeleted`. A deleted record
 //! stays stored with `IsDeleted: true`, as in Salesforce's recycle bin.
 
+pub mod identity_objects;
 pub mod objects;
 pub mod schema;
 pub mod write;

@@ -14,7 +14,15 @@ const STANDARD: &[(&str, &str)] = &[
     ("Task", prefix::TASK),
     ("PushTopic", prefix::PUSH_TOPIC),
     ("StreamingChannel", prefix::STREAMING_CHANNEL),
+    // Read-only, over the org's identity: see `identity_objects.rs`.
+    ("User", prefix::USER),
+    ("Organization", prefix::ORGANIZATION),
 ];
+
+/// The standard objects, in the order describes list them.
+pub fn standard() -> impl Iterator<Item = (&'static str, &'static str)> {
+    STANDARD.iter().copied()
+}
 
 /// The canonical name and key prefix of an sObject type, if the org has it. Names are matched
 /// case-insensitively, as Salesforce does.
@@ -37,6 +45,19 @@ pub fn lookup(name: &str) -> Option<(String, String)> {
             custom_prefix(&base.to_ascii_lowercase()),
         )
     })
+}
+
+impl crate::Org {
+    /// [`lookup`], with a custom object spelled as the org first stored it: names are
+    /// case-insensitive, and `invoice__c` must reach the records of `Invoice__c`.
+    pub(crate) fn object(&self, name: &str) -> Option<(String, String)> {
+        let (canonical, prefix) = lookup(name)?;
+        if !canonical.ends_with("__c") {
+            return Some((canonical, prefix));
+        }
+        let known = self.schema.read().spelling_of(&canonical);
+        Some((known.unwrap_or(canonical), prefix))
+    }
 }
 
 /// `a` plus two base-62 characters from a hash of the (lower-cased) name.

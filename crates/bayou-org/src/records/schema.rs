@@ -12,7 +12,7 @@ use super::Fields;
 use crate::rest::errors::RestError;
 
 /// The type of a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FieldKind {
     Text,
     Number,
@@ -44,10 +44,11 @@ const PUSH_TOPIC: &[(&str, FieldKind)] = &[
     ("IsActive", FieldKind::Boolean),
 ];
 
-/// Field kinds per object (field names lower-cased: Salesforce's are case-insensitive).
+/// Field kinds per object, keyed by the lower-cased field name (Salesforce's names are
+/// case-insensitive), with the spelling the field was first written with.
 #[derive(Debug, Default)]
 pub struct Schema {
-    objects: HashMap<String, HashMap<String, FieldKind>>,
+    objects: HashMap<String, HashMap<String, (String, FieldKind)>>,
 }
 
 /// Most custom objects an org may have (Salesforce's Unlimited Edition allocation).
@@ -59,7 +60,7 @@ impl Schema {
         let mut schema = Self::default();
         let fields = PUSH_TOPIC
             .iter()
-            .map(|(name, kind)| (name.to_ascii_lowercase(), *kind))
+            .map(|(name, kind)| (name.to_ascii_lowercase(), ((*name).to_owned(), *kind)))
             .collect();
         schema.objects.insert("PushTopic".into(), fields);
         schema
@@ -80,9 +81,8 @@ impl Schema {
             return Ok(());
         };
         for (name, value) in fields {
-            let (Some(kind), Some(expected)) =
-                (FieldKind::of(value), known.get(&name.to_ascii_lowercase()))
-            else {
+            let expected = known.get(&name.to_ascii_lowercase()).map(|(_, kind)| kind);
+            let (Some(kind), Some(expected)) = (FieldKind::of(value), expected) else {
                 continue;
             };
             if kind != *expected {
@@ -111,12 +111,48 @@ impl Schema {
         names
     }
 
+    /// `object`'s known fields as first written, with their kinds, sorted by name.
+    pub fn fields(&self, object: &str) -> Vec<(String, FieldKind)> {
+        let mut fields: Vec<(String, FieldKind)> = self
+            .objects
+            .get(object)
+            .map(|fields| fields.values().cloned().collect())
+            .unwrap_or_default();
+        fields.sort();
+        fields
+    }
+
+    /// The spelling of the known object named `object`, whatever its case.
+    pub fn spelling_of(&self, object: &str) -> Option<String> {
+        if self.objects.contains_key(object) {
+            return Some(object.to_owned());
+        }
+        self.objects
+            .keys()
+            .find(|known| known.eq_ignore_ascii_case(object))
+            .cloned()
+    }
+
+    /// The custom objects (`Name__c`) the org has records of, sorted.
+    pub fn custom_objects(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .objects
+            .keys()
+            .filter(|o| o.ends_with("__c"))
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Learns the kinds of fields seen for the first time.
     pub fn learn(&mut self, object: &str, fields: &Fields) {
         let known = self.objects.entry(object.to_owned()).or_default();
         for (name, value) in fields {
             if let Some(kind) = FieldKind::of(value) {
-                known.entry(name.to_ascii_lowercase()).or_insert(kind);
+                known
+                    .entry(name.to_ascii_lowercase())
+                    .or_insert_with(|| (name.clone(), kind));
             }
         }
     }

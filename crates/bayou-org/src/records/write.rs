@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::cdc::event::CapturedChange;
 use crate::ids::new_id;
 use crate::pushtopic::{Change, PushTopic};
-use crate::records::{self, field, objects, Fields, SYSTEM_FIELDS};
+use crate::records::{self, field, identity_objects, objects, Fields, SYSTEM_FIELDS};
 use crate::rest::errors::RestError;
 use crate::streaming_channel::StreamingChannel;
 use crate::transaction::Transaction;
@@ -105,7 +105,8 @@ impl Org {
         txn: &Transaction,
     ) -> Result<String, RestError> {
         let user_id = txn.user_id.as_str();
-        let (object, prefix) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let (object, prefix) = self.object(object).ok_or_else(RestError::not_found)?;
+        identity_objects::refuse_write(&object, "inserted")?;
         check_input(&input)?;
         let _writing = self.writes.lock().await;
         let id = new_id(&prefix);
@@ -150,7 +151,8 @@ impl Org {
         txn: &Transaction,
     ) -> Result<(), RestError> {
         let user_id = txn.user_id.as_str();
-        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
+        identity_objects::refuse_write(&object, "updated")?;
         let id = &full_id(id)?;
         check_input(&input)?;
         let _writing = self.writes.lock().await;
@@ -190,7 +192,8 @@ impl Org {
         id: &str,
         txn: &Transaction,
     ) -> Result<(), RestError> {
-        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
+        identity_objects::refuse_write(&object, "deleted")?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id).await?;
@@ -212,7 +215,8 @@ impl Org {
         id: &str,
         txn: &Transaction,
     ) -> Result<(), RestError> {
-        let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+        let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
+        identity_objects::refuse_write(&object, "undeleted")?;
         let id = &full_id(id)?;
         let _writing = self.writes.lock().await;
         let mut fields = self.stored_record(&object, id).await?;
@@ -247,6 +251,9 @@ impl Org {
 
     /// A stored record that is not deleted.
     pub async fn live_record(&self, object: &str, id: &str) -> Result<Fields, RestError> {
+        if identity_objects::is_identity_object(object) {
+            return identity_objects::record(self, object, id).ok_or_else(RestError::not_found);
+        }
         let fields = self.stored_record(object, &full_id(id)?).await?;
         if field(&fields, "IsDeleted") == Some(&Value::Bool(true)) {
             return Err(RestError::new(

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::errors::RestError;
 use super::sobjects::{event_reply, with_attributes};
-use crate::records::{objects, Fields};
+use crate::records::Fields;
 use crate::transaction::Transaction;
 use crate::Org;
 
@@ -114,7 +114,7 @@ async fn run(
             ))
         }
         ("GET", Some((object, id))) => {
-            let (object, _) = objects::lookup(object).ok_or_else(RestError::not_found)?;
+            let (object, _) = org.object(object).ok_or_else(RestError::not_found)?;
             let fields = org.live_record(&object, id).await?;
             Ok((
                 StatusCode::OK,

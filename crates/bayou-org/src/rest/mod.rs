@@ -2,6 +2,7 @@
 //! Salesforce-shaped arrays `[{"message","errorCode"}]`.
 
 pub mod composite;
+pub mod describe;
 pub mod errors;
 pub mod limits;
 pub mod query;
@@ -24,13 +25,23 @@ pub(crate) fn router() -> Router<crate::HttpState> {
         .route("/services/data/", get(versions::list))
         .route("/services/data/{version}", get(versions::resources))
         .route("/services/data/{version}/", get(versions::resources))
+        .route("/services/data/{version}/sobjects", get(describe::global))
+        .route("/services/data/{version}/sobjects/", get(describe::global))
         .route(
             "/services/data/{version}/sobjects/{object}",
-            post(sobjects::create),
+            post(sobjects::create).get(describe::basic),
         )
         .route(
             "/services/data/{version}/sobjects/{object}/",
-            post(sobjects::create),
+            post(sobjects::create).get(describe::basic),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/describe",
+            get(describe::describe),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/describe/",
+            get(describe::describe),
         )
         .route(
             "/services/data/{version}/sobjects/{object}/{id}",

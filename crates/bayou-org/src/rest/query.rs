@@ -21,7 +21,7 @@ use super::errors::RestError;
 use super::query_cursor::Cursor;
 use super::sobjects::with_attributes;
 use super::work_budget::{json_reply, WorkBudget};
-use crate::records::{field, objects, Fields};
+use crate::records::{field, identity_objects, Fields};
 use crate::Org;
 
 pub async fn query(
@@ -135,7 +135,7 @@ async fn run(
         ));
     }
     let query = bayou_soql::parse(q).map_err(|e| RestError::bad_request(e.code, e.describe(q)))?;
-    let (object, _) = objects::lookup(&query.object.name).ok_or_else(|| {
+    let (object, _) = org.object(&query.object.name).ok_or_else(|| {
         RestError::bad_request(
             "INVALID_TYPE",
             format!("sObject type '{}' is not supported.", query.object.name),
@@ -145,48 +145,57 @@ async fn run(
         now_ms: bayou_protocol::time::now_millis(),
     };
     // The object's records a page at a time: memory holds one page and the matches' ids.
-    let prefix = format!("{object}/");
+    // User and Organization come from the org's identity, all at once (they are few).
     let mut candidates: Vec<Candidate> = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    let mut budget = WorkBudget::default();
-    loop {
-        let page = org
-            .store
-            .records_page(prefix.as_bytes(), after.as_deref(), SCAN_PAGE)
-            .await
-            .map_err(|e| RestError::internal(e.to_string()))?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = Some(last.clone());
-        for (_, value) in &page {
-            budget.spend(value.len()).await;
-            let Ok(fields) = serde_json::from_slice::<Fields>(value) else {
-                continue;
-            };
-            let deleted = field(&fields, "IsDeleted") == Some(&Value::Bool(true));
-            let matches = query
-                .condition
-                .as_ref()
-                .is_none_or(|c| bayou_soql::evaluate(c, &fields, &ctx));
-            if deleted || !matches {
-                continue;
-            }
-            let id = field(&fields, "Id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let keys = query
-                .order_by
-                .iter()
-                .map(|o| field(&fields, &o.field.name).cloned())
-                .collect();
-            candidates.push(Candidate {
-                id: id.to_owned(),
-                keys,
-            });
+    let keep = |fields: &Fields, candidates: &mut Vec<Candidate>| {
+        let deleted = field(fields, "IsDeleted") == Some(&Value::Bool(true));
+        let matches = query
+            .condition
+            .as_ref()
+            .is_none_or(|c| bayou_soql::evaluate(c, fields, &ctx));
+        if deleted || !matches {
+            return;
         }
-        if page.len() < SCAN_PAGE {
-            break;
+        let id = field(fields, "Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let keys = query
+            .order_by
+            .iter()
+            .map(|o| field(fields, &o.field.name).cloned())
+            .collect();
+        candidates.push(Candidate {
+            id: id.to_owned(),
+            keys,
+        });
+    };
+    if let Some(records) = identity_objects::records(org, &object) {
+        for fields in &records {
+            keep(fields, &mut candidates);
+        }
+    } else {
+        let prefix = format!("{object}/");
+        let mut after: Option<Vec<u8>> = None;
+        let mut budget = WorkBudget::default();
+        loop {
+            let page = org
+                .store
+                .records_page(prefix.as_bytes(), after.as_deref(), SCAN_PAGE)
+                .await
+                .map_err(|e| RestError::internal(e.to_string()))?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (_, value) in &page {
+                budget.spend(value.len()).await;
+                if let Ok(fields) = serde_json::from_slice::<Fields>(value) {
+                    keep(&fields, &mut candidates);
+                }
+            }
+            if page.len() < SCAN_PAGE {
+                break;
+            }
         }
     }
     if !query.order_by.is_empty() {
@@ -246,6 +255,17 @@ async fn fetch(
     selects_id: bool,
 ) -> Result<Vec<Value>, RestError> {
     let mut records = Vec::with_capacity(ids.len());
+    if let Some(all) = identity_objects::records(org, object) {
+        for id in ids {
+            let found = all
+                .iter()
+                .find(|r| field(r, "Id").and_then(Value::as_str) == Some(id.as_str()));
+            if let Some(record) = found {
+                records.push(shown(version, object, record, fields, selects_id));
+            }
+        }
+        return Ok(records);
+    }
     let mut budget = WorkBudget::default();
     for id in ids {
         let stored = org
@@ -260,24 +280,35 @@ async fn fetch(
         let Ok(record) = serde_json::from_slice::<Fields>(&stored) else {
             continue;
         };
-        let mut projected = Map::new();
-        for name in fields {
-            projected.insert(
-                name.clone(),
-                field(&record, name).cloned().unwrap_or(Value::Null),
-            );
-        }
-        let id = field(&record, "Id").cloned().unwrap_or(Value::Null);
-        let mut shown = with_attributes(version, object, Map::from_iter([("Id".to_owned(), id)]));
-        if let Value::Object(out) = &mut shown {
-            if !selects_id {
-                out.remove("Id");
-            }
-            out.extend(projected);
-        }
-        records.push(shown);
+        records.push(shown(version, object, &record, fields, selects_id));
     }
     Ok(records)
+}
+
+/// A record as a query shows it: `attributes`, then the SELECT list (`Id` only if selected).
+fn shown(
+    version: &str,
+    object: &str,
+    record: &Fields,
+    fields: &[String],
+    selects_id: bool,
+) -> Value {
+    let mut projected = Map::new();
+    for name in fields {
+        projected.insert(
+            name.clone(),
+            field(record, name).cloned().unwrap_or(Value::Null),
+        );
+    }
+    let id = field(record, "Id").cloned().unwrap_or(Value::Null);
+    let mut shown = with_attributes(version, object, Map::from_iter([("Id".to_owned(), id)]));
+    if let Value::Object(out) = &mut shown {
+        if !selects_id {
+            out.remove("Id");
+        }
+        out.extend(projected);
+    }
+    shown
 }
 
 /// Orders two field values: nulls as asked, numbers numerically, text case-insensitively.

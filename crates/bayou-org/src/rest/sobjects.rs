@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::as_user;
 use super::errors::RestError;
-use crate::records::{objects, Fields};
+use crate::records::Fields;
 use crate::transaction::Transaction;
 use crate::Org;
 
@@ -57,7 +57,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Response {
     as_user(&org, &headers, |_| async {
-        let (object, _) = objects::lookup(&object).ok_or_else(RestError::not_found)?;
+        let (object, _) = org.object(&object).ok_or_else(RestError::not_found)?;
         let fields = org.live_record(&object, &id).await?;
         Ok(Json(with_attributes(&version, &object, fields)).into_response())
     })

@@ -3,6 +3,7 @@
 mod allocations;
 mod binding;
 mod cdc;
+mod describe;
 mod events;
 mod faults;
 mod filtered_copies;
