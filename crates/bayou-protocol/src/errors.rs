@@ -7,8 +7,11 @@
 
 /// The API version Salesforce's error texts quote as the example URI.
 pub const CURRENT_API_VERSION: &str = "66.0";
+/// [`CURRENT_API_VERSION`] as a number.
+pub const CURRENT_API_VERSION_NUMBER: f64 = 66.0;
 
-/// The oldest API version the streaming endpoint accepts.
+/// The oldest API version the streaming endpoint accepts by default (Salesforce retired the
+/// older ones); `--min-api-version` emulates them.
 pub const MIN_API_VERSION: f64 = 37.0;
 
 pub const UNKNOWN_CLIENT: &str = "403::Unknown client";
@@ -43,10 +46,11 @@ pub fn api_version_mandatory() -> String {
     format!("400::API version in the URI is mandatory. URI format: '/cometd/{CURRENT_API_VERSION}'")
 }
 
-/// `400::Unsupported API version. Only API versions '37.0' and later are supported. …`
-pub fn api_version_unsupported() -> String {
+/// `400::Unsupported API version. Only API versions '37.0' and later are supported. …`, with
+/// the oldest version the server accepts (37.0 unless older ones are emulated).
+pub fn api_version_unsupported(oldest: f64) -> String {
     format!(
-        "400::Unsupported API version. Only API versions '37.0' and later are supported. \
+        "400::Unsupported API version. Only API versions '{oldest:.1}' and later are supported. \
          URI format: '/cometd/{CURRENT_API_VERSION}'"
     )
 }
@@ -221,7 +225,7 @@ mod tests {
             "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
         );
         assert_eq!(
-            api_version_unsupported(),
+            api_version_unsupported(MIN_API_VERSION),
             "400::Unsupported API version. Only API versions '37.0' and later are supported. \
              URI format: '/cometd/66.0'"
         );

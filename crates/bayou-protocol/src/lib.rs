@@ -15,10 +15,12 @@
 #![forbid(unsafe_code)]
 
 pub mod advice;
+pub mod api_version;
 pub mod channel;
 pub mod errors;
 pub mod events;
 pub mod message;
+pub mod offset_dates;
 pub mod portable;
 pub mod relabel;
 pub mod reply;

@@ -83,6 +83,10 @@ pub struct EngineConfig {
     /// next round, so that events arriving meanwhile share each session's next write (see
     /// `engine/dispatcher.rs`); zero: never wait.
     pub max_coalesce: Duration,
+    /// The oldest API version `/cometd/{version}` accepts: 37.0 as Salesforce today, down to
+    /// 23.0 to emulate an org before the older versions were retired (their behaviour in
+    /// `bayou_protocol::api_version`).
+    pub min_api_version: f64,
 }
 
 impl Default for EngineConfig {
@@ -110,6 +114,7 @@ impl Default for EngineConfig {
             socket_send_buffer: 256 * 1024,
             delivery_allocations: Vec::new(),
             max_coalesce: Duration::from_millis(10),
+            min_api_version: bayou_protocol::errors::MIN_API_VERSION,
         }
     }
 }

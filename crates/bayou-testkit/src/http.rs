@@ -81,9 +81,19 @@ impl Bayou {
     /// POSTs `messages` to `/cometd/66.0`; the reply messages (HTTP 200 asserted: Bayeux
     /// errors travel inside a 200).
     pub async fn bayeux(&self, authorization: Option<&str>, messages: Value) -> Vec<Value> {
+        self.bayeux_at("66.0", authorization, messages).await
+    }
+
+    /// [`Bayou::bayeux`] on the endpoint of API `version` (`/cometd/{version}`).
+    pub async fn bayeux_at(
+        &self,
+        version: &str,
+        authorization: Option<&str>,
+        messages: Value,
+    ) -> Vec<Value> {
         let mut request = self
             .http
-            .post(format!("{}/cometd/66.0", self.base))
+            .post(format!("{}/cometd/{version}", self.base))
             .body(messages.to_string());
         if let Some(value) = authorization {
             request = request.header("authorization", value);

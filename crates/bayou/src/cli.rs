@@ -182,6 +182,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_SOCKET_SEND_BUFFER")]
     pub socket_send_buffer: Option<usize>,
 
+    /// The oldest Streaming API version `/cometd/{version}` accepts, down to 23.0 to emulate an
+    /// org before versions 23.0-36.0 were retired (with their behaviour: no replay below 37.0,
+    /// no deleted/undeleted notifications below 29.0) [default: 37.0].
+    #[arg(long, env = "BAYOU_MIN_API_VERSION")]
+    pub min_api_version: Option<f64>,
+
     /// Failed logins after which a username is locked out [default: 10].
     #[arg(long, env = "BAYOU_MAX_LOGIN_FAILURES")]
     pub max_login_failures: Option<u32>,

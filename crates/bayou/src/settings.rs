@@ -53,6 +53,7 @@ struct FileSettings {
     allowed_origins: Option<Vec<String>>,
     header_read_timeout: Option<u64>,
     socket_send_buffer: Option<usize>,
+    min_api_version: Option<f64>,
     max_login_failures: Option<u32>,
     login_lockout: Option<u64>,
     max_request_bytes: Option<usize>,
@@ -318,7 +319,21 @@ fn engine_config(
             .socket_send_buffer
             .or(file.socket_send_buffer)
             .unwrap_or(defaults.socket_send_buffer),
+        min_api_version: args
+            .min_api_version
+            .or(file.min_api_version)
+            .unwrap_or(defaults.min_api_version),
     };
+    let (oldest, current) = (
+        bayou_protocol::api_version::OLDEST,
+        bayou_protocol::errors::CURRENT_API_VERSION_NUMBER,
+    );
+    if !(oldest..=current).contains(&engine.min_api_version) {
+        anyhow::bail!(
+            "min_api_version must be between {oldest:.1} and {current:.1} (got {})",
+            engine.min_api_version
+        );
+    }
     for (name, value) in [
         ("max_queue", engine.max_queue),
         ("max_queue_bytes", engine.max_queue_bytes),
@@ -591,11 +606,14 @@ mod tests {
         let file = dir.join("bayou.toml");
         std::fs::write(
             &file,
-            "write_timeout = 500\nmax_queue_bytes = 4096\nmax_subscriptions_per_session = 7\nsocket_send_buffer = 0\n",
+            "write_timeout = 500\nmax_queue_bytes = 4096\nmax_subscriptions_per_session = 7\nsocket_send_buffer = 0\nmin_api_version = 23.0\n",
         )
         .unwrap();
         let s = Settings::resolve(args(&["--config", file.to_str().unwrap()])).unwrap();
         assert_eq!(s.engine.socket_send_buffer, 0, "0: the kernel's own sizing");
+        assert_eq!(s.engine.min_api_version, 23.0);
+        let too_old = Settings::resolve(args(&["--min-api-version", "22.0"]));
+        assert!(too_old.is_err_and(|e| e.to_string().contains("between 23.0 and 66.0")));
         assert_eq!(s.engine.write_timeout, Duration::from_millis(500));
         assert_eq!(s.engine.max_queue_bytes, 4096);
         assert_eq!(s.engine.max_subscriptions_per_session, 7);

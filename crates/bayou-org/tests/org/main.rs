@@ -1,6 +1,7 @@
 //! The emulated org over real HTTP: logging in, records and PushTopics, streaming with tokens.
 
 mod allocations;
+mod api_versions;
 mod binding;
 mod cdc;
 mod describe;

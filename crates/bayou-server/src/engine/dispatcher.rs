@@ -150,13 +150,18 @@ impl Engine {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         return;
                     }
-                    let message = match filter {
-                        None => Outgoing::Encoded(event.bytes.clone()),
+                    let version = session.api_version();
+                    if !version.has_delete_notifications() && is_removal(&event.channel, &view) {
+                        return;
+                    }
+                    let delivery = match filter {
+                        None => None,
                         Some(filter) => match filter.deliver(&view) {
-                            Some(delivery) => Outgoing::delivering(&event.bytes, delivery),
+                            Some(delivery) => Some(delivery),
                             None => return,
                         },
                     };
+                    let message = Outgoing::delivering(&event.bytes, delivery, version);
                     // Counted only for what would be delivered, as Salesforce counts.
                     if allocation.is_some_and(|i| !allocations.take(i)) {
                         // Closed now, so no later event of this batch reaches it: the client
@@ -210,6 +215,18 @@ impl Engine {
         metrics::counter!(m::ENQUEUED).increment(enqueued as u64);
         woken
     }
+}
+
+/// Whether an event is a PushTopic `deleted` or `undeleted` notification, which sessions on API
+/// versions before 29.0 do not receive.
+fn is_removal(channel: &str, event: &EventView<'_>) -> bool {
+    channel.starts_with("/topic/")
+        && matches!(
+            event
+                .json()
+                .and_then(|e| e.get("data")?.get("event")?.get("type")?.as_str()),
+            Some("deleted" | "undeleted")
+        )
 }
 
 /// Decides the wait after each round from the sessions woken lately (see the module docs).

@@ -78,6 +78,7 @@ impl Engine {
             principal,
             ctx.credentials.remote_addr.map(|a| a.ip()),
             self.config.max_queue_bytes,
+            ctx.api_version,
         ));
         {
             // Checked and inserted under one lock, so concurrent handshakes cannot overshoot.
@@ -109,9 +110,12 @@ impl Engine {
         metrics::gauge!(m::SESSIONS).increment(1.0);
         tracing::debug!(client_id, transport = ctx.transport.name(), "handshake");
 
-        let mut reply = Reply::success(message.channel, message.id)
-            .with_client_id(client_id)
-            .with_ext(replay_ext());
+        let mut reply = Reply::success(message.channel, message.id).with_client_id(client_id);
+        // `ext.replay: true` tells clients (jsforce's Replay extension) replay is on: not on
+        // versions before durable streaming.
+        if ctx.api_version.is_durable() {
+            reply = reply.with_ext(replay_ext());
+        }
         reply.version = Some(BAYEUX_VERSION);
         reply.minimum_version = Some(BAYEUX_VERSION);
         reply.supported_connection_types = Some(offered);

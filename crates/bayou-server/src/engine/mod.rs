@@ -38,6 +38,7 @@ use parking_lot::{Mutex, RwLock};
 use std::time::Duration;
 
 use bayou_log::{EventLog, UsageCounters};
+use bayou_protocol::api_version::ApiVersion;
 use bayou_protocol::channel::kind_of;
 use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, Subscription};
 
@@ -81,6 +82,8 @@ pub struct RequestContext<'a> {
     pub transport: TransportKind,
     /// How many messages the request carried; a connect in a batch is never held.
     pub batch_len: usize,
+    /// The API version of the request's path; a handshake gives it to its session.
+    pub api_version: ApiVersion,
 }
 
 /// The Bayeux engine. Cheap to share behind an `Arc`; every method takes `&self`.

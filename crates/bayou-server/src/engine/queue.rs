@@ -6,6 +6,9 @@
 //! ([`bayou_protocol::relabel`]). A session with many filtered subscriptions that an event
 //! passes therefore holds one copy of the event, not one per subscription.
 //!
+//! A session on an API version before 37.0 gets `createdDate` in that version's form, also
+//! written out when the message is sent ([`bayou_protocol::offset_dates`]).
+//!
 //! The queue's byte count is what it keeps alive: every queued buffer once. An event's
 //! deliveries to one session are queued one after another (the dispatcher handles one event at
 //! a time), so a message that shares its buffer with the one queued before it costs only its
@@ -15,6 +18,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
+
+use bayou_protocol::api_version::ApiVersion;
 
 use crate::policy::Delivery;
 
@@ -28,19 +33,31 @@ pub(crate) const REPLY_BYTES: usize = 1 << 20;
 pub(crate) enum Outgoing {
     /// Sent as it is.
     Encoded(Bytes),
-    /// The shared `event`, sent with `channel` as its channel.
-    Relabelled { event: Bytes, channel: Arc<str> },
+    /// The shared `event`, sent with `channel` as its channel when there is one, and with its
+    /// `createdDate` as versions before 37.0 wrote it when `offset_dates`.
+    Rewritten {
+        event: Bytes,
+        channel: Option<Arc<str>>,
+        offset_dates: bool,
+    },
 }
 
 impl Outgoing {
-    /// The message a subscription's filter chose for `event`.
-    pub fn delivering(event: &Bytes, delivery: Delivery) -> Self {
-        match delivery {
-            Delivery::AsIs => Outgoing::Encoded(event.clone()),
-            Delivery::OnChannel(channel) => Outgoing::Relabelled {
-                event: event.clone(),
-                channel,
-            },
+    /// `event` for a session on `version`, through its subscription's filter's choice when it
+    /// has one.
+    pub fn delivering(event: &Bytes, delivery: Option<Delivery>, version: ApiVersion) -> Self {
+        let channel = match delivery {
+            Some(Delivery::OnChannel(channel)) => Some(channel),
+            Some(Delivery::AsIs) | None => None,
+        };
+        let offset_dates = version.has_offset_dates();
+        if channel.is_none() && !offset_dates {
+            return Outgoing::Encoded(event.clone());
+        }
+        Outgoing::Rewritten {
+            event: event.clone(),
+            channel,
+            offset_dates,
         }
     }
 
@@ -48,7 +65,18 @@ impl Outgoing {
     fn buffer(&self) -> &Bytes {
         match self {
             Outgoing::Encoded(bytes) => bytes,
-            Outgoing::Relabelled { event, .. } => event,
+            Outgoing::Rewritten { event, .. } => event,
+        }
+    }
+
+    /// The channel a rewritten message goes out on, if not the event's own.
+    fn channel_len(&self) -> usize {
+        match self {
+            Outgoing::Rewritten {
+                channel: Some(channel),
+                ..
+            } => channel.len(),
+            _ => 0,
         }
     }
 
@@ -56,7 +84,7 @@ impl Outgoing {
     fn wire_len(&self) -> usize {
         match self {
             Outgoing::Encoded(bytes) => bytes.len(),
-            Outgoing::Relabelled { event, channel } => event.len() + channel.len(),
+            Outgoing::Rewritten { event, .. } => event.len() + self.channel_len(),
         }
     }
 
@@ -65,9 +93,27 @@ impl Outgoing {
         match self {
             Outgoing::Encoded(bytes) => bytes,
             // Events are encoded by Bayou and always carry a channel; should one not, it goes
-            // out unchanged rather than not at all.
-            Outgoing::Relabelled { event, channel } => {
-                bayou_protocol::relabel::with_channel(&event, &channel).unwrap_or(event)
+            // out unchanged rather than not at all. Events without a `createdDate` (platform
+            // events, Change Data Capture) have nothing to rewrite.
+            Outgoing::Rewritten {
+                event,
+                channel,
+                offset_dates,
+            } => {
+                let mut bytes = match channel {
+                    Some(channel) => {
+                        bayou_protocol::relabel::with_channel(&event, &channel).unwrap_or(event)
+                    }
+                    None => event,
+                };
+                if offset_dates {
+                    if let Some(rewritten) =
+                        bayou_protocol::offset_dates::with_offset_created_date(&bytes)
+                    {
+                        bytes = rewritten;
+                    }
+                }
+                bytes
             }
         }
     }
@@ -122,10 +168,7 @@ impl MessageQueue {
         } else {
             message.buffer().len()
         };
-        match message {
-            Outgoing::Encoded(_) => buffer,
-            Outgoing::Relabelled { channel, .. } => buffer + channel.len(),
-        }
+        buffer + message.channel_len()
     }
 
     pub fn push(&mut self, message: Outgoing) {
@@ -184,10 +227,8 @@ mod tests {
     }
 
     fn relabelled(event: &Bytes, channel: &str) -> Outgoing {
-        Outgoing::Relabelled {
-            event: event.clone(),
-            channel: Arc::from(channel),
-        }
+        let delivery = Delivery::OnChannel(Arc::from(channel));
+        Outgoing::delivering(event, Some(delivery), ApiVersion::current())
     }
 
     #[test]
@@ -249,6 +290,38 @@ mod tests {
         assert_eq!(queue.drain(1_000).len(), 1);
         assert_eq!(queue.drain(1_000).len(), 1);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn older_api_versions_get_their_created_date_form() {
+        let event = Bytes::from_static(
+            br#"{"channel":"/topic/T","data":{"event":{"createdDate":"2016-03-29T16:40:08.208Z","replayId":1,"type":"created"},"sobject":{}}}"#,
+        );
+        let mut queue = MessageQueue::default();
+        queue.push(Outgoing::delivering(
+            &event,
+            None,
+            ApiVersion::new(24.0, false),
+        ));
+        queue.push(Outgoing::delivering(
+            &event,
+            None,
+            ApiVersion::new(37.0, false),
+        ));
+        let sent = queue.drain(10);
+        let date = |bytes: &Bytes| {
+            let message: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            message["data"]["event"]["createdDate"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(date(&sent[0]), "2016-03-29T16:40:08.208+0000");
+        assert_eq!(date(&sent[1]), "2016-03-29T16:40:08.208Z");
+        assert!(matches!(
+            Outgoing::delivering(&event, None, ApiVersion::current()),
+            Outgoing::Encoded(_)
+        ));
     }
 
     #[test]

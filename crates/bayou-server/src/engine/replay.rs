@@ -252,13 +252,15 @@ impl Engine {
                     if !event.is_for(session.principal().user_id.as_deref()) {
                         continue;
                     }
-                    let message = match &catch_up.filter {
-                        None => Outgoing::Encoded(event.bytes),
+                    let delivery = match &catch_up.filter {
+                        None => None,
                         Some(filter) => match filter.deliver(&EventView::new(&event.bytes)) {
-                            Some(delivery) => Outgoing::delivering(&event.bytes, delivery),
+                            Some(delivery) => Some(delivery),
                             None => continue,
                         },
                     };
+                    let message =
+                        Outgoing::delivering(&event.bytes, delivery, session.api_version());
                     if !self.allocations.take_for(&event.channel) {
                         self.end_for_daily_limit(session.id());
                         return;

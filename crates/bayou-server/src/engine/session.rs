@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use bayou_protocol::api_version::ApiVersion;
+
 use super::queue::{MessageQueue, Outgoing};
 use super::replay::CatchUp;
 use crate::policy::Principal;
@@ -90,6 +92,8 @@ pub struct Session {
     principal: Principal,
     /// The client's address at the handshake.
     address: Option<IpAddr>,
+    /// The API version the client handshook with: it decides replay and the events' shape.
+    api_version: ApiVersion,
     /// The most bytes the queue may hold.
     max_queue_bytes: usize,
     state: Mutex<State>,
@@ -104,11 +108,13 @@ impl Session {
         principal: Principal,
         address: Option<IpAddr>,
         max_queue_bytes: usize,
+        api_version: ApiVersion,
     ) -> Self {
         Self {
             id,
             principal,
             address,
+            api_version,
             max_queue_bytes,
             state: Mutex::new(State {
                 queue: MessageQueue::default(),
@@ -138,6 +144,10 @@ impl Session {
     /// Who opened the session.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    pub fn api_version(&self) -> ApiVersion {
+        self.api_version
     }
 
     /// Whom and where from the session counts against (see `session_counts.rs`).

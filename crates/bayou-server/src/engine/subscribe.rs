@@ -70,7 +70,11 @@ impl Engine {
                     .with_subscription(subscription_echo(&message))
             }
         };
-        let ext = ReplayExt::parse(message.ext.as_deref());
+        // Before durable streaming (API 37.0) `ext.replay` meant nothing: new events only.
+        let ext = match session.api_version().is_durable() {
+            true => ReplayExt::parse(message.ext.as_deref()),
+            false => ReplayExt::parse(None),
+        };
         let starts = match subscriptions
             .iter()
             .map(|s| ext.requested(s))

@@ -194,6 +194,7 @@ mod tests {
             Principal::default(),
             None,
             usize::MAX,
+            bayou_protocol::api_version::ApiVersion::current(),
         ))
     }
 

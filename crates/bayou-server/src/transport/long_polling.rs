@@ -59,19 +59,23 @@ pub async fn handle(
     let rest = rest.map(|p| p.0).unwrap_or_default();
     let set_cookie =
         (!cookie::present(&headers)).then(|| cookie::set_cookie(engine.config().secure_cookies));
-    if let Err(error) = endpoint::api_version(&rest) {
-        let replies: Vec<Bytes> = batch
-            .into_iter()
-            .map(|m| version_error(m, &error).encode())
-            .collect();
-        return json_response(StatusCode::OK, encode_array(&replies), set_cookie);
-    }
+    let api_version = match endpoint::api_version(&rest, engine.config().min_api_version) {
+        Ok(version) => version,
+        Err(error) => {
+            let replies: Vec<Bytes> = batch
+                .into_iter()
+                .map(|m| version_error(m, &error).encode())
+                .collect();
+            return json_response(StatusCode::OK, encode_array(&replies), set_cookie);
+        }
+    };
 
     let credentials = credentials(&headers, Some(peer));
     let ctx = RequestContext {
         credentials: &credentials,
         transport: TransportKind::LongPolling,
         batch_len: batch.len(),
+        api_version,
     };
     let mut events: Vec<Bytes> = Vec::new();
     let mut replies: Vec<Bytes> = Vec::with_capacity(batch.len());

@@ -32,6 +32,7 @@ use axum::extract::ws::{
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bayou_protocol::api_version::ApiVersion;
 use bayou_protocol::{decode_batch, encode_array, errors, Reply};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -63,9 +64,10 @@ pub async fn upgrade(
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let rest = rest.map(|p| p.0).unwrap_or_default();
-    if let Err(error) = endpoint::api_version(&rest) {
-        return (StatusCode::BAD_REQUEST, error).into_response();
-    }
+    let api_version = match endpoint::api_version(&rest, app.engine.config().min_api_version) {
+        Ok(version) => version,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
     if !origin_allowed(&headers, &app.engine.config().allowed_origins) {
         // Cross-site WebSocket hijacking: a page elsewhere opening a socket with the browser's
         // ambient credentials. Browsers always send `Origin`; other clients need not.
@@ -98,7 +100,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             let _open = app.tracker.open();
             metrics::gauge!(m::WEBSOCKET_CONNECTIONS).increment(1.0);
-            Connection::new(app.engine.clone(), credentials)
+            Connection::new(app.engine.clone(), credentials, api_version)
                 .run(socket)
                 .await;
             metrics::gauge!(m::WEBSOCKET_CONNECTIONS).decrement(1.0);
@@ -170,6 +172,8 @@ struct HeldConnect {
 struct Connection {
     engine: Arc<Engine>,
     credentials: Arc<Credentials>,
+    /// From the upgrade's path: every message on the socket is for that version.
+    api_version: ApiVersion,
     session: Option<Arc<Session>>,
     held: Option<HeldConnect>,
     /// Set after a successful `/meta/disconnect`: the socket closes once the reply is sent.
@@ -177,10 +181,11 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(engine: Arc<Engine>, credentials: Credentials) -> Self {
+    fn new(engine: Arc<Engine>, credentials: Credentials, api_version: ApiVersion) -> Self {
         Self {
             engine,
             credentials: Arc::new(credentials),
+            api_version,
             session: None,
             held: None,
             closing: false,
@@ -359,6 +364,7 @@ impl Connection {
             credentials: &credentials,
             transport: TransportKind::WebSocket,
             batch_len: batch.len(),
+            api_version: self.api_version,
         };
         let mut out = Vec::new();
         for segment in segments(batch) {
