@@ -12,6 +12,10 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "node/npm not found; installing Debian's nodejs and npm"
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+  echo "python3 with venv not found; installing Debian's python3-venv for the Python client tests"
+  apt-get update -qq && apt-get install -y -qq python3 python3-venv
+fi
 if ! [ -x /usr/bin/chromium ]; then
   echo "chromium not found; installing Debian's chromium for the dashboard's browser tests"
   apt-get update -qq && apt-get install -y -qq chromium
@@ -41,6 +45,12 @@ cargo build -p bayou --locked
 
 step "Interop tests (faye, cometd + cometd-nodejs-client)"
 (cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 600 npm test)
+
+step "Python clients (aiosfstream-ng, aiocometd-ng) in their own virtual environment"
+python3 -m venv target/python-venv
+target/python-venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+BAYOU_BIN="$PWD/target/debug/bayou" timeout 300 \
+  target/python-venv/bin/python -m unittest discover -s tests/python -v
 
 step "Dashboard in a real browser (headless Chromium + playwright-core)"
 (cd tests/browser && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 300 npm test)
