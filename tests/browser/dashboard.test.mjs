@@ -272,11 +272,20 @@ describe("the dashboard in a real browser", () => {
     const afterExpiry = await b.$$eval("#feed-events .event", (els) => els.map((e) => e.textContent).filter((t) => t.includes("After Expiry")).length);
     assert.equal(afterExpiry, 1, "delivered once, not replayed twice");
 
+    // The newer fault buttons reach the admin API: this server has no daily allocations, so
+    // using one up is refused, and the page says so.
+    await op.fill("#fault-allocation", "PushTopic");
+    await op.click("#fault-use-up");
+    await op.waitForFunction(() =>
+      /use-up-allocation: .*no daily delivery allocation named \\?"PushTopic/.test(document.querySelector("#fault-result").textContent));
+
     // Let the chart draw a point for the delayed event, then keep a picture.
     await op.waitForTimeout(1_200);
     await screenshot(op, "operator-view");
     await screenshot(b, "workbench-after-faults");
-    assertNoProblems([a, b, op]);
+    assertNoProblems([a, b, op], {
+      alsoExpected: ["console: Failed to load resource: the server responded with a status of 404 (Not Found)"],
+    });
   });
 
   test("a /chat feed resumes from its last ext.replayId after a new session: no duplicate, no miss", async () => {

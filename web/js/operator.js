@@ -169,6 +169,16 @@ $("fault-delay-off").addEventListener("click", () => fault("delay-deliveries", {
 $("fault-invalidate").addEventListener("click", () => fault("invalidate-tokens", { username: $("fault-username").value.trim() }));
 $("fault-expire-log").addEventListener("click", () =>
   fault("expire-log", { replayId: Number($("fault-replay-id").value || previous?.log.head || 0) }));
+$("fault-server-disconnect").addEventListener("click", () => fault("server-disconnect", { all: true }));
+$("fault-refuse-handshakes").addEventListener("click", () =>
+  fault("refuse-handshakes", { count: Number($("fault-refuse-count").value || 1) }));
+$("fault-use-up").addEventListener("click", () => fault("use-up-allocation", { allocation: $("fault-allocation").value.trim() }));
+$("fault-cdc-gap").addEventListener("click", () =>
+  fault("cdc-gap", {
+    entity: $("fault-gap-entity").value.trim(),
+    changeType: $("fault-gap-type").value,
+    recordIds: $("fault-gap-ids").value.split(",").map((id) => id.trim()).filter(Boolean),
+  }));
 
 $("admin-submit").disabled = false;
 if (adminToken()) start();

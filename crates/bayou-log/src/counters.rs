@@ -15,4 +15,8 @@ pub trait UsageCounters: Send + Sync + 'static {
 
     /// Uses of `name` in the last 24 hours.
     fn used(&self, name: &str) -> u64;
+
+    /// Counts as many uses of `name` as it takes for the last 24 hours to hold `limit` (fault
+    /// injection: "the daily allocation is reached now").
+    fn use_up(&self, name: &str, limit: u64);
 }

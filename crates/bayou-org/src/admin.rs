@@ -8,6 +8,10 @@
 //! | `drop-connections` | `{}` | every held connect is answered now and every WebSocket closed |
 //! | `delay-deliveries` | `{"ms":N}` | events reach subscribers N ms late (0 turns it off) |
 //! | `expire-log` | `{"replayId":N}` | events up to N are removed, as retention would: replaying from before N gets the 400 |
+//! | `server-disconnect` | `{"clientId":"…"}` or `{"all":true}` | the server ends the session, as Hyperforce autoscaling does: a held connect gets a bare `/meta/disconnect` (API ≥ 64.0) and `403::Unknown client`, advice handshake |
+//! | `refuse-handshakes` | `{"count":N}` | the next N handshakes get `403::Handshake denied`, failure reason `403::Organization concurrent user limit exceeded` |
+//! | `use-up-allocation` | `{"allocation":"…"}` | the daily delivery allocation is reached now: the next delivery it covers ends the session with `403::Organization total events daily limit exceeded` |
+//! | `cdc-gap` | `{"entity":"Account","changeType":"GAP_UPDATE","recordIds":["001…"]}` | a Change Data Capture gap event (`GAP_CREATE`, `GAP_UPDATE`, `GAP_DELETE`, `GAP_UNDELETE`) or `GAP_OVERFLOW` for an entity selected for CDC, header only |
 //!
 //! `GET /admin/sessions` lists the live sessions; `GET /admin/overview` has every figure of the
 //! operator view; `POST /admin/platform-events` defines a
@@ -203,7 +207,7 @@ async fn fault(
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     let number = |name: &str| body.get(name).and_then(Value::as_u64);
     let reply = match action.as_str() {
-        "expire-session" => {
+        "expire-session" | "server-disconnect" => {
             let ids = if body.get("all") == Some(&Value::Bool(true)) {
                 admin.engine.session_ids()
             } else if let Some(id) = text("clientId") {
@@ -214,11 +218,62 @@ async fn fault(
                     "give \"clientId\" or \"all\": true",
                 );
             };
-            let expired = ids
+            let ended = ids
                 .iter()
-                .filter(|id| admin.engine.expire_session(id))
+                .filter(|id| match action.as_str() {
+                    "expire-session" => admin.engine.expire_session(id),
+                    _ => admin.engine.server_disconnect(id),
+                })
                 .count();
-            json!({"expired": expired})
+            match action.as_str() {
+                "expire-session" => json!({"expired": ended}),
+                _ => json!({"disconnected": ended}),
+            }
+        }
+        "refuse-handshakes" => {
+            let Some(count) = number("count") else {
+                return error(StatusCode::BAD_REQUEST, "give \"count\"");
+            };
+            admin.engine.refuse_next_handshakes(count);
+            json!({"refusing": count})
+        }
+        "use-up-allocation" => {
+            let Some(name) = text("allocation") else {
+                return error(StatusCode::BAD_REQUEST, "give \"allocation\"");
+            };
+            if !admin.engine.use_up_allocation(&name) {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no daily delivery allocation named {name:?}"),
+                );
+            }
+            json!({"usedUp": name})
+        }
+        "cdc-gap" => {
+            let (Some(entity), Some(change_type)) = (text("entity"), text("changeType")) else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "give \"entity\" and \"changeType\"",
+                );
+            };
+            let record_ids: Vec<String> = body
+                .get("recordIds")
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            match admin
+                .org
+                .publish_cdc_gap(&entity, &change_type, record_ids)
+                .await
+            {
+                Ok(replay_ids) => json!({"replayIds": replay_ids}),
+                Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+            }
         }
         "invalidate-tokens" => {
             let Some(username) = text("username") else {

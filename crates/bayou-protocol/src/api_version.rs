@@ -24,6 +24,8 @@ pub const DURABLE_FROM: f64 = 37.0;
 pub const OLDEST: f64 = 23.0;
 /// The first version with `deleted`/`undeleted` PushTopic notifications.
 const DELETE_NOTIFICATIONS_FROM: f64 = 29.0;
+/// The first version where Salesforce documents server-initiated `/meta/disconnect` messages.
+const SERVER_DISCONNECT_FROM: f64 = 64.0;
 
 impl ApiVersion {
     pub fn new(version: f64, replay_path: bool) -> Self {
@@ -55,6 +57,12 @@ impl ApiVersion {
     /// Whether PushTopic `deleted` and `undeleted` notifications are sent (from 29.0).
     pub fn has_delete_notifications(self) -> bool {
         self.version >= DELETE_NOTIFICATIONS_FROM
+    }
+
+    /// Whether a session ended by the server is told with a `/meta/disconnect` message (from
+    /// 64.0, Hyperforce autoscaling).
+    pub fn has_server_disconnect(self) -> bool {
+        self.version >= SERVER_DISCONNECT_FROM
     }
 }
 

@@ -15,19 +15,44 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `{"clientId": …}`, or `{"all": true}`.
+fn one_or_all(client_id: &Option<String>, all: bool) -> Value {
+    if all {
+        json!({"all": true})
+    } else {
+        json!({"clientId": client_id})
+    }
+}
+
 async fn call(args: &AdminArgs) -> anyhow::Result<Value> {
     let base = args.url.trim_end_matches('/');
     let http = reqwest::Client::new();
     let (path, body) = match &args.action {
         AdminAction::Sessions => ("sessions".to_owned(), None),
-        AdminAction::ExpireSession { client_id, all } => {
-            let body = if *all {
-                json!({"all": true})
-            } else {
-                json!({"clientId": client_id})
-            };
-            ("faults/expire-session".to_owned(), Some(body))
-        }
+        AdminAction::ExpireSession { client_id, all } => (
+            "faults/expire-session".to_owned(),
+            Some(one_or_all(client_id, *all)),
+        ),
+        AdminAction::ServerDisconnect { client_id, all } => (
+            "faults/server-disconnect".to_owned(),
+            Some(one_or_all(client_id, *all)),
+        ),
+        AdminAction::RefuseHandshakes { count } => (
+            "faults/refuse-handshakes".to_owned(),
+            Some(json!({"count": count})),
+        ),
+        AdminAction::UseUpAllocation { allocation } => (
+            "faults/use-up-allocation".to_owned(),
+            Some(json!({"allocation": allocation})),
+        ),
+        AdminAction::CdcGap {
+            entity,
+            change_type,
+            record_ids,
+        } => (
+            "faults/cdc-gap".to_owned(),
+            Some(json!({"entity": entity, "changeType": change_type, "recordIds": record_ids})),
+        ),
         AdminAction::InvalidateTokens { username } => (
             "faults/invalidate-tokens".to_owned(),
             Some(json!({"username": username})),

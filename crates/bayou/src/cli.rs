@@ -82,6 +82,29 @@ pub enum AdminAction {
     },
     /// Show what the org's allocations stand at.
     Allocations,
+    /// End a session (or all) from the server's side, as Hyperforce autoscaling does: a bare
+    /// /meta/disconnect (API 64.0 and later), then 403::Unknown client, advice handshake.
+    ServerDisconnect {
+        /// The session's clientId.
+        #[arg(required_unless_present = "all")]
+        client_id: Option<String>,
+        /// Every session.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Refuse the next COUNT handshakes with the concurrent-client limit.
+    RefuseHandshakes { count: u64 },
+    /// Reach a daily delivery allocation now (see `bayou admin allocations` for the names).
+    UseUpAllocation { allocation: String },
+    /// Send a Change Data Capture gap or overflow event for an entity selected for CDC.
+    CdcGap {
+        /// The entity, e.g. Account.
+        entity: String,
+        /// GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE or GAP_OVERFLOW.
+        change_type: String,
+        /// The records the gap is about (not for GAP_OVERFLOW).
+        record_ids: Vec<String>,
+    },
 }
 
 /// Log output format.

@@ -84,6 +84,14 @@ impl UsageCounters for MemoryCounters {
     fn used(&self, name: &str) -> u64 {
         self.used_at(name, current_hour())
     }
+
+    fn use_up(&self, name: &str, limit: u64) {
+        let hour = current_hour();
+        let mut windows = self.windows.lock();
+        let window = windows.entry(name.to_owned()).or_default();
+        let missing = limit.saturating_sub(window.used(hour));
+        window.record(hour, missing);
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +107,17 @@ mod tests {
         assert!(counters.try_take_at("b", 2, 100), "counters are separate");
         assert_eq!(counters.used_at("a", 100), 2);
         assert_eq!(counters.used_at("missing", 100), 0);
+    }
+
+    #[test]
+    fn use_up_reaches_the_limit_at_once() {
+        let counters = MemoryCounters::default();
+        assert!(counters.try_take("a", 5));
+        counters.use_up("a", 5);
+        assert_eq!(counters.used("a"), 5);
+        assert!(!counters.try_take("a", 5));
+        counters.use_up("a", 3);
+        assert_eq!(counters.used("a"), 5, "never taken back");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! Salesforce's rules for CometD clients (see `event.rs`).
 
 pub mod event;
+pub mod gap;
 
 use std::collections::BTreeSet;
 
@@ -106,6 +107,30 @@ impl Org {
         }
         Ok(canonical)
     }
+}
+
+/// The two events of one change: on `/data/ChangeEvents` and on `entity`'s own channel,
+/// sharing one encoded `payload` and `schema`.
+pub(crate) fn events_of(
+    entity: &str,
+    schema: &str,
+    payload: std::sync::Arc<serde_json::value::RawValue>,
+) -> Vec<bayou_log::NewEvent> {
+    let schema: std::sync::Arc<str> = schema.into();
+    [ALL_CHANGES.to_owned(), channel_of(entity)]
+        .into_iter()
+        .map(|channel| {
+            let (payload, schema) = (payload.clone(), schema.clone());
+            bayou_log::NewEvent::new(
+                channel.clone(),
+                Box::new(move |replay_id, _| {
+                    bayou_protocol::events::encode_change_event(
+                        &channel, &schema, &payload, replay_id,
+                    )
+                }),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bayou_log::{NewEvent, RecordWrite};
-use bayou_protocol::events::{encode_change_event, encode_pushtopic_event, PushTopicEventType};
+use bayou_protocol::events::{encode_pushtopic_event, PushTopicEventType};
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
@@ -354,26 +354,12 @@ impl Org {
             serde_json::value::to_raw_value(&payload)
                 .map_err(|e| RestError::internal(e.to_string()))?
                 .into();
-        let schema: std::sync::Arc<str> = self.change_schema_id(change.object).into();
-        Ok([
-            crate::cdc::ALL_CHANGES.to_owned(),
-            crate::cdc::channel_of(change.object),
-        ]
-        .into_iter()
-        .map(|channel| {
-            let (payload, schema) = (payload.clone(), schema.clone());
-            NewEvent::new(
-                channel.clone(),
-                Box::new(move |replay_id, _| {
-                    encode_change_event(&channel, &schema, &payload, replay_id)
-                }),
-            )
-        })
-        .collect())
+        let schema = self.change_schema_id(change.object);
+        Ok(crate::cdc::events_of(change.object, &schema, payload))
     }
 
     /// The change event schema id of `object`: it changes when the object gains fields.
-    fn change_schema_id(&self, object: &str) -> String {
+    pub(crate) fn change_schema_id(&self, object: &str) -> String {
         let fields = self.schema.read().field_names(object);
         crate::events::schema_id_of(&format!("{object}ChangeEvent:{}", fields.join(",")))
     }

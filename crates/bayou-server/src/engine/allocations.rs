@@ -96,6 +96,15 @@ impl Allocations {
     }
 
     /// What each allocation stands at.
+    /// Uses up the allocation named `name` for today; `false` if there is none by that name.
+    pub fn use_up(&self, name: &str) -> bool {
+        let Some(allocation) = self.allocations.iter().find(|a| a.name == name) else {
+            return false;
+        };
+        self.counters.use_up(&allocation.name, allocation.per_day);
+        true
+    }
+
     pub fn usage(&self) -> Vec<AllocationUsage> {
         self.allocations
             .iter()

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bayou_protocol::api_version::ApiVersion;
 use bayou_protocol::{errors, Advice, Message, Reply};
 use bytes::Bytes;
 
@@ -108,11 +109,17 @@ impl Engine {
             }
         };
         step.session.end_connect();
-        self.finish_connect(step.reply, outcome)
+        self.finish_connect(step.reply, outcome, step.session.api_version())
     }
 
-    /// The messages and reply that end a connect, given how its wait ended.
-    pub fn finish_connect(&self, reply: Reply, outcome: WaitOutcome) -> (Vec<Bytes>, Reply) {
+    /// The messages and reply that end a connect of a session on `version`, given how its
+    /// wait ended.
+    pub fn finish_connect(
+        &self,
+        reply: Reply,
+        outcome: WaitOutcome,
+        version: ApiVersion,
+    ) -> (Vec<Bytes>, Reply) {
         match outcome {
             WaitOutcome::Messages(messages) => (messages, reply),
             WaitOutcome::Timeout | WaitOutcome::Superseded => (Vec::new(), reply),
@@ -136,6 +143,17 @@ impl Engine {
                 Vec::new(),
                 to_failure(reply, errors::UNKNOWN_CLIENT, Advice::handshake()),
             ),
+            // Salesforce's shape: a bare `{"channel":"/meta/disconnect"}` first, then the
+            // connect's failure.
+            WaitOutcome::Closed(CloseReason::ServerDisconnect) => {
+                let notice = version
+                    .has_server_disconnect()
+                    .then(|| Bytes::from_static(br#"{"channel":"/meta/disconnect"}"#));
+                (
+                    notice.into_iter().collect(),
+                    to_failure(reply, errors::UNKNOWN_CLIENT, Advice::handshake()),
+                )
+            }
         }
     }
 }

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::Ordering;
+
 use super::{CloseReason, Engine};
 
 impl Engine {
@@ -17,6 +19,35 @@ impl Engine {
     /// `403::Unknown client` with advice to handshake. Returns whether it existed.
     pub fn expire_session(&self, client_id: &str) -> bool {
         self.remove_session(client_id, CloseReason::Expired)
+    }
+
+    /// Ends a session from the server's side, as Salesforce's Hyperforce autoscaling does:
+    /// a held connect is answered with a bare `/meta/disconnect` message before its
+    /// `403::Unknown client` reply (sessions on API 64.0 and later, where Salesforce documents
+    /// it), and the client must handshake again. Returns whether the session existed.
+    pub fn server_disconnect(&self, client_id: &str) -> bool {
+        self.remove_session(client_id, CloseReason::ServerDisconnect)
+    }
+
+    /// Refuses the next `count` handshakes with Salesforce's concurrent-client limit
+    /// (`403::Handshake denied`, `failureReason` `403::Organization concurrent user limit
+    /// exceeded`), whatever the real number of sessions.
+    pub fn refuse_next_handshakes(&self, count: u64) {
+        self.refuse_handshakes.store(count, Ordering::Relaxed);
+    }
+
+    /// Whether this handshake is one of those [`Engine::refuse_next_handshakes`] asked for.
+    pub(super) fn handshake_refused_by_fault(&self) -> bool {
+        self.refuse_handshakes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Reaches the daily delivery allocation named `name` now: the next delivery it covers
+    /// ends its session with `403::Organization total events daily limit exceeded`. Returns
+    /// whether there is such an allocation.
+    pub fn use_up_allocation(&self, name: &str) -> bool {
+        self.allocations.use_up(name)
     }
 
     /// Answers every held connect now and closes every WebSocket, as a load balancer or a

@@ -72,6 +72,9 @@ impl Engine {
                 return denied(message, &reason);
             }
         };
+        if self.handshake_refused_by_fault() {
+            return denied(message, errors::CONCURRENT_CLIENT_LIMIT);
+        }
         let client_id = new_client_id();
         let session = Arc::new(Session::new(
             client_id.clone(),

@@ -105,6 +105,8 @@ pub struct Engine {
     drop_signal: tokio::sync::watch::Sender<u64>,
     /// Fault injection: events are delivered this many milliseconds after they were stored.
     delay_signal: tokio::sync::watch::Sender<u64>,
+    /// Fault injection: this many next handshakes are refused with the concurrent-client limit.
+    refuse_handshakes: std::sync::atomic::AtomicU64,
     /// Counters and latency for the operator view.
     stats: EngineStats,
     /// Daily delivery allocations and their use.
@@ -147,6 +149,7 @@ impl Engine {
             shutting_down: AtomicBool::new(false),
             shutdown_signal: tokio::sync::watch::Sender::new(false),
             drop_signal: tokio::sync::watch::Sender::new(0),
+            refuse_handshakes: std::sync::atomic::AtomicU64::new(0),
             delay_signal: tokio::sync::watch::Sender::new(0),
             stats: EngineStats::default(),
             allocations,
@@ -451,6 +454,7 @@ fn reason_label(reason: CloseReason) -> &'static str {
         CloseReason::AuthInvalid => "auth_invalid",
         CloseReason::Shutdown => "shutdown",
         CloseReason::DailyLimit => "daily_limit",
+        CloseReason::ServerDisconnect => "server_disconnect",
     }
 }
 

@@ -41,6 +41,8 @@ pub enum CloseReason {
     Shutdown,
     /// A daily delivery allocation ran out.
     DailyLimit,
+    /// The server ended it (Salesforce's Hyperforce autoscaling, documented from API 64.0).
+    ServerDisconnect,
 }
 
 /// How a wait for messages ended.

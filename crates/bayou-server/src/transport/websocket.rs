@@ -279,8 +279,8 @@ impl Connection {
                     }
                 } => {
                     if let Some(held) = self.held.take() {
-                        let reply = self.finish(held, WaitOutcome::Timeout);
-                        if send(&mut sink, write_timeout, &[reply]).await.is_err() {
+                        let replies = self.finish(held, WaitOutcome::Timeout);
+                        if send(&mut sink, write_timeout, &replies).await.is_err() {
                             break;
                         }
                     }
@@ -289,8 +289,8 @@ impl Connection {
                 _ = dropped.changed() => {
                     // Fault injection: answer the held connect, then drop the socket.
                     if let Some(held) = self.held.take() {
-                        let reply = self.finish(held, WaitOutcome::Superseded);
-                        let _ = send(&mut sink, write_timeout, &[reply]).await;
+                        let replies = self.finish(held, WaitOutcome::Superseded);
+                        let _ = send(&mut sink, write_timeout, &replies).await;
                     }
                     break;
                 }
@@ -332,17 +332,21 @@ impl Connection {
             None => return,
         };
         if let Some(held) = self.held.take() {
-            out.push(self.finish(held, outcome));
+            out.extend(self.finish(held, outcome));
         }
     }
 
-    fn finish(&self, held: HeldConnect, outcome: WaitOutcome) -> Bytes {
+    /// The messages that end a held connect: the reply, after whatever must precede it (the
+    /// `/meta/disconnect` of a session the server ended).
+    fn finish(&self, held: HeldConnect, outcome: WaitOutcome) -> Vec<Bytes> {
         if let Some(session) = &self.session {
             session.end_connect();
         }
-        let (messages, reply) = self.engine.finish_connect(held.reply, outcome);
-        debug_assert!(messages.is_empty());
-        reply.encode()
+        let (mut messages, reply) =
+            self.engine
+                .finish_connect(held.reply, outcome, self.api_version);
+        messages.push(reply.encode());
+        messages
     }
 
     /// Handles one text frame; returns what to send back at once.
@@ -391,7 +395,7 @@ impl Connection {
                     // A connect for another session, or a new one for this session, ends the
                     // connect held so far.
                     if let Some(held) = self.held.take() {
-                        out.push(self.finish(held, WaitOutcome::Superseded));
+                        out.extend(self.finish(held, WaitOutcome::Superseded));
                     }
                     self.session = Some(Arc::clone(&step.session));
                     match step.hold {
