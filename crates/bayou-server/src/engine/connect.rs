@@ -93,7 +93,10 @@ impl Engine {
     /// Holds a long-polling connect: waits for messages (up to `hold`), then returns the
     /// messages and the reply to send, messages first.
     pub async fn hold_connect(&self, step: ConnectStep) -> (Vec<Bytes>, Reply) {
-        self.fill_from_log(&step.session).await;
+        // Boxed, and only while catching up: the hold's own state stays small.
+        if step.session.is_catching_up() {
+            Box::pin(self.fill_from_log(&step.session)).await;
+        }
         let outcome = match step.hold {
             None => WaitOutcome::Messages(step.session.drain(self.config.max_messages_per_reply)),
             Some(hold) => {

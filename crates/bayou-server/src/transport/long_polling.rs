@@ -71,6 +71,12 @@ pub async fn handle(
     };
 
     let credentials = credentials(&headers, Some(peer));
+    // The request's headers and body are slices of hyper's read buffer for this connection:
+    // kept while a connect is held, they keep that buffer alive beside the one hyper reserves
+    // for the next request — 8 KiB more for every held connect. Everything needed from them
+    // has been copied out by now.
+    drop(headers);
+    drop(body);
     let ctx = RequestContext {
         credentials: &credentials,
         transport: TransportKind::LongPolling,
@@ -82,13 +88,16 @@ pub async fn handle(
     for segment in segments(batch) {
         let message = match segment {
             Segment::One(message) => message,
+            // Boxed, as is `handle` below: a held connect keeps this function's state for up to
+            // `timeout`, so the large futures of publishing and message handling must not be
+            // part of it.
             Segment::Publishes(run) => {
-                let stored = engine.client_publishes(run, &credentials).await;
+                let stored = Box::pin(engine.client_publishes(run, &credentials)).await;
                 replies.extend(stored.iter().map(Reply::encode));
                 continue;
             }
         };
-        match engine.handle(message, ctx).await {
+        match Box::pin(engine.handle(message, ctx)).await {
             Step::Reply(reply) => replies.push(reply.encode()),
             Step::Connect(step) => {
                 let (messages, reply) = engine.hold_connect(step).await;
