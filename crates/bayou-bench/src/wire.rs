@@ -91,11 +91,22 @@ pub fn handshake(connection_types: &[&str]) -> String {
 
 pub fn connect(client_id: &str, connection_type: &str, id: u64) -> String {
     format!(
-        "[{{\"channel\":\"/meta/connect\",\"clientId\":{},\"connectionType\":{},\"id\":\"c{id}\"}}]",
+        "{}{id}{CONNECT_SUFFIX}",
+        connect_prefix(client_id, connection_type)
+    )
+}
+
+/// A connect message up to its id's number: [`connect`] is this, the number, and
+/// [`CONNECT_SUFFIX`] (so a session can write each connect without building it anew).
+pub fn connect_prefix(client_id: &str, connection_type: &str) -> String {
+    format!(
+        "[{{\"channel\":\"/meta/connect\",\"clientId\":{},\"connectionType\":{},\"id\":\"c",
         quote(client_id),
         quote(connection_type)
     )
 }
+
+pub const CONNECT_SUFFIX: &str = "\"}]";
 
 pub fn subscribe(client_id: &str, channels: &[String]) -> String {
     let messages: Vec<String> = channels

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use super::{client_id, publish_failed, subscribed, ConnectOutcome, Pacer, Phase};
+use std::io::Write as _;
+
+use super::{client_id, http1, publish_failed, subscribed, ConnectOutcome, Pacer, Phase};
 use super::{PublisherState, Receiver, SharedRef};
 use crate::wire;
 use crate::BenchError;
@@ -115,25 +117,50 @@ pub async fn open(shared: &SharedRef, channels: &[String]) -> Result<Session, Be
     Ok(session)
 }
 
-/// Holds connects until the run stops, recording every delivery; then disconnects.
+/// Holds connects until the run stops, recording every delivery; then disconnects. Over
+/// `http://`, the connects go through a connection of their own ([`http1`](super::http1)),
+/// written from a reused buffer; otherwise through reqwest.
 pub async fn connect_loop(shared: SharedRef, session: Session, mut receiver: Receiver) {
     let id = &session.id;
+    let mut lean = match http1::Endpoint::of(&shared.config.url) {
+        Some(endpoint) => {
+            match http1::Connection::open(&endpoint, &headers(&shared, &session)).await {
+                Ok(connection) => Some(connection),
+                Err(e) => return lost(&shared, format!("cannot connect: {e}")),
+            }
+        }
+        None => None,
+    };
+    let prefix = wire::connect_prefix(id, CONNECTION_TYPE);
+    let mut body = Vec::with_capacity(prefix.len() + 24);
     let mut n = 0_u64;
     loop {
         n += 1;
-        let request = post(
-            &shared,
-            Some(&session),
-            wire::connect(id, CONNECTION_TYPE, n),
-        );
-        let body = tokio::select! {
-            body = request => body,
+        body.clear();
+        body.extend_from_slice(prefix.as_bytes());
+        let _ = write!(body, "{n}{}", wire::CONNECT_SUFFIX);
+        let request = async {
+            match &mut lean {
+                Some(connection) => connection
+                    .post(&body)
+                    .await
+                    .map_err(|e| BenchError::Protocol(e.to_string()))
+                    .and_then(|reply| {
+                        let messages = wire::decode(reply).map_err(BenchError::Protocol)?;
+                        Ok(receiver.absorb(&shared, &messages).connect)
+                    }),
+                None => {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    let reply = post(&shared, Some(&session), text).await?;
+                    let messages = wire::decode(&reply).map_err(BenchError::Protocol)?;
+                    Ok(receiver.absorb(&shared, &messages).connect)
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = request => outcome,
             _ = shared.reached(Phase::Stop) => break,
         };
-        let outcome = body.and_then(|body| {
-            let messages = wire::decode(&body).map_err(BenchError::Protocol)?;
-            Ok(receiver.absorb(&shared, &messages).connect)
-        });
         match outcome {
             Ok(Some(ConnectOutcome::Ok)) => {}
             Ok(None) => {
@@ -159,6 +186,18 @@ pub async fn connect_loop(shared: SharedRef, session: Session, mut receiver: Rec
         post(&shared, Some(&session), wire::disconnect(id)),
     )
     .await;
+}
+
+/// The headers every request of `session` carries: its cookies and the bearer token.
+fn headers(shared: &SharedRef, session: &Session) -> Vec<String> {
+    let mut headers = Vec::new();
+    if let Some(cookie) = &session.cookie {
+        headers.push(format!("Cookie: {cookie}"));
+    }
+    if let Some(token) = &shared.config.token {
+        headers.push(format!("Authorization: Bearer {token}"));
+    }
+    headers
 }
 
 fn lost(shared: &SharedRef, why: String) {

@@ -4,6 +4,7 @@
 //! client-side queue, no automatic re-handshake (a session the server drops is counted as lost,
 //! and so are the messages it would have received), no retry of a failed publish.
 
+mod http1;
 pub mod long_polling;
 mod pacer;
 mod publisher;
