@@ -51,6 +51,14 @@ impl Layout {
         format!("{}/{room}", self.prefix)
     }
 
+    /// The channels subscriber `index` joins.
+    pub fn channels_of(&self, index: usize) -> Vec<String> {
+        self.rooms_of(index)
+            .into_iter()
+            .map(|room| self.channel(room))
+            .collect()
+    }
+
     /// The rooms subscriber `index` joins.
     pub fn rooms_of(&self, index: usize) -> Vec<usize> {
         let k = self.rooms_per_client.min(self.rooms);
@@ -113,7 +121,8 @@ pub struct BenchConfig {
     pub stalled: usize,
 }
 
-mod secs {
+/// Durations as seconds in the JSON results.
+pub(crate) mod secs {
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,

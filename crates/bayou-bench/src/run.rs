@@ -39,14 +39,7 @@ pub async fn run(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<BenchResult, BenchError> {
     config.validate()?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(usize::MAX)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|source| BenchError::Http {
-            url: config.url.clone(),
-            source,
-        })?;
+    let http = http_client(&config.url)?;
     let server_pid = config.server_pid;
     let rss_before = server_pid.and_then(|pid| system::rss_bytes(Some(pid)));
     let (phase_tx, phase_rx) = watch::channel(Phase::Setup);
@@ -88,6 +81,18 @@ pub async fn run(
     ))
 }
 
+/// The HTTP client every session of a run shares (connections kept, Nagle off).
+pub(crate) fn http_client(url: &str) -> Result<reqwest::Client, BenchError> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|source| BenchError::Http {
+            url: url.to_owned(),
+            source,
+        })
+}
+
 /// The sessions, all set up.
 struct Setup {
     tasks: JoinSet<()>,
@@ -110,16 +115,10 @@ async fn set_up(
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), BenchError>>();
     let setup_slots = Arc::new(Semaphore::new(config.setup_concurrency.max(1)));
     for index in 0..config.subscribers {
-        let channels: Vec<String> = config
-            .layout
-            .rooms_of(index)
-            .into_iter()
-            .map(|room| config.layout.channel(room))
-            .collect();
         tasks.spawn(subscriber(
             Arc::clone(shared),
             index,
-            channels,
+            config.layout.channels_of(index),
             Arc::clone(&setup_slots),
             ready_tx.clone(),
         ));
@@ -127,15 +126,9 @@ async fn set_up(
     for index in 0..config.stalled {
         // The rooms a subscriber with the same index joins: each slow consumer is sent what
         // a measured subscriber is sent.
-        let channels: Vec<String> = config
-            .layout
-            .rooms_of(index)
-            .into_iter()
-            .map(|room| config.layout.channel(room))
-            .collect();
         tasks.spawn(stalled(
             Arc::clone(shared),
-            channels,
+            config.layout.channels_of(index),
             Arc::clone(&setup_slots),
             ready_tx.clone(),
         ));

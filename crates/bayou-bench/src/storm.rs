@@ -26,18 +26,9 @@ pub struct StormConfig {
     pub token: Option<String>,
     /// Handshaking loops running at once.
     pub clients: usize,
-    #[serde(with = "secs")]
+    #[serde(with = "crate::config::secs")]
     pub duration: Duration,
     pub server_pid: Option<u32>,
-}
-
-mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
 }
 
 /// What the server did.
@@ -92,14 +83,7 @@ pub async fn run(config: StormConfig) -> Result<StormResult, BenchError> {
             "a storm needs at least one client and a duration".into(),
         ));
     }
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(usize::MAX)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|source| BenchError::Http {
-            url: config.url.clone(),
-            source,
-        })?;
+    let http = crate::run::http_client(&config.url)?;
     let body = bytes::Bytes::from(wire::handshake(&[
         bayou_protocol::connection_type::LONG_POLLING,
     ]));

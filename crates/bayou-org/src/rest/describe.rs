@@ -50,9 +50,8 @@ pub async fn basic(
     headers: HeaderMap,
 ) -> Response {
     as_user(&org, &headers, |_| async {
-        let (name, prefix) = org.object(&object).ok_or_else(RestError::not_found)?;
-        let reply = json!({"objectDescribe": summary(&version, &name, &prefix), "recentItems": []});
-        Ok(Json(reply).into_response())
+        let (_, _, summary) = described(&org, &version, &object)?;
+        Ok(Json(json!({"objectDescribe": summary, "recentItems": []})).into_response())
     })
     .await
 }
@@ -64,8 +63,7 @@ pub async fn describe(
     headers: HeaderMap,
 ) -> Response {
     as_user(&org, &headers, |_| async {
-        let (name, prefix) = org.object(&object).ok_or_else(RestError::not_found)?;
-        let mut reply = summary(&version, &name, &prefix);
+        let (name, _, mut reply) = described(&org, &version, &object)?;
         let fields: Vec<Value> = field_list(&org, &name)
             .into_iter()
             .map(|(field, kind)| describe_field(&field, kind))
@@ -78,6 +76,13 @@ pub async fn describe(
         Ok(Json(reply).into_response())
     })
     .await
+}
+
+/// `object`'s canonical name, key prefix and summary, or the 404 of an unknown object.
+fn described(org: &Org, version: &str, object: &str) -> Result<(String, String, Value), RestError> {
+    let (name, prefix) = org.object(object).ok_or_else(RestError::not_found)?;
+    let summary = summary(version, &name, &prefix);
+    Ok((name, prefix, summary))
 }
 
 /// The kind of a field in a describe.

@@ -147,42 +147,28 @@ pub async fn like_patterns(ctx: &Context<'_>) {
         json!({"Name": name, "ApiVersion": 66.0,
                "Query": format!("SELECT Id, Name FROM Account WHERE Name LIKE '{pattern}'")})
     };
+    let create = |object: &'static str, fields: Value| async move {
+        ctx.target
+            .rest(
+                Method::POST,
+                &format!("/sobjects/{object}"),
+                ctx.owner,
+                Some(fields),
+            )
+            .await
+    };
     let long = "%a".repeat(2_500);
-    let (status, reply) = ctx
-        .target
-        .rest(
-            Method::POST,
-            "/sobjects/PushTopic",
-            ctx.owner,
-            Some(topic("TooLong", &long)),
-        )
-        .await;
+    let (status, reply) = create("PushTopic", topic("TooLong", &long)).await;
     assert_eq!(status, 400, "{reply}");
     assert!(reply.to_string().contains("max length=1300"), "{reply}");
     let allowed = "%a_".repeat(400);
     for i in 0..5 {
-        let (status, reply) = ctx
-            .target
-            .rest(
-                Method::POST,
-                "/sobjects/PushTopic",
-                ctx.owner,
-                Some(topic(&format!("Like{i}"), &allowed)),
-            )
-            .await;
+        let (status, reply) = create("PushTopic", topic(&format!("Like{i}"), &allowed)).await;
         assert_eq!(status, 201, "{reply}");
     }
     let name = "ab".repeat(127);
     for _ in 0..20 {
-        let (status, reply) = ctx
-            .target
-            .rest(
-                Method::POST,
-                "/sobjects/Account",
-                ctx.owner,
-                Some(json!({"Name": name})),
-            )
-            .await;
+        let (status, reply) = create("Account", json!({"Name": name})).await;
         assert_eq!(status, 201, "{reply}");
     }
 }
