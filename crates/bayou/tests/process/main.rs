@@ -9,6 +9,6 @@ mod hostile;
 mod metrics;
 mod serve_process;
 
-/// Held by the tests that load the machine (the hostile suite, the bench smoke test), so that
-/// they do not run at the same time and distort each other.
+/// Held by the tests that load the machine (the hostile suite, the bench smoke tests, the crash
+/// test), so that they do not run at the same time and distort each other.
 pub static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
