@@ -7,19 +7,21 @@
 //! Where things happen:
 //!
 //! - logging in: `auth/oauth.rs` (token endpoint, identity URL, revoke), `auth/soap.rs` (SOAP
-//!   `login()`); tokens are made in `tokens.rs` and kept in the storage layer's `TokenStore`;
-//!   users and the connected app in `identity.rs`;
+//!   `login()`), `auth/userinfo.rs` (OpenID Connect); tokens are made in `tokens.rs` and kept in
+//!   the storage layer's `TokenStore`; users and the connected app in `identity.rs`, shown as
+//!   the read-only `User` and `Organization` sObjects by `records/identity_objects.rs`;
 //! - who may stream what: `auth/streaming.rs`, the org's `SecurityPolicy` (live token,
 //!   PushTopic and StreamingChannel exist, Salesforce namespaces closed to Bayeux publishes);
-//! - REST: `rest/` — `sobjects.rs`, `composite.rs`, `query.rs` (SOQL), `limits.rs`,
-//!   `versions.rs`; errors shaped like Salesforce's in `rest/errors.rs`;
+//! - REST: `rest/` — `sobjects.rs`, `composite.rs`, `query.rs` (SOQL, bounded work per step in
+//!   `work_budget.rs`), `describe.rs`, `limits.rs`, `versions.rs`; errors shaped like
+//!   Salesforce's in `rest/errors.rs`;
 //! - a record change and the events it causes, written in one atomic batch:
 //!   `records/write.rs`;
 //! - a PushTopic evaluated against a change: `pushtopic/evaluate.rs`; its filtered
 //!   subscriptions: `pushtopic/delivery_filter.rs`;
 //! - generic streaming (`/u/` channels, the push resource): `streaming_channel/`;
-//! - platform events: `events/`; Change Data Capture: `cdc/`; what the changes of one REST
-//!   request share: `transaction.rs`;
+//! - platform events: `events/`; Change Data Capture: `cdc/` (gap and overflow events on demand
+//!   in `cdc/gap.rs`); what the changes of one REST request share: `transaction.rs`;
 //! - fault injection and the admin API: `admin.rs`; the operator view's figures:
 //!   `overview.rs`; record ids: `ids.rs`.
 

@@ -8,6 +8,9 @@
 //! - [`events`]: the Salesforce event shapes (PushTopic, generic, platform event, CDC).
 //! - [`errors`]: the `code::text` error strings, byte-exact where Salesforce defines them.
 //! - [`portable`]: published data every client can decode (no lone surrogates, bounded depth).
+//! - [`api_version`]: what the version in `/cometd/{version}` changes (replay, dates, removals,
+//!   server-initiated disconnects); [`offset_dates`]: the pre-37.0 `createdDate`.
+//! - [`relabel`]: an encoded event sent on another channel (filtered subscriptions).
 //!
 //! Keeping this crate free of I/O lets the server, the client library and the fuzz targets
 //! share one definition of the protocol.

@@ -4,7 +4,8 @@
 //! answers with a [`Step`]: a reply to send now, or a connect the transport may hold until
 //! messages arrive ([`connect`]). Published messages go through one function,
 //! [`Engine::publish`] ([`publish`]), which encodes them once and routes them through the
-//! [`subscriptions`] index into each session's bounded queue ([`session`]).
+//! [`subscriptions`] index into each session's bounded queue ([`session`], [`queue`]: shared
+//! event bytes, rewritten only when sent, counted once).
 //!
 //! Where things happen, by file: `handshake.rs` opens sessions, `connect.rs` decides whether a
 //! `/meta/connect` is held, `subscribe.rs` edits the index, `publish.rs` fans out,
