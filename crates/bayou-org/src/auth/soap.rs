@@ -36,7 +36,7 @@ const ENVELOPE_CLOSE: &str = "</soapenv:Body></soapenv:Envelope>";
 
 /// What a request envelope asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Request {
+pub enum Request {
     /// The first `login` element, with its first `username` and `password` children.
     Login {
         username: Option<String>,
@@ -54,8 +54,12 @@ enum Field {
 }
 
 /// Reads the request envelope in one pass. Element names are matched by local name, whatever
-/// their prefix: the namespace is fixed by the endpoint (the partner API).
-fn read_request(xml: &str) -> Result<Request, String> {
+/// their prefix: the namespace is fixed by the endpoint (the partner API). An error is the
+/// message of the `soapenv:Client` fault [`login`] answers with.
+///
+/// Public, with [`Request`], only so that the `soap_envelope` fuzz target (`fuzz/`) can feed it
+/// any text: it reads a body from anyone who can connect, before any credential is checked.
+pub fn read_request(xml: &str) -> Result<Request, String> {
     let mut reader = Reader::from_str(xml);
     let mut depth = 0usize;
     // Depth of the `login` element while inside it; whether one was seen at all.

@@ -24,7 +24,9 @@ use crate::transaction::Transaction;
 use crate::Org;
 
 /// Checks the fields a client sent: names, no system fields, scalar values.
-fn check_input(fields: &Fields) -> Result<(), RestError> {
+///
+/// Public only so that the `rest_json` fuzz target (`fuzz/`) can run it on any body.
+pub fn check_input(fields: &Fields) -> Result<(), RestError> {
     for (name, value) in fields {
         if name.eq_ignore_ascii_case("Id") {
             return Err(RestError::bad_request(
@@ -68,7 +70,10 @@ fn check_input(fields: &Fields) -> Result<(), RestError> {
 }
 
 /// Stores the defaults Salesforce gives a PushTopic's optional fields, so they read back.
-fn apply_pushtopic_defaults(fields: &mut Fields) {
+///
+/// Public only so that the `rest_json` fuzz target (`fuzz/`) can validate a PushTopic body as
+/// a create does.
+pub fn apply_pushtopic_defaults(fields: &mut Fields) {
     let defaults = [
         ("NotifyForOperationCreate", Value::Bool(true)),
         ("NotifyForOperationUpdate", Value::Bool(true)),

@@ -32,26 +32,13 @@ pub async fn composite(
         Ok(user) => user,
         Err(denied) => return denied,
     };
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(e) => {
-            return RestError::bad_request("JSON_PARSER_ERROR", e.to_string()).into_response()
-        }
+    let subrequests = match subrequests(&body) {
+        Ok(subrequests) => subrequests,
+        Err(e) => return e.into_response(),
     };
-    let Some(subrequests) = request.get("compositeRequest").and_then(Value::as_array) else {
-        return RestError::bad_request("INVALID_FIELD", "compositeRequest must be an array")
-            .into_response();
-    };
-    if subrequests.len() > 25 {
-        return RestError::bad_request(
-            "LIMIT_EXCEEDED",
-            "A composite request can have at most 25 subrequests",
-        )
-        .into_response();
-    }
     let mut responses = Vec::with_capacity(subrequests.len());
     let txn = Transaction::new(&user, &version);
-    for sub in subrequests {
+    for sub in &subrequests {
         let reference = sub.get("referenceId").cloned().unwrap_or(Value::Null);
         let (status, body, location) = match run(&org, &version, &txn, sub).await {
             Ok(done) => done,
@@ -67,6 +54,96 @@ pub async fn composite(
     Json(json!({"compositeResponse": responses})).into_response()
 }
 
+/// The sub-requests of a composite body: its `compositeRequest` array, at most 25 of them.
+///
+/// Public, with [`SubRequest::parse`], only so that the `rest_json` fuzz target (`fuzz/`) can
+/// feed them any bytes.
+pub fn subrequests(body: &[u8]) -> Result<Vec<Value>, RestError> {
+    let mut request: Value = serde_json::from_slice(body)
+        .map_err(|e| RestError::bad_request("JSON_PARSER_ERROR", e.to_string()))?;
+    let Some(Value::Array(subrequests)) = request.get_mut("compositeRequest").map(Value::take)
+    else {
+        return Err(RestError::bad_request(
+            "INVALID_FIELD",
+            "compositeRequest must be an array",
+        ));
+    };
+    if subrequests.len() > 25 {
+        return Err(RestError::bad_request(
+            "LIMIT_EXCEEDED",
+            "A composite request can have at most 25 subrequests",
+        ));
+    }
+    Ok(subrequests)
+}
+
+/// One supported sub-request, read from its `method`, `url` and `body`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubRequest<'a> {
+    /// `POST …/sobjects/{Type}`: a record, or a platform event when `Type` ends in `__e`.
+    Create { object: &'a str, fields: Fields },
+    /// `GET …/sobjects/{Type}/{Id}`.
+    Get { object: &'a str, id: &'a str },
+    /// `PATCH …/sobjects/{Type}/{Id}`.
+    Update {
+        object: &'a str,
+        id: &'a str,
+        fields: Fields,
+    },
+    /// `DELETE …/sobjects/{Type}/{Id}`.
+    Delete { object: &'a str, id: &'a str },
+}
+
+impl<'a> SubRequest<'a> {
+    /// Reads a sub-request; an unsupported URL or method, or a body that is not an object of
+    /// fields where one is needed, is the error its sub-response carries.
+    pub fn parse(sub: &'a Value) -> Result<Self, RestError> {
+        let method = sub
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let url = sub.get("url").and_then(Value::as_str).unwrap_or_default();
+        let path = url.split('?').next().unwrap_or_default();
+        let rest = path
+            .split_once("/sobjects/")
+            .map(|(_, rest)| rest.trim_end_matches('/'))
+            .ok_or_else(|| {
+                RestError::bad_request(
+                    "INVALID_FIELD",
+                    format!("unsupported composite url {url:?}"),
+                )
+            })?;
+        let body = || -> Result<Fields, RestError> {
+            match sub.get("body") {
+                Some(Value::Object(fields)) => Ok(fields.clone()),
+                _ => Err(RestError::bad_request(
+                    "JSON_PARSER_ERROR",
+                    "body must be a JSON object of fields",
+                )),
+            }
+        };
+        match (method.as_str(), rest.split_once('/')) {
+            ("POST", None) => Ok(Self::Create {
+                object: rest,
+                fields: body()?,
+            }),
+            ("GET", Some((object, id))) => Ok(Self::Get { object, id }),
+            ("PATCH", Some((object, id))) => Ok(Self::Update {
+                object,
+                id,
+                fields: body()?,
+            }),
+            ("DELETE", Some((object, id))) => Ok(Self::Delete { object, id }),
+            _ => Err(RestError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not supported on {url}"),
+            )),
+        }
+    }
+}
+
 async fn run(
     org: &Org,
     version: &str,
@@ -74,46 +151,21 @@ async fn run(
     sub: &Value,
 ) -> Result<(StatusCode, Value, Option<String>), RestError> {
     let user = txn.user_id.as_str();
-    let method = sub
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let url = sub.get("url").and_then(Value::as_str).unwrap_or_default();
-    let path = url.split('?').next().unwrap_or_default();
-    let rest = path
-        .split_once("/sobjects/")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
-        .ok_or_else(|| {
-            RestError::bad_request(
-                "INVALID_FIELD",
-                format!("unsupported composite url {url:?}"),
-            )
-        })?;
-    let body = || -> Result<Fields, RestError> {
-        match sub.get("body") {
-            Some(Value::Object(fields)) => Ok(fields.clone()),
-            _ => Err(RestError::bad_request(
-                "JSON_PARSER_ERROR",
-                "body must be a JSON object of fields",
-            )),
-        }
-    };
-    match (method.as_str(), rest.split_once('/')) {
-        ("POST", None) => {
-            if rest.to_ascii_lowercase().ends_with("__e") {
-                let published = org.publish_event(rest, body()?, user).await?;
+    match SubRequest::parse(sub)? {
+        SubRequest::Create { object, fields } => {
+            if object.to_ascii_lowercase().ends_with("__e") {
+                let published = org.publish_event(object, fields, user).await?;
                 return Ok((StatusCode::CREATED, event_reply(&published), None));
             }
-            let id = org.create_record(rest, body()?, txn).await?;
-            let location = format!("/services/data/{version}/sobjects/{rest}/{id}");
+            let id = org.create_record(object, fields, txn).await?;
+            let location = format!("/services/data/{version}/sobjects/{object}/{id}");
             Ok((
                 StatusCode::CREATED,
                 json!({"id": id, "success": true, "errors": []}),
                 Some(location),
             ))
         }
-        ("GET", Some((object, id))) => {
+        SubRequest::Get { object, id } => {
             let (object, _) = org.object(object).ok_or_else(RestError::not_found)?;
             let fields = org.live_record(&object, id).await?;
             Ok((
@@ -122,18 +174,64 @@ async fn run(
                 None,
             ))
         }
-        ("PATCH", Some((object, id))) => {
-            org.update_record(object, id, body()?, txn).await?;
+        SubRequest::Update { object, id, fields } => {
+            org.update_record(object, id, fields, txn).await?;
             Ok((StatusCode::NO_CONTENT, Value::Null, None))
         }
-        ("DELETE", Some((object, id))) => {
+        SubRequest::Delete { object, id } => {
             org.delete_record(object, id, txn).await?;
             Ok((StatusCode::NO_CONTENT, Value::Null, None))
         }
-        _ => Err(RestError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            format!("{method} is not supported on {url}"),
-        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(sub: &Value) -> Result<SubRequest<'_>, &'static str> {
+        SubRequest::parse(sub).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn subrequests_are_read_from_method_url_and_body() {
+        let create = json!({"method": "post", "url": "/services/data/v62.0/sobjects/Account/", "body": {"Name": "A"}});
+        assert_eq!(
+            parse(&create),
+            Ok(SubRequest::Create {
+                object: "Account",
+                fields: json!({"Name": "A"}).as_object().unwrap().clone(),
+            })
+        );
+        let get = json!({"method": "GET", "url": "/services/data/v62.0/sobjects/Account/001D000000IqhSL?fields=Name"});
+        assert_eq!(
+            parse(&get),
+            Ok(SubRequest::Get {
+                object: "Account",
+                id: "001D000000IqhSL"
+            })
+        );
+        let delete = json!({"method": "DELETE", "url": "/services/data/v62.0/sobjects/Account/001D000000IqhSL"});
+        assert!(matches!(parse(&delete), Ok(SubRequest::Delete { .. })));
+        let update = json!({"method": "PATCH", "url": "/services/data/v62.0/sobjects/Account/001D000000IqhSL", "body": [1]});
+        assert_eq!(parse(&update), Err("JSON_PARSER_ERROR"));
+        let put = json!({"method": "PUT", "url": "/services/data/v62.0/sobjects/Account/001D000000IqhSL"});
+        assert_eq!(parse(&put), Err("METHOD_NOT_ALLOWED"));
+        assert_eq!(
+            parse(&json!({"method": "GET", "url": "/services/data/v62.0/query"})),
+            Err("INVALID_FIELD")
+        );
+        assert_eq!(parse(&json!(7)), Err("INVALID_FIELD"));
+    }
+
+    #[test]
+    fn a_composite_body_holds_at_most_25_subrequests() {
+        let codes = |body: &[u8]| subrequests(body).map(|s| s.len()).map_err(|e| e.code);
+        assert_eq!(codes(br#"{"compositeRequest":[{},{}]}"#), Ok(2));
+        assert_eq!(codes(b"{"), Err("JSON_PARSER_ERROR"));
+        assert_eq!(codes(br#"{"compositeRequest":{}}"#), Err("INVALID_FIELD"));
+        assert_eq!(codes(b"[]"), Err("INVALID_FIELD"));
+        let many = json!({ "compositeRequest": vec![json!({}); 26] }).to_string();
+        assert_eq!(codes(many.as_bytes()), Err("LIMIT_EXCEEDED"));
     }
 }

@@ -17,7 +17,10 @@ use crate::records::Fields;
 use crate::transaction::Transaction;
 use crate::Org;
 
-fn parse_body(body: &[u8]) -> Result<Fields, RestError> {
+/// The fields of a create or update body: a JSON object, or `JSON_PARSER_ERROR`.
+///
+/// Public only so that the `rest_json` fuzz target (`fuzz/`) can feed it any bytes.
+pub fn parse_body(body: &[u8]) -> Result<Fields, RestError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         Ok(_) => Err(RestError::bad_request(

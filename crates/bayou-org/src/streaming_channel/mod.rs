@@ -59,7 +59,9 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// The channel a StreamingChannel record describes.
-pub(crate) fn from_record(id: &str, fields: &Fields) -> Result<StreamingChannel, RestError> {
+///
+/// Public only so that the `rest_json` fuzz target (`fuzz/`) can run it on any body.
+pub fn from_record(id: &str, fields: &Fields) -> Result<StreamingChannel, RestError> {
     let name = field(fields, "Name")
         .and_then(Value::as_str)
         .ok_or_else(|| {

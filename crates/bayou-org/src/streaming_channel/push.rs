@@ -37,10 +37,11 @@ pub const MAX_PAYLOAD_CHARS: usize = 3_000;
 pub const MAX_USER_IDS: usize = 1_000;
 
 /// One `pushEvents` entry, checked.
-struct Push {
-    payload: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    pub payload: String,
     /// The ids as the client wrote them (the reply's keys) and their 18-character form.
-    user_ids: Vec<(String, String)>,
+    pub user_ids: Vec<(String, String)>,
 }
 
 fn channel(org: &Org, object: &str, id: &str) -> Result<StreamingChannel, RestError> {
@@ -83,7 +84,11 @@ pub async fn push(
     .await
 }
 
-fn parse(body: &[u8]) -> Result<Vec<Push>, RestError> {
+/// The events of a push body, checked: `{"pushEvents":[{"payload","userIds"}]}`.
+///
+/// Public, with [`Push`], only so that the `rest_json` fuzz target (`fuzz/`) can feed it any
+/// bytes.
+pub fn parse(body: &[u8]) -> Result<Vec<Push>, RestError> {
     let bad = |message: String| RestError::bad_request("JSON_PARSER_ERROR", message);
     let request: Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
     let events = request
