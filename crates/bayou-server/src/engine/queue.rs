@@ -126,7 +126,12 @@ impl From<Bytes> for Outgoing {
 }
 
 fn same_buffer(a: &Bytes, b: &Bytes) -> bool {
-    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+    identity(a) == identity(b)
+}
+
+/// What tells shared buffers apart: where they start and how long they are.
+fn identity(bytes: &Bytes) -> (*const u8, usize) {
+    (bytes.as_ptr(), bytes.len())
 }
 
 #[derive(Debug)]
@@ -195,14 +200,15 @@ impl MessageQueue {
             let entry = self.entries.pop_front().expect("a front entry");
             taken_bytes += size;
             released += entry.charge;
-            last_buffer = Some(entry.message.buffer().clone());
+            // Its identity only: no reference count touched per message.
+            last_buffer = Some(identity(entry.message.buffer()));
             taken.push(entry.message.into_bytes());
         }
         // A buffer shared across the cut is still held: its cost moves to the new front.
-        if let (Some(last), Some(front)) = (last_buffer, self.entries.front_mut()) {
-            if same_buffer(&last, front.message.buffer()) {
-                front.charge += last.len();
-                released -= last.len();
+        if let (Some((start, len)), Some(front)) = (last_buffer, self.entries.front_mut()) {
+            if identity(front.message.buffer()) == (start, len) {
+                front.charge += len;
+                released -= len;
             }
         }
         self.bytes -= released;
