@@ -51,8 +51,10 @@ pub use tokens::{TokenGrant, TokenKind, TokenStore};
 
 pub use retention::{RetentionPolicy, RetentionRule};
 
-/// Encodes an event once its replay id and creation time (epoch ms) are known.
-pub type Encoder = Box<dyn FnOnce(u64, i64) -> Bytes + Send>;
+/// Encodes an event once its replay id and creation time (epoch ms) are known. `Fn`, not
+/// `FnOnce`: a clustered log that loses the race for a sequence number encodes again with the
+/// next one.
+pub type Encoder = Box<dyn Fn(u64, i64) -> Bytes + Send + Sync>;
 
 /// An event to append.
 pub struct NewEvent {
@@ -167,6 +169,10 @@ pub enum LogError {
     Closed,
     #[error("corrupt event record at replay id {0}")]
     Corrupt(u64),
+    /// The storage cannot take writes now (a clustered backend without quorum, say); the same
+    /// request may succeed later.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<fjall::Error> for LogError {
@@ -290,4 +296,29 @@ pub trait RecordStore: EventLog {
         after: Option<&[u8]>,
         max: usize,
     ) -> StoreFuture<'_, Vec<StoredRecord>>;
+
+    /// Stores `value` under `key` unless a record is there, and resolves with the record that
+    /// is stored afterwards (the one found, or `value`): several nodes starting at once agree on
+    /// one. The default reads then writes, which is enough for a store with one writer.
+    fn insert_if_absent(&self, key: &[u8], value: Vec<u8>) -> StoreFuture<'_, Vec<u8>> {
+        let key = key.to_vec();
+        Box::pin(async move {
+            if let Some(existing) = self.record(&key).await? {
+                return Ok(existing);
+            }
+            let write = RecordWrite {
+                key,
+                value: Some(value.clone()),
+            };
+            self.append_with_records(Vec::new(), vec![write]).await?;
+            Ok(value)
+        })
+    }
+
+    /// Changes when records are written by someone else (another node of a cluster), so that
+    /// what the org caches from its records can be read again. `None`: this process is the
+    /// only writer.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -14,16 +14,19 @@
 //! - [`records`]: sObject REST, so a test says `update(token, "Account", id, fields)` and not
 //!   the method, the path and the expected status.
 //! - [`eventually`]: polling observable state instead of sleeping for a guessed time.
+//! - [`NatsServer`]: real `nats-server` processes for the cluster tests.
 
 #![forbid(unsafe_code)]
 
 mod harness;
 mod http;
+mod nats;
 mod records;
 mod wait;
 
 pub use harness::{init_logs, start, start_with, Bayou};
 pub use http::Session;
+pub use nats::{free_port, nats_server_binary, NatsServer};
 pub use wait::eventually;
 
 /// The org's admin user, created on first start.

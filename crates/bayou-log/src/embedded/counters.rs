@@ -51,12 +51,28 @@ pub struct MemoryCounters {
     windows: Mutex<HashMap<String, Window>>,
 }
 
-fn current_hour() -> u64 {
+/// The hour number (hours since the Unix epoch) counters are kept in.
+pub fn current_hour() -> u64 {
     u64::try_from(bayou_protocol::time::now_millis()).unwrap_or(0) / 3_600_000
+}
+
+/// Uses within the 24 hours ending at `hour`, from `(hour, uses)` pairs.
+pub fn used_within_day(hours: &[(u64, u64)], hour: u64) -> u64 {
+    hours
+        .iter()
+        .filter(|(stamp, _)| *stamp <= hour && hour - stamp < HOURS as u64)
+        .map(|(_, uses)| uses)
+        .sum()
 }
 
 impl MemoryCounters {
     fn try_take_at(&self, name: &str, limit: u64, hour: u64) -> bool {
+        self.try_take_beside(name, limit, 0, hour)
+    }
+
+    /// Counts one use of `name` unless this store's uses plus `elsewhere` (uses counted by other
+    /// nodes) already reach `limit`.
+    pub fn try_take_beside(&self, name: &str, limit: u64, elsewhere: u64, hour: u64) -> bool {
         let mut windows = self.windows.lock();
         if !windows.contains_key(name) {
             windows.insert(name.to_owned(), Window::default());
@@ -64,11 +80,42 @@ impl MemoryCounters {
         let Some(window) = windows.get_mut(name) else {
             return false;
         };
-        if window.used(hour) >= limit {
+        if window.used(hour) + elsewhere >= limit {
             return false;
         }
         window.record(hour, 1);
         true
+    }
+
+    /// Counts as many uses as it takes for this store's uses plus `elsewhere` to reach `limit`.
+    pub fn use_up_beside(&self, name: &str, limit: u64, elsewhere: u64, hour: u64) {
+        let mut windows = self.windows.lock();
+        let window = windows.entry(name.to_owned()).or_default();
+        let missing = limit.saturating_sub(window.used(hour) + elsewhere);
+        window.record(hour, missing);
+    }
+
+    /// Uses of `name` counted here within the 24 hours ending at `hour`.
+    pub fn used_here(&self, name: &str, hour: u64) -> u64 {
+        self.used_at(name, hour)
+    }
+
+    /// Every counter's uses per hour, as `(hour, uses)` pairs: what a node shares with others.
+    pub fn hourly(&self) -> Vec<(String, Vec<(u64, u64)>)> {
+        self.windows
+            .lock()
+            .iter()
+            .map(|(name, window)| {
+                let hours = window
+                    .stamps
+                    .iter()
+                    .zip(window.counts)
+                    .filter(|(stamp, uses)| **stamp != u64::MAX && *uses > 0)
+                    .map(|(stamp, uses)| (*stamp, uses))
+                    .collect();
+                (name.clone(), hours)
+            })
+            .collect()
     }
 
     fn used_at(&self, name: &str, hour: u64) -> u64 {
@@ -86,11 +133,7 @@ impl UsageCounters for MemoryCounters {
     }
 
     fn use_up(&self, name: &str, limit: u64) {
-        let hour = current_hour();
-        let mut windows = self.windows.lock();
-        let window = windows.entry(name.to_owned()).or_default();
-        let missing = limit.saturating_sub(window.used(hour));
-        window.record(hour, missing);
+        self.use_up_beside(name, limit, 0, current_hour());
     }
 }
 

@@ -36,9 +36,9 @@ use crate::{
     AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
     RecordWrite, StoreFuture,
 };
-pub use counters::MemoryCounters;
+pub use counters::{current_hour, used_within_day, MemoryCounters};
 use recent::Recent;
-pub use tokens::MemoryTokens;
+pub use tokens::{MemoryTokens, MAX_ACCESS_PER_USER, MAX_REFRESH_PER_USER};
 use writer::AppendRequest;
 
 const META_HEAD: &[u8] = b"head";

@@ -1,0 +1,206 @@
+//! Joining the cluster: connect to NATS, check that it can do what Bayou needs, and create or
+//! check the org's stream and buckets — refusing to start, with one line saying why, when NATS
+//! is unreachable, JetStream is off, or the server is too old.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+
+use crate::options::ClusterOptions;
+use crate::subjects::Names;
+use crate::ClusterError;
+
+/// The oldest NATS server Bayou runs on: 2.12 brought atomic batch publish (a record change and
+/// its events in one write); per-message TTL (retention by channel kind) came in 2.11.
+pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
+
+/// A connection, checked, with the org's stream and buckets in place.
+pub struct Connected {
+    pub client: async_nats::Client,
+    pub names: Names,
+    pub log: stream::Stream,
+    pub tokens: kv::Store,
+    pub positions: kv::Store,
+    pub counters: kv::Store,
+    pub nodes: kv::Store,
+    pub replicas: usize,
+}
+
+/// Connects and prepares the org's stream and buckets.
+pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError> {
+    let names = Names::new(&options.prefix).map_err(|e| ClusterError::Config(e.to_string()))?;
+    if options.servers.is_empty() {
+        return Err(ClusterError::Config("no NATS server URL given".into()));
+    }
+    let mut connect = async_nats::ConnectOptions::new()
+        .name(format!("bayou {}", options.node_id))
+        .connection_timeout(options.request_timeout)
+        .request_timeout(Some(options.request_timeout))
+        // A node never gives up on NATS: it keeps trying and its clients get errors meanwhile.
+        .max_reconnects(None)
+        .require_tls(options.tls_required);
+    if let Some(path) = &options.credentials_file {
+        connect = connect.credentials_file(path).await.map_err(|e| {
+            ClusterError::Config(format!(
+                "cannot read the NATS credentials file {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(token) = &options.token {
+        connect = connect.token(token.clone());
+    }
+    if let Some(ca) = &options.tls_ca_file {
+        connect = connect.add_root_certificates(ca.clone());
+    }
+    let urls = options.servers.join(",");
+    let client = connect
+        .connect(options.servers.as_slice())
+        .await
+        .map_err(|e| ClusterError::Unreachable(format!("{urls}: {e}")))?;
+    let info = client.server_info();
+    check_version(&info.version)?;
+    let jetstream = jetstream::ContextBuilder::new()
+        .timeout(options.request_timeout)
+        .build(client.clone());
+    jetstream.query_account().await.map_err(|e| {
+        ClusterError::JetStreamOff(format!("{} ({}): {e}", info.server_name, info.version))
+    })?;
+    let servers = if info.cluster.is_some() {
+        info.connect_urls.len().max(1)
+    } else {
+        1
+    };
+    let replicas = options.replicas.unwrap_or(if servers >= 3 { 3 } else { 1 });
+    let log = ensure_log_stream(&jetstream, &names, replicas).await?;
+    let bucket = |what: &str, history: i64| kv::Config {
+        bucket: names.bucket(what),
+        history,
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    let tokens = ensure_bucket(&jetstream, bucket("tokens", 1)).await?;
+    let positions = ensure_bucket(&jetstream, bucket("positions", 1)).await?;
+    let counters = ensure_bucket(&jetstream, bucket("counters", 1)).await?;
+    let mut nodes_config = bucket("nodes", 1);
+    // A node that stops announcing itself is forgotten.
+    nodes_config.max_age = Duration::from_secs(30);
+    let nodes = ensure_bucket(&jetstream, nodes_config).await?;
+    tracing::info!(
+        server = %info.server_name,
+        version = %info.version,
+        replicas,
+        stream = %names.log_stream(),
+        "connected to NATS JetStream"
+    );
+    Ok(Connected {
+        client,
+        names,
+        log,
+        tokens,
+        positions,
+        counters,
+        nodes,
+        replicas,
+    })
+}
+
+fn check_version(version: &str) -> Result<(), ClusterError> {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse::<u64>().ok());
+    let found = (
+        parts.next().flatten().unwrap_or(0),
+        parts.next().flatten().unwrap_or(0),
+    );
+    if found < MIN_SERVER_VERSION {
+        return Err(ClusterError::TooOld(format!(
+            "NATS server {version} is too old: Bayou needs {}.{} or newer (atomic batch publish)",
+            MIN_SERVER_VERSION.0, MIN_SERVER_VERSION.1
+        )));
+    }
+    Ok(())
+}
+
+/// The stream of events and record writes. No age limit on the stream: events carry their own
+/// TTL (by retention rule), records none.
+fn log_stream_config(names: &Names, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: names.log_stream(),
+        description: Some("Bayou: events (replay id = sequence) and the org's records".into()),
+        subjects: names.log_subjects(),
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        allow_atomic_publish: true,
+        allow_message_ttl: true,
+        allow_direct: true,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    }
+}
+
+async fn ensure_log_stream(
+    jetstream: &jetstream::Context,
+    names: &Names,
+    replicas: usize,
+) -> Result<stream::Stream, ClusterError> {
+    let wanted = log_stream_config(names, replicas);
+    match jetstream.get_stream(&wanted.name).await {
+        Ok(mut existing) => {
+            let info = existing
+                .info()
+                .await
+                .map_err(|e| ClusterError::Nats(format!("stream {}: {e}", wanted.name)))?;
+            let config = &info.config;
+            if !config.allow_atomic_publish || !config.allow_message_ttl {
+                return Err(ClusterError::Config(format!(
+                    "the stream {} exists without atomic publish or message TTL: it was not made by Bayou",
+                    wanted.name
+                )));
+            }
+            Ok(existing)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                jetstream::context::GetStreamErrorKind::JetStream(_)
+            ) =>
+        {
+            jetstream.create_stream(wanted.clone()).await.map_err(|e| {
+                ClusterError::Nats(format!("cannot create stream {}: {e}", wanted.name))
+            })
+        }
+        Err(e) => Err(ClusterError::Nats(format!("stream {}: {e}", wanted.name))),
+    }
+}
+
+async fn ensure_bucket(
+    jetstream: &jetstream::Context,
+    config: kv::Config,
+) -> Result<kv::Store, ClusterError> {
+    let name = config.bucket.clone();
+    match jetstream.get_key_value(&name).await {
+        Ok(store) => Ok(store),
+        Err(_) => jetstream
+            .create_key_value(config)
+            .await
+            .map_err(|e| ClusterError::Nats(format!("cannot create bucket {name}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_compared_numerically() {
+        assert!(check_version("2.15.1").is_ok());
+        assert!(check_version("v2.12.0-beta").is_ok());
+        assert!(check_version("3.0.0").is_ok());
+        let old = check_version("2.9.25").unwrap_err().to_string();
+        assert!(old.contains("2.9.25 is too old"), "{old}");
+        assert!(check_version("2.11.4").is_err());
+    }
+}

@@ -1,0 +1,320 @@
+//! The event log and the org's records on one JetStream stream.
+//!
+//! - Replay id = stream sequence. Events and record writes share the stream, so a record change
+//!   and the events it causes are one atomic batch ([`writer`]) and ids stay one increasing
+//!   sequence, per channel increasing but not contiguous, as Salesforce documents.
+//! - Retention by channel kind is per-message TTL (`Nats-TTL`), not the stream's `max_age`:
+//!   `max_age` is one age for a whole stream, and separate streams per kind would each count
+//!   their own sequence — two events with one replay id. Records carry no TTL.
+//! - Every node follows the stream's tail ([`tail`]): events go to an in-memory ring the engine
+//!   reads, record writes to this node's copy of the records ([`records`]). Nothing is
+//!   delivered from the publish call, so a publish on one node reaches every node the same way,
+//!   with the same replay id.
+//! - Older events are read from JetStream with a subject filter ([`replay`]); what retention may
+//!   have removed is tracked per rule ([`floors`]) so that a replay from a removed id gets
+//!   Salesforce's error instead of a consumer that silently starts later.
+
+mod floors;
+mod headers;
+mod records;
+mod replay;
+mod ring;
+mod tail;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use bayou_log::{
+    AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
+    RecordWrite, RetentionPolicy, StoreFuture,
+};
+use parking_lot::RwLock;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::subjects::Names;
+use records::Records;
+use ring::Ring;
+
+/// Events kept in memory for the engine's tail.
+const RING_CAPACITY: usize = 16_384;
+
+/// What the log's tasks share.
+pub(crate) struct Shared {
+    pub names: Names,
+    pub node_id: String,
+    pub client: async_nats::Client,
+    pub stream: jetstream::stream::Stream,
+    pub policy: RetentionPolicy,
+    pub head: watch::Sender<u64>,
+    pub ring: RwLock<Ring>,
+    pub records: RwLock<Records>,
+    /// Bumped when another node's record write is applied (see [`RecordStore::changes`]).
+    pub record_changes: watch::Sender<u64>,
+    /// Per retention rule: replay ids at or below this may have been removed.
+    pub floors: RwLock<Vec<u64>>,
+    /// The stream's last sequence, as last seen (for the tail's lag).
+    pub stream_last: AtomicU64,
+    /// Events removed by `expire_through` on this node.
+    pub expired: AtomicU64,
+    /// Superseded record messages to delete from the stream.
+    pub superseded: mpsc::UnboundedSender<u64>,
+}
+
+impl Shared {
+    /// Raises the floors of every rule to at least `replay_id`.
+    pub fn raise_floors(&self, replay_id: u64) {
+        for floor in self.floors.write().iter_mut() {
+            *floor = (*floor).max(replay_id);
+        }
+    }
+}
+
+/// The log on JetStream. Dropping it stops its tasks.
+pub struct JetStreamLog {
+    shared: Arc<Shared>,
+    requests: mpsc::Sender<writer::AppendRequest>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for JetStreamLog {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for JetStreamLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamLog")
+            .field("stream", &self.shared.names.log_stream())
+            .field("head", &*self.shared.head.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JetStreamLog {
+    /// Loads the records, then follows the stream from its current end.
+    pub(crate) async fn open(
+        connected: &crate::connect::Connected,
+        node_id: &str,
+        policy: RetentionPolicy,
+    ) -> Result<Self, crate::ClusterError> {
+        let mut stream = connected.log.clone();
+        let state = stream
+            .info()
+            .await
+            .map_err(|e| crate::ClusterError::Nats(format!("stream info: {e}")))?
+            .state
+            .clone();
+        let last = state.last_sequence;
+        let records = replay::load_records(&stream, &connected.names).await?;
+        let (superseded, superseded_rx) = mpsc::unbounded_channel();
+        let rules = policy.rules().len();
+        let shared = Arc::new(Shared {
+            names: connected.names.clone(),
+            node_id: node_id.to_owned(),
+            client: connected.client.clone(),
+            stream,
+            policy,
+            head: watch::Sender::new(last),
+            ring: RwLock::new(Ring::new(RING_CAPACITY, last)),
+            records: RwLock::new(records),
+            record_changes: watch::Sender::new(0),
+            floors: RwLock::new(vec![0; rules]),
+            stream_last: AtomicU64::new(last),
+            expired: AtomicU64::new(0),
+            superseded,
+        });
+        floors::refresh(&shared).await;
+        let (requests, receiver) = mpsc::channel(1_024);
+        let tasks = vec![
+            tokio::spawn(tail::run(Arc::clone(&shared), last)),
+            tokio::spawn(writer::run(Arc::clone(&shared), receiver, last)),
+            tokio::spawn(floors::run(Arc::downgrade(&shared))),
+            tokio::spawn(writer::delete_superseded(
+                Arc::downgrade(&shared),
+                superseded_rx,
+            )),
+        ];
+        tracing::info!(head = last, stream = %shared.names.log_stream(), "event log on JetStream opened");
+        Ok(Self {
+            shared,
+            requests,
+            tasks,
+        })
+    }
+
+    /// The stream's last sequence minus this node's tail position: how far behind it is.
+    pub fn lag(&self) -> u64 {
+        self.shared
+            .stream_last
+            .load(Ordering::Relaxed)
+            .saturating_sub(*self.shared.head.borrow())
+    }
+}
+
+impl EventLog for JetStreamLog {
+    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
+        self.append_with_records(events, Vec::new())
+    }
+
+    fn read(
+        &self,
+        after: u64,
+        filter: ChannelFilter,
+        max: usize,
+        scan_limit: usize,
+    ) -> StoreFuture<'_, ReadBatch> {
+        let head = *self.shared.head.borrow();
+        if after >= head {
+            return Box::pin(std::future::ready(Ok(ReadBatch {
+                events: Vec::new(),
+                scanned_through: after,
+                reached_head: true,
+            })));
+        }
+        if let Some(batch) = self
+            .shared
+            .ring
+            .read()
+            .read(after, &filter, max, scan_limit)
+        {
+            return Box::pin(std::future::ready(Ok(batch)));
+        }
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { replay::read(&shared, after, head, &filter, max).await })
+    }
+
+    fn head(&self) -> u64 {
+        *self.shared.head.borrow()
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.shared.head.subscribe()
+    }
+
+    fn retention_floor(&self, channel: &str) -> u64 {
+        let floors = self.shared.floors.read();
+        if channel.contains('*') {
+            return floors.iter().copied().max().unwrap_or(0);
+        }
+        floors
+            .get(self.shared.policy.rule_index(channel))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Refuses replays from below at once on this node, then purges the events from the
+    /// stream and records the new floor for every node, in the background (the trait is
+    /// synchronous: this is fault injection, not a hot path). Returns how many of the removed
+    /// events this node held in memory.
+    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| LogError::Storage("expiring events needs the async runtime".into()))?;
+        self.shared.raise_floors(replay_id);
+        let removed = {
+            let mut ring = self.shared.ring.write();
+            let before = ring.len();
+            ring.forget_through(replay_id);
+            before - ring.len()
+        } as u64;
+        self.shared.expired.fetch_add(removed, Ordering::Relaxed);
+        let shared = Arc::clone(&self.shared);
+        let requests = self.requests.clone();
+        runtime.spawn(async move {
+            let purge = shared
+                .stream
+                .purge()
+                .filter(shared.names.all_events())
+                .sequence(replay_id + 1)
+                .await;
+            if let Err(e) = purge {
+                tracing::warn!(replay_id, "cannot purge expired events: {e}");
+            }
+            let current = floors::expired_through(&shared);
+            let write = RecordWrite {
+                key: floors::EXPIRED_THROUGH_KEY.to_vec(),
+                value: Some(current.max(replay_id).to_be_bytes().to_vec()),
+            };
+            let (reply, done) = oneshot::channel();
+            let request = writer::AppendRequest {
+                events: Vec::new(),
+                writes: vec![write],
+                reply,
+            };
+            if requests.send(request).await.is_ok() {
+                if let Ok(Err(e)) = done.await {
+                    tracing::warn!(replay_id, "cannot record the expired floor: {e}");
+                }
+            }
+        });
+        Ok(removed)
+    }
+
+    fn stats(&self) -> LogStats {
+        let head = *self.shared.head.borrow();
+        LogStats {
+            head,
+            events: 0,
+            expired: self.shared.expired.load(Ordering::Relaxed),
+            disk_bytes: 0,
+        }
+    }
+
+    fn retention_rules(&self) -> Vec<bayou_log::RetentionRule> {
+        self.shared.policy.rules().to_vec()
+    }
+}
+
+impl RecordStore for JetStreamLog {
+    fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture {
+        if events.is_empty() && writes.is_empty() {
+            return Box::pin(std::future::ready(Ok(Vec::new())));
+        }
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let (reply, done) = oneshot::channel();
+            requests
+                .send(writer::AppendRequest {
+                    events,
+                    writes,
+                    reply,
+                })
+                .await
+                .map_err(|_| LogError::Closed)?;
+            done.await.map_err(|_| LogError::Closed)?
+        })
+    }
+
+    fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>> {
+        Box::pin(std::future::ready(Ok(self.shared.records.read().get(key))))
+    }
+
+    fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<bayou_log::StoredRecord>> {
+        let page = self.shared.records.read().page(prefix, None, usize::MAX);
+        Box::pin(std::future::ready(Ok(page)))
+    }
+
+    fn records_page(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        max: usize,
+    ) -> StoreFuture<'_, Vec<bayou_log::StoredRecord>> {
+        let page = self.shared.records.read().page(prefix, after, max);
+        Box::pin(std::future::ready(Ok(page)))
+    }
+
+    fn insert_if_absent(&self, key: &[u8], value: Vec<u8>) -> StoreFuture<'_, Vec<u8>> {
+        let shared = Arc::clone(&self.shared);
+        let key = key.to_vec();
+        Box::pin(async move { writer::insert_if_absent(&shared, key, value).await })
+    }
+
+    fn changes(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.shared.record_changes.subscribe())
+    }
+}

@@ -1,0 +1,287 @@
+//! What only a cluster has: several nodes on one NATS, racing for sequence numbers, sharing
+//! tokens, records, counters and floors, and JetStream's atomic batches under Bayou's writes.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bayou_log::{ChannelFilter, RecordWrite, TokenGrant, TokenKind};
+use bayou_testkit::eventually;
+
+use crate::backend::{event, id_in, Backend};
+use crate::log::{read_all, until_head};
+
+const WITHIN: Duration = Duration::from_secs(10);
+
+fn jetstream(test: &str) -> Option<Backend> {
+    Backend::jetstream(test)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_appended_on_one_node_reaches_the_others_with_its_id() {
+    let Some(backend) = jetstream("cluster events") else {
+        return;
+    };
+    let (a, b, c) = (
+        backend.node().await,
+        backend.node().await,
+        backend.node().await,
+    );
+    let ids = a
+        .storage
+        .log
+        .append(vec![event("/chat/room", "hello")])
+        .await
+        .unwrap();
+    for node in [&b, &c] {
+        until_head(node, ids[0]).await;
+        let events = read_all(node, ChannelFilter::Pattern("/chat/room".into()), 10).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].replay_id, ids[0]);
+        assert_eq!(id_in(&events[0].bytes), ids[0], "the same bytes everywhere");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_racing_for_sequences_store_every_event_once() {
+    let Some(backend) = jetstream("cluster contention") else {
+        return;
+    };
+    let (a, b) = (backend.node().await, backend.node().await);
+    let mut writers = Vec::new();
+    for (name, node) in [("a", &a), ("b", &b)] {
+        for task in 0..20 {
+            let log = node.storage.log.clone();
+            writers.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for n in 0..10 {
+                    let tag = format!("{name}-{task}-{n}");
+                    ids.extend(log.append(vec![event("/race", &tag)]).await.unwrap());
+                }
+                ids
+            }));
+        }
+    }
+    let mut acknowledged = HashSet::new();
+    for writer in writers {
+        for id in writer.await.unwrap() {
+            assert!(acknowledged.insert(id), "replay id {id} given twice");
+        }
+    }
+    assert_eq!(acknowledged.len(), 400);
+    let last = *acknowledged.iter().max().unwrap();
+    for node in [&a, &b] {
+        until_head(node, last).await;
+        let events = read_all(node, ChannelFilter::All, 1_000).await;
+        assert_eq!(events.len(), 400, "each event stored once");
+        let tags: HashSet<String> = events
+            .iter()
+            .map(|e| crate::backend::tag_of(&e.bytes))
+            .collect();
+        assert_eq!(tags.len(), 400);
+        assert!(events
+            .iter()
+            .all(|e| id_in(&e.bytes) == e.replay_id && acknowledged.contains(&e.replay_id)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_revocations_reach_every_node() {
+    let Some(backend) = jetstream("cluster tokens") else {
+        return;
+    };
+    let (a, b, c) = (
+        backend.node().await,
+        backend.node().await,
+        backend.node().await,
+    );
+    let grant = TokenGrant {
+        kind: TokenKind::Access,
+        user_id: "005A".into(),
+        parent: None,
+    };
+    a.storage
+        .tokens
+        .insert("00Dx!token".into(), grant)
+        .await
+        .unwrap();
+    let on_b = b.storage.tokens.clone();
+    eventually("a token issued on A works on B", WITHIN, || {
+        on_b.use_access("00Dx!token").is_some()
+    })
+    .await;
+    assert!(b.storage.tokens.revoke("00Dx!token").await.unwrap());
+    let on_c = c.storage.tokens.clone();
+    eventually("a token revoked on B fails on C", WITHIN, || {
+        on_c.use_access("00Dx!token").is_none()
+    })
+    .await;
+    let on_a = a.storage.tokens.clone();
+    eventually("and on A", WITHIN, || {
+        on_a.use_access("00Dx!token").is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_on_one_node_reach_the_others_and_say_so() {
+    let Some(backend) = jetstream("cluster records") else {
+        return;
+    };
+    let (a, b) = (backend.node().await, backend.node().await);
+    let mut changes = b
+        .storage
+        .log
+        .changes()
+        .expect("a cluster announces others' writes");
+    let write = RecordWrite {
+        key: b"pushtopic/T".to_vec(),
+        value: Some(b"query".to_vec()),
+    };
+    a.storage
+        .log
+        .append_with_records(Vec::new(), vec![write])
+        .await
+        .unwrap();
+    tokio::time::timeout(WITHIN, changes.changed())
+        .await
+        .expect("B hears of A's write")
+        .unwrap();
+    assert_eq!(
+        b.storage
+            .log
+            .record(b"pushtopic/T")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"query"[..])
+    );
+    let identity_a = a.storage.log.insert_if_absent(b"org", b"from-a".to_vec());
+    let identity_b = b.storage.log.insert_if_absent(b"org", b"from-b".to_vec());
+    let (identity_a, identity_b) = tokio::join!(identity_a, identity_b);
+    assert_eq!(
+        identity_a.unwrap(),
+        identity_b.unwrap(),
+        "two nodes starting at once agree"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_floors_are_shared() {
+    let Some(backend) = jetstream("cluster counters") else {
+        return;
+    };
+    let (a, b) = (backend.node().await, backend.node().await);
+    for _ in 0..3 {
+        assert!(a.storage.counters.try_take("PushTopic", 4));
+    }
+    let counters = b.storage.counters.clone();
+    eventually("B counts A's uses", WITHIN, || {
+        counters.used("PushTopic") == 3
+    })
+    .await;
+    assert!(b.storage.counters.try_take("PushTopic", 4));
+    assert!(
+        !b.storage.counters.try_take("PushTopic", 4),
+        "the limit is the org's"
+    );
+
+    let ids = a
+        .storage
+        .log
+        .append(vec![event("/topic/t", "1"), event("/topic/t", "2")])
+        .await
+        .unwrap();
+    until_head(&b, ids[1]).await;
+    a.storage.log.expire_through(ids[0]).unwrap();
+    let log = b.storage.log.clone();
+    eventually("B refuses replays from what A expired", WITHIN, || {
+        log.retention_floor("/topic/t") >= ids[0]
+    })
+    .await;
+    // A node started afterwards knows it too.
+    let late = backend.node().await;
+    assert!(late.storage.log.retention_floor("/topic/t") >= ids[0]);
+    let left = read_all(&late, ChannelFilter::All, 10).await;
+    assert_eq!(
+        left.iter().map(|e| e.replay_id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+}
+
+/// What Bayou's writer relies on: a batch JetStream did not commit leaves nothing behind —
+/// neither when its writer dies before committing, nor when its sequence check fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_stored_whole_or_not_at_all() {
+    let Some(backend) = jetstream("atomic batches") else {
+        return;
+    };
+    let node = backend.node().await;
+    let ids = node
+        .storage
+        .log
+        .append(vec![event("/chat/a", "before")])
+        .await
+        .unwrap();
+    let Backend::JetStream(server, prefix) = &backend else {
+        unreachable!()
+    };
+    let names = bayou_cluster::subjects::Names::new(prefix).unwrap();
+    let subject = names.event_subject("/chat/a");
+
+    // A writer that dies after two of three messages.
+    let dying = async_nats::connect(&server.url).await.unwrap();
+    for number in 1..=2 {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Batch-Id", "dying-writer");
+        headers.insert("Nats-Batch-Sequence", number.to_string().as_str());
+        let reply = dying
+            .request_with_headers(subject.clone(), headers, "{\"tag\":\"partial\"}".into())
+            .await;
+        assert!(reply.is_ok(), "the server takes the batch's messages");
+    }
+    drop(dying);
+
+    // A batch whose sequence check fails at commit.
+    let writer = async_nats::connect(&server.url).await.unwrap();
+    let mut refused = None;
+    for number in 1..=3 {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Batch-Id", "stale-writer");
+        headers.insert("Nats-Batch-Sequence", number.to_string().as_str());
+        if number == 1 {
+            headers.insert("Nats-Expected-Last-Sequence", "0");
+        }
+        if number == 3 {
+            headers.insert("Nats-Batch-Commit", "1");
+        }
+        let reply = writer
+            .request_with_headers(subject.clone(), headers, "{\"tag\":\"stale\"}".into())
+            .await
+            .unwrap();
+        if number == 3 {
+            refused = Some(String::from_utf8_lossy(&reply.payload).into_owned());
+        }
+    }
+    let refused = refused.unwrap();
+    assert!(refused.contains("wrong last sequence"), "{refused}");
+
+    let after = node
+        .storage
+        .log
+        .append(vec![event("/chat/a", "after")])
+        .await
+        .unwrap();
+    assert_eq!(
+        after[0],
+        ids[0] + 1,
+        "nothing of either batch took a sequence"
+    );
+    until_head(&node, after[0]).await;
+    let events = read_all(&backend.node().await, ChannelFilter::All, 10).await;
+    let tags: Vec<String> = events
+        .iter()
+        .map(|e| crate::backend::tag_of(&e.bytes))
+        .collect();
+    assert_eq!(tags, ["before", "after"]);
+}

@@ -1,0 +1,121 @@
+//! Tokens, daily counters and committed positions.
+
+use std::time::Duration;
+
+use bayou_log::{TokenGrant, TokenKind};
+
+use crate::backend::Backend;
+use crate::conformance;
+
+conformance!(
+    tokens_grant_until_revoked,
+    idle_access_tokens_expire,
+    counters_refuse_past_their_limit,
+    positions_are_committed_and_forgotten,
+);
+
+fn grant(kind: TokenKind, user: &str, parent: Option<&str>) -> TokenGrant {
+    TokenGrant {
+        kind,
+        user_id: user.to_owned(),
+        parent: parent.map(str::to_owned),
+    }
+}
+
+async fn tokens_grant_until_revoked(backend: Backend) {
+    let node = backend.node().await;
+    let tokens = &node.storage.tokens;
+    tokens
+        .insert("R1".into(), grant(TokenKind::Refresh, "005A", None))
+        .await
+        .unwrap();
+    tokens
+        .insert("A1".into(), grant(TokenKind::Access, "005A", Some("R1")))
+        .await
+        .unwrap();
+    tokens
+        .insert("A2".into(), grant(TokenKind::Access, "005A", None))
+        .await
+        .unwrap();
+    tokens
+        .insert("B1".into(), grant(TokenKind::Access, "005B", None))
+        .await
+        .unwrap();
+    assert_eq!(tokens.use_access("A1").as_deref(), Some("005A"));
+    assert_eq!(
+        tokens.use_access("R1"),
+        None,
+        "a refresh token is not an access token"
+    );
+    assert_eq!(tokens.refresh_user("R1").as_deref(), Some("005A"));
+    assert_eq!(tokens.refresh_user("A1"), None);
+    assert_eq!(tokens.use_access("nope"), None);
+
+    assert!(tokens.revoke("R1").await.unwrap());
+    assert_eq!(
+        tokens.use_access("A1"),
+        None,
+        "revoked with its refresh token"
+    );
+    assert_eq!(tokens.use_access("A2").as_deref(), Some("005A"));
+    assert!(!tokens.revoke("R1").await.unwrap(), "already gone");
+    assert_eq!(tokens.revoke_user("005A").await.unwrap(), 1);
+    assert_eq!(tokens.use_access("A2"), None);
+    assert_eq!(tokens.use_access("B1").as_deref(), Some("005B"));
+}
+
+async fn idle_access_tokens_expire(backend: Backend) {
+    let idle = Duration::from_millis(400);
+    let node = backend.node_with(idle).await;
+    let tokens = &node.storage.tokens;
+    tokens
+        .insert("used".into(), grant(TokenKind::Access, "005A", None))
+        .await
+        .unwrap();
+    tokens
+        .insert("idle".into(), grant(TokenKind::Access, "005A", None))
+        .await
+        .unwrap();
+    // The idle timeout itself is what is tested: time has to pass.
+    for _ in 0..4 {
+        tokio::time::sleep(idle / 4).await;
+        assert!(
+            tokens.use_access("used").is_some(),
+            "use extends a token's life"
+        );
+    }
+    assert_eq!(
+        tokens.use_access("idle"),
+        None,
+        "unused for longer than the timeout"
+    );
+}
+
+async fn counters_refuse_past_their_limit(backend: Backend) {
+    let node = backend.node().await;
+    let counters = &node.storage.counters;
+    assert!(counters.try_take("PushTopic", 2));
+    assert!(counters.try_take("PushTopic", 2));
+    assert!(!counters.try_take("PushTopic", 2));
+    assert_eq!(counters.used("PushTopic"), 2);
+    assert!(counters.try_take("GenericStreaming", 5));
+    counters.use_up("GenericStreaming", 5);
+    assert_eq!(counters.used("GenericStreaming"), 5);
+    assert!(!counters.try_take("GenericStreaming", 5));
+}
+
+async fn positions_are_committed_and_forgotten(backend: Backend) {
+    let node = backend.node().await;
+    let positions = &node.storage.positions;
+    assert_eq!(positions.committed("sub/one").await.unwrap(), None);
+    positions.commit("sub/one", 42).await.unwrap();
+    positions.commit("sub/one", 40).await.unwrap();
+    assert_eq!(
+        positions.committed("sub/one").await.unwrap(),
+        Some(40),
+        "rewinds are kept"
+    );
+    assert!(positions.forget("sub/one").await.unwrap());
+    assert!(!positions.forget("sub/one").await.unwrap());
+    assert_eq!(positions.committed("sub/one").await.unwrap(), None);
+}
