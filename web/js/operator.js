@@ -79,6 +79,13 @@ function render(o) {
     o.allocations.map((a) => [a.name, a.used, a.max ?? "none"]));
   table($("retention-table"), ["Channels", "Kept for", "Size cap"],
     o.retention.map((r) => [r.pattern, duration(r.maxAgeSeconds), r.maxBytes ? bytes(r.maxBytes) : "none"]));
+  $("cluster-panel").hidden = !o.cluster;
+  if (o.cluster) {
+    const c = o.cluster;
+    $("cluster-summary").textContent = `This node: ${c.nodeId} · NATS ${c.nats} (${c.server}) · stream ${c.stream}, ${c.replicas} replica(s) · tail ${c.lag} behind`;
+    table($("cluster-table"), ["Node", "Tail position", "Last heartbeat"],
+      c.nodes.map((n) => [n.nodeId, n.head, `${Math.max(0, Math.round((o.timeMs - n.seenMs) / 1000))} s ago`]));
+  }
   table($("subscriptions-table"), ["Channel", "Subscriptions"],
     o.subscriptions.map((s) => [s.channel, s.subscriptions]));
   table($("sessions-table"), ["Client id", "User", "Subscriptions", "Queued", ""],

@@ -16,6 +16,9 @@ pub const DEFAULT_API_VERSION: &str = bayou_protocol::errors::CURRENT_API_VERSIO
 pub(crate) struct Config {
     pub bayeux_url: Option<String>,
     pub instance_url: Option<String>,
+    /// Several nodes of one Bayou cluster (instance URLs): the client uses the first and moves
+    /// to the next when a connection fails. Empty: `instance_url` / `bayeux_url` alone.
+    pub servers: Vec<String>,
     pub api_version: String,
     pub auth: Option<Arc<dyn AuthProvider>>,
     pub transport: TransportKind,
@@ -33,14 +36,22 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// The Bayeux endpoint: the explicit URL, or `<instance>/cometd/<version>`.
-    pub fn endpoint(&self, instance_from_login: Option<&str>) -> Result<String, ClientError> {
-        if let Some(url) = &self.bayeux_url {
-            return Ok(url.clone());
+    /// The Bayeux endpoint: server number `server` (counted round the list) of
+    /// [`servers`](Self::servers), else the explicit URL, else `<instance>/cometd/<version>`.
+    pub fn endpoint(
+        &self,
+        instance_from_login: Option<&str>,
+        server: usize,
+    ) -> Result<String, ClientError> {
+        let listed = (!self.servers.is_empty()).then(|| &self.servers[server % self.servers.len()]);
+        if listed.is_none() {
+            if let Some(url) = &self.bayeux_url {
+                return Ok(url.clone());
+            }
         }
-        let instance = self
-            .instance_url
-            .as_deref()
+        let instance = listed
+            .map(String::as_str)
+            .or(self.instance_url.as_deref())
             .or(instance_from_login)
             .ok_or_else(|| {
                 ClientError::Config(
@@ -94,6 +105,7 @@ impl ClientBuilder {
             config: Config {
                 bayeux_url: None,
                 instance_url: None,
+                servers: Vec::new(),
                 api_version: DEFAULT_API_VERSION.to_owned(),
                 auth: None,
                 transport: TransportKind::Auto,
@@ -117,6 +129,15 @@ impl ClientBuilder {
     /// it the instance URL returned by the login is used.
     pub fn instance_url(mut self, url: impl Into<String>) -> Self {
         self.config.instance_url = Some(url.into());
+        self
+    }
+
+    /// The nodes of a Bayou cluster (their base URLs, like [`instance_url`](Self::instance_url)):
+    /// the client starts with the first and, when a connection to one fails, moves to the
+    /// next, handshakes there and resumes every subscription from the last replay id it
+    /// handed over — so a node that dies costs a reconnect, not events.
+    pub fn servers<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.config.servers = urls.into_iter().map(Into::into).collect();
         self
     }
 

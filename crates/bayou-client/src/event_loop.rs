@@ -126,6 +126,8 @@ pub(crate) struct EventLoop {
     /// re-subscribe in this process starts after (the store lags by the buffered events).
     pub delivered: HashMap<String, i64>,
     pub failures: u32,
+    /// Which of the configured servers is in use (counted round the list).
+    server: usize,
     /// A session left behind by a lost connection, to disconnect once a new link is up.
     abandoned: Option<String>,
     /// When the in-flight handshake or connect counts as stalled.
@@ -167,6 +169,7 @@ impl EventLoop {
             outbox: Vec::new(),
             delivered: HashMap::new(),
             failures: 0,
+            server: 0,
             abandoned: None,
             watchdog: None,
             next_connect: None,
@@ -209,6 +212,15 @@ impl EventLoop {
                 Next::Reconnect => {
                     self.drop_link();
                     self.failures += 1;
+                    if self.config.servers.len() > 1 {
+                        // Another node of the cluster; the session does not move with it (a
+                        // node knows only its own), so it is abandoned below and resumed there.
+                        self.server += 1;
+                        tracing::info!(
+                            server = %self.config.servers[self.server % self.config.servers.len()],
+                            "moving to another server"
+                        );
+                    }
                     // Events the server had already sent on the lost connection are gone with
                     // it, and the server will not send them again on the same session. With
                     // replay, a new session re-subscribed from the last event handed over gets
@@ -398,6 +410,7 @@ impl EventLoop {
             self.credentials
                 .as_ref()
                 .and_then(|c| c.instance_url.as_deref()),
+            self.server,
         ) {
             Ok(url) => url,
             Err(error) => return Some(Next::Fatal(error)),

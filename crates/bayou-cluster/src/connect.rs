@@ -2,7 +2,10 @@
 //! check the org's stream and buckets — refusing to start, with one line saying why, when NATS
 //! is unreachable, JetStream is off, or the server is too old.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use async_nats::jetstream::{self, kv, stream};
 
@@ -17,6 +20,7 @@ pub const MIN_SERVER_VERSION: (u64, u64) = (2, 12);
 /// A connection, checked, with the org's stream and buckets in place.
 pub struct Connected {
     pub client: async_nats::Client,
+    pub jetstream: jetstream::Context,
     pub names: Names,
     pub log: stream::Stream,
     pub tokens: kv::Store,
@@ -24,6 +28,9 @@ pub struct Connected {
     pub counters: kv::Store,
     pub nodes: kv::Store,
     pub replicas: usize,
+    /// Counts the connections made to NATS (the first included): what follows the stream or a
+    /// bucket starts again when it changes, instead of waiting to notice a server restart.
+    pub reconnects: Arc<watch::Sender<u64>>,
 }
 
 /// Connects and prepares the org's stream and buckets.
@@ -32,7 +39,25 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
     if options.servers.is_empty() {
         return Err(ClusterError::Config("no NATS server URL given".into()));
     }
+    let reconnects = Arc::new(watch::Sender::new(0_u64));
+    let on_event = Arc::clone(&reconnects);
+    let node = options.node_id.clone();
     let mut connect = async_nats::ConnectOptions::new()
+        .event_callback(move |event| {
+            let (on_event, node) = (Arc::clone(&on_event), node.clone());
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        on_event.send_modify(|n| *n += 1);
+                        tracing::info!(node = %node, "connected to NATS");
+                    }
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!(node = %node, "disconnected from NATS, reconnecting");
+                    }
+                    other => tracing::debug!(node = %node, "NATS: {other}"),
+                }
+            }
+        })
         .name(format!("bayou {}", options.node_id))
         .connection_timeout(options.request_timeout)
         .request_timeout(Some(options.request_timeout))
@@ -63,9 +88,13 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
     let jetstream = jetstream::ContextBuilder::new()
         .timeout(options.request_timeout)
         .build(client.clone());
-    jetstream.query_account().await.map_err(|e| {
-        ClusterError::JetStreamOff(format!("{} ({}): {e}", info.server_name, info.version))
-    })?;
+    if !info.jetstream {
+        return Err(ClusterError::JetStreamOff(format!(
+            "{} ({})",
+            info.server_name, info.version
+        )));
+    }
+    wait_for_jetstream(&jetstream, &info).await?;
     let servers = if info.cluster.is_some() {
         info.connect_urls.len().max(1)
     } else {
@@ -96,6 +125,7 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
     );
     Ok(Connected {
         client,
+        jetstream,
         names,
         log,
         tokens,
@@ -103,7 +133,42 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
         counters,
         nodes,
         replicas,
+        reconnects,
     })
+}
+
+/// How long a node waits for a NATS cluster that is still electing its JetStream leaders (a
+/// cluster started together with Bayou, say).
+const JETSTREAM_READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// Waits until JetStream answers for this account.
+async fn wait_for_jetstream(
+    jetstream: &jetstream::Context,
+    info: &async_nats::ServerInfo,
+) -> Result<(), ClusterError> {
+    let deadline = tokio::time::Instant::now() + JETSTREAM_READY_WITHIN;
+    let mut said = false;
+    loop {
+        match jetstream.query_account().await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                if !said {
+                    tracing::info!(
+                        "waiting for JetStream on {} to be ready: {e}",
+                        info.server_name
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(ClusterError::JetStreamOff(format!(
+                    "{} ({}): not ready within {JETSTREAM_READY_WITHIN:?}: {e}",
+                    info.server_name, info.version
+                )))
+            }
+        }
+    }
 }
 
 fn check_version(version: &str) -> Result<(), ClusterError> {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bayou_log::embedded::{current_hour, used_within_day, MemoryCounters};
 use bayou_log::UsageCounters;
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 
 const SHARE_EVERY: Duration = Duration::from_secs(2);
@@ -44,23 +43,22 @@ impl ClusterCounters {
     pub(crate) async fn open(
         bucket: kv::Store,
         node_id: &str,
+        reconnects: Arc<tokio::sync::watch::Sender<u64>>,
     ) -> Result<Self, crate::ClusterError> {
         let node_key = hex(node_id);
         let elsewhere: Arc<Mutex<Elsewhere>> = Arc::default();
-        let mut watch = bucket
-            .watch_with_history(">")
-            .await
-            .map_err(|e| crate::ClusterError::Nats(format!("cannot follow the counters: {e}")))?;
         let follow = {
             let elsewhere = Arc::clone(&elsewhere);
             let own = node_key.clone();
-            tokio::spawn(async move {
-                while let Some(Ok(entry)) = watch.next().await {
+            tokio::spawn(crate::follow::follow_bucket(
+                bucket.clone(),
+                reconnects,
+                move |entry| {
                     let Some((name, node)) = entry.key.split_once('.') else {
-                        continue;
+                        return;
                     };
                     if node == own {
-                        continue;
+                        return;
                     }
                     let mut elsewhere = elsewhere.lock();
                     let nodes = elsewhere.entry(name.to_owned()).or_default();
@@ -72,8 +70,9 @@ impl ClusterCounters {
                             nodes.remove(node);
                         }
                     }
-                }
-            })
+                },
+                None,
+            ))
         };
         let here = Arc::new(MemoryCounters::default());
         let share = tokio::spawn(share(bucket, Arc::downgrade(&here), node_key.clone()));

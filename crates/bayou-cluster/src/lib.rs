@@ -18,6 +18,7 @@
 
 mod connect;
 mod counters;
+mod follow;
 pub mod log;
 mod nodes;
 mod options;
@@ -32,7 +33,7 @@ use bayou_log::Storage;
 pub use connect::MIN_SERVER_VERSION;
 pub use counters::ClusterCounters;
 pub use log::JetStreamLog;
-pub use nodes::{ClusterStatus, NodeSeen};
+pub use nodes::ClusterStatus;
 pub use options::{default_node_id, ClusterOptions};
 pub use positions::ClusterPositions;
 pub use tokens::ClusterTokens;
@@ -42,7 +43,7 @@ pub use tokens::ClusterTokens;
 pub enum ClusterError {
     #[error("cannot reach NATS at {0}")]
     Unreachable(String),
-    #[error("JetStream is not enabled on NATS server {0} (start nats-server with -js)")]
+    #[error("JetStream is not available on NATS server {0} (start nats-server with -js)")]
     JetStreamOff(String),
     #[error("{0}")]
     TooOld(String),
@@ -82,10 +83,22 @@ pub async fn join(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
     let log = Arc::new(
         JetStreamLog::open(&connected, &options.node_id, options.retention.clone()).await?,
     );
-    let tokens =
-        Arc::new(ClusterTokens::open(connected.tokens.clone(), options.token_idle_timeout).await?);
-    let counters =
-        Arc::new(ClusterCounters::open(connected.counters.clone(), &options.node_id).await?);
+    let tokens = Arc::new(
+        ClusterTokens::open(
+            connected.tokens.clone(),
+            options.token_idle_timeout,
+            Arc::clone(&connected.reconnects),
+        )
+        .await?,
+    );
+    let counters = Arc::new(
+        ClusterCounters::open(
+            connected.counters.clone(),
+            &options.node_id,
+            Arc::clone(&connected.reconnects),
+        )
+        .await?,
+    );
     let positions = Arc::new(ClusterPositions::new(connected.positions.clone()));
     let status = ClusterStatus::start(&connected, &options.node_id, Arc::clone(&log)).await?;
     Ok(Cluster {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+
+use bayou_log::{NodeReport, NodeSeen};
 
 use crate::connect::Connected;
 use crate::log::JetStreamLog;
@@ -19,24 +20,20 @@ use crate::ClusterError;
 
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// What a node says of itself in its heartbeat.
+/// A heartbeat as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodeSeen {
-    pub node: String,
-    /// When the node last wrote its heartbeat, epoch ms.
-    pub seen_ms: i64,
-    /// Its tail position.
-    pub head: u64,
+struct Heartbeat {
+    node: String,
+    seen_ms: i64,
+    head: u64,
 }
 
-/// This node's status in the cluster.
+/// The nodes whose heartbeat is current, by bucket key.
+pub(crate) type NodesSeen = Arc<Mutex<BTreeMap<String, NodeSeen>>>;
+
+/// This node's heartbeat, and its view of the others.
 pub struct ClusterStatus {
-    node_id: String,
-    client: async_nats::Client,
     log: Arc<JetStreamLog>,
-    replicas: usize,
-    stream: String,
-    nodes: Arc<Mutex<BTreeMap<String, NodeSeen>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -54,31 +51,31 @@ impl ClusterStatus {
         node_id: &str,
         log: Arc<JetStreamLog>,
     ) -> Result<Arc<Self>, ClusterError> {
-        let nodes: Arc<Mutex<BTreeMap<String, NodeSeen>>> = Arc::default();
-        let mut watch = connected
-            .nodes
-            .watch_with_history(">")
-            .await
-            .map_err(|e| ClusterError::Nats(format!("cannot follow the nodes: {e}")))?;
-        let follow = {
-            let nodes = Arc::clone(&nodes);
-            tokio::spawn(async move {
-                while let Some(Ok(entry)) = watch.next().await {
-                    let mut nodes = nodes.lock();
-                    match (
-                        entry.operation,
-                        serde_json::from_slice::<NodeSeen>(&entry.value),
-                    ) {
-                        (kv::Operation::Put, Ok(seen)) => {
-                            nodes.insert(entry.key, seen);
-                        }
-                        _ => {
-                            nodes.remove(&entry.key);
-                        }
+        let nodes = log.nodes_seen();
+        let follow = tokio::spawn(crate::follow::follow_bucket(
+            connected.nodes.clone(),
+            Arc::clone(&connected.reconnects),
+            move |entry| {
+                let mut nodes = nodes.lock();
+                match (
+                    entry.operation,
+                    serde_json::from_slice::<Heartbeat>(&entry.value),
+                ) {
+                    (kv::Operation::Put, Ok(beat)) => {
+                        let seen = NodeSeen {
+                            node_id: beat.node,
+                            head: beat.head,
+                            seen_ms: beat.seen_ms,
+                        };
+                        nodes.insert(entry.key, seen);
+                    }
+                    _ => {
+                        nodes.remove(&entry.key);
                     }
                 }
-            })
-        };
+            },
+            None,
+        ));
         let key: String = node_id.bytes().map(|b| format!("{b:02x}")).collect();
         let heartbeat = {
             let bucket = connected.nodes.clone();
@@ -89,12 +86,12 @@ impl ClusterStatus {
                     let Some(head) = log.upgrade().map(|l| bayou_log::EventLog::head(&*l)) else {
                         return;
                     };
-                    let seen = NodeSeen {
+                    let beat = Heartbeat {
                         node: node.clone(),
                         seen_ms: bayou_protocol::time::now_millis(),
                         head,
                     };
-                    if let Ok(value) = serde_json::to_vec(&seen) {
+                    if let Ok(value) = serde_json::to_vec(&beat) {
                         if let Err(e) = bucket.put(&key, value.into()).await {
                             tracing::debug!("cannot write this node's heartbeat: {e}");
                         }
@@ -104,58 +101,25 @@ impl ClusterStatus {
             })
         };
         Ok(Arc::new(Self {
-            node_id: node_id.to_owned(),
-            client: connected.client.clone(),
             log,
-            replicas: connected.replicas,
-            stream: connected.names.log_stream(),
-            nodes,
             tasks: vec![follow, heartbeat],
         }))
     }
 
-    pub fn node_id(&self) -> &str {
-        &self.node_id
+    /// How the node is doing.
+    pub fn report(&self) -> NodeReport {
+        self.log.report()
     }
 
-    /// Whether this node is connected to NATS now.
-    pub fn connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
+    pub fn node_id(&self) -> String {
+        self.log.report().node_id
     }
 
-    /// `connected`, `disconnected` or `pending`.
-    pub fn connection_state(&self) -> &'static str {
-        match self.client.connection_state() {
-            async_nats::connection::State::Connected => "connected",
-            async_nats::connection::State::Disconnected => "disconnected",
-            async_nats::connection::State::Pending => "pending",
-        }
-    }
-
-    /// The NATS server this node talks to.
-    pub fn server(&self) -> String {
-        let info = self.client.server_info();
-        format!(
-            "{} {}:{} ({})",
-            info.server_name, info.host, info.port, info.version
-        )
-    }
-
-    /// How far this node's tail is behind the stream's last sequence, as last seen.
-    pub fn lag(&self) -> u64 {
-        self.log.lag()
+    pub fn stream(&self) -> String {
+        self.log.report().stream
     }
 
     pub fn replicas(&self) -> usize {
-        self.replicas
-    }
-
-    pub fn stream(&self) -> &str {
-        &self.stream
-    }
-
-    /// The nodes whose heartbeat is in the bucket (this one included), by id.
-    pub fn nodes(&self) -> Vec<NodeSeen> {
-        self.nodes.lock().values().cloned().collect()
+        self.log.report().replicas
     }
 }

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bayou_log::{LogError, StoreFuture, TokenGrant, TokenKind, TokenStore};
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -80,49 +79,30 @@ impl ClusterTokens {
     pub(crate) async fn open(
         bucket: kv::Store,
         idle_timeout: Duration,
+        reconnects: Arc<tokio::sync::watch::Sender<u64>>,
     ) -> Result<Self, crate::ClusterError> {
         let copy = Arc::new(Mutex::new(Copy::default()));
-        let mut watch = bucket
-            .watch_with_history(">")
-            .await
-            .map_err(|e| crate::ClusterError::Nats(format!("cannot follow the tokens: {e}")))?;
-        let existing = bucket
-            .status()
-            .await
-            .map_err(|e| crate::ClusterError::Nats(format!("tokens bucket: {e}")))?
-            .values();
-        // The history first: every token there is, so that no client is refused because this
-        // node has just started.
-        let mut loaded = 0;
-        while loaded < existing {
-            match tokio::time::timeout(Duration::from_secs(10), watch.next()).await {
-                Ok(Some(Ok(entry))) => {
-                    let current = entry.delta == 0;
-                    apply(&copy, entry);
-                    loaded += 1;
-                    if current {
-                        break;
-                    }
-                }
-                _ => {
-                    return Err(crate::ClusterError::Nats(
-                        "cannot load the tokens: the bucket stopped answering".into(),
-                    ))
-                }
-            }
-        }
+        let (loaded, is_loaded) = tokio::sync::oneshot::channel();
         let follow = {
             let copy = Arc::clone(&copy);
-            tokio::spawn(async move {
-                while let Some(entry) = watch.next().await {
-                    match entry {
-                        Ok(entry) => apply(&copy, entry),
-                        Err(e) => tracing::warn!("following the tokens: {e}"),
-                    }
-                }
-                tracing::warn!("the token bucket's watch ended");
-            })
+            tokio::spawn(crate::follow::follow_bucket(
+                bucket.clone(),
+                reconnects,
+                move |entry| apply(&copy, entry),
+                Some(loaded),
+            ))
         };
+        // Every token there is first, so that no client is refused because this node has just
+        // started.
+        if tokio::time::timeout(Duration::from_secs(10), is_loaded)
+            .await
+            .is_err()
+        {
+            follow.abort();
+            return Err(crate::ClusterError::Nats(
+                "cannot load the tokens: the bucket did not answer".into(),
+            ));
+        }
         let share = tokio::spawn(share_uses(
             bucket.clone(),
             Arc::downgrade(&copy),

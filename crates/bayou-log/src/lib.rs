@@ -205,6 +205,9 @@ pub struct RecordWrite {
 /// A stored record: its key and value.
 pub type StoredRecord = (Vec<u8>, Vec<u8>);
 
+/// Keys of records that changed together.
+pub type RecordKeys = Arc<[Vec<u8>]>;
+
 /// A future returned by [`EventLog::append`].
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
 
@@ -272,6 +275,39 @@ pub trait EventLog: Send + Sync + 'static {
     fn retention_rules(&self) -> Vec<retention::RetentionRule> {
         Vec::new()
     }
+
+    /// This node's place in a cluster (for `/healthz`, the operator view and `/metrics`);
+    /// `None` for a log of one process.
+    fn node_report(&self) -> Option<NodeReport> {
+        None
+    }
+}
+
+/// How a node of a cluster is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeReport {
+    pub node_id: String,
+    /// The connection to the cluster's engine: `connected`, `disconnected` or `pending`.
+    pub connection: &'static str,
+    /// The server this node talks to.
+    pub server: String,
+    /// The log's stream.
+    pub stream: String,
+    pub replicas: usize,
+    /// How many sequences the node's tail is behind the stream's last.
+    pub lag: u64,
+    /// Every node whose heartbeat is current (this one included).
+    pub nodes: Vec<NodeSeen>,
+}
+
+/// A node as its heartbeat last described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSeen {
+    pub node_id: String,
+    /// Its tail position.
+    pub head: u64,
+    /// When it last wrote its heartbeat, epoch ms.
+    pub seen_ms: i64,
 }
 
 /// A log that also stores records (the emulated org's sObjects), so that a record change and
@@ -315,10 +351,11 @@ pub trait RecordStore: EventLog {
         })
     }
 
-    /// Changes when records are written by someone else (another node of a cluster), so that
-    /// what the org caches from its records can be read again. `None`: this process is the
-    /// only writer.
-    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+    /// The keys of records written by someone else (another node of a cluster), as they
+    /// arrive, so that what the org caches from its records can be read again. `None`: this
+    /// process is the only writer. A receiver that falls behind is told it lagged and should
+    /// read everything again.
+    fn record_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RecordKeys>> {
         None
     }
 }

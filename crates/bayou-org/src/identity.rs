@@ -154,6 +154,14 @@ impl Identity {
     }
 
     /// Replaces the first user's and app's credentials with the overrides given.
+    /// Applies the credential overrides to an identity made elsewhere (another node's).
+    pub(crate) fn apply_overrides(
+        &mut self,
+        overrides: &CredentialOverrides,
+    ) -> Result<(), OrgError> {
+        self.apply(overrides, None)
+    }
+
     fn apply(
         &mut self,
         overrides: &CredentialOverrides,

@@ -30,6 +30,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cdc;
+mod cluster;
 pub mod events;
 pub mod identity;
 pub mod ids;
@@ -167,8 +168,13 @@ impl Org {
         storage: &Storage,
     ) -> Result<(Arc<Self>, Option<NewCredentials>), OrgError> {
         let (identity, created) = Identity::load_or_create(data_dir, overrides)?;
-        let org_id = identity.org_id.clone();
         let store = Arc::clone(&storage.log);
+        let (identity, created) = if store.record_changes().is_some() {
+            cluster::shared_identity(store.as_ref(), identity, created, overrides).await?
+        } else {
+            (identity, created)
+        };
+        let org_id = identity.org_id.clone();
         let topics = load_topics(store.as_ref()).await?;
         let schema = load_schema(store.as_ref()).await?;
         let event_types = events::publish::load(store.as_ref(), &config.platform_events)
@@ -202,7 +208,69 @@ impl Org {
             schema: RwLock::new(schema),
             event_types: RwLock::new(event_types),
         };
-        Ok((Arc::new(org), created))
+        let org = Arc::new(org);
+        cluster::follow_changes(&org);
+        Ok((org, created))
+    }
+
+    /// Reads again what another node's writes of `keys` made stale (everything when `None`).
+    pub(crate) async fn reload(&self, keys: Option<&[Vec<u8>]>) -> Result<(), OrgError> {
+        let stale = keys.map_or_else(cluster::Stale::all, cluster::Stale::of);
+        let store = self.store.as_ref();
+        let internal = |what: &str, e: String| OrgError::Internal(format!("{what}: {e}"));
+        if stale.identity {
+            if let Some(stored) = store
+                .record(cluster::IDENTITY_KEY)
+                .await
+                .map_err(|e| internal("identity", e.to_string()))?
+            {
+                let identity: Identity = serde_json::from_slice(&stored)
+                    .map_err(|e| internal("identity", e.to_string()))?;
+                *self.identity.write() = identity;
+            }
+        }
+        if stale.topics {
+            *self.topics.write() = load_topics(store).await?;
+        }
+        if stale.event_types {
+            let types = events::publish::load(store, &self.config.platform_events)
+                .await
+                .map_err(|e| internal("platform events", e))?;
+            *self.event_types.write() = types
+                .into_iter()
+                .map(|t| (t.name.to_ascii_lowercase(), t))
+                .collect();
+        }
+        if stale.channels {
+            *self.channels.write() = streaming_channel::load(store)
+                .await
+                .map_err(|e| internal("streaming channels", e))?;
+        }
+        if stale.cdc {
+            *self.cdc.write() = cdc::load(store, &self.config.cdc_entities)
+                .await
+                .map_err(|e| internal("change data capture", e))?;
+        }
+        if keys.is_none() {
+            *self.schema.write() = load_schema(store).await?;
+        }
+        for key in &stale.records {
+            let Some(value) = store
+                .record(key)
+                .await
+                .map_err(|e| internal("records", e.to_string()))?
+            else {
+                continue;
+            };
+            let key = String::from_utf8_lossy(key);
+            if let (Some((object, _)), Ok(fields)) = (
+                key.split_once('/'),
+                serde_json::from_slice::<records::Fields>(&value),
+            ) {
+                self.schema.write().learn(object, &fields);
+            }
+        }
+        Ok(())
     }
 
     /// The next `commitNumber`: increasing, microseconds since the epoch when the clock allows.

@@ -92,6 +92,34 @@ pub struct Overview {
     pub delivery_latency: LatencyFigures,
     /// The fault injection delay in force (0: none).
     pub delivery_delay_ms: u64,
+    /// This node's place in a cluster; absent for a single process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterFigures>,
+}
+
+/// A cluster node's figures.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterFigures {
+    pub node_id: String,
+    /// The NATS connection: `connected`, `disconnected` or `pending`.
+    pub nats: String,
+    pub server: String,
+    pub stream: String,
+    pub replicas: usize,
+    /// Sequences this node's tail is behind the stream.
+    pub lag: u64,
+    /// Nodes whose heartbeat is current, with their tail positions.
+    pub nodes: Vec<NodeFigures>,
+}
+
+/// Another node, as its heartbeat described it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeFigures {
+    pub node_id: String,
+    pub head: u64,
+    pub seen_ms: i64,
 }
 
 impl Overview {
@@ -181,6 +209,23 @@ impl Overview {
             },
             delivery_delay_ms: u64::try_from(engine.delivery_delay().as_millis())
                 .unwrap_or(u64::MAX),
+            cluster: engine.log().node_report().map(|node| ClusterFigures {
+                node_id: node.node_id,
+                nats: node.connection.to_owned(),
+                server: node.server,
+                stream: node.stream,
+                replicas: node.replicas,
+                lag: node.lag,
+                nodes: node
+                    .nodes
+                    .into_iter()
+                    .map(|n| NodeFigures {
+                        node_id: n.node_id,
+                        head: n.head,
+                        seen_ms: n.seen_ms,
+                    })
+                    .collect(),
+            }),
         }
     }
 

@@ -28,14 +28,30 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "ok"
     };
     let log = engine.log().stats();
-    let body = format!(
-        r#"{{"status":"{status}","sessions":{},"websockets":{},"log":{{"head":{},"events":{},"expired":{},"disk_bytes":{}}}}}"#,
-        engine.session_count(),
-        state.tracker.count(),
-        log.head,
-        log.events,
-        log.expired,
-        log.disk_bytes
-    );
-    ([(header::CONTENT_TYPE, "application/json")], body)
+    let mut body = serde_json::json!({
+        "status": status,
+        "sessions": engine.session_count(),
+        "websockets": state.tracker.count(),
+        "log": {
+            "head": log.head,
+            "events": log.events,
+            "expired": log.expired,
+            "disk_bytes": log.disk_bytes,
+        },
+    });
+    if let Some(node) = engine.log().node_report() {
+        body["cluster"] = serde_json::json!({
+            "node": node.node_id,
+            "nats": node.connection,
+            "server": node.server,
+            "stream": node.stream,
+            "replicas": node.replicas,
+            "lag": node.lag,
+            "nodes": node.nodes.iter().map(|n| &n.node_id).collect::<Vec<_>>(),
+        });
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
 }

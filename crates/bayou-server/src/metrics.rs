@@ -32,6 +32,12 @@ pub const LOG_EVENTS: &str = "bayou_log_events";
 pub const LOG_DISK_BYTES: &str = "bayou_log_disk_bytes";
 /// Events removed by retention (gauge; survives restarts).
 pub const LOG_EXPIRED: &str = "bayou_log_expired";
+/// A cluster node: 1 while connected to NATS.
+pub const CLUSTER_CONNECTED: &str = "bayou_cluster_connected";
+/// A cluster node: sequences its tail is behind the stream.
+pub const CLUSTER_LAG: &str = "bayou_cluster_lag";
+/// A cluster node: nodes whose heartbeat is current.
+pub const CLUSTER_NODES: &str = "bayou_cluster_nodes";
 
 // Set from the operator overview (`bayou_org::overview`) each time `/metrics` is scraped.
 /// Subscriptions by channel pattern (gauge, label `channel`).
@@ -67,6 +73,18 @@ pub fn record_log_stats(stats: &bayou_log::LogStats) {
     metrics::gauge!(LOG_EXPIRED).set(stats.expired as f64);
 }
 
+/// Sets a cluster node's gauges.
+pub fn record_node_report(report: &bayou_log::NodeReport) {
+    let connected = if report.connection == "connected" {
+        1.0
+    } else {
+        0.0
+    };
+    metrics::gauge!(CLUSTER_CONNECTED, "node" => report.node_id.clone()).set(connected);
+    metrics::gauge!(CLUSTER_LAG, "node" => report.node_id.clone()).set(report.lag as f64);
+    metrics::gauge!(CLUSTER_NODES).set(report.nodes.len() as f64);
+}
+
 /// Registers descriptions with whatever recorder is installed.
 pub fn describe() {
     metrics::describe_gauge!(SESSIONS, "Live Bayeux sessions");
@@ -80,6 +98,12 @@ pub fn describe() {
     metrics::describe_counter!(REQUESTS_REFUSED, "Requests refused whole, by reason");
     metrics::describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
     metrics::describe_gauge!(LOG_HEAD, "Highest replay id assigned");
+    metrics::describe_gauge!(CLUSTER_CONNECTED, "1 while this node is connected to NATS");
+    metrics::describe_gauge!(
+        CLUSTER_LAG,
+        "Sequences this node's log tail is behind the stream"
+    );
+    metrics::describe_gauge!(CLUSTER_NODES, "Cluster nodes whose heartbeat is current");
     metrics::describe_gauge!(LOG_EVENTS, "Events retained in the log");
     metrics::describe_gauge!(LOG_DISK_BYTES, "Bytes the event log takes on disk");
     metrics::describe_gauge!(LOG_EXPIRED, "Events removed by retention");

@@ -341,6 +341,52 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
 
+    /// Run as a node of a cluster on NATS JetStream: NATS server URLs, comma-separated
+    /// (`nats://127.0.0.1:4222,nats://127.0.0.1:4223`). Without it, everything is kept in the
+    /// data directory. See docs/cluster.md.
+    #[arg(
+        long,
+        env = "BAYOU_CLUSTER",
+        value_delimiter = ',',
+        help_heading = "Cluster"
+    )]
+    pub cluster: Option<Vec<String>>,
+
+    /// NATS credentials file (JWT and NKey seed, as `nsc` writes it).
+    #[arg(long, env = "BAYOU_CLUSTER_CREDENTIALS", help_heading = "Cluster")]
+    pub cluster_credentials: Option<PathBuf>,
+
+    /// NATS authentication token.
+    #[arg(
+        long,
+        env = "BAYOU_CLUSTER_TOKEN",
+        hide_env_values = true,
+        help_heading = "Cluster"
+    )]
+    pub cluster_token: Option<String>,
+
+    /// PEM file of the CA certificates NATS's TLS certificate is checked against.
+    #[arg(long, env = "BAYOU_CLUSTER_TLS_CA", help_heading = "Cluster")]
+    pub cluster_tls_ca: Option<PathBuf>,
+
+    /// Refuse to talk to NATS without TLS.
+    #[arg(long, env = "BAYOU_CLUSTER_TLS", help_heading = "Cluster")]
+    pub cluster_tls: bool,
+
+    /// Copies JetStream keeps of Bayou's streams and buckets [default: 3 when the NATS
+    /// cluster has at least 3 servers, else 1].
+    #[arg(long, env = "BAYOU_CLUSTER_REPLICAS", help_heading = "Cluster")]
+    pub cluster_replicas: Option<usize>,
+
+    /// Prefix of Bayou's streams, buckets and subjects, so several orgs can share one NATS
+    /// [default: bayou].
+    #[arg(long, env = "BAYOU_CLUSTER_PREFIX", help_heading = "Cluster")]
+    pub cluster_prefix: Option<String>,
+
+    /// This node's name in the cluster [default: <host name>-<process id>].
+    #[arg(long, env = "BAYOU_NODE_ID", help_heading = "Cluster")]
+    pub node_id: Option<String>,
+
     /// Log format [default: text].
     #[arg(long, env = "BAYOU_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,

@@ -45,13 +45,30 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let log_dir = settings.data_dir.join("log");
-    let storage = Storage::embedded(
-        &log_dir,
-        settings.event_log.clone(),
-        settings.org.session_timeout,
-    )
-    .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+    let (storage, _cluster) = match &settings.cluster {
+        None => {
+            let log_dir = settings.data_dir.join("log");
+            let storage = Storage::embedded(
+                &log_dir,
+                settings.event_log.clone(),
+                settings.org.session_timeout,
+            )
+            .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+            (storage, None)
+        }
+        Some(options) => {
+            let cluster = bayou_cluster::join(options)
+                .await
+                .context("cannot join the cluster")?;
+            tracing::info!(
+                node = %cluster.status.node_id(),
+                stream = %cluster.status.stream(),
+                replicas = cluster.status.replicas(),
+                "running as a node of a cluster"
+            );
+            (cluster.storage.clone(), Some(cluster))
+        }
+    };
     let (org, created) = Org::open(
         &settings.data_dir,
         &settings.credentials,
@@ -116,6 +133,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                     }
                 }
                 bayou_server::metrics::record_log_stats(&engine.log().stats());
+                if let Some(node) = engine.log().node_report() {
+                    bayou_server::metrics::record_node_report(&node);
+                }
                 // The operator overview's figures go through the recorder too, so one
                 // rendering has everything.
                 let mut scrape = scrape.lock();

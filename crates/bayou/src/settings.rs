@@ -83,6 +83,14 @@ struct FileSettings {
     platform_events: Option<Vec<bayou_org::events::EventType>>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    cluster: Option<Vec<String>>,
+    cluster_credentials: Option<PathBuf>,
+    cluster_token: Option<String>,
+    cluster_tls_ca: Option<PathBuf>,
+    cluster_tls: Option<bool>,
+    cluster_replicas: Option<usize>,
+    cluster_prefix: Option<String>,
+    node_id: Option<String>,
 }
 
 /// A `[[bayeux_publish]]` table.
@@ -124,6 +132,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// Where the cluster's NATS is, when this is a node of one; `None`: the embedded backend.
+    pub cluster: Option<bayou_cluster::ClusterOptions>,
 }
 
 impl Settings {
@@ -139,7 +149,9 @@ impl Settings {
         let event_log = log_options(&args, &file)?;
         let org = org_config(&args, &file, &limits)?;
         let credentials = credentials(&args, &file);
+        let cluster = cluster_options(&args, &file, &event_log, &org)?;
         Ok(Self {
+            cluster,
             admin_token: args.admin_token.or(file.admin_token),
             metrics_token: args
                 .metrics_token
@@ -164,6 +176,60 @@ impl Settings {
             log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         })
     }
+}
+
+/// The cluster's settings, when `cluster` names NATS servers.
+fn cluster_options(
+    args: &ServeArgs,
+    file: &FileSettings,
+    event_log: &EmbeddedOptions,
+    org: &OrgConfig,
+) -> anyhow::Result<Option<bayou_cluster::ClusterOptions>> {
+    let servers = args
+        .cluster
+        .clone()
+        .or_else(|| file.cluster.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>();
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    let mut options = bayou_cluster::ClusterOptions::new(servers);
+    options.credentials_file = args
+        .cluster_credentials
+        .clone()
+        .or_else(|| file.cluster_credentials.clone());
+    options.token = args
+        .cluster_token
+        .clone()
+        .or_else(|| file.cluster_token.clone())
+        .filter(|t| !t.is_empty());
+    options.tls_ca_file = args
+        .cluster_tls_ca
+        .clone()
+        .or_else(|| file.cluster_tls_ca.clone());
+    options.tls_required = args.cluster_tls || file.cluster_tls.unwrap_or(false);
+    options.replicas = args.cluster_replicas.or(file.cluster_replicas);
+    if options.replicas.is_some_and(|r| !(1..=5).contains(&r)) {
+        anyhow::bail!("cluster_replicas must be between 1 and 5 (JetStream's range)");
+    }
+    if let Some(prefix) = args
+        .cluster_prefix
+        .clone()
+        .or_else(|| file.cluster_prefix.clone())
+    {
+        bayou_cluster::subjects::Names::new(&prefix)?;
+        options.prefix = prefix;
+    }
+    if let Some(node) = args.node_id.clone().or_else(|| file.node_id.clone()) {
+        options.node_id = node;
+    }
+    options.retention = event_log.retention.clone();
+    options.token_idle_timeout = org.session_timeout;
+    Ok(Some(options))
 }
 
 /// Allocations (Salesforce's word for limits): none by default, Salesforce's Developer

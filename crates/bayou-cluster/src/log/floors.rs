@@ -21,7 +21,7 @@ const MARGIN: Duration = Duration::from_secs(60);
 /// Short retention (tests, demos) is refreshed more often, and its margin is a quarter of it.
 const SHORTEST_REFRESH: Duration = Duration::from_millis(250);
 /// The record holding the highest replay id removed on purpose.
-pub(crate) const EXPIRED_THROUGH_KEY: &[u8] = b"bayou-cluster/expired-through";
+pub(crate) const EXPIRED_THROUGH_KEY: &[u8] = b"bayou-cluster.expired-through";
 
 pub(crate) async fn run(shared: Weak<Shared>) {
     let every = match shared.upgrade() {

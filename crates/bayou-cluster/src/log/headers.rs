@@ -10,15 +10,14 @@ pub const AUDIENCE: &str = "Bayou-Audience";
 /// `del` on a record message that removes the record.
 pub const OPERATION: &str = "Bayou-Op";
 pub const REMOVE: &str = "del";
-/// The writer's batch id, on a batch's last message: how a writer that lost the reply finds out
-/// whether its batch was stored.
-pub const BATCH: &str = "Bayou-Batch";
+/// Where an event's bytes hold the placeholder for its replay id (see `placeholder.rs`).
+pub const REPLAY_AT: &str = "Bayou-Replay-At";
 
 /// The node that wrote a record message.
 pub const NODE: &str = "Bayou-Node";
 
 pub const NATS_TTL: &str = "Nats-TTL";
-pub const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
+pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
 pub const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 pub const BATCH_ID: &str = "Nats-Batch-Id";
 pub const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
@@ -42,4 +41,16 @@ pub fn audience(headers: Option<&HeaderMap>) -> Option<Audience> {
 
 pub fn is_removal(headers: Option<&HeaderMap>) -> bool {
     text(headers, OPERATION) == Some(REMOVE)
+}
+
+/// An event's bytes with its replay id filled in.
+pub fn event_bytes(
+    headers: Option<&HeaderMap>,
+    stored: &bytes::Bytes,
+    replay_id: u64,
+) -> bytes::Bytes {
+    match text(headers, REPLAY_AT).and_then(|v| super::placeholder::from_header(v, stored.len())) {
+        Some(offsets) => super::placeholder::fill(stored, &offsets, replay_id),
+        None => stored.clone(),
+    }
 }

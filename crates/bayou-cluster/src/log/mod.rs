@@ -2,7 +2,9 @@
 //!
 //! - Replay id = stream sequence. Events and record writes share the stream, so a record change
 //!   and the events it causes are one atomic batch ([`writer`]) and ids stay one increasing
-//!   sequence, per channel increasing but not contiguous, as Salesforce documents.
+//!   sequence, per channel increasing but not contiguous, as Salesforce documents. An event is
+//!   stored with a placeholder where its replay id goes, filled in by each node as it reads the
+//!   event ([`placeholder`]): writers never need a sequence number before JetStream assigns it.
 //! - Retention by channel kind is per-message TTL (`Nats-TTL`), not the stream's `max_age`:
 //!   `max_age` is one age for a whole stream, and separate streams per kind would each count
 //!   their own sequence — two events with one replay id. Records carry no TTL.
@@ -16,6 +18,7 @@
 
 mod floors;
 mod headers;
+mod placeholder;
 mod records;
 mod replay;
 mod ring;
@@ -31,7 +34,7 @@ use bayou_log::{
     RecordWrite, RetentionPolicy, StoreFuture,
 };
 use parking_lot::RwLock;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::subjects::Names;
 use records::Records;
@@ -45,13 +48,14 @@ pub(crate) struct Shared {
     pub names: Names,
     pub node_id: String,
     pub client: async_nats::Client,
+    pub jetstream: jetstream::Context,
     pub stream: jetstream::stream::Stream,
     pub policy: RetentionPolicy,
     pub head: watch::Sender<u64>,
     pub ring: RwLock<Ring>,
     pub records: RwLock<Records>,
-    /// Bumped when another node's record write is applied (see [`RecordStore::changes`]).
-    pub record_changes: watch::Sender<u64>,
+    /// Keys of other nodes' record writes (see [`RecordStore::record_changes`]).
+    pub record_changes: broadcast::Sender<bayou_log::RecordKeys>,
     /// Per retention rule: replay ids at or below this may have been removed.
     pub floors: RwLock<Vec<u64>>,
     /// The stream's last sequence, as last seen (for the tail's lag).
@@ -60,6 +64,11 @@ pub(crate) struct Shared {
     pub expired: AtomicU64,
     /// Superseded record messages to delete from the stream.
     pub superseded: mpsc::UnboundedSender<u64>,
+    /// The nodes whose heartbeat is current (kept by [`crate::ClusterStatus`]).
+    pub nodes: crate::nodes::NodesSeen,
+    pub replicas: usize,
+    /// Changes on every (re)connection to NATS.
+    pub reconnects: Arc<watch::Sender<u64>>,
 }
 
 impl Shared {
@@ -117,22 +126,26 @@ impl JetStreamLog {
             names: connected.names.clone(),
             node_id: node_id.to_owned(),
             client: connected.client.clone(),
+            jetstream: connected.jetstream.clone(),
             stream,
             policy,
             head: watch::Sender::new(last),
             ring: RwLock::new(Ring::new(RING_CAPACITY, last)),
             records: RwLock::new(records),
-            record_changes: watch::Sender::new(0),
+            record_changes: broadcast::Sender::new(1_024),
             floors: RwLock::new(vec![0; rules]),
             stream_last: AtomicU64::new(last),
             expired: AtomicU64::new(0),
             superseded,
+            nodes: Default::default(),
+            replicas: connected.replicas,
+            reconnects: Arc::clone(&connected.reconnects),
         });
         floors::refresh(&shared).await;
         let (requests, receiver) = mpsc::channel(1_024);
         let tasks = vec![
             tokio::spawn(tail::run(Arc::clone(&shared), last)),
-            tokio::spawn(writer::run(Arc::clone(&shared), receiver, last)),
+            tokio::spawn(writer::run(Arc::clone(&shared), receiver)),
             tokio::spawn(floors::run(Arc::downgrade(&shared))),
             tokio::spawn(writer::delete_superseded(
                 Arc::downgrade(&shared),
@@ -153,6 +166,33 @@ impl JetStreamLog {
             .stream_last
             .load(Ordering::Relaxed)
             .saturating_sub(*self.shared.head.borrow())
+    }
+
+    pub(crate) fn nodes_seen(&self) -> crate::nodes::NodesSeen {
+        Arc::clone(&self.shared.nodes)
+    }
+
+    /// How this node is doing, for operators.
+    pub fn report(&self) -> bayou_log::NodeReport {
+        use async_nats::connection::State;
+        let client = &self.shared.client;
+        let info = client.server_info();
+        bayou_log::NodeReport {
+            node_id: self.shared.node_id.clone(),
+            connection: match client.connection_state() {
+                State::Connected => "connected",
+                State::Disconnected => "disconnected",
+                State::Pending => "pending",
+            },
+            server: format!(
+                "{} ({}:{}, {})",
+                info.server_name, info.host, info.port, info.version
+            ),
+            stream: self.shared.names.log_stream(),
+            replicas: self.shared.replicas,
+            lag: self.lag(),
+            nodes: self.shared.nodes.lock().values().cloned().collect(),
+        }
     }
 }
 
@@ -267,6 +307,10 @@ impl EventLog for JetStreamLog {
     fn retention_rules(&self) -> Vec<bayou_log::RetentionRule> {
         self.shared.policy.rules().to_vec()
     }
+
+    fn node_report(&self) -> Option<bayou_log::NodeReport> {
+        Some(self.report())
+    }
 }
 
 impl RecordStore for JetStreamLog {
@@ -314,7 +358,7 @@ impl RecordStore for JetStreamLog {
         Box::pin(async move { writer::insert_if_absent(&shared, key, value).await })
     }
 
-    fn changes(&self) -> Option<watch::Receiver<u64>> {
+    fn record_changes(&self) -> Option<broadcast::Receiver<bayou_log::RecordKeys>> {
         Some(self.shared.record_changes.subscribe())
     }
 }

@@ -117,7 +117,7 @@ pub(crate) async fn read(
                     replay_id: sequence,
                     created_ms: headers::created_ms(headers, published_ms),
                     channel: channel.into(),
-                    bytes: message.payload.clone(),
+                    bytes: headers::event_bytes(headers, &message.payload, sequence),
                     audience: headers::audience(headers),
                 });
             }

@@ -47,7 +47,18 @@ async fn follow(shared: &Shared, position: &mut u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let messages = consumer.messages().await.map_err(|e| e.to_string())?;
     let mut chunks = messages.ready_chunks(CHUNK);
-    while let Some(chunk) = chunks.next().await {
+    let mut reconnected = shared.reconnects.subscribe();
+    reconnected.borrow_and_update();
+    loop {
+        let chunk = tokio::select! {
+            chunk = chunks.next() => match chunk {
+                Some(chunk) => chunk,
+                None => return Ok(()),
+            },
+            // A NATS server restart loses the consumer; noticing it from missed heartbeats
+            // takes seconds, a reconnection says it at once.
+            _ = reconnected.changed() => return Err("reconnected to NATS".into()),
+        };
         let mut taken = Vec::with_capacity(chunk.len());
         let mut failed = None;
         for message in chunk {
@@ -64,11 +75,10 @@ async fn follow(shared: &Shared, position: &mut u64) -> Result<(), String> {
             return Err(e);
         }
     }
-    Ok(())
 }
 
 fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstream::Message>) {
-    let mut others_wrote = false;
+    let mut others_wrote = Vec::new();
     let mut last_pending = None;
     let mut expired_through = None;
     {
@@ -89,7 +99,7 @@ fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstrea
                     replay_id: sequence,
                     created_ms: headers::created_ms(headers, published_ms),
                     channel: channel.into(),
-                    bytes: message.payload.clone(),
+                    bytes: headers::event_bytes(headers, &message.payload, sequence),
                     audience: headers::audience(headers),
                 });
             } else {
@@ -105,8 +115,11 @@ fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstrea
                     // This node's writes are applied when acknowledged, usually before they
                     // come back here; whichever applies one first deletes what it superseded.
                     if let Some(previous) = shared.records.write().apply(&key, sequence, value) {
-                        others_wrote |= !mine;
-                        if mine && previous > 0 {
+                        if !mine {
+                            others_wrote.push(key);
+                            continue;
+                        }
+                        if previous > 0 {
                             let _ = shared.superseded.send(previous);
                         }
                     }
@@ -129,7 +142,8 @@ fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstrea
         shared.raise_floors(replay_id);
         shared.ring.write().forget_through(replay_id);
     }
-    if others_wrote {
-        shared.record_changes.send_modify(|n| *n += 1);
+    if !others_wrote.is_empty() {
+        // Nobody listening is fine: the org listens only once it is open.
+        let _ = shared.record_changes.send(others_wrote.into());
     }
 }

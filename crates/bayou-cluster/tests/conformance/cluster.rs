@@ -132,7 +132,7 @@ async fn records_written_on_one_node_reach_the_others_and_say_so() {
     let mut changes = b
         .storage
         .log
-        .changes()
+        .record_changes()
         .expect("a cluster announces others' writes");
     let write = RecordWrite {
         key: b"pushtopic/T".to_vec(),
@@ -143,10 +143,11 @@ async fn records_written_on_one_node_reach_the_others_and_say_so() {
         .append_with_records(Vec::new(), vec![write])
         .await
         .unwrap();
-    tokio::time::timeout(WITHIN, changes.changed())
+    let keys = tokio::time::timeout(WITHIN, changes.recv())
         .await
         .expect("B hears of A's write")
         .unwrap();
+    assert_eq!(&*keys, [b"pushtopic/T".to_vec()]);
     assert_eq!(
         b.storage
             .log

@@ -93,7 +93,7 @@ impl Org {
             .store
             .append_with_records(vec![event], Vec::new())
             .await
-            .map_err(|e| RestError::internal(format!("the event could not be stored: {e}")))?;
+            .map_err(|e| RestError::storage("the event", &e))?;
         Ok(Published {
             id: new_id("e00"),
             uuid,

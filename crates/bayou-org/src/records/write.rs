@@ -392,7 +392,7 @@ impl Org {
         self.store
             .append_with_records(events, vec![write])
             .await
-            .map_err(|e| RestError::internal(format!("the change could not be stored: {e}")))?;
+            .map_err(|e| RestError::storage("the change", &e))?;
         self.schema.write().learn(change.object, change.fields);
         let deleted = change.kind == PushTopicEventType::Deleted;
         match change.object {

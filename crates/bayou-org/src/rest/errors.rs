@@ -41,6 +41,19 @@ impl RestError {
         )
     }
 
+    /// A write the storage did not take: 503 `SERVER_UNAVAILABLE` when it may succeed later (a
+    /// cluster without quorum), 500 otherwise. `what` says what was being stored.
+    pub fn storage(what: &str, error: &bayou_log::LogError) -> Self {
+        match error {
+            bayou_log::LogError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVER_UNAVAILABLE",
+                format!("{what} could not be stored, try again later: {error}"),
+            ),
+            _ => Self::internal(format!("{what} could not be stored: {error}")),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -180,7 +180,7 @@ impl Org {
         self.store
             .append_with_records(events, Vec::new())
             .await
-            .map_err(|e| RestError::internal(format!("the events could not be stored: {e}")))?;
+            .map_err(|e| RestError::storage("the events", &e))?;
         Ok(results)
     }
 }

@@ -22,7 +22,9 @@ pub enum ClientTransport {
 
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// Base URL of the server (Bayou, or a Salesforce instance / My Domain URL).
+    /// Base URL of the server (Bayou, or a Salesforce instance / My Domain URL). Several
+    /// nodes of a Bayou cluster, comma-separated: log in at the first, stream from the first
+    /// that answers and move to the next when one fails.
     #[arg(long, env = "BAYOU_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
 
@@ -66,8 +68,22 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The URLs `--url` names.
+    fn urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
+    /// The first of `--url`'s URLs: where logins and REST calls go.
+    fn first_url(&self) -> &str {
+        self.urls().first().copied().unwrap_or(&self.url)
+    }
+
     fn login_url(&self) -> &str {
-        self.login_url.as_deref().unwrap_or(&self.url)
+        self.login_url.as_deref().unwrap_or(self.first_url())
     }
 
     /// The auth provider the given credentials call for, if any.
@@ -117,7 +133,11 @@ impl Connection {
         // With a separate login URL the instance comes from the login (as on Salesforce);
         // a bare token has nothing else to go by.
         if self.login_url.is_none() || self.token.is_some() {
-            builder = builder.instance_url(&self.url);
+            builder = builder.instance_url(self.first_url());
+        }
+        let urls = self.urls();
+        if urls.len() > 1 {
+            builder = builder.servers(urls);
         }
         if let Some(auth) = self.auth()? {
             builder = builder.auth_shared(auth);
@@ -136,7 +156,7 @@ impl Connection {
         let mut rest =
             bayou_client::RestClient::with_shared_auth(auth).api_version(&self.api_version);
         if self.login_url.is_none() || self.token.is_some() {
-            rest = rest.instance_url(&self.url);
+            rest = rest.instance_url(self.first_url());
         }
         Ok(rest)
     }

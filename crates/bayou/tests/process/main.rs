@@ -4,6 +4,7 @@
 
 mod bench_smoke;
 mod cli;
+mod cluster;
 mod crash;
 mod hostile;
 mod metrics;

@@ -1,0 +1,155 @@
+//! What the org does differently as one node of a cluster (see `bayou-cluster`): its identity
+//! (org id, users, connected apps) is shared by every node, and what it caches from its
+//! records — PushTopics, platform event types, StreamingChannels, the CDC selection, field
+//! types — is read again when another node writes them.
+//!
+//! One process is the only writer of an embedded store, so none of this runs there
+//! ([`RecordStore::record_changes`] is `None`).
+
+use std::sync::{Arc, Weak};
+
+use bayou_log::{RecordKeys, RecordStore, RecordWrite};
+use tokio::sync::broadcast;
+
+use crate::identity::{CredentialOverrides, Identity, NewCredentials};
+use crate::{Org, OrgError};
+
+/// Where the shared identity is kept (no `/`: not an sObject record).
+pub(crate) const IDENTITY_KEY: &[u8] = b"org.identity";
+
+/// The identity every node uses: the one already in the cluster, or this node's (made by
+/// [`Identity::load_or_create`]) when it is the first. Credentials created here are returned
+/// only when this node's identity became the cluster's.
+pub(crate) async fn shared_identity(
+    store: &dyn RecordStore,
+    local: Identity,
+    created: Option<NewCredentials>,
+    overrides: &CredentialOverrides,
+) -> Result<(Identity, Option<NewCredentials>), OrgError> {
+    let encode = |identity: &Identity| {
+        serde_json::to_vec(identity).map_err(|e| OrgError::Internal(e.to_string()))
+    };
+    let stored = store
+        .insert_if_absent(IDENTITY_KEY, encode(&local)?)
+        .await
+        .map_err(|e| OrgError::Internal(format!("cannot share the org's identity: {e}")))?;
+    let shared: Identity = serde_json::from_slice(&stored).map_err(|e| {
+        OrgError::Internal(format!("the cluster's org identity is unreadable: {e}"))
+    })?;
+    if shared == local {
+        return Ok((local, created));
+    }
+    // Another node made the org: use its identity, with this node's overrides (written back
+    // when they change it, so every node agrees).
+    let mut identity = shared.clone();
+    identity.apply_overrides(overrides)?;
+    if identity != shared {
+        let write = RecordWrite {
+            key: IDENTITY_KEY.to_vec(),
+            value: Some(encode(&identity)?),
+        };
+        store
+            .append_with_records(Vec::new(), vec![write])
+            .await
+            .map_err(|e| OrgError::Internal(format!("cannot share the org's identity: {e}")))?;
+    }
+    tracing::info!(org_id = %identity.org_id, "joined the cluster's org");
+    Ok((identity, None))
+}
+
+/// Follows other nodes' record writes for as long as the org lives.
+pub(crate) fn follow_changes(org: &Arc<Org>) {
+    let Some(changes) = org.store.record_changes() else {
+        return;
+    };
+    tokio::spawn(follow(Arc::downgrade(org), changes));
+}
+
+async fn follow(org: Weak<Org>, mut changes: broadcast::Receiver<RecordKeys>) {
+    loop {
+        let keys = match changes.recv().await {
+            Ok(keys) => Some(keys),
+            Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(org) = org.upgrade() else { return };
+        if let Err(e) = org.reload(keys.as_deref()).await {
+            tracing::warn!("cannot read another node's changes: {e}");
+        }
+    }
+}
+
+/// What a set of changed keys makes stale.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stale {
+    pub identity: bool,
+    pub topics: bool,
+    pub event_types: bool,
+    pub channels: bool,
+    pub cdc: bool,
+    /// Records of objects whose field types may be new.
+    pub records: Vec<Vec<u8>>,
+}
+
+impl Stale {
+    /// Everything (the list of changes was lost).
+    pub fn all() -> Self {
+        Self {
+            identity: true,
+            topics: true,
+            event_types: true,
+            channels: true,
+            cdc: true,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn of(keys: &[Vec<u8>]) -> Self {
+        let mut stale = Self::default();
+        for key in keys {
+            if key.as_slice() == IDENTITY_KEY {
+                stale.identity = true;
+            } else if key.starts_with(b"PushTopic/") {
+                stale.topics = true;
+            } else if key.starts_with(crate::events::publish::STORE_PREFIX.as_bytes()) {
+                stale.event_types = true;
+            } else if key.starts_with(crate::cdc::STORE_PREFIX.as_bytes()) {
+                stale.cdc = true;
+            } else {
+                if key.starts_with(b"StreamingChannel/") {
+                    stale.channels = true;
+                }
+                if key.contains(&b'/') {
+                    stale.records.push(key.clone());
+                }
+            }
+        }
+        stale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_keys_name_what_to_read_again() {
+        let keys = [
+            b"PushTopic/0IF1".to_vec(),
+            b"Account/001".to_vec(),
+            b"StreamingChannel/0M6".to_vec(),
+            IDENTITY_KEY.to_vec(),
+        ];
+        let stale = Stale::of(&keys);
+        assert!(stale.topics && stale.channels && stale.identity);
+        assert!(!stale.event_types && !stale.cdc);
+        assert_eq!(
+            stale.records,
+            [b"Account/001".to_vec(), b"StreamingChannel/0M6".to_vec()]
+        );
+        assert_eq!(
+            Stale::of(&[b"bayou-cluster.expired-through".to_vec()]),
+            Stale::default()
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! Three nodes, one org: a token from any node works on every node, an event published on one
+//! reaches subscribers on the others with the same replay id, a session belongs to the node
+//! that made it, a revocation on one node ends sessions on the others, and every node reports
+//! the cluster it sees. A node that cannot reach NATS refuses to start with one line.
+
+use std::time::Duration;
+
+use bayou_testkit::NatsServer;
+use serde_json::{json, Value};
+
+use super::{connect, publish, start_node, subscribe, until, PASSWORD, USER};
+
+const WITHIN: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_one_org() {
+    let Some(nats) = NatsServer::start("three nodes serve one org") else {
+        return;
+    };
+    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let nodes: Vec<_> = (0..3)
+        .map(|i| start_node(&nats.url, &format!("node-{i}"), &[]))
+        .collect();
+    let [a, b, c] = [&nodes[0].target, &nodes[1].target, &nodes[2].target];
+
+    // A token issued by A; a session on B subscribed to a channel; a publish on C.
+    let auth = a.auth(USER, PASSWORD).await;
+    let subscriber = subscribe(b, &auth, "/chat/room", -1).await;
+    connect(b, &auth, &subscriber).await;
+    let publisher = c.handshake(&auth).await;
+    let ack = publish(
+        c,
+        &auth,
+        &publisher,
+        "/chat/room",
+        json!({"hello": "from C"}),
+    )
+    .await;
+    assert_eq!(ack["successful"], true, "{ack}");
+    let replay_id = ack["ext"]["replayId"].as_u64().expect("replay id");
+    let event = until("B delivers C's event", WITHIN, || async {
+        connect(b, &auth, &subscriber)
+            .await
+            .into_iter()
+            .find(|m| m["channel"] == "/chat/room")
+    })
+    .await;
+    assert_eq!(event["data"]["hello"], "from C");
+    assert_eq!(super::replay_id_of(&event), Some(replay_id), "{event}");
+
+    // A PushTopic made on A fires for a record created on B, to a subscriber on C.
+    let (status, topic) = a
+        .rest(
+            reqwest::Method::POST,
+            "/sobjects/PushTopic",
+            &auth,
+            Some(json!({"Name":"Accts","Query":"SELECT Id, Name FROM Account","ApiVersion":66.0})),
+        )
+        .await;
+    assert_eq!(status, 201, "{topic}");
+    let topic_subscriber = until("C knows A's PushTopic", WITHIN, || async {
+        let client_id = c.handshake(&auth).await;
+        let (_, replies) = c
+            .bayeux(
+                &auth,
+                json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Accts"}]),
+            )
+            .await;
+        (replies[0]["successful"] == true).then_some(client_id)
+    })
+    .await;
+    connect(c, &auth, &topic_subscriber).await;
+    // B reads A's PushTopic from the stream a moment after A wrote it: until it has, B's
+    // accounts fire nothing, so accounts are created until one does.
+    let notification = until(
+        "an account created on B fires A's PushTopic on C",
+        WITHIN,
+        || async {
+            let (status, created) = b
+                .rest(
+                    reqwest::Method::POST,
+                    "/sobjects/Account",
+                    &auth,
+                    Some(json!({"Name":"Acme"})),
+                )
+                .await;
+            assert_eq!(status, 201, "{created}");
+            connect(c, &auth, &topic_subscriber)
+                .await
+                .into_iter()
+                .find(|m| m["channel"] == "/topic/Accts")
+        },
+    )
+    .await;
+    assert_eq!(
+        notification["data"]["sobject"]["Name"], "Acme",
+        "{notification}"
+    );
+
+    // Sessions are node-local: B's client id means nothing on A.
+    let elsewhere = connect(a, &auth, &subscriber).await;
+    let reply = elsewhere.last().unwrap();
+    assert_eq!(reply["error"], "403::Unknown client", "{reply}");
+    assert_eq!(reply["advice"]["reconnect"], "handshake", "{reply}");
+
+    // Revoked on C, the session on B ends at its next connect.
+    let token = auth.trim_start_matches("Bearer ");
+    let revoked = c
+        .http
+        .post(c.url("/services/oauth2/revoke"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    let refused = until("B refuses the revoked token", WITHIN, || async {
+        let replies = connect(b, &auth, &subscriber).await;
+        replies
+            .into_iter()
+            .find(|m| m["channel"] == "/meta/connect" && m["successful"] == false)
+    })
+    .await;
+    assert_eq!(refused["error"], "401::Authentication invalid", "{refused}");
+
+    // Every node sees the three, and says so in /healthz and /metrics.
+    let health: Value = until("A sees three nodes", WITHIN, || async {
+        let health = a.health().await;
+        (health["cluster"]["nodes"].as_array().map(Vec::len) == Some(3)).then_some(health)
+    })
+    .await;
+    assert_eq!(health["cluster"]["node"], "node-0");
+    assert_eq!(health["cluster"]["nats"], "connected");
+    let metrics = a
+        .http
+        .get(a.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("bayou_cluster_nodes 3"), "{metrics}");
+    assert!(
+        metrics.contains("bayou_cluster_connected{node=\"node-0\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_node_without_nats_refuses_to_start_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = bayou_testkit::free_port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bayou"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["--cluster", &format!("nats://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot join the cluster") && stderr.contains("cannot reach NATS"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "it never listened"
+    );
+}
