@@ -51,7 +51,8 @@ step "Building the bayou binary for the interop tests"
 cargo build -p bayou --locked
 
 step "Interop tests (faye, cometd + cometd-nodejs-client)"
-(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" timeout 600 npm test)
+(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" \
+  BAYOU_NATS_SERVER="$PWD/../../target/nats-venv/bin/nats-server" timeout 600 npm test)
 
 step "Python clients (aiosfstream-ng, aiocometd-ng) in their own virtual environment"
 python3 -m venv target/python-venv

@@ -156,6 +156,21 @@ export class BayouServer {
     if (code !== 0) throw new Error(`bayou exited with code ${code} on SIGTERM\n${this.stderr}`);
   }
 
+  /**
+   * Kills the process with SIGKILL — a crash: no graceful shutdown, its connections dropped by
+   * the kernel — and waits until it is gone. `start()` would bring it back on the same port.
+   */
+  async kill() {
+    const child = this.child;
+    if (!child) throw new Error("bayou is not running");
+    this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`bayou exited by itself (code ${child.exitCode}, signal ${child.signalCode})\n${this.stderr}`);
+    }
+    child.kill("SIGKILL");
+    await child.exited;
+  }
+
   /** Stops the process and starts a new one on the same port: every session is forgotten. */
   async restart() {
     await this.stop();

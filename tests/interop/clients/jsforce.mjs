@@ -87,7 +87,7 @@ export function wireRecorder(name) {
  * Best-effort cleanup of a faye client, whatever state it is in: a /meta/disconnect if it is
  * connected, then its sockets dropped (faye keeps retrying otherwise).
  */
-async function closeFaye(client) {
+export async function closeFaye(client) {
   try {
     const promise = client.disconnect();
     if (promise) await withTimeout(settle(promise), "disconnect on cleanup", 2000);

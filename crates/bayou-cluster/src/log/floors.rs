@@ -37,8 +37,20 @@ pub(crate) async fn run(shared: Weak<Shared>) {
     }
 }
 
-/// Recomputes the floors; a floor never goes down.
+/// Recomputes the floors (a floor never goes down), and reads the stream's size.
 pub(crate) async fn refresh(shared: &Arc<Shared>) {
+    if let Ok(info) = shared.stream.get_info().await {
+        use std::sync::atomic::Ordering;
+        shared
+            .stream_messages
+            .store(info.state.messages, Ordering::Relaxed);
+        shared
+            .stream_bytes
+            .store(info.state.bytes, Ordering::Relaxed);
+        shared
+            .stream_last
+            .fetch_max(info.state.last_sequence, Ordering::Relaxed);
+    }
     let now = bayou_protocol::time::now_millis();
     let expired_through = expired_through(shared);
     let ages: Vec<Duration> = shared.policy.rules().iter().map(|r| r.max_age).collect();

@@ -62,6 +62,9 @@ pub(crate) struct Shared {
     pub stream_last: AtomicU64,
     /// Events removed by `expire_through` on this node.
     pub expired: AtomicU64,
+    /// Messages (events and records) and bytes in the stream, as last read.
+    pub stream_messages: AtomicU64,
+    pub stream_bytes: AtomicU64,
     /// Superseded record messages to delete from the stream.
     pub superseded: mpsc::UnboundedSender<u64>,
     /// The nodes whose heartbeat is current (kept by [`crate::ClusterStatus`]).
@@ -136,6 +139,8 @@ impl JetStreamLog {
             floors: RwLock::new(vec![0; rules]),
             stream_last: AtomicU64::new(last),
             expired: AtomicU64::new(0),
+            stream_messages: AtomicU64::new(state.messages),
+            stream_bytes: AtomicU64::new(state.bytes),
             superseded,
             nodes: Default::default(),
             replicas: connected.replicas,
@@ -296,16 +301,40 @@ impl EventLog for JetStreamLog {
 
     fn stats(&self) -> LogStats {
         let head = *self.shared.head.borrow();
+        // The stream's own figures (refreshed with the retention floors): its messages are the
+        // events and the records, its bytes what JetStream stores on each replica.
         LogStats {
             head,
-            events: 0,
+            events: self.shared.stream_messages.load(Ordering::Relaxed),
             expired: self.shared.expired.load(Ordering::Relaxed),
-            disk_bytes: 0,
+            disk_bytes: self.shared.stream_bytes.load(Ordering::Relaxed),
         }
     }
 
     fn retention_rules(&self) -> Vec<bayou_log::RetentionRule> {
         self.shared.policy.rules().to_vec()
+    }
+
+    fn catch_up(&self, replay_id: u64, within: std::time::Duration) -> StoreFuture<'_, ()> {
+        let shared = Arc::clone(&self.shared);
+        let mut head = self.shared.head.subscribe();
+        Box::pin(async move {
+            if *head.borrow() >= replay_id {
+                return Ok(());
+            }
+            // Is the id stored at all? Ask the stream (a rare path: an id newer than the tail).
+            let last = match shared.stream.get_info().await {
+                Ok(info) => info.state.last_sequence,
+                Err(_) => shared.stream_last.load(Ordering::Relaxed),
+            };
+            shared.stream_last.fetch_max(last, Ordering::Relaxed);
+            if replay_id > last {
+                return Ok(());
+            }
+            // Whether it got there or not, the caller decides with the head it finds.
+            let _ = tokio::time::timeout(within, head.wait_for(|h| *h >= replay_id)).await;
+            Ok(())
+        })
     }
 
     fn node_report(&self) -> Option<bayou_log::NodeReport> {

@@ -70,19 +70,41 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Append
             continue;
         }
         let shared = Arc::clone(&shared);
-        if messages.len() == 1 {
-            // Sent now, in order; acknowledged whenever JetStream answers.
-            let acknowledged = publish_one(&shared, messages.into_iter().next()).await;
+        if request.writes.is_empty() || messages.len() == 1 {
+            // Events only (or one record write): each message on its own, sent now and in
+            // order, acknowledged whenever JetStream answers; many appends in flight at once.
+            // An event stored without its neighbours is still an event its publisher may get
+            // an error for — never one lost after an acknowledgement.
+            let mut pending = Vec::with_capacity(messages.len());
+            let mut failed = None;
+            for message in messages {
+                match publish_one(&shared, message).await {
+                    Ok(acknowledgement) => pending.push(acknowledgement),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
             tokio::spawn(async move {
-                let result = match acknowledged {
-                    Ok(pending) => pending.await,
-                    Err(e) => Err(e),
-                };
-                finish(&shared, request, result);
+                let mut sequences = Vec::with_capacity(pending.len());
+                for acknowledgement in pending {
+                    match acknowledgement.await {
+                        Ok(sequence) => sequences.push(sequence),
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                        }
+                    }
+                }
+                finish(&shared, request, failed.map_or(Ok(sequences), Err));
             });
         } else {
-            // A batch is sent whole before the next append, so its messages stay together.
-            let result = publish_batch(&shared, messages).await;
+            // A record change and the events it causes: one atomic batch, sent whole before
+            // the next append so that its messages stay together.
+            let count = messages.len() as u64;
+            let result = publish_batch(&shared, messages)
+                .await
+                .map(|last| (last + 1 - count..=last).collect());
             finish(&shared, request, result);
         }
     }
@@ -93,22 +115,22 @@ fn connected(shared: &Shared) -> bool {
 }
 
 /// Answers the appender and, for record writes, updates this node's copy of the records.
-fn finish(shared: &Shared, request: AppendRequest, last: Result<u64, LogError>) {
-    let last = match last {
-        Ok(last) => last,
+/// `sequences` are the stream sequences of the request's messages: its events', then its
+/// record writes'.
+fn finish(shared: &Shared, request: AppendRequest, sequences: Result<Vec<u64>, LogError>) {
+    let mut sequences = match sequences {
+        Ok(sequences) => sequences,
         Err(e) => {
             let _ = request.reply.send(Err(e));
             return;
         }
     };
-    let count = (request.events.len() + request.writes.len()) as u64;
-    let first = last + 1 - count;
-    let writes_from = first + request.events.len() as u64;
+    let writes = sequences.split_off(request.events.len().min(sequences.len()));
     let mut superseded = Vec::new();
     {
         let mut records = shared.records.write();
-        for (sequence, write) in (writes_from..).zip(&request.writes) {
-            if let Some(previous) = records.apply(&write.key, sequence, write.value.clone()) {
+        for (sequence, write) in writes.iter().zip(&request.writes) {
+            if let Some(previous) = records.apply(&write.key, *sequence, write.value.clone()) {
                 superseded.push(previous);
             }
         }
@@ -116,9 +138,10 @@ fn finish(shared: &Shared, request: AppendRequest, last: Result<u64, LogError>) 
     for previous in superseded.into_iter().filter(|p| *p > 0) {
         let _ = shared.superseded.send(previous);
     }
-    shared.stream_last.fetch_max(last, Ordering::Relaxed);
-    let ids = (first..writes_from).collect();
-    let _ = request.reply.send(Ok(ids));
+    if let Some(last) = sequences.iter().chain(&writes).max() {
+        shared.stream_last.fetch_max(*last, Ordering::Relaxed);
+    }
+    let _ = request.reply.send(Ok(sequences));
 }
 
 /// The request's messages: its events (with the placeholder), then its record writes.
@@ -177,9 +200,8 @@ type Acknowledgement =
 /// it again with the same `Nats-Msg-Id` if the acknowledgement does not come.
 async fn publish_one(
     shared: &Arc<Shared>,
-    message: Option<Outgoing>,
+    mut message: Outgoing,
 ) -> Result<Acknowledgement, LogError> {
-    let mut message = message.ok_or_else(|| LogError::Storage("nothing to publish".into()))?;
     message
         .headers
         .insert(headers::NATS_MSG_ID, unique_id(&shared.node_id).as_str());

@@ -33,6 +33,13 @@ async fn an_event_appended_on_one_node_reaches_the_others_with_its_id() {
         .append(vec![event("/chat/room", "hello")])
         .await
         .unwrap();
+    // A client that got the id from A may ask B for it before B's tail has it: B waits.
+    b.storage
+        .log
+        .catch_up(ids[0], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(b.storage.log.head() >= ids[0], "caught up");
     for node in [&b, &c] {
         until_head(node, ids[0]).await;
         let events = read_all(node, ChannelFilter::Pattern("/chat/room".into()), 10).await;

@@ -10,8 +10,11 @@ use std::sync::Arc;
 use bayou_protocol::{errors, Advice, ChannelError, ChannelKind, Message, Reply, Subscription};
 use serde_json::value::RawValue;
 
-use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt};
+use super::replay::{CatchUp, ExpiredFallback, ReplayCursor, ReplayExt, ReplayFrom};
 use super::Engine;
+
+/// How long a subscribe waits for this node's log to reach a replay id it knows was stored.
+const CATCH_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::policy::{Credentials, Denial};
 
 impl Engine {
@@ -88,6 +91,18 @@ impl Engine {
                     .with_subscription(subscription_echo(&message))
             }
         };
+        // A client that moved from another node of a cluster may ask for an id this node's tail
+        // has not reached yet: give the tail a moment rather than call the id invalid.
+        let newest = starts
+            .iter()
+            .filter_map(|from| match from {
+                ReplayFrom::After(id) => Some(*id),
+                _ => None,
+            })
+            .max();
+        if let Some(id) = newest.filter(|id| *id > self.log.head()) {
+            let _ = self.log.catch_up(id, CATCH_UP_WITHIN).await;
+        }
         let mut fallbacks: Vec<ExpiredFallback> = Vec::new();
         let mut replaying = false;
         let applied = {
