@@ -50,6 +50,21 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The arguments of a server on `port` with JetStream in `dir`, named `name`.
+fn base_args(port: u16, dir: &std::path::Path, name: String) -> Vec<String> {
+    vec![
+        "-a".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-js".into(),
+        "-sd".into(),
+        dir.display().to_string(),
+        "-n".into(),
+        name,
+    ]
+}
+
 fn missing(what: &str) -> Option<PathBuf> {
     if std::env::var_os("BAYOU_REQUIRE_NATS").is_some() {
         panic!("{what}: no nats-server (set BAYOU_NATS_SERVER or run scripts/test.sh)");
@@ -64,17 +79,7 @@ impl NatsServer {
         let binary = nats_server_binary().or_else(|| missing(what))?;
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
         let port = free_port();
-        let args = vec![
-            "-a".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            port.to_string(),
-            "-js".into(),
-            "-sd".into(),
-            dir.path().display().to_string(),
-            "-n".into(),
-            format!("test-{port}"),
-        ];
+        let args = base_args(port, dir.path(), format!("test-{port}"));
         let mut server = Self {
             child: None,
             url: format!("nats://127.0.0.1:{port}"),
@@ -100,23 +105,15 @@ impl NatsServer {
         for (index, route_port) in routes.iter().enumerate() {
             let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
             let port = free_port();
-            let args = vec![
-                "-a".into(),
-                "127.0.0.1".into(),
-                "-p".into(),
-                port.to_string(),
-                "-js".into(),
-                "-sd".into(),
-                dir.path().display().to_string(),
-                "-n".into(),
-                format!("n{index}"),
+            let mut args = base_args(port, dir.path(), format!("n{index}"));
+            args.extend([
                 "--cluster_name".into(),
                 "bayou-test".into(),
                 "--cluster".into(),
                 format!("nats://127.0.0.1:{route_port}"),
                 "--routes".into(),
                 route_urls.clone(),
-            ];
+            ]);
             servers.push(Self {
                 child: None,
                 url: format!("nats://127.0.0.1:{port}"),

@@ -68,6 +68,22 @@ async fn replayed(target: &Target, auth: &str) -> BTreeSet<u64> {
     }
 }
 
+/// Waits until `node` can replay every acknowledged event; fails naming those it lost.
+async fn assert_all_stored(node: &Target, auth: &str, acked: &[u64], what: &str) {
+    let last = *acked.iter().max().unwrap();
+    let stored = until(what, RECOVERY, || async {
+        let stored = replayed(node, auth).await;
+        stored.contains(&last).then_some(stored)
+    })
+    .await;
+    let lost: Vec<u64> = acked
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .copied()
+        .collect();
+    assert!(lost.is_empty(), "lost acknowledged events {lost:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_nats_servers_stops_writes_clearly_and_loses_nothing() {
     let Some(mut nats) = NatsServer::start_cluster("losing NATS servers") else {
@@ -118,22 +134,7 @@ async fn losing_nats_servers_stops_writes_clearly_and_loses_nothing() {
     nats[1].restart();
     acked.extend(publish_acknowledged(a, &auth, 60, 20).await);
     for node in [a, b] {
-        let last = *acked.iter().max().unwrap();
-        let stored = until(
-            "the node has every acknowledged event",
-            RECOVERY,
-            || async {
-                let stored = replayed(node, &auth).await;
-                stored.contains(&last).then_some(stored)
-            },
-        )
-        .await;
-        let lost: Vec<u64> = acked
-            .iter()
-            .filter(|id| !stored.contains(id))
-            .copied()
-            .collect();
-        assert!(lost.is_empty(), "lost acknowledged events {lost:?}");
+        assert_all_stored(node, &auth, &acked, "the node has every acknowledged event").await;
     }
 }
 
@@ -159,24 +160,15 @@ async fn nats_restarted_under_load_is_reconnected_to() {
     );
     let health = target.health().await;
     assert_eq!(health["cluster"]["nats"], "connected", "{health}");
-    let last = *acked.iter().max().unwrap();
-    let stored = until(
+    assert_all_stored(
+        target,
+        &auth,
+        &acked,
         "the node's tail follows the stream again",
-        RECOVERY,
-        || async {
-            let stored = replayed(target, &auth).await;
-            stored.contains(&last).then_some(stored)
-        },
     )
     .await;
     eprintln!(
         "the tail caught up {:?} after NATS went down",
         down.elapsed()
     );
-    let lost: Vec<u64> = acked
-        .iter()
-        .filter(|id| !stored.contains(id))
-        .copied()
-        .collect();
-    assert!(lost.is_empty(), "lost acknowledged events {lost:?}");
 }
