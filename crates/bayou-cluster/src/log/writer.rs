@@ -245,11 +245,21 @@ async fn send(
 
 fn publish_error(e: async_nats::jetstream::context::PublishError) -> LogError {
     use async_nats::jetstream::context::PublishErrorKind as Kind;
-    match e.kind() {
-        Kind::TimedOut | Kind::BrokenPipe | Kind::StreamNotFound => {
-            LogError::Unavailable(format!("JetStream did not store the write: {e}"))
-        }
-        _ => LogError::Storage(format!("JetStream refused the write: {e}")),
+    use std::error::Error as _;
+    // JetStream's own status: 503 (no quorum, no leader) and 409 for a message id still being
+    // processed (a resend while the first attempt waits for a quorum) pass with time.
+    let status = e
+        .source()
+        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+        .map(async_nats::jetstream::Error::code);
+    let transient = matches!(
+        e.kind(),
+        Kind::TimedOut | Kind::BrokenPipe | Kind::StreamNotFound | Kind::MaxAckPending
+    ) || matches!(status, Some(503 | 409));
+    if transient {
+        LogError::Unavailable(format!("JetStream did not store the write: {e}"))
+    } else {
+        LogError::Storage(format!("JetStream refused the write: {e}"))
     }
 }
 
