@@ -76,10 +76,16 @@ fn missing(what: &str) -> Option<PathBuf> {
 impl NatsServer {
     /// One server on a free loopback port; `None` (the test skips) without a binary.
     pub fn start(what: &str) -> Option<Self> {
+        Self::start_with(what, &[])
+    }
+
+    /// One server with more arguments (`--tls …`, `--auth …`).
+    pub fn start_with(what: &str, extra: &[String]) -> Option<Self> {
         let binary = nats_server_binary().or_else(|| missing(what))?;
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
         let port = free_port();
-        let args = base_args(port, dir.path(), format!("test-{port}"));
+        let mut args = base_args(port, dir.path(), format!("test-{port}"));
+        args.extend(extra.iter().cloned());
         let mut server = Self {
             child: None,
             url: format!("nats://127.0.0.1:{port}"),

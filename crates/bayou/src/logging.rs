@@ -4,8 +4,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 
+/// The NATS client logs every failed connection attempt as an error of its own; Bayou reports
+/// them itself (one line when a node cannot join, a warning per lost connection), so they are
+/// silenced unless the filter names the client.
+const QUIET_NATS_CONNECTOR: &str = "async_nats::connector=off";
+
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(filter)
+    let directives = if filter.contains("async_nats") {
+        filter.to_owned()
+    } else {
+        format!("{filter},{QUIET_NATS_CONNECTOR}")
+    };
+    let filter = EnvFilter::try_new(&directives)
         .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

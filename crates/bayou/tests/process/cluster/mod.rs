@@ -4,12 +4,14 @@
 //! - `sharing`: one org across three nodes — tokens, sessions, events, revocations, status.
 //! - `failover`: a node killed under load; its clients move and lose and repeat nothing.
 //! - `nats_failures`: NATS servers killed under a replicated stream, and NATS restarted.
+//! - `secured`: NATS with TLS and a token; wrong ones refused at start in one line.
 //!
 //! Every test here starts its own NATS and its own nodes, and takes [`crate::EXCLUSIVE`]: a
 //! cluster on two cores is load enough.
 
 mod failover;
 mod nats_failures;
+mod secured;
 mod sharing;
 
 use std::time::Duration;
