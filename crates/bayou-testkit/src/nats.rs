@@ -50,6 +50,9 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Where [`base_args`] puts the port.
+const PORT_ARG: usize = 3;
+
 /// The arguments of a server on `port` with JetStream in `dir`, named `name`.
 fn base_args(port: u16, dir: &std::path::Path, name: String) -> Vec<String> {
     vec![
@@ -79,23 +82,56 @@ impl NatsServer {
         Self::start_with(what, &[])
     }
 
-    /// One server with more arguments (`--tls …`, `--auth …`).
+    /// One server with more arguments (`--tls …`, `--auth …`). The server picks its own port
+    /// (`-p -1`) and says which in its ports file, so no other process can take it in between;
+    /// a restart binds the same port again.
     pub fn start_with(what: &str, extra: &[String]) -> Option<Self> {
         let binary = nats_server_binary().or_else(|| missing(what))?;
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
-        let port = free_port();
-        let mut args = base_args(port, dir.path(), format!("test-{port}"));
+        let store = dir.path().join("jetstream");
+        let mut args = base_args(0, &store, "test".into());
+        args[PORT_ARG] = "-1".into();
+        args.extend(["--ports_file_dir".into(), dir.path().display().to_string()]);
         args.extend(extra.iter().cloned());
         let mut server = Self {
             child: None,
-            url: format!("nats://127.0.0.1:{port}"),
-            port,
+            url: String::new(),
+            port: 0,
             args,
             binary,
             _dir: dir,
         };
-        server.restart();
+        server.spawn();
+        server.port = server.port_from_ports_file();
+        server.url = format!("nats://127.0.0.1:{}", server.port);
+        server.args[PORT_ARG] = server.port.to_string();
+        server.wait_until_listening();
         Some(server)
+    }
+
+    /// The client port the server wrote to `<dir>/nats-server_<pid>.ports`.
+    fn port_from_ports_file(&self) -> u16 {
+        let pid = self
+            .child
+            .as_ref()
+            .map(Child::id)
+            .expect("a running server");
+        let file = self._dir.path().join(format!("nats-server_{pid}.ports"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ports: Option<serde_json::Value> = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok());
+            let port = ports.as_ref().and_then(|p| {
+                let url = p["nats"][0].as_str()?;
+                url.rsplit(':').next()?.parse().ok()
+            });
+            if let Some(port) = port {
+                return port;
+            }
+            assert!(Instant::now() < deadline, "nats-server wrote no ports file");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Three servers clustered on loopback, JetStream replicated among them.
