@@ -147,6 +147,10 @@ async fn nats_restarted_under_load_is_reconnected_to() {
     let node = start_node(&nats.url, "node-a", &[]);
     let target = &node.target;
     let auth = target.auth(USER, PASSWORD).await;
+    // A live subscriber across the restart: the tail follows the stream again from where it
+    // was, so this session must get every event once.
+    let live = subscribe(target, &auth, CHANNEL, -1).await;
+    connect(target, &auth, &live).await;
     let mut acked = publish_acknowledged(target, &auth, 0, 20).await;
     nats.kill();
     let down = Instant::now();
