@@ -688,6 +688,69 @@ mod tests {
     }
 
     #[test]
+    fn cluster_settings_from_flags_and_file() {
+        let s = Settings::resolve(args(&[])).unwrap();
+        assert!(s.cluster.is_none(), "the embedded backend by default");
+        let s = Settings::resolve(args(&[
+            "--cluster",
+            "nats://127.0.0.1:4222, nats://127.0.0.1:4223",
+            "--cluster-prefix",
+            "org-a",
+            "--node-id",
+            "n1",
+            "--session-timeout",
+            "30m",
+        ]))
+        .unwrap();
+        let cluster = s.cluster.unwrap();
+        assert_eq!(
+            cluster.servers,
+            ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
+        );
+        assert_eq!(
+            (cluster.prefix.as_str(), cluster.node_id.as_str()),
+            ("org-a", "n1")
+        );
+        assert_eq!(
+            cluster.replicas, None,
+            "chosen from the NATS cluster's size"
+        );
+        assert_eq!(cluster.token_idle_timeout, Duration::from_secs(1_800));
+
+        let dir = std::env::temp_dir().join(format!("bayou-cluster-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bayou.toml");
+        std::fs::write(
+            &file,
+            "cluster = [\"tls://nats.example:4222\"]\ncluster_replicas = 3\ncluster_tls = true\ncluster_token = \"t\"\n",
+        )
+        .unwrap();
+        let cluster = Settings::resolve(args(&["--config", file.to_str().unwrap()]))
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(cluster.servers, ["tls://nats.example:4222"]);
+        assert_eq!(cluster.replicas, Some(3));
+        assert!(cluster.tls_required);
+        assert_eq!(cluster.token.as_deref(), Some("t"));
+
+        let bad_prefix = Settings::resolve(args(&[
+            "--cluster",
+            "nats://x:1",
+            "--cluster-prefix",
+            "a.b",
+        ]));
+        assert!(bad_prefix.is_err_and(|e| e.to_string().contains("cluster prefix")));
+        let bad_replicas = Settings::resolve(args(&[
+            "--cluster",
+            "nats://x:1",
+            "--cluster-replicas",
+            "7",
+        ]));
+        assert!(bad_replicas.is_err_and(|e| e.to_string().contains("between 1 and 5")));
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = std::env::temp_dir().join(format!("bayou-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
