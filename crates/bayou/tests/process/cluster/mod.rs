@@ -67,6 +67,28 @@ pub fn start_node(nats_urls: &str, name: &str, extra: &[&str]) -> Node {
     }
 }
 
+/// `bayou serve` with these extra flags, which must refuse to start: its stderr. It must never
+/// have listened (nothing on stdout).
+pub fn refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bayou"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "it must not start with {args:?}");
+    assert!(output.stdout.is_empty(), "it never listened");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Every NATS server's URL, comma-separated.
 pub fn urls(servers: &[NatsServer]) -> String {
     servers

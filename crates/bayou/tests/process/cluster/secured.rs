@@ -28,26 +28,6 @@ fn certificates(dir: &Path) {
     std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem()).unwrap();
 }
 
-/// `bayou serve` with these cluster flags, expected to fail: its stderr.
-fn refused(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bayou"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "it must not start with {args:?}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_and_a_token_to_nats() {
     let certs = tempfile::tempdir().unwrap();
@@ -94,7 +74,7 @@ async fn tls_and_a_token_to_nats() {
     .await;
     assert_eq!(ack["successful"], true, "{ack}");
 
-    let wrong_token = refused(&[
+    let wrong_token = super::refused(&[
         "--cluster",
         &url,
         "--cluster-tls",
@@ -108,7 +88,8 @@ async fn tls_and_a_token_to_nats() {
             && wrong_token.to_lowercase().contains("authorization"),
         "{wrong_token}"
     );
-    let unknown_ca = refused(&["--cluster", &url, "--cluster-tls", "--cluster-token", TOKEN]);
+    let unknown_ca =
+        super::refused(&["--cluster", &url, "--cluster-tls", "--cluster-token", TOKEN]);
     assert!(
         unknown_ca.contains("cannot join the cluster: cannot reach NATS"),
         "{unknown_ca}"

@@ -148,29 +148,11 @@ async fn three_nodes_serve_one_org() {
 
 #[test]
 fn a_node_without_nats_refuses_to_start_with_one_line() {
-    let dir = tempfile::tempdir().unwrap();
     let port = bayou_testkit::free_port();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bayou"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args(["--cluster", &format!("nats://127.0.0.1:{port}")])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = super::refused(&["--cluster", &format!("nats://127.0.0.1:{port}")]);
     assert!(
         stderr.contains("cannot join the cluster") && stderr.contains("cannot reach NATS"),
         "{stderr}"
     );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).is_empty(),
-        "it never listened"
-    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
