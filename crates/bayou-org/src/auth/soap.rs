@@ -210,11 +210,18 @@ fn client_fault(status: StatusCode, message: &str) -> Response {
     xml(status, body)
 }
 
+/// With `Connection: close`: the body was not read, so the connection cannot carry another
+/// request, and a client that put it back in its pool would find it closed under its next one.
 fn too_large() -> Response {
-    client_fault(
+    let mut response = client_fault(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
-    )
+    );
+    response.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn invalid_login() -> Response {

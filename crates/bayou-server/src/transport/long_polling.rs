@@ -135,10 +135,16 @@ pub(super) fn whole_request_error(error: String, advice: Advice) -> Bytes {
     reply.encode()
 }
 
+/// With `Connection: close`, as for every body refused unread: the connection cannot carry
+/// another request, so no client may put it back in its pool.
 fn too_large(advice: Advice) -> Response {
     metrics::counter!(m::REQUESTS_REFUSED, "reason" => "too_large").increment(1);
     let reply = whole_request_error(errors::MAXIMUM_REQUEST_SIZE.to_owned(), advice);
-    json_response(StatusCode::PAYLOAD_TOO_LARGE, encode_array([&reply]), None)
+    let mut response = json_response(StatusCode::PAYLOAD_TOO_LARGE, encode_array([&reply]), None);
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn json_response(status: StatusCode, body: Bytes, set_cookie: Option<HeaderValue>) -> Response {

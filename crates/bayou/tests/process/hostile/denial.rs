@@ -48,6 +48,12 @@ pub async fn soap_bodies(ctx: &Context<'_>) {
 
 async fn assert_soap_too_large(response: reqwest::Response) {
     assert_eq!(response.status().as_u16(), 413);
+    // The body was not read: the connection must not go back to the client's pool (found when
+    // a pooled connection the server had closed failed the next request on it).
+    assert_eq!(
+        response.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     let text = response.text().await.unwrap();
     assert!(
         text.contains("<faultcode>soapenv:Client</faultcode>"),
