@@ -7,7 +7,8 @@
 //! the largest thing Salesforce accepts on these routes is a 1 MB platform event, and 2 MB is
 //! also what axum's extractors already allowed, so nothing that worked before is refused. Some
 //! routes are stricter on their own and answer in their protocol's shape: SOAP login at 64 KiB
-//! with a SOAP fault (`bayou_org::auth::soap`). The Bayeux endpoint gets **no** layer: its
+//! with a SOAP fault (`bayou_org::auth::soap`). Every 413 says `Connection: close`: the body was
+//! not read, so the connection cannot carry another request. The Bayeux endpoint gets **no** layer: its
 //! limit (`max_request_bytes`, 32,768 bytes like Salesforce) must be answered with Bayeux's
 //! `413::Maximum Request Size Exceeded` in a JSON array, which the long-polling transport does
 //! itself; a layer would answer first, in the wrong shape.
@@ -61,6 +62,20 @@ fn limited(router: Router, body_limit: usize, timeout: Duration) -> Router {
             timeout,
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(close_after_refused_body))
+}
+
+/// A body refused for its size was not read: the connection cannot carry another request, so
+/// the answer says `Connection: close` and no client puts it back in its pool.
+async fn close_after_refused_body(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The dashboard's HTML, scripts and styles: no framing, a strict CSP.
@@ -141,6 +156,11 @@ mod tests {
         let (status, headers) = send(app.clone(), post_body("/services/echo", 1_001)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(
+            headers[header::CONNECTION],
+            "close",
+            "the unread body ends the connection"
+        );
         // Chunked: no Content-Length, cut while reading.
         let chunks =
             futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 400])));
