@@ -27,12 +27,14 @@
 //!
 //! - [`embedded`]: the default backend, on fjall, with group commit and `fdatasync`.
 //! - [`retention`]: how long events are kept, by channel pattern.
+//! - [`recent`]: the newest events in memory, for the engine's tail (both backends).
 
 #![forbid(unsafe_code)]
 
 mod counters;
 pub mod embedded;
 mod positions;
+pub mod recent;
 pub mod retention;
 mod storage;
 mod tokens;

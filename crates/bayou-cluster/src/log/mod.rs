@@ -21,7 +21,6 @@ mod headers;
 mod placeholder;
 mod records;
 mod replay;
-mod ring;
 mod tail;
 mod writer;
 
@@ -37,8 +36,8 @@ use parking_lot::RwLock;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::subjects::Names;
+use bayou_log::recent::Ring;
 use records::Records;
-use ring::Ring;
 
 /// Events kept in memory for the engine's tail.
 const RING_CAPACITY: usize = 16_384;

@@ -7,14 +7,13 @@
 //! copy written whenever expiry removes events (so ids are never reused, even after every event
 //! is gone), the expired-event counter, and the per-rule retention floors. Since ids are
 //! contiguous, the head is also the number of events ever appended. Appends go through one writer thread ([`writer`]), or with relaxed durability are written by the caller; the most recent events also stay
-//! in memory ([`recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
+//! in memory ([`crate::recent`]) so the engine's tail reads rarely touch the disk; expiry runs on its
 //! own thread ([`expiry`]).
 
 pub mod codec;
 mod counters;
 mod expiry;
 mod positions;
-mod recent;
 mod tokens;
 mod writer;
 
@@ -31,13 +30,13 @@ use std::time::Duration;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::recent::Ring;
 use crate::retention::RetentionPolicy;
 use crate::{
     AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
     RecordWrite, StoreFuture,
 };
 pub use counters::{current_hour, used_within_day, MemoryCounters};
-use recent::Recent;
 pub use tokens::{MemoryTokens, MAX_ACCESS_PER_USER, MAX_REFRESH_PER_USER};
 use writer::AppendRequest;
 
@@ -98,7 +97,7 @@ pub(crate) struct Inner {
     durability: Durability,
     policy: RetentionPolicy,
     head: watch::Sender<u64>,
-    recent: RwLock<Recent>,
+    recent: RwLock<Ring>,
     /// Per retention rule: replay ids at or below this may have been removed.
     floors: RwLock<Vec<u64>>,
     expired: AtomicU64,
@@ -194,7 +193,7 @@ impl EmbeddedLog {
             durability: options.durability,
             policy: options.retention.clone(),
             head: watch::Sender::new(head),
-            recent: RwLock::new(Recent::new(options.recent_capacity, head)),
+            recent: RwLock::new(Ring::new(options.recent_capacity, head)),
             floors: RwLock::new(floors),
             expired: AtomicU64::new(expired),
             commit_lock: Mutex::new(0),

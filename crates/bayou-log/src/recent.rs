@@ -1,15 +1,17 @@
-//! The newest events this node has taken from the stream's tail, in memory, so that the
-//! engine's tail reads (and short replays) never go to NATS.
+//! The newest events, kept in memory so that following the tail (what the engine does all the
+//! time) and short replays never go to the disk or the network. Both backends use it.
 //!
-//! Unlike the embedded log's ring, replay ids here are not contiguous: record writes and
-//! superseded records take sequence numbers too. The ring therefore remembers the id it covers
-//! from (`covered_after`): every event with a larger id, up to the head, is in the ring.
+//! Replay ids need not be contiguous (on JetStream record writes take sequence numbers too), so
+//! the ring remembers the id it covers from (`covered_after`): every event with a larger id, up
+//! to the head, is in the ring. When retention removes events, the ring forgets up to the
+//! highest removed id, so it never serves an event that is gone.
 
 use std::collections::VecDeque;
 
-use bayou_log::{ChannelFilter, ReadBatch, StoredEvent};
+use crate::{ChannelFilter, ReadBatch, StoredEvent};
 
-pub(crate) struct Ring {
+/// The newest events, up to a capacity.
+pub struct Ring {
     events: VecDeque<StoredEvent>,
     capacity: usize,
     /// Every event with a replay id above this (up to the head) is in the ring.
@@ -19,6 +21,7 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
+    /// An empty ring whose log's head is `head`.
     pub fn new(capacity: usize, head: u64) -> Self {
         Self {
             events: VecDeque::with_capacity(capacity.min(65_536)),
@@ -31,6 +34,17 @@ impl Ring {
     /// Events held.
     pub fn len(&self) -> usize {
         self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Adds events that follow the head, in order.
+    pub fn extend(&mut self, events: impl IntoIterator<Item = StoredEvent>) {
+        for event in events {
+            self.push(event);
+        }
     }
 
     /// Adds an event following the head, evicting the oldest past capacity.
@@ -157,5 +171,36 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn serves_a_contiguous_tail_and_evicts() {
+        let mut ring = Ring::new(3, 10);
+        ring.extend((11..=14).map(|i| event(i, if i % 2 == 0 { "/a" } else { "/b" })));
+        assert!(
+            ring.read(10, &ChannelFilter::All, 10, 100).is_none(),
+            "11 was evicted"
+        );
+        let batch = ring
+            .read(11, &ChannelFilter::Pattern("/a".into()), 10, 100)
+            .unwrap();
+        let ids: Vec<u64> = batch.events.iter().map(|e| e.replay_id).collect();
+        assert_eq!(ids, vec![12, 14]);
+        assert!(batch.reached_head);
+        assert_eq!(batch.scanned_through, 14);
+        let limited = ring.read(11, &ChannelFilter::All, 1, 100).unwrap();
+        assert_eq!(limited.events.len(), 1);
+        assert!(!limited.reached_head);
+        assert_eq!(limited.scanned_through, 12);
+    }
+
+    #[test]
+    fn forgetting_moves_the_start() {
+        let mut ring = Ring::new(10, 0);
+        ring.extend((1..=5).map(|i| event(i, "/a")));
+        ring.forget_through(3);
+        assert!(ring.read(2, &ChannelFilter::All, 10, 100).is_none());
+        let batch = ring.read(3, &ChannelFilter::All, 10, 100).unwrap();
+        assert_eq!(batch.events.len(), 2);
     }
 }
