@@ -36,7 +36,7 @@ impl Drop for ClusterCounters {
 }
 
 fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
+    crate::subjects::hex(text.as_bytes())
 }
 
 impl ClusterCounters {

@@ -62,7 +62,7 @@ pub struct Cluster {
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
-            .field("node", &self.status.node_id())
+            .field("node", &self.status.report().node_id)
             .finish_non_exhaustive()
     }
 }

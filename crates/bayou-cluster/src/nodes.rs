@@ -76,7 +76,7 @@ impl ClusterStatus {
             },
             None,
         ));
-        let key: String = node_id.bytes().map(|b| format!("{b:02x}")).collect();
+        let key = crate::subjects::hex(node_id.as_bytes());
         let heartbeat = {
             let bucket = connected.nodes.clone();
             let node = node_id.to_owned();
@@ -109,17 +109,5 @@ impl ClusterStatus {
     /// How the node is doing.
     pub fn report(&self) -> NodeReport {
         self.log.report()
-    }
-
-    pub fn node_id(&self) -> String {
-        self.log.report().node_id
-    }
-
-    pub fn stream(&self) -> String {
-        self.log.report().stream
-    }
-
-    pub fn replicas(&self) -> usize {
-        self.log.report().replicas
     }
 }

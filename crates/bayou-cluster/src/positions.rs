@@ -17,13 +17,7 @@ impl ClusterPositions {
 }
 
 fn key(subscriber: &str) -> String {
-    format!(
-        "s{}",
-        subscriber
-            .bytes()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("s{}", crate::subjects::hex(subscriber.as_bytes()))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LogError {

@@ -105,11 +105,7 @@ impl Names {
 
     /// The subject a write of record `key` is published on.
     pub fn record_subject(&self, key: &[u8]) -> String {
-        let mut subject = format!("{}.rec.k", self.prefix);
-        for byte in key {
-            let _ = write!(subject, "{byte:02x}");
-        }
-        subject
+        format!("{}.rec.k{}", self.prefix, hex(key))
     }
 
     /// The record key of a record subject; `None` for any other subject.
@@ -125,6 +121,17 @@ impl Names {
             .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
             .collect()
     }
+}
+
+/// Bytes as lower-case hex: how keys made of arbitrary bytes (record keys, node ids, counter
+/// and subscriber names, token hashes) become subject tokens and KV keys, which allow few
+/// characters.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
 }
 
 fn escape_into(segment: &str, subject: &mut String) {

@@ -66,8 +66,7 @@ impl Drop for ClusterTokens {
 }
 
 fn hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::subjects::hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> LogError {

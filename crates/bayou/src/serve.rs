@@ -60,10 +60,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             let cluster = bayou_cluster::join(options)
                 .await
                 .context("cannot join the cluster")?;
+            let node = cluster.status.report();
             tracing::info!(
-                node = %cluster.status.node_id(),
-                stream = %cluster.status.stream(),
-                replicas = cluster.status.replicas(),
+                node = %node.node_id,
+                stream = %node.stream,
+                replicas = node.replicas,
                 "running as a node of a cluster"
             );
             (cluster.storage.clone(), Some(cluster))
