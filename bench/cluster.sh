@@ -28,8 +28,11 @@ bench=(nice -n "$niceness" taskset -c 1 "$bayou" bench --quiet)
 
 pids=()
 nats_pids=()
+# Every data directory (NATS's and Bayou's) lives under one scratch folder, removed at exit.
+scratch=$(mktemp -d)
 cleanup() {
   for p in "${pids[@]}" "${nats_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$scratch"
 }
 trap cleanup EXIT
 
@@ -47,7 +50,7 @@ start_nats() { # start_nats COUNT: one server, or COUNT clustered with each othe
   nats_urls=""
   for i in $(seq "$count"); do routes+="${routes:+,}nats://127.0.0.1:$((16220 + i))"; done
   for i in $(seq "$count"); do
-    local dir; dir=$(mktemp -d)
+    local dir; dir=$(mktemp -d -p "$scratch")
     local cluster=()
     if [ "$count" -gt 1 ]; then
       cluster=(--cluster_name bench --cluster "nats://127.0.0.1:$((16220 + i))" --routes "$routes")
@@ -66,7 +69,7 @@ stop_nats() {
 
 start_bayou() { # start_bayou PORT EXTRA-ARGS…: the pid in $pid
   local port=$1; shift
-  local data; data=$(mktemp -d)
+  local data; data=$(mktemp -d -p "$scratch")
   "${on_server[@]}" "$bayou" serve --anonymous --log warn --listen "127.0.0.1:$port" \
     --data-dir "$data" "$@" >"$out/bayou-$port.log" 2>&1 &
   pid=$!

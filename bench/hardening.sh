@@ -30,9 +30,12 @@ server=(nice -n "$niceness" taskset -c 0 "$bayou" serve --anonymous --durability
 bench=(nice -n "$niceness" taskset -c 1 "$bayou" bench --quiet)
 
 pid=""
+# Each server's data directory lives under one scratch folder, removed at exit.
+scratch=$(mktemp -d)
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$scratch"' EXIT
 start() { # start PORT EXTRA-ARGS…
   local port=$1; shift
-  local data; data=$(mktemp -d)
+  local data; data=$(mktemp -d -p "$scratch")
   "${server[@]}" --listen "127.0.0.1:$port" --data-dir "$data" "$@" >"$out/server-$port.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
