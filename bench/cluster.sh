@@ -70,7 +70,7 @@ stop_nats() {
 start_bayou() { # start_bayou PORT EXTRA-ARGS…: the pid in $pid
   local port=$1; shift
   local data; data=$(mktemp -d -p "$scratch")
-  "${on_server[@]}" "$bayou" serve --anonymous --log warn --listen "127.0.0.1:$port" \
+  "${on_server[@]}" "$bayou" serve --anonymous --log warn --listen "127.0.0.1:$port" --pubsub-listen off \
     --data-dir "$data" "$@" >"$out/bayou-$port.log" 2>&1 &
   pid=$!
   pids+=("$pid")

@@ -26,7 +26,7 @@ want() { [[ " $parts " == *" $1 "* ]]; }
 ulimit -n "$(ulimit -Hn)"
 (cd "$repo" && cargo build --release -p bayou)
 bayou="$repo/target/release/bayou"
-server=(nice -n "$niceness" taskset -c 0 "$bayou" serve --anonymous --durability relaxed --log warn)
+server=(nice -n "$niceness" taskset -c 0 "$bayou" serve --anonymous --durability relaxed --log warn --pubsub-listen off)
 bench=(nice -n "$niceness" taskset -c 1 "$bayou" bench --quiet)
 
 pid=""

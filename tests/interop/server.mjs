@@ -1,8 +1,9 @@
 // Starts and stops the real `bayou` binary for the interop tests, and reads its /metrics.
 //
 // The binary comes from $BAYOU_BIN, else ../../target/debug/bayou relative to this directory.
-// `serve --listen 127.0.0.1:0` prints exactly one line, `listening on http://127.0.0.1:PORT`, on
-// stdout once it accepts connections; logs go to stderr and are kept for failure messages.
+// `serve --listen 127.0.0.1:0` prints `listening on http://127.0.0.1:PORT` on stdout once it
+// accepts connections, then `pubsub listening on https://127.0.0.1:PORT` for the Pub/Sub API
+// (gRPC); logs go to stderr and are kept for failure messages.
 
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -52,6 +53,8 @@ export class BayouServer {
   constructor(options = {}) {
     this.options = { timeout: 3000, log: "info", ...options };
     this.port = 0;
+    /** The Pub/Sub API's port (0 until started; kept across restarts, like `port`). */
+    this.pubsubPort = 0;
     this.child = null;
     this.dataDir = null;
     this.stderr = "";
@@ -60,6 +63,16 @@ export class BayouServer {
 
   get origin() {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The Pub/Sub API's `host:port`, as gRPC clients take it. */
+  get pubsubEndpoint() {
+    return `127.0.0.1:${this.pubsubPort}`;
+  }
+
+  /** The self-signed certificate the Pub/Sub API serves (generated into the data directory). */
+  get pubsubCertificate() {
+    return path.join(this.dataDir, "pubsub-cert.pem");
   }
 
   /** The Bayeux endpoint, for both long-polling and WebSocket. */
@@ -78,6 +91,7 @@ export class BayouServer {
       "--data-dir", this.dataDir,
       "--timeout", String(o.timeout),
       "--log", o.log,
+      "--pubsub-listen", `127.0.0.1:${this.pubsubPort}`,
     ];
     // These suites test Bayou as a Bayeux server; login is tested on its own.
     if (o.anonymous !== false) args.push("--anonymous");
@@ -95,7 +109,7 @@ export class BayouServer {
       this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP);
     });
 
-    const port = await this.#readPort(child, args).catch((e) => {
+    const { port, pubsubPort } = await this.#readPorts(child, args).catch((e) => {
       if (child.exitCode === null && child.signalCode === null && child.pid) child.kill("SIGKILL");
       this.child = null;
       throw e;
@@ -106,11 +120,12 @@ export class BayouServer {
       throw new Error(`bayou restarted on port ${port}, expected ${this.port}`);
     }
     this.port = port;
+    this.pubsubPort = pubsubPort;
     return this;
   }
 
-  /** Resolves with the port from the "listening on" line. */
-  #readPort(child, args) {
+  /** Resolves with the ports from the "listening on" and "pubsub listening on" lines. */
+  #readPorts(child, args) {
     return new Promise((resolve, reject) => {
       const lines = createInterface({ input: child.stdout });
       let settled = false;
@@ -127,13 +142,17 @@ export class BayouServer {
       }, START_TIMEOUT_MS);
       child.once("error", (e) => fail(e.message));
       child.exited.then(({ code, signal }) => fail(`exited with code ${code}, signal ${signal}`));
+      let port;
       lines.on("line", (line) => {
-        const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/.exec(line);
-        if (!m || settled) return;
+        if (settled) return;
+        const http = /^listening on http:\/\/127\.0\.0\.1:(\d+)\s*$/.exec(line);
+        if (http) port = Number(http[1]);
+        const pubsub = /^pubsub listening on https?:\/\/127\.0\.0\.1:(\d+)\s*$/.exec(line);
+        if (!pubsub || port === undefined) return;
         settled = true;
         clearTimeout(timer);
         lines.removeAllListeners("line");
-        resolve(Number(m[1]));
+        resolve({ port, pubsubPort: Number(pubsub[1]) });
       });
     });
   }

@@ -40,6 +40,12 @@ class BayouProcess:
             self.stop()
             raise RuntimeError(f"bayou did not start: {line!r}")
         self.origin = line.removeprefix("listening on ")
+        # The Pub/Sub API (gRPC) announces itself next: `pubsub listening on https://HOST:PORT`.
+        self.pubsub = None
+        if "off" not in args:
+            line = self.process.stdout.readline().strip()
+            if line.startswith("pubsub listening on "):
+                self.pubsub = line.removeprefix("pubsub listening on ").split("://", 1)[1]
         self._token = None
 
     def __enter__(self) -> "BayouProcess":
@@ -47,6 +53,10 @@ class BayouProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self._data.name)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -142,6 +142,8 @@ pub struct Org {
     pub(crate) schema: RwLock<records::schema::Schema>,
     /// Platform event types by lower-cased name.
     pub(crate) event_types: RwLock<std::collections::HashMap<String, events::EventType>>,
+    /// Avro schemas of platform events, current and earlier, by schema id.
+    pub(crate) event_schemas: events::avro::SchemaRegistry,
     /// The StreamingChannels (generic streaming).
     pub(crate) channels: RwLock<Vec<streaming_channel::StreamingChannel>>,
     /// Objects selected for Change Data Capture.
@@ -207,7 +209,11 @@ impl Org {
             writes: tokio::sync::Mutex::new(()),
             schema: RwLock::new(schema),
             event_types: RwLock::new(event_types),
+            event_schemas: Default::default(),
         };
+        org.remember_current_schemas()
+            .await
+            .map_err(|e| OrgError::Internal(format!("platform event schemas: {e}")))?;
         let org = Arc::new(org);
         cluster::follow_changes(&org);
         Ok((org, created))
@@ -240,6 +246,9 @@ impl Org {
                 .into_iter()
                 .map(|t| (t.name.to_ascii_lowercase(), t))
                 .collect();
+            self.remember_current_schemas()
+                .await
+                .map_err(|e| internal("platform event schemas", e))?;
         }
         if stale.channels {
             *self.channels.write() = streaming_channel::load(store)
@@ -292,6 +301,12 @@ impl Org {
     /// The org's settings.
     pub fn config(&self) -> &OrgConfig {
         &self.config
+    }
+
+    /// The user of a live access token (using it extends its session), for the org's other
+    /// endpoints (the Pub/Sub API).
+    pub fn user_of_token(&self, token: &str) -> Option<String> {
+        self.tokens.validate_access(token)
     }
 
     /// The 18-character organization id.
@@ -391,8 +406,8 @@ async fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema,
         let Some((object, _)) = key.split_once('/') else {
             continue;
         };
-        if object == "EventType" || object == "CdcEntity" {
-            continue; // platform event types and CDC selections, not records
+        if object == "EventType" || object == "EventSchema" || object == "CdcEntity" {
+            continue; // platform event types, their schemas and CDC selections, not records
         }
         if let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) {
             schema.learn(object, &fields);

@@ -32,9 +32,47 @@ pub fn iso8601_millis(epoch_ms: i64) -> String {
     )
 }
 
+/// Reads an ISO-8601 instant (`2016-03-29T16:40:08.208Z`, or with an offset such as `+00:00`
+/// or Salesforce's `+0000`) as epoch milliseconds; `None` when it is not one.
+pub fn parse_iso8601_millis(text: &str) -> Option<i64> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    // `+0000`: an offset without its colon, which jiff's RFC 3339 reading refuses.
+    let at = text.len().checked_sub(5)?;
+    if !text.is_char_boundary(at) {
+        return None;
+    }
+    let (head, offset) = text.split_at(at);
+    let colon_less = (offset.starts_with('+') || offset.starts_with('-'))
+        && offset[1..].bytes().all(|b| b.is_ascii_digit());
+    if !colon_less {
+        return None;
+    }
+    let fixed = format!("{head}{}:{}", &offset[..3], &offset[3..]);
+    fixed.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_what_it_writes_and_salesforce_offsets() {
+        let ms = 1_459_269_608_208;
+        assert_eq!(parse_iso8601_millis(&iso8601_millis(ms)), Some(ms));
+        assert_eq!(
+            parse_iso8601_millis("2016-03-29T16:40:08.208+0000"),
+            Some(ms)
+        );
+        assert_eq!(
+            parse_iso8601_millis("2016-03-29T18:40:08.208+02:00"),
+            Some(ms)
+        );
+        assert_eq!(parse_iso8601_millis("yesterday"), None);
+        assert_eq!(parse_iso8601_millis(""), None);
+        assert_eq!(parse_iso8601_millis("2016-03-29T16:40:08é+0000"), None);
+    }
 
     #[test]
     fn formats_like_salesforce() {

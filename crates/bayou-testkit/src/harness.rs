@@ -34,6 +34,7 @@ pub struct Bayou {
     org_config: OrgConfig,
     engine_config: EngineConfig,
     engine: Option<Arc<Engine>>,
+    org: Option<Arc<Org>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -72,6 +73,7 @@ impl Bayou {
             org_config,
             engine_config,
             engine: None,
+            org: None,
             stop: None,
             task: None,
         };
@@ -88,6 +90,12 @@ impl Bayou {
     /// queue drained) rather than sleeping.
     pub fn engine(&self) -> &Arc<Engine> {
         self.engine.as_ref().expect("the server is stopped")
+    }
+
+    /// The running server's org, for tests that serve another API beside it (the Pub/Sub
+    /// API).
+    pub fn org(&self) -> &Arc<Org> {
+        self.org.as_ref().expect("the server is stopped")
     }
 
     async fn serve(&mut self, listener: TcpListener) {
@@ -129,6 +137,7 @@ impl Bayou {
         let router = server.router().merge(org.router(&engine)).merge(admin);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         self.engine = Some(engine);
+        self.org = Some(org);
         self.stop = Some(stop);
         self.task = Some(tokio::spawn(async move {
             let _ = server
@@ -148,6 +157,7 @@ impl Bayou {
             let _ = task.await;
         }
         self.engine = None;
+        self.org = None;
     }
 
     /// Stops the server and starts a new org and server on the same port with the same data.

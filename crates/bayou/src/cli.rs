@@ -387,6 +387,34 @@ pub struct ServeArgs {
     #[arg(long, env = "BAYOU_NODE_ID", help_heading = "Cluster")]
     pub node_id: Option<String>,
 
+    /// Address of the Pub/Sub API (gRPC), or `off` [default: the --listen host, port 7443;
+    /// an ephemeral port when --listen's port is 0].
+    #[arg(long, env = "BAYOU_PUBSUB_LISTEN", help_heading = "Pub/Sub API")]
+    pub pubsub_listen: Option<String>,
+
+    /// Serve the Pub/Sub API without TLS (plaintext HTTP/2), for clients that have a
+    /// plaintext switch.
+    #[arg(long, env = "BAYOU_PUBSUB_PLAINTEXT", help_heading = "Pub/Sub API")]
+    pub pubsub_plaintext: bool,
+
+    /// PEM certificate (chain) of the Pub/Sub API [default: a self-signed one generated into
+    /// the data directory].
+    #[arg(long, env = "BAYOU_TLS_CERT", help_heading = "Pub/Sub API")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "BAYOU_TLS_KEY", help_heading = "Pub/Sub API")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Longest a subscription owed events goes without a response before an empty keepalive
+    /// one (e.g. 270s, Salesforce's) [default: 270s].
+    #[arg(long, env = "BAYOU_PUBSUB_KEEPALIVE", help_heading = "Pub/Sub API")]
+    pub pubsub_keepalive: Option<String>,
+
+    /// A subscription that requests no events for this long is closed [default: 60s].
+    #[arg(long, env = "BAYOU_PUBSUB_IDLE_TIMEOUT", help_heading = "Pub/Sub API")]
+    pub pubsub_idle_timeout: Option<String>,
+
     /// Log format [default: text].
     #[arg(long, env = "BAYOU_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,

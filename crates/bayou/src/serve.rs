@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::http_policy;
 use crate::logging;
-use crate::settings::Settings;
+use crate::settings::{PubSubSettings, Settings};
 use crate::web;
 use bayou_org::overview::{Overview, ScrapeState};
 
@@ -103,6 +103,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         storage.counters.clone(),
     );
     let engine = Arc::clone(server.engine());
+    let engine_for_pubsub = Arc::clone(server.engine());
     let admin = bayou_org::admin::router(
         org.clone(),
         Arc::clone(server.engine()),
@@ -150,6 +151,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    // Bound (and its certificate read or made) before anything is announced: a server that
+    // cannot serve the Pub/Sub API it was asked for does not start at all.
+    let pubsub = match &settings.pubsub {
+        Some(pubsub) => Some(PubSubListener::bind(pubsub, &settings.data_dir).await?),
+        None => None,
+    };
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;
@@ -166,14 +173,107 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "Bayou listening on http://{local} (Bayeux endpoint http://{local}/cometd/66.0)"
     );
     // A plain line on stdout for scripts and tests that start Bayou on port 0.
-    println!("listening on http://{local}");
+    announce(&format!("listening on http://{local}"));
 
+    let pubsub = pubsub.map(|listener| {
+        let config = settings
+            .pubsub
+            .as_ref()
+            .map(|p| p.config.clone())
+            .unwrap_or_default();
+        listener.start(&org, &engine_for_pubsub, config)
+    });
     server
         .serve(listener, router, shutdown)
         .await
         .context("server error")?;
+    if let Some((stop, task)) = pubsub {
+        // The engine's shutdown has ended every stream; connections get a moment to close.
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The Pub/Sub API's socket and certificate, ready to serve.
+struct PubSubListener {
+    listener: TcpListener,
+    /// Certificate and key (PEM); `None`: plaintext.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl PubSubListener {
+    async fn bind(settings: &PubSubSettings, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| {
+            format!(
+                "cannot listen for the Pub/Sub API on {} (choose another address with --pubsub-listen, or turn it off with --pubsub-listen off)",
+                settings.listen
+            )
+        })?;
+        let identity = if settings.plaintext {
+            None
+        } else {
+            let certificate = match &settings.tls {
+                Some((cert, key)) => bayou_pubsub::tls::load(cert, key),
+                None => bayou_pubsub::tls::self_signed(data_dir),
+            }
+            .map_err(anyhow::Error::msg)?;
+            if certificate.generated {
+                eprintln!(
+                    "A self-signed certificate for the Pub/Sub API was generated; clients must trust {}",
+                    certificate.cert_path.display()
+                );
+            }
+            tracing::info!(certificate = %certificate.cert_path.display(), "Pub/Sub API certificate");
+            Some((certificate.cert_pem, certificate.key_pem))
+        };
+        Ok(Self { listener, identity })
+    }
+
+    /// Announces the address and serves until the returned sender fires.
+    fn start(
+        self,
+        org: &Arc<Org>,
+        engine: &Arc<bayou_server::Engine>,
+        config: bayou_pubsub::PubSubConfig,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let scheme = if self.identity.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        match self.listener.local_addr() {
+            Ok(local) => {
+                tracing::info!("Pub/Sub API (gRPC) listening on {scheme}://{local}");
+                // After the "listening on" line, which scripts read first.
+                announce(&format!("pubsub listening on {scheme}://{local}"));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the Pub/Sub API's address"),
+        }
+        let service = bayou_pubsub::PubSubService::new(Arc::clone(org), Arc::clone(engine), config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = service.serve(self.listener, self.identity, shutdown).await {
+                tracing::error!(error = %e, "the Pub/Sub API stopped");
+            }
+        });
+        (stop, task)
+    }
+}
+
+/// Writes a line for scripts on stdout. A reader that has gone (a script that read the first
+/// line and closed the pipe) must not stop the server, as `println!` would by panicking.
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the

@@ -91,6 +91,12 @@ struct FileSettings {
     cluster_replicas: Option<usize>,
     cluster_prefix: Option<String>,
     node_id: Option<String>,
+    pubsub_listen: Option<String>,
+    pubsub_plaintext: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    pubsub_keepalive: Option<String>,
+    pubsub_idle_timeout: Option<String>,
 }
 
 /// A `[[bayeux_publish]]` table.
@@ -134,6 +140,19 @@ pub struct Settings {
     pub log_filter: String,
     /// Where the cluster's NATS is, when this is a node of one; `None`: the embedded backend.
     pub cluster: Option<bayou_cluster::ClusterOptions>,
+    /// The Pub/Sub API; `None`: not served.
+    pub pubsub: Option<PubSubSettings>,
+}
+
+/// How the Pub/Sub API is served.
+#[derive(Debug, Clone)]
+pub struct PubSubSettings {
+    pub listen: SocketAddr,
+    /// Plaintext HTTP/2 instead of TLS.
+    pub plaintext: bool,
+    /// The certificate and key; `None`: self-signed, in the data directory.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub config: bayou_pubsub::PubSubConfig,
 }
 
 impl Settings {
@@ -150,8 +169,14 @@ impl Settings {
         let org = org_config(&args, &file, &limits)?;
         let credentials = credentials(&args, &file);
         let cluster = cluster_options(&args, &file, &event_log, &org)?;
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let pubsub = pubsub_settings(&args, &file, listen)?;
         Ok(Self {
             cluster,
+            pubsub,
             admin_token: args.admin_token.or(file.admin_token),
             metrics_token: args
                 .metrics_token
@@ -160,10 +185,7 @@ impl Settings {
             event_log,
             org,
             credentials,
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -176,6 +198,60 @@ impl Settings {
             log_filter: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         })
     }
+}
+
+/// Where and how the Pub/Sub API is served: by default beside the Bayeux endpoint on port
+/// 7443 (Salesforce's), or on an ephemeral port when the Bayeux endpoint asked for one (tests
+/// and scripts that run several servers at once).
+fn pubsub_settings(
+    args: &ServeArgs,
+    file: &FileSettings,
+    listen: SocketAddr,
+) -> anyhow::Result<Option<PubSubSettings>> {
+    let chosen = args
+        .pubsub_listen
+        .clone()
+        .or_else(|| file.pubsub_listen.clone());
+    let address = match chosen.as_deref().map(str::trim) {
+        Some("off") => return Ok(None),
+        Some(text) => text.parse::<SocketAddr>().map_err(|_| {
+            anyhow::anyhow!("pubsub_listen {text:?} is not an address (HOST:PORT) or off")
+        })?,
+        None if listen.port() == 0 => SocketAddr::new(listen.ip(), 0),
+        None => SocketAddr::new(listen.ip(), 7443),
+    };
+    let tls = match (
+        args.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+        args.tls_key.clone().or_else(|| file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => anyhow::bail!("tls_cert and tls_key go together: give both or neither"),
+    };
+    let mut config = bayou_pubsub::PubSubConfig::default();
+    if let Some(text) = args
+        .pubsub_keepalive
+        .clone()
+        .or_else(|| file.pubsub_keepalive.clone())
+    {
+        config.keepalive = parse_duration(&text)?;
+    }
+    if let Some(text) = args
+        .pubsub_idle_timeout
+        .clone()
+        .or_else(|| file.pubsub_idle_timeout.clone())
+    {
+        config.idle_timeout = parse_duration(&text)?;
+    }
+    if config.keepalive.is_zero() || config.idle_timeout.is_zero() {
+        anyhow::bail!("pubsub_keepalive and pubsub_idle_timeout must be longer than zero");
+    }
+    Ok(Some(PubSubSettings {
+        listen: address,
+        plaintext: args.pubsub_plaintext || file.pubsub_plaintext.unwrap_or(false),
+        tls,
+        config,
+    }))
 }
 
 /// The cluster's settings, when `cluster` names NATS servers.

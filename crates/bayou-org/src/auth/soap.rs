@@ -293,15 +293,26 @@ pub async fn login(
     };
     let base = org.instance_url(&headers);
     let org_id = org.org_id();
+    let timeout = org.config.session_timeout.as_secs();
     let result = format!(
-        "<loginResponse><result><metadataServerUrl>{base}/services/Soap/m/{version}/{org_id}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{base}/services/Soap/u/{version}/{org_id}</serverUrl><sessionId>{session_id}</sessionId><userId>{user_id}</userId><userInfo><organizationId>{org_id}</organizationId><organizationName>Bayou</organizationName><userEmail>{email}</userEmail><userFullName>{name}</userFullName><userId>{user_id}</userId><userName>{email}</userName></userInfo></result></loginResponse>",
+        "<loginResponse><result><metadataServerUrl>{base}/services/Soap/m/{version}/{org_id}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{base}/services/Soap/u/{version}/{org_id}</serverUrl><sessionId>{session_id}</sessionId><userId>{user_id}</userId>{user_info}</result></loginResponse>",
         user_id = user.id,
-        email = escape(&user.username),
-        name = escape(&user.display_name),
+        user_info = user_info(org_id, &user.id, &user.username, &user.display_name, timeout),
     );
     xml(
         StatusCode::OK,
         format!("{ENVELOPE_OPEN}{result}{ENVELOPE_CLOSE}"),
+    )
+}
+
+/// `userInfo` with every element of the partner WSDL's `GetUserInfoResult`, in its order:
+/// clients read it by position (Salesforce's Pub/Sub Python example takes the org id as
+/// element 8), not only by name.
+fn user_info(org_id: &str, user_id: &str, username: &str, name: &str, timeout: u64) -> String {
+    format!(
+        "<userInfo><accessibilityMode>false</accessibilityMode><chatterExternal>false</chatterExternal><currencySymbol>$</currencySymbol><orgAttachmentFileSizeLimit>5242880</orgAttachmentFileSizeLimit><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><orgDefaultCurrencyLocale>en_US</orgDefaultCurrencyLocale><orgDisallowHtmlAttachments>false</orgDisallowHtmlAttachments><orgHasPersonAccounts>false</orgHasPersonAccounts><organizationId>{org_id}</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>Bayou</organizationName><profileId>00e000000000000AAA</profileId><roleId xsi:nil=\"true\"/><sessionSecondsValid>{timeout}</sessionSecondsValid><userDefaultCurrencyIsoCode xsi:nil=\"true\"/><userEmail>{email}</userEmail><userFullName>{name}</userFullName><userId>{user_id}</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>{email}</userName><userTimeZone>GMT</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></userInfo>",
+        email = escape(username),
+        name = escape(name),
     )
 }
 

@@ -7,7 +7,9 @@
 //! wrong type are refused with Salesforce's errors; the reply carries the event's UUID in an
 //! `OPERATION_ENQUEUED` entry, as Salesforce's does.
 
+pub mod avro;
 pub mod publish;
+pub mod schemas;
 
 use std::collections::BTreeMap;
 
@@ -51,9 +53,12 @@ impl EventType {
         Ok(())
     }
 
-    /// The schema id: changes when the fields change, like Salesforce's.
+    /// The schema id: the fingerprint of the type's Avro schema, so it changes when the fields
+    /// change, like Salesforce's (see [`avro`]).
     pub fn schema_id(&self) -> String {
-        schema_id_of(&serde_json::to_string(self).unwrap_or_default())
+        avro::EventSchema::of(self)
+            .map(|schema| schema.id)
+            .unwrap_or_default()
     }
 
     /// Validates a publish's fields against the type.

@@ -5,6 +5,10 @@ use bayou_protocol::events::encode_platform_event;
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
+use super::avro::EventSchema;
+use super::schemas::stored_form;
 use super::{new_uuid, EventType};
 use crate::ids::new_id;
 use crate::records::Fields;
@@ -31,25 +35,33 @@ impl Org {
             .cloned()
     }
 
-    /// Defines (or redefines) a platform event type and stores it.
+    /// Defines (or redefines) a platform event type and stores it, with its Avro schema.
     pub async fn define_event(&self, event_type: EventType) -> Result<(), String> {
         event_type.validate()?;
+        let schema = Arc::new(EventSchema::of(&event_type).map_err(|e| e.to_string())?);
         let value = serde_json::to_vec(&event_type).map_err(|e| e.to_string())?;
         let key = format!("{STORE_PREFIX}{}", event_type.name).into_bytes();
+        let (schema_key, schema_value) = stored_form(&schema)?;
         self.store
             .append_with_records(
                 Vec::new(),
-                vec![RecordWrite {
-                    key,
-                    value: Some(value),
-                }],
+                vec![
+                    RecordWrite {
+                        key,
+                        value: Some(value),
+                    },
+                    RecordWrite {
+                        key: schema_key,
+                        value: Some(schema_value),
+                    },
+                ],
             )
             .await
             .map_err(|e| e.to_string())?;
         self.event_types
             .write()
             .insert(event_type.name.to_ascii_lowercase(), event_type);
-        Ok(())
+        self.remember_current_schemas().await
     }
 
     /// Publishes one platform event; returns once it is durable.
@@ -59,47 +71,88 @@ impl Org {
         fields: Fields,
         user_id: &str,
     ) -> Result<Published, RestError> {
+        let event = NewPlatformEvent { uuid: None, fields };
+        let mut outcomes = self.publish_events(name, vec![event], user_id).await?;
+        outcomes
+            .pop()
+            .unwrap_or_else(|| Err(RestError::internal("no outcome for the event")))
+    }
+
+    /// Publishes platform events of type `name` together: each is checked on its own (its
+    /// outcome says why it was refused), and those that pass are appended in one write, in
+    /// order. Fails as a whole only when the type is unknown or the log cannot take writes.
+    pub async fn publish_events(
+        &self,
+        name: &str,
+        events: Vec<NewPlatformEvent>,
+        user_id: &str,
+    ) -> Result<Vec<Result<Published, RestError>>, RestError> {
         let event_type = self.event_type(name).ok_or_else(RestError::not_found)?;
-        event_type.check(&fields)?;
-        let mut payload = Map::new();
-        payload.insert(
-            "CreatedDate".into(),
-            Value::String(iso8601_millis(now_millis())),
-        );
-        payload.insert("CreatedById".into(), Value::String(user_id.to_owned()));
-        for (name, value) in fields {
-            let declared = event_type
-                .fields
-                .keys()
-                .find(|f| f.eq_ignore_ascii_case(&name))
-                .cloned()
-                .unwrap_or(name);
-            payload.insert(declared, value);
-        }
-        let payload = serde_json::value::to_raw_value(&payload)
-            .map_err(|e| RestError::internal(e.to_string()))?;
-        let uuid = new_uuid();
-        let schema = event_type.schema_id();
+        let schema = self
+            .current_event_schema(&event_type.name)
+            .map(|schema| schema.id.clone())
+            .unwrap_or_else(|| event_type.schema_id());
         let channel = format!("/event/{}", event_type.name);
-        let event_uuid = uuid.clone();
-        let event = NewEvent {
-            channel: channel.clone(),
-            encode: Box::new(move |replay_id, _| {
-                encode_platform_event(&channel, &schema, &payload, &event_uuid, replay_id)
-            }),
-            audience: None,
-        };
+        let created = iso8601_millis(now_millis());
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut appended = Vec::new();
+        for event in events {
+            if let Err(e) = event_type.check(&event.fields) {
+                outcomes.push(Err(e));
+                continue;
+            }
+            let mut payload = Map::new();
+            payload.insert("CreatedDate".into(), Value::String(created.clone()));
+            payload.insert("CreatedById".into(), Value::String(user_id.to_owned()));
+            for (name, value) in event.fields {
+                let declared = event_type
+                    .fields
+                    .keys()
+                    .find(|f| f.eq_ignore_ascii_case(&name))
+                    .cloned()
+                    .unwrap_or(name);
+                payload.insert(declared, value);
+            }
+            let payload = serde_json::value::to_raw_value(&payload)
+                .map_err(|e| RestError::internal(e.to_string()))?;
+            let uuid = event.uuid.unwrap_or_else(new_uuid);
+            let (channel, schema, event_uuid) = (channel.clone(), schema.clone(), uuid.clone());
+            appended.push(NewEvent {
+                channel: channel.clone(),
+                encode: Box::new(move |replay_id, _| {
+                    encode_platform_event(&channel, &schema, &payload, &event_uuid, replay_id)
+                }),
+                audience: None,
+            });
+            outcomes.push(Ok(Published {
+                id: new_id("e00"),
+                uuid,
+                replay_id: 0,
+            }));
+        }
+        if appended.is_empty() {
+            return Ok(outcomes);
+        }
         let ids = self
             .store
-            .append_with_records(vec![event], Vec::new())
+            .append_with_records(appended, Vec::new())
             .await
             .map_err(|e| RestError::storage("the event", &e))?;
-        Ok(Published {
-            id: new_id("e00"),
-            uuid,
-            replay_id: ids.first().copied().unwrap_or_default(),
-        })
+        let mut ids = ids.into_iter();
+        for published in outcomes.iter_mut().flatten() {
+            published.replay_id = ids.next().unwrap_or_default();
+        }
+        Ok(outcomes)
     }
+}
+
+/// One platform event to publish.
+#[derive(Debug, Clone)]
+pub struct NewPlatformEvent {
+    /// Its `EventUuid`; a new one when `None`.
+    pub uuid: Option<String>,
+    /// Its custom fields.
+    pub fields: Fields,
 }
 
 /// Event types stored by earlier runs, then those of the configuration (which win).

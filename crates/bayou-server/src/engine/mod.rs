@@ -187,6 +187,12 @@ impl Engine {
         &self.log
     }
 
+    /// Counts one delivery on `channel` made by another API (the Pub/Sub API) against the
+    /// daily delivery allocation covering it; `false` when that allocation is used up.
+    pub fn take_delivery_allocation(&self, channel: &str) -> bool {
+        self.allocations.take_for(channel)
+    }
+
     /// Handles one decoded (or undecodable) message.
     pub async fn handle(
         &self,

@@ -1,0 +1,177 @@
+//! The `eventbus.v1.PubSub` service: each RPC authenticates from the call's metadata, then
+//! hands over to the module that does its work. Streams run as tasks feeding a small bounded
+//! channel, so a client that stops reading holds at most a few responses in memory.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bayou_log::EventLog;
+use bayou_org::Org;
+use bayou_server::Engine;
+use futures_util::Stream;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::{Code, Request, Response, Status, Streaming};
+
+use crate::auth::{self, Caller};
+use crate::proto::pub_sub_server::{PubSub, PubSubServer};
+use crate::proto::{
+    FetchRequest, FetchResponse, ManagedFetchRequest, ManagedFetchResponse, PublishRequest,
+    PublishResponse, SchemaInfo, SchemaRequest, TopicInfo, TopicRequest,
+};
+use crate::status::{codes, failure};
+use crate::{publish, subscribe, topics, Inner, PubSubConfig};
+
+/// Salesforce's limit on one gRPC request (4 MB).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Responses a stream may have waiting for the client.
+const STREAM_BUFFER: usize = 2;
+
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The Pub/Sub API of one org.
+#[derive(Clone)]
+pub struct PubSubService {
+    inner: Arc<Inner>,
+}
+
+impl PubSubService {
+    pub fn new(org: Arc<Org>, engine: Arc<Engine>, config: PubSubConfig) -> Self {
+        let log: Arc<dyn EventLog> = Arc::clone(engine.log());
+        Self {
+            inner: Arc::new(Inner {
+                org,
+                engine,
+                log,
+                config,
+                cache: Default::default(),
+            }),
+        }
+    }
+
+    /// Serves the API on `listener` until `shutdown` resolves: over TLS with `identity`
+    /// (certificate and key, PEM), or in plaintext HTTP/2 when it is `None`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        identity: Option<(Vec<u8>, Vec<u8>)>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let mut builder = Server::builder();
+        if let Some((cert, key)) = identity {
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+        }
+        let service = PubSubServer::new(self)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_REQUEST_BYTES);
+        builder
+            .add_service(service)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        auth::authenticate(&self.inner.org, request.metadata())
+    }
+}
+
+#[tonic::async_trait]
+impl PubSub for PubSubService {
+    type SubscribeStream = ResponseStream<FetchResponse>;
+    type PublishStreamStream = ResponseStream<PublishResponse>;
+    type ManagedSubscribeStream = ResponseStream<ManagedFetchResponse>;
+
+    async fn subscribe(
+        &self,
+        request: Request<Streaming<FetchRequest>>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = self.caller(&request)?;
+        let (out, responses) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(subscribe::run(
+            Arc::clone(&self.inner),
+            caller,
+            request.into_inner(),
+            out,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
+    }
+
+    async fn get_schema(
+        &self,
+        request: Request<SchemaRequest>,
+    ) -> Result<Response<SchemaInfo>, Status> {
+        self.caller(&request)?;
+        let id = &request.get_ref().schema_id;
+        match self.inner.org.event_schema(id).await {
+            Some(schema) => Ok(Response::new(SchemaInfo {
+                schema_json: schema.json.clone(),
+                schema_id: schema.id.clone(),
+                rpc_id: bayou_org::events::new_uuid(),
+            })),
+            None => Err(failure(
+                Code::NotFound,
+                codes::SCHEMA_NOT_FOUND,
+                format!("Schema {id:?} was not found."),
+            )),
+        }
+    }
+
+    async fn get_topic(
+        &self,
+        request: Request<TopicRequest>,
+    ) -> Result<Response<TopicInfo>, Status> {
+        self.caller(&request)?;
+        let topic = topics::resolve(&self.inner.org, &request.get_ref().topic_name)?;
+        Ok(Response::new(TopicInfo {
+            topic_name: topic.channel.clone(),
+            tenant_guid: self.inner.org.org_id().to_owned(),
+            can_publish: true,
+            can_subscribe: true,
+            schema_id: topic.schema.id.clone(),
+            rpc_id: bayou_org::events::new_uuid(),
+        }))
+    }
+
+    async fn publish(
+        &self,
+        request: Request<PublishRequest>,
+    ) -> Result<Response<PublishResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let response = publish::publish(&self.inner, &caller, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn publish_stream(
+        &self,
+        request: Request<Streaming<PublishRequest>>,
+    ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        let caller = self.caller(&request)?;
+        let (out, responses) = mpsc::channel(STREAM_BUFFER);
+        let idle = self.inner.config.publish_idle_timeout;
+        tokio::spawn(publish::run_stream(
+            Arc::clone(&self.inner),
+            caller,
+            request.into_inner(),
+            out,
+            idle,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
+    }
+
+    async fn managed_subscribe(
+        &self,
+        request: Request<Streaming<ManagedFetchRequest>>,
+    ) -> Result<Response<Self::ManagedSubscribeStream>, Status> {
+        self.caller(&request)?;
+        Err(failure(
+            Code::Unimplemented,
+            codes::UNSUPPORTED,
+            "Managed subscriptions are not supported by Bayou yet; use Subscribe with a replay id.",
+        ))
+    }
+}

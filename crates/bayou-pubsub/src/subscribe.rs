@@ -1,0 +1,349 @@
+//! `Subscribe`: a pull subscription. The client's `FetchRequest`s add credits
+//! (`num_requested`, at most 100 outstanding); the server sends events while it owes some, and
+//! every response says how many it still owes (`pending_num_requested`) and the newest replay
+//! id it has looked at (`latest_replay_id`), so an idle client still knows where to resume.
+//!
+//! A subscription is a cursor on the log, not a queue: it reads from the log (whose newest
+//! events are in memory) only what the client has asked for, so a slow client costs nothing
+//! but its cursor, and memory per subscription is bounded by one response
+//! ([`MAX_RESPONSE_BYTES`]) and the two the channel may hold.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bayou_log::{ChannelFilter, ReadBatch};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tonic::{Code, Status, Streaming};
+
+use crate::auth::{self, Caller};
+use crate::proto::{FetchRequest, FetchResponse, ReplayPreset};
+use crate::status::{codes, failure};
+use crate::topics::{self, Topic};
+use crate::{replay_id, stopping, Inner};
+
+/// Most events a client may be owed at once (Salesforce's limit).
+pub const MAX_PENDING: i32 = 100;
+
+/// A response stops taking events past this size, so it stays under the 4 MB that gRPC clients
+/// accept by default (one event alone may reach Salesforce's 1 MB event limit).
+pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
+
+/// Records examined per log read, so that a topic with rare events among many others cannot
+/// make one read long.
+const SCAN_LIMIT: usize = 10_000;
+
+/// How often an idle stream checks that its token is still live.
+const TOKEN_CHECK: Duration = Duration::from_secs(5);
+
+/// Runs one subscription until the client leaves or it fails; a failure ends the stream with
+/// its status.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    caller: Caller,
+    mut inbound: Streaming<FetchRequest>,
+    out: mpsc::Sender<Result<FetchResponse, Status>>,
+) {
+    let mut counted = Counted(false);
+    if let Err(status) = serve(&inner, &caller, &mut inbound, &out, &mut counted).await {
+        let _ = out.send(Err(status)).await;
+    }
+}
+
+/// Counts a subscription in `bayou_pubsub_subscriptions` from the moment its start position is
+/// fixed (an event published after that reaches a LATEST subscription) until it ends.
+struct Counted(bool);
+
+impl Counted {
+    fn start(&mut self) {
+        if !self.0 {
+            self.0 = true;
+            metrics::gauge!("bayou_pubsub_subscriptions").increment(1.0);
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.0 {
+            metrics::gauge!("bayou_pubsub_subscriptions").decrement(1.0);
+        }
+    }
+}
+
+struct Cursor {
+    topic: Topic,
+    /// The last replay id looked at: events after it are next.
+    after: u64,
+    /// Events the client is owed.
+    pending: i32,
+}
+
+async fn serve(
+    inner: &Inner,
+    caller: &Caller,
+    inbound: &mut Streaming<FetchRequest>,
+    out: &mpsc::Sender<Result<FetchResponse, Status>>,
+    counted: &mut Counted,
+) -> Result<(), Status> {
+    let first = match inbound.message().await {
+        Ok(Some(first)) => first,
+        Ok(None) | Err(_) => return Ok(()),
+    };
+    let topic = topics::resolve(&inner.org, &first.topic_name)?;
+    let after = start_after(inner, &topic, &first).await?;
+    let mut cursor = Cursor {
+        topic,
+        after,
+        pending: add_credits(0, first.num_requested)?,
+    };
+    counted.start();
+    let mut head = inner.log.watch_head();
+    let mut drops = inner.engine.drop_signal();
+    let mut shutdown = inner.engine.shutdown_signal();
+    let mut client_open = true;
+    let mut last_sent = Instant::now();
+    let mut idle_since = (cursor.pending == 0).then(Instant::now);
+    loop {
+        if !caller.is_live(&inner.org) {
+            return Err(auth::expired());
+        }
+        let token_checked = Instant::now();
+        let mut due_at = None;
+        if cursor.pending > 0 {
+            head.borrow_and_update();
+            match deliver(inner, &mut cursor, out).await? {
+                Delivered::Sent => {
+                    last_sent = Instant::now();
+                    if cursor.pending == 0 {
+                        idle_since = Some(Instant::now());
+                    }
+                    continue;
+                }
+                Delivered::More => continue,
+                Delivered::AtHead => {}
+                Delivered::NotYetDue(at) => due_at = Some(at),
+            }
+        }
+        if !client_open && cursor.pending == 0 {
+            return Ok(());
+        }
+        let keepalive_at = last_sent + inner.config.keepalive;
+        let idle_deadline = idle_since.map(|since| since + inner.config.idle_timeout);
+        tokio::select! {
+            request = inbound.message(), if client_open => match request {
+                Ok(Some(request)) => {
+                    if !request.topic_name.is_empty() && request.topic_name != first.topic_name {
+                        return Err(failure(
+                            Code::InvalidArgument,
+                            codes::TOPIC_MISMATCH,
+                            format!("The topic {} of a FetchRequest differs from the subscription's topic {}.", request.topic_name, first.topic_name),
+                        ));
+                    }
+                    cursor.pending = add_credits(cursor.pending, request.num_requested)?;
+                    if cursor.pending > 0 {
+                        idle_since = None;
+                    }
+                }
+                // The client closed its side: what it is owed is still sent.
+                Ok(None) => client_open = false,
+                Err(_) => return Ok(()),
+            },
+            changed = head.changed(), if cursor.pending > 0 && due_at.is_none() => {
+                if changed.is_err() {
+                    return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The Pub/Sub API service is unavailable."));
+                }
+            }
+            () = sleep_until(due_at) => {}
+            () = tokio::time::sleep_until(keepalive_at), if cursor.pending > 0 => {
+                send(out, response(&cursor, Vec::new())).await?;
+                last_sent = Instant::now();
+            }
+            () = sleep_until(idle_deadline) => {
+                return Err(failure(
+                    Code::Unavailable,
+                    codes::IDLE,
+                    format!("The subscription was closed: no events were requested for {} s.", inner.config.idle_timeout.as_secs()),
+                ));
+            }
+            () = tokio::time::sleep_until(token_checked + TOKEN_CHECK) => {}
+            _ = drops.changed() => {
+                return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The connection was dropped by the server; subscribe again."));
+            }
+            () = stopping(&mut shutdown) => {
+                return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The server is shutting down; subscribe again."));
+            }
+            () = out.closed() => return Ok(()),
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where a subscription starts: after which replay id.
+async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Result<u64, Status> {
+    let floor = inner.log.retention_floor(&topic.channel);
+    match ReplayPreset::try_from(first.replay_preset) {
+        Ok(ReplayPreset::Latest) => Ok(inner.log.head()),
+        Ok(ReplayPreset::Earliest) => Ok(floor),
+        Ok(ReplayPreset::Custom) => {
+            let Some(id) = replay_id::decode(&first.replay_id) else {
+                return Err(failure(
+                    Code::InvalidArgument,
+                    codes::REPLAY_ID_CORRUPTED,
+                    "The Replay ID validation failed. Ensure that the Replay ID is valid: it is not 8 bytes.",
+                ));
+            };
+            // A client moving from a node a little ahead of this one.
+            inner.log.catch_up(id, Duration::from_secs(2)).await.ok();
+            if id > inner.log.head() {
+                return Err(failure(
+                    Code::InvalidArgument,
+                    codes::REPLAY_ID_INVALID,
+                    format!(
+                        "The Replay ID validation failed: {id} is newer than the newest event."
+                    ),
+                ));
+            }
+            if id < floor {
+                return Err(failure(
+                    Code::InvalidArgument,
+                    codes::REPLAY_ID_INVALID,
+                    format!("The Replay ID validation failed: {id} is outside the retention window; events after it are gone. Subscribe with EARLIEST or LATEST."),
+                ));
+            }
+            Ok(id)
+        }
+        Err(_) => Err(failure(
+            Code::InvalidArgument,
+            codes::REPLAY_ID_CORRUPTED,
+            format!("Unknown replay preset {}.", first.replay_preset),
+        )),
+    }
+}
+
+/// Adds a request's credits to those owed: at most [`MAX_PENDING`] outstanding.
+fn add_credits(pending: i32, requested: i32) -> Result<i32, Status> {
+    if requested < 0 {
+        return Err(failure(
+            Code::InvalidArgument,
+            codes::NUM_REQUESTED_INVALID,
+            format!("num_requested must be between 1 and {MAX_PENDING}, not {requested}."),
+        ));
+    }
+    Ok(pending.saturating_add(requested).min(MAX_PENDING))
+}
+
+enum Delivered {
+    /// A response went out.
+    Sent,
+    /// Nothing to send yet, but the log has more to look at.
+    More,
+    /// Nothing more in the log.
+    AtHead,
+    /// The next event is held back (a delivery delay fault) until then.
+    NotYetDue(Instant),
+}
+
+async fn deliver(
+    inner: &Inner,
+    cursor: &mut Cursor,
+    out: &mpsc::Sender<Result<FetchResponse, Status>>,
+) -> Result<Delivered, Status> {
+    let wanted = usize::try_from(cursor.pending).unwrap_or(0);
+    let batch: ReadBatch = inner
+        .log
+        .read(
+            cursor.after,
+            ChannelFilter::Pattern(cursor.topic.channel.clone()),
+            wanted,
+            SCAN_LIMIT,
+        )
+        .await
+        .map_err(|e| {
+            failure(
+                Code::Unavailable,
+                codes::UNAVAILABLE,
+                format!("The event log cannot be read: {e}"),
+            )
+        })?;
+    let delay = inner.engine.delivery_delay();
+    let now_ms = bayou_protocol::time::now_millis();
+    let mut events = Vec::with_capacity(batch.events.len());
+    let mut bytes = 0;
+    let mut last = cursor.after;
+    let mut held_until = None;
+    for stored in &batch.events {
+        let due_ms = stored
+            .created_ms
+            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        if !delay.is_zero() && due_ms > now_ms {
+            let wait = u64::try_from(due_ms - now_ms).unwrap_or(0);
+            held_until = Some(Instant::now() + Duration::from_millis(wait));
+            break;
+        }
+        if !events.is_empty() && bytes + stored.bytes.len() > MAX_RESPONSE_BYTES {
+            break;
+        }
+        if !inner.engine.take_delivery_allocation(&stored.channel) {
+            return Err(failure(
+                Code::ResourceExhausted,
+                codes::ALLOCATION,
+                "The daily event delivery allocation has been exceeded.",
+            ));
+        }
+        let event = inner
+            .cache
+            .consumer_event(&inner.org, stored)
+            .await
+            .map_err(|e| failure(Code::Internal, codes::UNAVAILABLE, e))?;
+        bytes += event.event.as_ref().map_or(0, |e| e.payload.len());
+        events.push(ConsumerEventRef(event));
+        last = stored.replay_id;
+    }
+    let complete = held_until.is_none() && events.len() == batch.events.len();
+    cursor.after = if complete {
+        batch.scanned_through.max(cursor.after)
+    } else {
+        last
+    };
+    if events.is_empty() {
+        return Ok(match held_until {
+            Some(at) => Delivered::NotYetDue(at),
+            None if batch.reached_head => Delivered::AtHead,
+            None => Delivered::More,
+        });
+    }
+    cursor.pending -= i32::try_from(events.len()).unwrap_or(cursor.pending);
+    metrics::counter!("bayou_pubsub_delivered_events_total").increment(events.len() as u64);
+    let events = events.into_iter().map(|e| (*e.0).clone()).collect();
+    send(out, response(cursor, events)).await?;
+    Ok(Delivered::Sent)
+}
+
+/// An event already converted, shared with other subscribers.
+struct ConsumerEventRef(Arc<crate::proto::ConsumerEvent>);
+
+fn response(cursor: &Cursor, events: Vec<crate::proto::ConsumerEvent>) -> FetchResponse {
+    FetchResponse {
+        events,
+        latest_replay_id: replay_id::encode(cursor.after),
+        rpc_id: String::new(),
+        pending_num_requested: cursor.pending,
+    }
+}
+
+async fn send(
+    out: &mpsc::Sender<Result<FetchResponse, Status>>,
+    response: FetchResponse,
+) -> Result<(), Status> {
+    out.send(Ok(response))
+        .await
+        .map_err(|_| Status::cancelled("the client went away"))
+}

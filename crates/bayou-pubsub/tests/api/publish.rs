@@ -1,0 +1,210 @@
+//! Publish and PublishStream: Avro in, per-event results out, and the events reach CometD
+//! subscribers in the JSON they get from a REST publish.
+
+use apache_avro::types::Value as Avro;
+use bayou_pubsub::proto::{ProducerEvent, PublishRequest, ReplayPreset, TopicRequest};
+use bayou_pubsub::PubSubConfig;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::support::{fetch, start, Client, Subscription, TOPIC};
+
+/// Encodes a Low_Ink__e event with apache-avro and the schema `GetSchema` returns.
+async fn low_ink(client: &mut Client, model: Option<&str>, ink: f64) -> ProducerEvent {
+    let topic = client
+        .get_topic(TopicRequest {
+            topic_name: TOPIC.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let info = client
+        .get_schema(bayou_pubsub::proto::SchemaRequest {
+            schema_id: topic.schema_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let schema = apache_avro::Schema::parse_str(&info.schema_json).unwrap();
+    let union = |value: Option<Avro>| match value {
+        Some(v) => Avro::Union(1, Box::new(v)),
+        None => Avro::Union(0, Box::new(Avro::Null)),
+    };
+    let record = Avro::Record(vec![
+        ("CreatedDate".into(), Avro::Long(1_700_000_000_000)),
+        (
+            "CreatedById".into(),
+            Avro::String("005000000000000AAA".into()),
+        ),
+        ("Ink_Percentage__c".into(), union(Some(Avro::Double(ink)))),
+        (
+            "Printer_Model__c".into(),
+            union(model.map(|m| Avro::String(m.into()))),
+        ),
+        ("Urgent__c".into(), union(Some(Avro::Boolean(true)))),
+    ]);
+    let payload = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .unwrap()
+        .write_value_to_vec(record)
+        .unwrap();
+    ProducerEvent {
+        id: format!("corr-{ink}"),
+        schema_id: topic.schema_id,
+        payload: payload.into(),
+        headers: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn published_events_reach_cometd_and_grpc_with_the_same_replay_ids() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let cometd = api
+        .bayou
+        .subscribe(&api.token, "/event/Low_Ink__e", None)
+        .await;
+    let mut grpc = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 10))
+        .await
+        .unwrap();
+    let events = vec![
+        low_ink(&mut client, Some("XZO-5"), 0.25).await,
+        low_ink(&mut client, None, 0.5).await,
+    ];
+    let response = client
+        .publish(PublishRequest {
+            topic_name: TOPIC.into(),
+            events,
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.results.len(), 2);
+    let published: Vec<u64> = response
+        .results
+        .iter()
+        .map(|r| {
+            assert!(r.error.is_none(), "{r:?}");
+            u64::from_be_bytes(r.replay_id[..].try_into().unwrap())
+        })
+        .collect();
+    assert_eq!(response.results[0].correlation_key, "corr-0.25");
+
+    let messages = api.bayou.events(&cometd, 2).await;
+    let cometd_ids: Vec<u64> = messages
+        .iter()
+        .map(|m| m["data"]["event"]["replayId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cometd_ids, published);
+    let payload = &messages[0]["data"]["payload"];
+    assert_eq!(payload["Printer_Model__c"], "XZO-5");
+    assert_eq!(payload["Ink_Percentage__c"], 0.25);
+    assert_eq!(payload["Urgent__c"], true);
+    // CreatedDate is ISO-8601 text on CometD, as for a REST publish, and stamped by the org.
+    assert!(payload["CreatedDate"].as_str().unwrap().ends_with('Z'));
+    assert!(payload["CreatedById"].as_str().unwrap().starts_with("005"));
+    assert_ne!(payload["CreatedById"], "005000000000000AAA");
+    assert_eq!(messages[0]["data"]["event"]["EventUuid"], "corr-0.25");
+    assert_eq!(messages[0]["data"]["schema"], response.schema_id.as_str());
+
+    let (grpc_ids, _, _) = grpc.events(2).await;
+    assert_eq!(grpc_ids, published);
+}
+
+#[tokio::test]
+async fn each_bad_event_gets_its_own_error_and_the_good_ones_are_published() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let good = low_ink(&mut client, Some("ok"), 0.1).await;
+    let mut wrong_schema = low_ink(&mut client, Some("x"), 0.2).await;
+    wrong_schema.schema_id = "AAAAAAAAAAAAAAAAAAAAAA".into();
+    let mut garbage = low_ink(&mut client, Some("x"), 0.3).await;
+    garbage.payload = vec![0xff; 7].into();
+    let mut huge = low_ink(&mut client, Some("x"), 0.4).await;
+    huge.payload = vec![0; 1_000_001].into();
+    let response = client
+        .publish(PublishRequest {
+            topic_name: TOPIC.into(),
+            events: vec![wrong_schema, good, garbage, huge],
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let outcome: Vec<(String, bool)> = response
+        .results
+        .iter()
+        .map(|r| (r.correlation_key.clone(), r.error.is_none()))
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            ("corr-0.2".to_owned(), false),
+            ("corr-0.1".to_owned(), true),
+            ("corr-0.3".to_owned(), false),
+            ("corr-0.4".to_owned(), false),
+        ]
+    );
+    let errors: Vec<&str> = response
+        .results
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(|e| e.msg.as_str()))
+        .collect();
+    assert!(errors[0].contains("schema"), "{errors:?}");
+    assert!(errors[2].contains("1000000"), "{errors:?}");
+
+    // Only the good one is in the log.
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Earliest, None, 10))
+        .await
+        .unwrap();
+    let (ids, _, _) = sub.events(1).await;
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn a_publish_stream_answers_each_request_in_order() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let (requests, outbound) = mpsc::channel(8);
+    for ink in [0.1, 0.2, 0.3] {
+        let event = low_ink(&mut client, Some("stream"), ink).await;
+        requests
+            .send(PublishRequest {
+                topic_name: if ink == 0.1 {
+                    TOPIC.into()
+                } else {
+                    String::new()
+                },
+                events: vec![event],
+                auth_refresh: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let response = responses.message().await.unwrap().unwrap();
+        keys.push(response.results[0].correlation_key.clone());
+        assert!(response.results[0].error.is_none());
+    }
+    assert_eq!(keys, ["corr-0.1", "corr-0.2", "corr-0.3"]);
+
+    // A request naming another topic ends the stream with INVALID_ARGUMENT.
+    let event = low_ink(&mut client, Some("stream"), 0.4).await;
+    requests
+        .send(PublishRequest {
+            topic_name: "/event/Other__e".into(),
+            events: vec![event],
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap();
+    let status = responses.message().await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}

@@ -1,0 +1,243 @@
+//! Subscribe: replay presets, credits, keepalives, idle close, and the errors that end a
+//! stream.
+
+use std::time::Duration;
+
+use bayou_pubsub::proto::ReplayPreset;
+use bayou_pubsub::PubSubConfig;
+use serde_json::json;
+use tonic::Code;
+
+use crate::support::{decode, error_code, fetch, start, Subscription};
+
+#[tokio::test]
+async fn earliest_replays_rest_events_in_avro_with_the_cometd_replay_ids() {
+    let api = start(PubSubConfig::default()).await;
+    let cometd = api
+        .bayou
+        .subscribe(&api.token, "/event/Low_Ink__e", None)
+        .await;
+    for model in ["A", "B", "C"] {
+        api.publish_rest(model).await;
+    }
+    let seen: Vec<u64> = api
+        .bayou
+        .events(&cometd, 3)
+        .await
+        .iter()
+        .map(|m| m["data"]["event"]["replayId"].as_u64().unwrap())
+        .collect();
+
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Earliest, None, 10))
+        .await
+        .unwrap();
+    let (ids, payloads, last) = sub.events(3).await;
+    assert_eq!(ids, seen);
+    assert_eq!(last.pending_num_requested, 7);
+    assert_eq!(&last.latest_replay_id[..], &seen[2].to_be_bytes());
+    let schema_id = api
+        .bayou
+        .org()
+        .current_event_schema("Low_Ink__e")
+        .unwrap()
+        .id
+        .clone();
+    let first = decode(&mut client, &schema_id, &payloads[0]).await;
+    assert_eq!(first["Printer_Model__c"], "A");
+    assert_eq!(first["Ink_Percentage__c"], 0.5);
+    assert_eq!(first["Urgent__c"], serde_json::Value::Null);
+    assert!(first["CreatedDate"].as_i64().unwrap() > 1_700_000_000_000);
+    assert!(first["CreatedById"].as_str().unwrap().starts_with("005"));
+}
+
+#[tokio::test]
+async fn latest_sees_only_what_comes_after_and_credits_bound_each_delivery() {
+    let api = start(PubSubConfig::default()).await;
+    api.publish_rest("before").await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 2))
+        .await
+        .unwrap();
+    for model in ["one", "two", "three", "four", "five"] {
+        api.publish_rest(model).await;
+    }
+    let schema_id = api
+        .bayou
+        .org()
+        .current_event_schema("Low_Ink__e")
+        .unwrap()
+        .id
+        .clone();
+    let (ids, payloads, last) = sub.events(2).await;
+    assert_eq!(ids.len(), 2, "two credits, two events");
+    assert_eq!(last.pending_num_requested, 0);
+    assert_eq!(
+        decode(&mut client, &schema_id, &payloads[0]).await["Printer_Model__c"],
+        "one"
+    );
+    // More credits, the rest; more than 100 outstanding is capped at 100.
+    sub.request(500).await;
+    let (more, payloads, last) = sub.events(3).await;
+    assert_eq!(more.len(), 3);
+    assert!(more[0] > ids[1]);
+    assert_eq!(
+        decode(&mut client, &schema_id, &payloads[2]).await["Printer_Model__c"],
+        "five"
+    );
+    assert_eq!(last.pending_num_requested, 97);
+}
+
+#[tokio::test]
+async fn custom_resumes_after_the_given_id_and_rejects_corrupt_or_expired_ids() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let mut all = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 10))
+        .await
+        .unwrap();
+    for model in ["a", "b", "c"] {
+        api.publish_rest(model).await;
+    }
+    let (ids, _, _) = all.events(3).await;
+
+    let mut resumed =
+        Subscription::open(&mut client, fetch(ReplayPreset::Custom, Some(ids[0]), 10))
+            .await
+            .unwrap();
+    let (after, _, _) = resumed.events(2).await;
+    assert_eq!(after, ids[1..]);
+
+    let mut corrupt = fetch(ReplayPreset::Custom, None, 10);
+    corrupt.replay_id = vec![1, 2, 3].into();
+    let mut sub = Subscription::open(&mut client, corrupt).await.unwrap();
+    let status = sub.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+    );
+
+    let mut ahead = Subscription::open(
+        &mut client,
+        fetch(ReplayPreset::Custom, Some(ids[2] + 1_000), 10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ahead.next().await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+
+    // Retention removes the first two: resuming from before them would miss events.
+    api.bayou
+        .fault("expire-log", json!({"replayId": ids[1]}))
+        .await;
+    let mut expired =
+        Subscription::open(&mut client, fetch(ReplayPreset::Custom, Some(ids[0]), 10))
+            .await
+            .unwrap();
+    let status = expired.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("retention"),
+        "{}",
+        status.message()
+    );
+    // EARLIEST starts at what is left.
+    let mut earliest = Subscription::open(&mut client, fetch(ReplayPreset::Earliest, None, 10))
+        .await
+        .unwrap();
+    let (left, _, _) = earliest.events(1).await;
+    assert_eq!(left, [ids[2]]);
+}
+
+#[tokio::test]
+async fn an_idle_stream_gets_keepalives_with_the_latest_replay_id() {
+    let config = PubSubConfig {
+        keepalive: Duration::from_millis(200),
+        ..PubSubConfig::default()
+    };
+    let api = start(config).await;
+    api.publish_rest("x").await;
+    let head = api.bayou.engine().log().head();
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 5))
+        .await
+        .unwrap();
+    let keepalive = sub.next().await.unwrap();
+    assert!(keepalive.events.is_empty());
+    assert_eq!(keepalive.pending_num_requested, 5);
+    assert_eq!(&keepalive.latest_replay_id[..], &head.to_be_bytes());
+}
+
+#[tokio::test]
+async fn a_stream_that_requests_nothing_is_closed_after_the_idle_timeout() {
+    let config = PubSubConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..PubSubConfig::default()
+    };
+    let api = start(config).await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 1))
+        .await
+        .unwrap();
+    api.publish_rest("only").await;
+    let (ids, _, last) = sub.events(1).await;
+    assert_eq!(ids.len(), 1);
+    assert_eq!(last.pending_num_requested, 0);
+    let status = sub.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(
+        status.message().contains("no events were requested"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_token_ends_the_stream_unauthenticated() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 10))
+        .await
+        .unwrap();
+    api.publish_rest("before").await;
+    sub.events(1).await;
+    assert_eq!(api.bayou.revoke(&api.token).await, 200);
+    let other = api.bayou.token().await;
+    let (status, _) = api
+        .bayou
+        .rest(
+            &other,
+            reqwest::Method::POST,
+            "sobjects/Low_Ink__e",
+            Some(json!({"Printer_Model__c": "after"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let status = sub.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.service.auth.error"
+    );
+}
+
+#[tokio::test]
+async fn dropping_connections_ends_streams_and_a_new_subscription_resumes() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 10))
+        .await
+        .unwrap();
+    api.publish_rest("one").await;
+    let (ids, _, _) = sub.events(1).await;
+    api.bayou.fault("drop-connections", json!({})).await;
+    assert_eq!(sub.next().await.unwrap_err().code(), Code::Unavailable);
+    api.publish_rest("two").await;
+    let mut again = Subscription::open(&mut client, fetch(ReplayPreset::Custom, Some(ids[0]), 10))
+        .await
+        .unwrap();
+    let (next, _, _) = again.events(1).await;
+    assert!(next[0] > ids[0]);
+}

@@ -1,0 +1,121 @@
+//! GetTopic, GetSchema and who may call them.
+
+use bayou_pubsub::proto::{SchemaRequest, TopicRequest};
+use bayou_pubsub::PubSubConfig;
+use serde_json::Value;
+use tonic::Code;
+
+use crate::support::{error_code, start, TOPIC};
+
+#[tokio::test]
+async fn a_topic_names_its_schema_and_the_schema_is_salesforces_shape() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let topic = client
+        .get_topic(TopicRequest {
+            topic_name: TOPIC.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(topic.topic_name, TOPIC);
+    assert_eq!(topic.tenant_guid, api.org_id());
+    assert!(topic.can_publish && topic.can_subscribe);
+    assert_eq!(topic.schema_id.len(), 22);
+    assert!(!topic.rpc_id.is_empty());
+
+    let schema = client
+        .get_schema(SchemaRequest {
+            schema_id: topic.schema_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(schema.schema_id, topic.schema_id);
+    let json: Value = serde_json::from_str(&schema.schema_json).unwrap();
+    assert_eq!(json["name"], "Low_Ink__e");
+    assert_eq!(json["namespace"], "com.sforce.eventbus");
+    let names: Vec<&str> = json["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CreatedDate",
+            "CreatedById",
+            "Ink_Percentage__c",
+            "Printer_Model__c",
+            "Urgent__c"
+        ]
+    );
+    // The same id is the `schema` CometD subscribers see.
+    assert_eq!(
+        api.bayou
+            .org()
+            .current_event_schema("Low_Ink__e")
+            .unwrap()
+            .id,
+        topic.schema_id
+    );
+}
+
+#[tokio::test]
+async fn unknown_topics_and_schemas_are_not_found_with_salesforces_codes() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let status = client
+        .get_topic(TopicRequest {
+            topic_name: "/event/Nope__e".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.topic.not.found"
+    );
+    assert!(status.message().contains("rpcId: "), "{}", status.message());
+
+    let status = client
+        .get_schema(SchemaRequest {
+            schema_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    let status = client
+        .get_topic(TopicRequest {
+            topic_name: "/data/AccountChangeEvent".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_bad_token_or_another_tenant_is_unauthenticated() {
+    let api = start(PubSubConfig::default()).await;
+    let request = || TopicRequest {
+        topic_name: TOPIC.into(),
+    };
+    let mut stranger = api.client_as("00Dxx!not-a-token", &api.org_id()).await;
+    let status = stranger.get_topic(request()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.service.auth.error"
+    );
+
+    let mut elsewhere = api.client_as(&api.token, "00Dxx0000001gPLEAY").await;
+    let status = elsewhere.get_topic(request()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // The 15-character form of the org id is the same org.
+    let short = api.org_id()[..15].to_owned();
+    let mut client = api.client_as(&api.token, &short).await;
+    client.get_topic(request()).await.unwrap();
+}
