@@ -217,6 +217,39 @@ describe(`salesforce-pubsub-api-client ${CLIENT_VERSION} against Bayou's Pub/Sub
     for (let i = 1; i < cometdIds.length; i++) assert.ok(cometdIds[i] > cometdIds[i - 1], `${cometdIds}`);
   });
 
+  test("a change event is parsed into field names from its bitmaps", opts, async (t) => {
+    const org = await lowInkOrg(t);
+    const selected = await org.server.admin("cdc", { entity: "Account" });
+    assert.ok(selected.status >= 200 && selected.status < 300, JSON.stringify(selected));
+    const { conn } = await org.oauthLogin();
+    const client = await pubsubClient(t, org, passwordLogin(org));
+    const sub = recorder("change events");
+    client.subscribe("/data/AccountChangeEvent", sub.callback, 2);
+    await subscriptionsReady(org, 1);
+
+    const created = await withTimeout(conn.sobject("Account").create({ Name: "Acme", Industry: "Energy" }), "create");
+    assert.equal(created.success, true, JSON.stringify(created));
+    const updated = await withTimeout(
+      conn.sobject("Account").update({ Id: created.id, Industry: null, Phone: "555" }),
+      "update",
+    );
+    assert.equal(updated.success, true, JSON.stringify(updated));
+
+    const create = await take(sub.events, "the CREATE event");
+    const update = await take(sub.events, "the UPDATE event");
+    assert.equal(create.payload.ChangeEventHeader.changeType, "CREATE");
+    assert.deepEqual(create.payload.ChangeEventHeader.recordIds, [created.id]);
+    assert.equal(create.payload.Name, "Acme");
+    const header = update.payload.ChangeEventHeader;
+    assert.equal(header.changeType, "UPDATE");
+    assert.deepEqual([...header.changedFields].sort(), ["Industry", "LastModifiedDate", "Phone"]);
+    assert.deepEqual(header.nulledFields, ["Industry"]);
+    assert.deepEqual(header.diffFields, []);
+    assert.equal(update.payload.Phone, "555");
+    assert.equal(update.payload.Name, null, "unchanged fields are null");
+    assert.ok(update.replayId > create.replayId);
+  });
+
   test("a token revoked mid-stream ends the subscription with UNAUTHENTICATED", opts, async (t) => {
     const org = await lowInkOrg(t);
     const { conn } = await org.oauthLogin();

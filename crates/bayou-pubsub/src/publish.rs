@@ -25,7 +25,10 @@ pub(crate) async fn publish(
     caller: &Caller,
     request: PublishRequest,
 ) -> Result<PublishResponse, Status> {
-    let topic = topics::resolve(&inner.org, &request.topic_name)?;
+    let topic = topics::resolve(&inner.org, &request.topic_name).await?;
+    if !topic.can_publish {
+        return Err(topics::no_publish(&topic));
+    }
     let mut results: Vec<Option<PublishResult>> = Vec::with_capacity(request.events.len());
     let mut accepted = Vec::new();
     let mut positions = Vec::new();
@@ -104,7 +107,7 @@ pub(crate) async fn publish(
     metrics::counter!("bayou_pubsub_published_events_total").increment(published as u64);
     Ok(PublishResponse {
         results: results.into_iter().flatten().collect(),
-        schema_id: topic.schema.id.clone(),
+        schema_id: topic.schema.map(|s| s.id.clone()).unwrap_or_default(),
         rpc_id: bayou_org::events::new_uuid(),
     })
 }

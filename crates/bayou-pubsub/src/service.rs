@@ -91,11 +91,14 @@ impl PubSub for PubSubService {
         request: Request<Streaming<FetchRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let caller = self.caller(&request)?;
+        let mut inbound = request.into_inner();
+        let started = subscribe::start(&self.inner, &mut inbound).await?;
         let (out, responses) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(subscribe::run(
             Arc::clone(&self.inner),
             caller,
-            request.into_inner(),
+            started,
+            inbound,
             out,
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
@@ -126,13 +129,13 @@ impl PubSub for PubSubService {
         request: Request<TopicRequest>,
     ) -> Result<Response<TopicInfo>, Status> {
         self.caller(&request)?;
-        let topic = topics::resolve(&self.inner.org, &request.get_ref().topic_name)?;
+        let topic = topics::resolve(&self.inner.org, &request.get_ref().topic_name).await?;
         Ok(Response::new(TopicInfo {
             topic_name: topic.channel.clone(),
             tenant_guid: self.inner.org.org_id().to_owned(),
-            can_publish: true,
+            can_publish: topic.can_publish,
             can_subscribe: true,
-            schema_id: topic.schema.id.clone(),
+            schema_id: topic.schema.map(|s| s.id.clone()).unwrap_or_default(),
             rpc_id: bayou_org::events::new_uuid(),
         }))
     }

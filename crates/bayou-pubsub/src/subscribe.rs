@@ -36,38 +36,79 @@ const SCAN_LIMIT: usize = 10_000;
 /// How often an idle stream checks that its token is still live.
 const TOKEN_CHECK: Duration = Duration::from_secs(5);
 
-/// Runs one subscription until the client leaves or it fails; a failure ends the stream with
-/// its status.
+/// A subscription whose first request was read and whose start position is fixed: every event
+/// stored from now on reaches it (a LATEST subscription included).
+pub(crate) struct Started {
+    first: FetchRequest,
+    cursor: Cursor,
+    counted: Counted,
+}
+
+/// Reads the first request and fixes where the subscription starts, before the call is
+/// answered: a client that has the response headers knows its subscription is in place. A
+/// bad first request fails the call itself.
+pub(crate) async fn start(
+    inner: &Inner,
+    inbound: &mut Streaming<FetchRequest>,
+) -> Result<Started, Status> {
+    let first = tokio::time::timeout(inner.config.idle_timeout, inbound.message())
+        .await
+        .map_err(|_| {
+            failure(
+                Code::InvalidArgument,
+                codes::NUM_REQUESTED_INVALID,
+                "No FetchRequest came after the Subscribe call opened.",
+            )
+        })??
+        .ok_or_else(|| Status::cancelled("the client closed the stream before any request"))?;
+    let topic = topics::resolve(&inner.org, &first.topic_name).await?;
+    let after = start_after(inner, &topic, &first).await?;
+    let cursor = Cursor {
+        topic,
+        after,
+        pending: add_credits(0, first.num_requested)?,
+    };
+    Ok(Started {
+        first,
+        cursor,
+        counted: Counted::new(),
+    })
+}
+
+/// Runs a started subscription until the client leaves or it fails; a failure ends the stream
+/// with its status.
 pub(crate) async fn run(
     inner: Arc<Inner>,
     caller: Caller,
+    started: Started,
     mut inbound: Streaming<FetchRequest>,
     out: mpsc::Sender<Result<FetchResponse, Status>>,
 ) {
-    let mut counted = Counted(false);
-    if let Err(status) = serve(&inner, &caller, &mut inbound, &out, &mut counted).await {
+    let Started {
+        first,
+        cursor,
+        counted,
+    } = started;
+    if let Err(status) = serve(&inner, &caller, &first, cursor, &mut inbound, &out).await {
         let _ = out.send(Err(status)).await;
     }
+    drop(counted);
 }
 
 /// Counts a subscription in `bayou_pubsub_subscriptions` from the moment its start position is
 /// fixed (an event published after that reaches a LATEST subscription) until it ends.
-struct Counted(bool);
+struct Counted;
 
 impl Counted {
-    fn start(&mut self) {
-        if !self.0 {
-            self.0 = true;
-            metrics::gauge!("bayou_pubsub_subscriptions").increment(1.0);
-        }
+    fn new() -> Self {
+        metrics::gauge!("bayou_pubsub_subscriptions").increment(1.0);
+        Counted
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        if self.0 {
-            metrics::gauge!("bayou_pubsub_subscriptions").decrement(1.0);
-        }
+        metrics::gauge!("bayou_pubsub_subscriptions").decrement(1.0);
     }
 }
 
@@ -82,22 +123,11 @@ struct Cursor {
 async fn serve(
     inner: &Inner,
     caller: &Caller,
+    first: &FetchRequest,
+    mut cursor: Cursor,
     inbound: &mut Streaming<FetchRequest>,
     out: &mpsc::Sender<Result<FetchResponse, Status>>,
-    counted: &mut Counted,
 ) -> Result<(), Status> {
-    let first = match inbound.message().await {
-        Ok(Some(first)) => first,
-        Ok(None) | Err(_) => return Ok(()),
-    };
-    let topic = topics::resolve(&inner.org, &first.topic_name)?;
-    let after = start_after(inner, &topic, &first).await?;
-    let mut cursor = Cursor {
-        topic,
-        after,
-        pending: add_credits(0, first.num_requested)?,
-    };
-    counted.start();
     let mut head = inner.log.watch_head();
     let mut drops = inner.engine.drop_signal();
     let mut shutdown = inner.engine.shutdown_signal();

@@ -79,10 +79,16 @@ impl Org {
             serde_json::value::to_raw_value(&Value::Object(payload))
                 .map_err(|e| e.to_string())?
                 .into();
-        let events = super::events_of(&entity, &self.change_schema_id(&entity), payload);
-        self.store
-            .append_with_records(events, Vec::new())
+        let schema = self
+            .change_schema(&entity, None)
+            .map_err(|e| e.message.clone())?;
+        let events = super::events_of(&entity, &schema.schema.id, payload);
+        let ids = self
+            .store
+            .append_with_records(events, schema.write.clone().into_iter().collect())
             .await
-            .map_err(|e| format!("the gap event could not be stored: {e}"))
+            .map_err(|e| format!("the gap event could not be stored: {e}"))?;
+        self.event_schemas.remember(schema.schema);
+        Ok(ids)
     }
 }

@@ -7,8 +7,12 @@
 //! API; run-time selections are stored, so they survive a restart. The event body follows
 //! Salesforce's rules for CometD clients (see `event.rs`).
 
+pub mod avro;
 pub mod event;
 pub mod gap;
+mod schema;
+
+pub(crate) use schema::ChangeSchema;
 
 use std::collections::BTreeSet;
 

@@ -26,6 +26,9 @@ use serde_json::{json, Map, Number, Value};
 use super::EventType;
 use bayou_protocol::time::{iso8601_millis, parse_iso8601_millis};
 
+/// Change event schemas kept built (each object has one per set of fields it has had).
+const MAX_CACHED_CHANGE_SCHEMAS: usize = 4_096;
+
 /// Key prefix of stored schemas.
 pub const STORE_PREFIX: &str = "EventSchema/";
 
@@ -38,7 +41,7 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000;
 
 /// The Avro type of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     String,
     Double,
     Boolean,
@@ -58,7 +61,7 @@ impl Kind {
         }
     }
 
-    fn avro_name(self) -> &'static str {
+    pub(crate) fn avro_name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Double => "double",
@@ -67,7 +70,7 @@ impl Kind {
         }
     }
 
-    fn doc(self) -> &'static str {
+    pub(crate) fn doc(self) -> &'static str {
         match self {
             Kind::String => "Data:Text",
             Kind::Double => "Data:Double",
@@ -95,9 +98,20 @@ pub struct EventSchema {
     pub event: String,
     /// The schema as JSON, as `GetSchema` returns it.
     pub json: String,
-    schema: Schema,
-    /// Custom fields in schema order.
-    fields: Vec<(String, Kind)>,
+    pub(crate) schema: Schema,
+    /// The fields after the fixed ones (a platform event's custom fields, a change event's
+    /// body), in schema order.
+    pub(crate) fields: Vec<(String, Kind)>,
+    pub(crate) shape: Shape,
+}
+
+/// What kind of event a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `CreatedDate`, `CreatedById`, then custom fields.
+    Platform,
+    /// `ChangeEventHeader`, then the object's fields (see `cdc::avro`).
+    Change,
 }
 
 impl EventSchema {
@@ -125,18 +139,27 @@ impl EventSchema {
             "fields": fields,
         })
         .to_string();
-        Self::parse(&event_type.name, &json, custom)
+        Self::parse(&event_type.name, &json, custom, Shape::Platform)
     }
 
     /// A schema stored earlier (`json` as [`EventSchema::json`] wrote it).
     pub fn from_stored(event: &str, json: &str) -> Result<Self, AvroError> {
         let parsed: Value =
             serde_json::from_str(json).map_err(|e| AvroError::Encode(e.to_string()))?;
+        let shape = if parsed["fields"][0]["name"] == "ChangeEventHeader" {
+            Shape::Change
+        } else {
+            Shape::Platform
+        };
+        let fixed = match shape {
+            Shape::Platform => 2,
+            Shape::Change => 1,
+        };
         let custom = parsed["fields"]
             .as_array()
             .into_iter()
             .flatten()
-            .skip(2)
+            .skip(fixed)
             .filter_map(|field| {
                 let name = field["name"].as_str()?;
                 let kind = match field["type"][1].as_str()? {
@@ -148,10 +171,15 @@ impl EventSchema {
                 Some((name.to_owned(), kind))
             })
             .collect();
-        Self::parse(event, json, custom)
+        Self::parse(event, json, custom, shape)
     }
 
-    fn parse(event: &str, json: &str, fields: Vec<(String, Kind)>) -> Result<Self, AvroError> {
+    pub(crate) fn parse(
+        event: &str,
+        json: &str,
+        fields: Vec<(String, Kind)>,
+        shape: Shape,
+    ) -> Result<Self, AvroError> {
         let schema = Schema::parse_str(json).map_err(|e| AvroError::Encode(e.to_string()))?;
         let canonical = schema.canonical_form();
         let digest = Md5::digest(canonical.as_bytes());
@@ -162,6 +190,7 @@ impl EventSchema {
             json: json.to_owned(),
             schema,
             fields,
+            shape,
         })
     }
 
@@ -169,6 +198,9 @@ impl EventSchema {
     /// fields…}`). Fields the schema does not have are left out; fields it has that the payload
     /// lacks are null.
     pub fn encode(&self, payload: &Map<String, Value>) -> Result<Vec<u8>, AvroError> {
+        if self.shape == Shape::Change {
+            return crate::cdc::avro::encode(self, payload);
+        }
         let created = payload
             .get("CreatedDate")
             .and_then(Value::as_str)
@@ -192,9 +224,14 @@ impl EventSchema {
             };
             record.push((name.clone(), value));
         }
+        self.write(Avro::Record(record))
+    }
+
+    /// The datum of `record`, checked against the schema.
+    pub(crate) fn write(&self, record: Avro) -> Result<Vec<u8>, AvroError> {
         GenericDatumWriter::builder(&self.schema)
             .build()
-            .and_then(|writer| writer.write_value_to_vec(Avro::Record(record)))
+            .and_then(|writer| writer.write_value_to_vec(record))
             .map_err(|e| AvroError::Encode(e.to_string()))
     }
 
@@ -205,6 +242,9 @@ impl EventSchema {
             schema: self.id.clone(),
             reason,
         };
+        if self.shape == Shape::Change {
+            return Err(fail("change events are not published by clients".into()));
+        }
         apache_avro::util::max_allocation_bytes(MAX_EVENT_BYTES);
         let mut reader = datum;
         let value = GenericDatumReader::builder(&self.schema)
@@ -243,6 +283,9 @@ pub struct SchemaRegistry {
     by_id: RwLock<HashMap<String, Arc<EventSchema>>>,
     /// Lower-cased event name → its current schema.
     current: RwLock<HashMap<String, Arc<EventSchema>>>,
+    /// Change event schemas by the object and fields they were made from, so each is built
+    /// once (remembered by id only once stored).
+    changes: RwLock<HashMap<String, Arc<EventSchema>>>,
 }
 
 impl SchemaRegistry {
@@ -257,6 +300,28 @@ impl SchemaRegistry {
             .read()
             .get(&event.to_ascii_lowercase())
             .cloned()
+    }
+
+    /// The change event schema of `object` with `fields`, built on first use.
+    pub fn change_schema(
+        &self,
+        object: &str,
+        fields: &[(String, crate::records::schema::FieldKind)],
+    ) -> Result<Arc<EventSchema>, AvroError> {
+        let mut description = object.to_owned();
+        for (name, kind) in fields {
+            description.push_str(&format!(",{name}:{kind:?}"));
+        }
+        if let Some(known) = self.changes.read().get(&description) {
+            return Ok(Arc::clone(known));
+        }
+        let schema = Arc::new(crate::cdc::avro::change_schema(object, fields)?);
+        let mut changes = self.changes.write();
+        if changes.len() >= MAX_CACHED_CHANGE_SCHEMAS {
+            changes.clear(); // a cache: rebuilt as needed
+        }
+        changes.insert(description, Arc::clone(&schema));
+        Ok(schema)
     }
 
     /// Remembers a schema read from the store.
@@ -283,7 +348,7 @@ pub struct StoredSchema {
     pub schema: String,
 }
 
-fn to_avro(kind: Kind, value: &Value) -> Avro {
+pub(crate) fn to_avro(kind: Kind, value: &Value) -> Avro {
     match (kind, value) {
         (_, Value::Null) => Avro::Null,
         (Kind::String, Value::String(s)) => Avro::String(s.clone()),

@@ -13,7 +13,6 @@ pub mod schemas;
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -108,18 +107,6 @@ fn kind_of(name: &str) -> Option<FieldKind> {
 }
 
 /// A random version-4 UUID, as `EventUuid`.
-/// A 22-character schema id derived from a description of the schema: the same description
-/// gives the same id, a changed one another.
-pub fn schema_id_of(description: &str) -> String {
-    let hash = description
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
-            (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b)
-        });
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.to_be_bytes()[..16])[..22]
-        .to_owned()
-}
-
 pub fn new_uuid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;

@@ -340,9 +340,9 @@ impl Org {
         txn: &Transaction,
         now: i64,
         modifier_changed: bool,
-    ) -> Result<Vec<NewEvent>, RestError> {
+    ) -> Result<(Vec<NewEvent>, Option<crate::cdc::ChangeSchema>), RestError> {
         if !self.captures_changes(change.object) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let captured = CapturedChange {
             object: change.object,
@@ -359,14 +359,9 @@ impl Org {
             serde_json::value::to_raw_value(&payload)
                 .map_err(|e| RestError::internal(e.to_string()))?
                 .into();
-        let schema = self.change_schema_id(change.object);
-        Ok(crate::cdc::events_of(change.object, &schema, payload))
-    }
-
-    /// The change event schema id of `object`: it changes when the object gains fields.
-    pub(crate) fn change_schema_id(&self, object: &str) -> String {
-        let fields = self.schema.read().field_names(object);
-        crate::events::schema_id_of(&format!("{object}ChangeEvent:{}", fields.join(",")))
+        let schema = self.change_schema(change.object, Some(change.fields))?;
+        let events = crate::cdc::events_of(change.object, &schema.schema.id, payload);
+        Ok((events, Some(schema)))
     }
 
     /// Writes the record and every event its change causes atomically, then updates the
@@ -382,17 +377,23 @@ impl Org {
     ) -> Result<(), RestError> {
         let now = now_millis();
         let mut events = self.topic_events(&change, now);
-        events.extend(self.change_events(&change, txn, now, modifier_changed)?);
+        let (change_events, change_schema) =
+            self.change_events(&change, txn, now, modifier_changed)?;
+        events.extend(change_events);
         let value =
             serde_json::to_vec(change.fields).map_err(|e| RestError::internal(e.to_string()))?;
-        let write = RecordWrite {
+        let mut writes = vec![RecordWrite {
             key: records::key(change.object, change.id),
             value: Some(value),
-        };
+        }];
+        writes.extend(change_schema.as_ref().and_then(|s| s.write.clone()));
         self.store
-            .append_with_records(events, vec![write])
+            .append_with_records(events, writes)
             .await
             .map_err(|e| RestError::storage("the change", &e))?;
+        if let Some(schema) = change_schema {
+            self.event_schemas.remember(schema.schema);
+        }
         self.schema.write().learn(change.object, change.fields);
         let deleted = change.kind == PushTopicEventType::Deleted;
         match change.object {

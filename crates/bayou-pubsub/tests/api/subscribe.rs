@@ -109,34 +109,34 @@ async fn custom_resumes_after_the_given_id_and_rejects_corrupt_or_expired_ids() 
 
     let mut corrupt = fetch(ReplayPreset::Custom, None, 10);
     corrupt.replay_id = vec![1, 2, 3].into();
-    let mut sub = Subscription::open(&mut client, corrupt).await.unwrap();
-    let status = sub.next().await.unwrap_err();
+    // A bad first request fails the call itself.
+    let status = Subscription::open(&mut client, corrupt)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(
         error_code(&status),
         "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
     );
 
-    let mut ahead = Subscription::open(
+    let ahead = Subscription::open(
         &mut client,
         fetch(ReplayPreset::Custom, Some(ids[2] + 1_000), 10),
     )
     .await
+    .err()
     .unwrap();
-    assert_eq!(
-        ahead.next().await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
+    assert_eq!(ahead.code(), Code::InvalidArgument);
 
     // Retention removes the first two: resuming from before them would miss events.
     api.bayou
         .fault("expire-log", json!({"replayId": ids[1]}))
         .await;
-    let mut expired =
-        Subscription::open(&mut client, fetch(ReplayPreset::Custom, Some(ids[0]), 10))
-            .await
-            .unwrap();
-    let status = expired.next().await.unwrap_err();
+    let status = Subscription::open(&mut client, fetch(ReplayPreset::Custom, Some(ids[0]), 10))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
         status.message().contains("retention"),
@@ -240,4 +240,129 @@ async fn dropping_connections_ends_streams_and_a_new_subscription_resumes() {
         .unwrap();
     let (next, _, _) = again.events(1).await;
     assert!(next[0] > ids[0]);
+}
+
+/// The field names a change event bitmap marks, decoded as clients decode it: bit i of the hex
+/// number is the schema's field i.
+fn bitmap_names(bitmap: &[String], fields: &[String]) -> Vec<String> {
+    let Some(first) = bitmap.first() else {
+        return Vec::new();
+    };
+    let hex = first.strip_prefix("0x").expect("0x prefix");
+    assert_eq!(hex, hex.to_uppercase(), "upper-case digits");
+    let bits: Vec<bool> = hex
+        .chars()
+        .rev()
+        .flat_map(|c| {
+            let nibble = c.to_digit(16).unwrap();
+            (0..4).map(move |i| nibble & (1 << i) != 0)
+        })
+        .collect();
+    bits.iter()
+        .enumerate()
+        .filter(|(_, set)| **set)
+        .map(|(i, _)| fields[i].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn change_events_arrive_in_avro_with_bitmaps_of_the_changed_fields() {
+    let api = start(PubSubConfig::default()).await;
+    let (status, body) = api
+        .bayou
+        .admin_call("cdc", json!({"entity": "Account"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut client = api.client().await;
+    let mut entity = Subscription::open(
+        &mut client,
+        bayou_pubsub::proto::FetchRequest {
+            topic_name: "/data/AccountChangeEvent".into(),
+            num_requested: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut all = Subscription::open(
+        &mut client,
+        bayou_pubsub::proto::FetchRequest {
+            topic_name: "/data/ChangeEvents".into(),
+            num_requested: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = api
+        .bayou
+        .create(
+            &api.token,
+            "Account",
+            json!({"Name": "Acme", "Industry": "Energy"}),
+        )
+        .await;
+    api.bayou
+        .update(
+            &api.token,
+            "Account",
+            &id,
+            json!({"Industry": null, "Phone": "555"}),
+        )
+        .await;
+
+    let events = entity.events_with_schemas(2).await;
+    let everything = all.events_with_schemas(2).await;
+    for (one, other) in events.iter().zip(&everything) {
+        assert_eq!(
+            (&one.1, &one.2),
+            (&other.1, &other.2),
+            "the same datum on both channels"
+        );
+    }
+    let create = decode(&mut client, &events[0].1, &events[0].2).await;
+    assert_eq!(create["ChangeEventHeader"]["changeType"], "CREATE");
+    assert_eq!(create["Name"], "Acme");
+    assert_eq!(create["ChangeEventHeader"]["changedFields"], json!([]));
+    let response_schema = events[1].1.clone();
+    let update = decode(&mut client, &response_schema, &events[1].2).await;
+    let header = &update["ChangeEventHeader"];
+    assert_eq!(header["changeType"], "UPDATE");
+    assert_eq!(header["entityName"], "Account");
+    assert_eq!(header["recordIds"], json!([id]));
+    let info = client
+        .get_schema(bayou_pubsub::proto::SchemaRequest {
+            schema_id: response_schema.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let schema: serde_json::Value = serde_json::from_str(&info.schema_json).unwrap();
+    let fields: Vec<String> = schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut changed = bitmap_names(&strings(&header["changedFields"]), &fields);
+    changed.sort();
+    assert_eq!(changed, ["Industry", "LastModifiedDate", "Phone"]);
+    assert_eq!(
+        bitmap_names(&strings(&header["nulledFields"]), &fields),
+        ["Industry"]
+    );
+    assert_eq!(update["Phone"], "555");
+    assert_eq!(
+        update["Name"],
+        serde_json::Value::Null,
+        "unchanged fields are null"
+    );
+    assert!(update["LastModifiedDate"].as_i64().unwrap() > 1_700_000_000_000);
 }

@@ -167,6 +167,23 @@ impl Subscription {
         }
     }
 
+    /// Events until `count` came: replay id, schema id and payload of each.
+    pub async fn events_with_schemas(&mut self, count: usize) -> Vec<(u64, String, Vec<u8>)> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            let response = self.next().await.unwrap();
+            for event in response.events {
+                let inner = event.event.unwrap();
+                events.push((
+                    u64::from_be_bytes(event.replay_id[..].try_into().unwrap()),
+                    inner.schema_id,
+                    inner.payload.to_vec(),
+                ));
+            }
+        }
+        events
+    }
+
     pub async fn request(&self, n: i32) {
         self.requests
             .send(FetchRequest {
@@ -227,6 +244,8 @@ fn to_json(value: Avro) -> Value {
         Avro::Record(fields) => {
             Value::Object(fields.into_iter().map(|(k, v)| (k, to_json(v))).collect())
         }
+        Avro::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Avro::Enum(_, symbol) => json!(symbol),
         other => panic!("unexpected Avro value {other:?}"),
     }
 }

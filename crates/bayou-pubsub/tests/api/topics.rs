@@ -89,11 +89,76 @@ async fn unknown_topics_and_schemas_are_not_found_with_salesforces_codes() {
 
     let status = client
         .get_topic(TopicRequest {
-            topic_name: "/data/AccountChangeEvent".into(),
+            topic_name: "/data/NoSuchObjectChangeEvent".into(),
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+}
+
+#[tokio::test]
+async fn change_event_topics_have_a_header_first_schema_and_take_no_publishes() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let topic = client
+        .get_topic(TopicRequest {
+            topic_name: "/data/AccountChangeEvent".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(topic.can_subscribe && !topic.can_publish);
+    let schema = client
+        .get_schema(SchemaRequest {
+            schema_id: topic.schema_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let json: Value = serde_json::from_str(&schema.schema_json).unwrap();
+    assert_eq!(json["name"], "AccountChangeEvent");
+    assert_eq!(json["fields"][0]["name"], "ChangeEventHeader");
+    let header: Vec<&str> = json["fields"][0]["type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "entityName",
+            "recordIds",
+            "changeType",
+            "changeOrigin",
+            "transactionKey",
+            "sequenceNumber",
+            "commitTimestamp",
+            "commitNumber",
+            "commitUser",
+            "nulledFields",
+            "diffFields",
+            "changedFields"
+        ]
+    );
+    let all = client
+        .get_topic(TopicRequest {
+            topic_name: "/data/ChangeEvents".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.can_subscribe && !all.can_publish);
+
+    let status = client
+        .publish(bayou_pubsub::proto::PublishRequest {
+            topic_name: "/data/AccountChangeEvent".into(),
+            events: Vec::new(),
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]
