@@ -31,10 +31,10 @@ const logger = process.env.BAYOU_TRACE
   : { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A server with Low_Ink__e defined, Bayeux publishes on /event/** allowed for the mixed test. */
-async function lowInkOrg(t) {
+async function lowInkOrg(t, extraArgs = []) {
   const org = await JsforceOrg.start(t, {
     adminToken: ADMIN_TOKEN,
-    extraArgs: ["--bayeux-publish", "/event/**=allow"],
+    extraArgs: ["--bayeux-publish", "/event/**=allow", ...extraArgs],
   });
   const defined = await org.server.admin("platform-events", {
     name: "Low_Ink__e",
@@ -248,6 +248,41 @@ describe(`salesforce-pubsub-api-client ${CLIENT_VERSION} against Bayou's Pub/Sub
     assert.equal(update.payload.Phone, "555");
     assert.equal(update.payload.Name, null, "unchanged fields are null");
     assert.ok(update.replayId > create.replayId);
+  });
+
+  test("a managed subscription resumes after the replay id committed with commitReplayId", opts, async (t) => {
+    // The client has no call to end a subscription (close() leaves calls running): the server
+    // closes a stream that requests nothing for the idle timeout, made short here.
+    const org = await lowInkOrg(t, ["--pubsub-idle-timeout", "1s"]);
+    const { conn } = await org.oauthLogin();
+    const created = await withTimeout(
+      conn.tooling.sobject("ManagedEventSubscription").create({
+        FullName: "Ink_Watch",
+        Metadata: { label: "Ink Watch", topicName: TOPIC, defaultReplay: "EARLIEST", errorRecoveryReplay: "LATEST", state: "RUN" },
+      }),
+      "create the ManagedEventSubscription",
+    );
+    assert.equal(created.success, true, JSON.stringify(created));
+    for (const model of ["one", "two", "three"]) await publishRest(conn, { Printer_Model__c: model });
+
+    const first = await pubsubClient(t, org, passwordLogin(org));
+    const sub = recorder("managed");
+    await first.subscribeWithManagedSubscription("Ink_Watch", sub.callback, 3);
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push(await take(sub.events, `event ${i}`));
+    assert.deepEqual(got.map((e) => e.payload.Printer_Model__c), ["one", "two", "three"]);
+    first.commitReplayId(created.id, got[0].replayId);
+    await waitFor(async () => (await org.server.metrics()).value("bayou_pubsub_commits_total") >= 1, "the commit stored");
+    await waitFor(
+      async () => (await org.server.metrics()).value("bayou_pubsub_subscriptions") === 0,
+      "the first stream closed by the idle timeout",
+    );
+
+    const second = await pubsubClient(t, org, passwordLogin(org));
+    const again = recorder("managed, resumed");
+    await second.subscribeWithManagedSubscription(created.id, again.callback, 2);
+    const resumed = [await take(again.events, "first after the commit"), await take(again.events, "second after the commit")];
+    assert.deepEqual(resumed.map((e) => e.replayId), [got[1].replayId, got[2].replayId]);
   });
 
   test("a token revoked mid-stream ends the subscription with UNAUTHENTICATED", opts, async (t) => {

@@ -113,8 +113,11 @@ impl Stale {
                 stale.topics = true;
             } else if key.starts_with(crate::events::publish::STORE_PREFIX.as_bytes()) {
                 stale.event_types = true;
-            } else if key.starts_with(crate::events::avro::STORE_PREFIX.as_bytes()) {
-                // A schema never changes once stored; each node reads it when first asked.
+            } else if key.starts_with(crate::events::avro::STORE_PREFIX.as_bytes())
+                || key.starts_with(crate::managed::STORE_PREFIX.as_bytes())
+            {
+                // Schemas never change once stored, and managed subscriptions are read from the
+                // store each time: no copy to refresh.
             } else if key.starts_with(crate::cdc::STORE_PREFIX.as_bytes()) {
                 stale.cdc = true;
             } else {

@@ -34,6 +34,7 @@ mod cluster;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod managed;
 pub mod overview;
 pub mod pushtopic;
 pub mod records;
@@ -406,8 +407,16 @@ async fn load_schema(store: &dyn RecordStore) -> Result<records::schema::Schema,
         let Some((object, _)) = key.split_once('/') else {
             continue;
         };
-        if object == "EventType" || object == "EventSchema" || object == "CdcEntity" {
-            continue; // platform event types, their schemas and CDC selections, not records
+        if [
+            "EventType",
+            "EventSchema",
+            "CdcEntity",
+            "ManagedEventSubscription",
+        ]
+        .contains(&object)
+        {
+            // Platform event types, their schemas, CDC selections, managed subscriptions.
+            continue;
         }
         if let Ok(fields) = serde_json::from_slice::<records::Fields>(&value) {
             schema.learn(object, &fields);

@@ -11,6 +11,8 @@
 
 pub mod auth;
 pub mod convert;
+mod flow;
+mod managed;
 pub mod proto;
 pub mod publish;
 pub mod replay_id;
@@ -58,8 +60,11 @@ pub(crate) struct Inner {
     pub(crate) org: Arc<Org>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) log: Arc<dyn EventLog>,
+    /// Committed positions of managed subscriptions.
+    pub(crate) positions: Arc<dyn bayou_log::PositionStore>,
     pub(crate) config: PubSubConfig,
     pub(crate) cache: convert::AvroCache,
+    pub(crate) active_managed: managed::ActiveSet,
 }
 
 /// Resolves once the engine is shutting down (at once if it already is).

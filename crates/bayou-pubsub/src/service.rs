@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bayou_log::EventLog;
+use bayou_log::{EventLog, PositionStore};
 use bayou_org::Org;
 use bayou_server::Engine;
 use futures_util::Stream;
@@ -40,15 +40,24 @@ pub struct PubSubService {
 }
 
 impl PubSubService {
-    pub fn new(org: Arc<Org>, engine: Arc<Engine>, config: PubSubConfig) -> Self {
+    /// The API of `org`, reading `engine`'s log, keeping managed subscriptions' positions in
+    /// `positions`.
+    pub fn new(
+        org: Arc<Org>,
+        engine: Arc<Engine>,
+        positions: Arc<dyn PositionStore>,
+        config: PubSubConfig,
+    ) -> Self {
         let log: Arc<dyn EventLog> = Arc::clone(engine.log());
         Self {
             inner: Arc::new(Inner {
                 org,
                 engine,
                 log,
+                positions,
                 config,
                 cache: Default::default(),
+                active_managed: Default::default(),
             }),
         }
     }
@@ -170,11 +179,17 @@ impl PubSub for PubSubService {
         &self,
         request: Request<Streaming<ManagedFetchRequest>>,
     ) -> Result<Response<Self::ManagedSubscribeStream>, Status> {
-        self.caller(&request)?;
-        Err(failure(
-            Code::Unimplemented,
-            codes::UNSUPPORTED,
-            "Managed subscriptions are not supported by Bayou yet; use Subscribe with a replay id.",
-        ))
+        let caller = self.caller(&request)?;
+        let mut inbound = request.into_inner();
+        let started = crate::managed::start(&self.inner, &mut inbound).await?;
+        let (out, responses) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(subscribe::run(
+            Arc::clone(&self.inner),
+            caller,
+            started,
+            inbound,
+            out,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
     }
 }

@@ -21,9 +21,18 @@ pub mod codes {
         "sfdc.platform.eventbus.grpc.subscription.fetch.num.requested.invalid";
     pub const IDLE: &str = "sfdc.platform.eventbus.grpc.subscription.idle.timeout";
     pub const ALLOCATION: &str = "sfdc.platform.eventbus.grpc.subscription.limit.exceeded";
-    pub const UNSUPPORTED: &str = "sfdc.platform.eventbus.grpc.operation.unsupported";
     pub const PUBLISH_SIZE: &str = "sfdc.platform.eventbus.grpc.publish.event.size.exceeded";
     pub const PUBLISH_SCHEMA: &str = "sfdc.platform.eventbus.grpc.publish.schema.mismatch";
+    pub const MANAGED_NAME_EMPTY: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.id.or.developer.name.empty";
+    pub const MANAGED_ID_NOT_FOUND: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.subscription.id.not.found";
+    pub const MANAGED_NAME_NOT_FOUND: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.developer.name.not.found";
+    pub const MANAGED_STOPPED: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.config.stopped";
+    pub const MANAGED_ACTIVE: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.already.active";
 }
 
 /// A status with Salesforce's trailers.

@@ -11,13 +11,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bayou_log::{ChannelFilter, ReadBatch};
+use bayou_log::{ChannelFilter, PositionStore, ReadBatch};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::{Code, Status, Streaming};
 
 use crate::auth::{self, Caller};
-use crate::proto::{FetchRequest, FetchResponse, ReplayPreset};
+use crate::flow::{Flow, TopicFlow};
+use crate::proto::{
+    CommitReplayRequest, CommitReplayResponse, ConsumerEvent, Error as CommitError, ErrorCode,
+    FetchRequest, ReplayPreset,
+};
 use crate::status::{codes, failure};
 use crate::topics::{self, Topic};
 use crate::{replay_id, stopping, Inner};
@@ -38,10 +42,20 @@ const TOKEN_CHECK: Duration = Duration::from_secs(5);
 
 /// A subscription whose first request was read and whose start position is fixed: every event
 /// stored from now on reaches it (a LATEST subscription included).
-pub(crate) struct Started {
-    first: FetchRequest,
-    cursor: Cursor,
-    counted: Counted,
+pub(crate) struct Started<F: Flow> {
+    pub(crate) first: F::Request,
+    pub(crate) cursor: Cursor,
+    pub(crate) counted: Counted,
+    /// Where commits go (managed subscriptions only).
+    pub(crate) commits: Option<Commits>,
+}
+
+/// A managed subscription's committed position, and its claim on being the one stream reading
+/// the subscription (released when the stream ends).
+pub(crate) struct Commits {
+    pub(crate) subscription_id: String,
+    pub(crate) positions: Arc<dyn PositionStore>,
+    pub(crate) _active: crate::managed::Active,
 }
 
 /// Reads the first request and fixes where the subscription starts, before the call is
@@ -50,17 +64,8 @@ pub(crate) struct Started {
 pub(crate) async fn start(
     inner: &Inner,
     inbound: &mut Streaming<FetchRequest>,
-) -> Result<Started, Status> {
-    let first = tokio::time::timeout(inner.config.idle_timeout, inbound.message())
-        .await
-        .map_err(|_| {
-            failure(
-                Code::InvalidArgument,
-                codes::NUM_REQUESTED_INVALID,
-                "No FetchRequest came after the Subscribe call opened.",
-            )
-        })??
-        .ok_or_else(|| Status::cancelled("the client closed the stream before any request"))?;
+) -> Result<Started<TopicFlow>, Status> {
+    let first = first_request(inner, inbound).await?;
     let topic = topics::resolve(&inner.org, &first.topic_name).await?;
     let after = start_after(inner, &topic, &first).await?;
     let cursor = Cursor {
@@ -72,24 +77,53 @@ pub(crate) async fn start(
         first,
         cursor,
         counted: Counted::new(),
+        commits: None,
     })
+}
+
+/// The first request of a stream, waited for at most the idle timeout.
+pub(crate) async fn first_request<R: prost::Message + Default>(
+    inner: &Inner,
+    inbound: &mut Streaming<R>,
+) -> Result<R, Status> {
+    tokio::time::timeout(inner.config.idle_timeout, inbound.message())
+        .await
+        .map_err(|_| {
+            failure(
+                Code::InvalidArgument,
+                codes::NUM_REQUESTED_INVALID,
+                "No request came after the call opened.",
+            )
+        })??
+        .ok_or_else(|| Status::cancelled("the client closed the stream before any request"))
 }
 
 /// Runs a started subscription until the client leaves or it fails; a failure ends the stream
 /// with its status.
-pub(crate) async fn run(
+pub(crate) async fn run<F: Flow>(
     inner: Arc<Inner>,
     caller: Caller,
-    started: Started,
-    mut inbound: Streaming<FetchRequest>,
-    out: mpsc::Sender<Result<FetchResponse, Status>>,
+    started: Started<F>,
+    mut inbound: Streaming<F::Request>,
+    out: mpsc::Sender<Result<F::Response, Status>>,
 ) {
     let Started {
         first,
         cursor,
         counted,
+        commits,
     } = started;
-    if let Err(status) = serve(&inner, &caller, &first, cursor, &mut inbound, &out).await {
+    let served = serve::<F>(
+        &inner,
+        &caller,
+        &first,
+        cursor,
+        commits.as_ref(),
+        &mut inbound,
+        &out,
+    )
+    .await;
+    if let Err(status) = served {
         let _ = out.send(Err(status)).await;
     }
     drop(counted);
@@ -97,10 +131,10 @@ pub(crate) async fn run(
 
 /// Counts a subscription in `bayou_pubsub_subscriptions` from the moment its start position is
 /// fixed (an event published after that reaches a LATEST subscription) until it ends.
-struct Counted;
+pub(crate) struct Counted;
 
 impl Counted {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         metrics::gauge!("bayou_pubsub_subscriptions").increment(1.0);
         Counted
     }
@@ -112,21 +146,22 @@ impl Drop for Counted {
     }
 }
 
-struct Cursor {
-    topic: Topic,
+pub(crate) struct Cursor {
+    pub(crate) topic: Topic,
     /// The last replay id looked at: events after it are next.
-    after: u64,
+    pub(crate) after: u64,
     /// Events the client is owed.
-    pending: i32,
+    pub(crate) pending: i32,
 }
 
-async fn serve(
+async fn serve<F: Flow>(
     inner: &Inner,
     caller: &Caller,
-    first: &FetchRequest,
+    first: &F::Request,
     mut cursor: Cursor,
-    inbound: &mut Streaming<FetchRequest>,
-    out: &mpsc::Sender<Result<FetchResponse, Status>>,
+    commits: Option<&Commits>,
+    inbound: &mut Streaming<F::Request>,
+    out: &mpsc::Sender<Result<F::Response, Status>>,
 ) -> Result<(), Status> {
     let mut head = inner.log.watch_head();
     let mut drops = inner.engine.drop_signal();
@@ -142,7 +177,7 @@ async fn serve(
         let mut due_at = None;
         if cursor.pending > 0 {
             head.borrow_and_update();
-            match deliver(inner, &mut cursor, out).await? {
+            match deliver::<F>(inner, &mut cursor, out).await? {
                 Delivered::Sent => {
                     last_sent = Instant::now();
                     if cursor.pending == 0 {
@@ -163,16 +198,17 @@ async fn serve(
         tokio::select! {
             request = inbound.message(), if client_open => match request {
                 Ok(Some(request)) => {
-                    if !request.topic_name.is_empty() && request.topic_name != first.topic_name {
-                        return Err(failure(
-                            Code::InvalidArgument,
-                            codes::TOPIC_MISMATCH,
-                            format!("The topic {} of a FetchRequest differs from the subscription's topic {}.", request.topic_name, first.topic_name),
-                        ));
+                    if let Some(mismatch) = F::mismatch(first, &request) {
+                        return Err(failure(Code::InvalidArgument, codes::TOPIC_MISMATCH, mismatch));
                     }
-                    cursor.pending = add_credits(cursor.pending, request.num_requested)?;
+                    cursor.pending = add_credits(cursor.pending, F::credits(&request))?;
                     if cursor.pending > 0 {
                         idle_since = None;
+                    }
+                    if let (Some(commit), Some(commits)) = (F::commit(&request), commits) {
+                        let reply = commit_position(commits, commit).await;
+                        send(out, response::<F>(&cursor, Vec::new(), Some(reply))).await?;
+                        last_sent = Instant::now();
                     }
                 }
                 // The client closed its side: what it is owed is still sent.
@@ -186,7 +222,7 @@ async fn serve(
             }
             () = sleep_until(due_at) => {}
             () = tokio::time::sleep_until(keepalive_at), if cursor.pending > 0 => {
-                send(out, response(&cursor, Vec::new())).await?;
+                send(out, response::<F>(&cursor, Vec::new(), None)).await?;
                 last_sent = Instant::now();
             }
             () = sleep_until(idle_deadline) => {
@@ -213,6 +249,39 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Stores a commit, and says how it went (a failed commit does not end the stream).
+async fn commit_position(commits: &Commits, request: &CommitReplayRequest) -> CommitReplayResponse {
+    let process_time = bayou_protocol::time::now_millis();
+    let failed = |msg: String| CommitReplayResponse {
+        commit_request_id: request.commit_request_id.clone(),
+        replay_id: request.replay_id.clone(),
+        error: Some(CommitError {
+            code: ErrorCode::Commit.into(),
+            msg,
+        }),
+        process_time,
+    };
+    let Some(replay_id) = replay_id::decode(&request.replay_id) else {
+        return failed("The replay id to commit is not 8 bytes.".into());
+    };
+    match commits
+        .positions
+        .commit(&commits.subscription_id, replay_id)
+        .await
+    {
+        Ok(()) => {
+            metrics::counter!("bayou_pubsub_commits_total").increment(1);
+            CommitReplayResponse {
+                commit_request_id: request.commit_request_id.clone(),
+                replay_id: request.replay_id.clone(),
+                error: None,
+                process_time,
+            }
+        }
+        Err(e) => failed(format!("The commit could not be stored: {e}")),
     }
 }
 
@@ -259,7 +328,7 @@ async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Resu
 }
 
 /// Adds a request's credits to those owed: at most [`MAX_PENDING`] outstanding.
-fn add_credits(pending: i32, requested: i32) -> Result<i32, Status> {
+pub(crate) fn add_credits(pending: i32, requested: i32) -> Result<i32, Status> {
     if requested < 0 {
         return Err(failure(
             Code::InvalidArgument,
@@ -281,10 +350,10 @@ enum Delivered {
     NotYetDue(Instant),
 }
 
-async fn deliver(
+async fn deliver<F: Flow>(
     inner: &Inner,
     cursor: &mut Cursor,
-    out: &mpsc::Sender<Result<FetchResponse, Status>>,
+    out: &mpsc::Sender<Result<F::Response, Status>>,
 ) -> Result<Delivered, Status> {
     let wanted = usize::try_from(cursor.pending).unwrap_or(0);
     let batch: ReadBatch = inner
@@ -334,7 +403,7 @@ async fn deliver(
             .await
             .map_err(|e| failure(Code::Internal, codes::UNAVAILABLE, e))?;
         bytes += event.event.as_ref().map_or(0, |e| e.payload.len());
-        events.push(ConsumerEventRef(event));
+        events.push(event);
         last = stored.replay_id;
     }
     let complete = held_until.is_none() && events.len() == batch.events.len();
@@ -352,27 +421,26 @@ async fn deliver(
     }
     cursor.pending -= i32::try_from(events.len()).unwrap_or(cursor.pending);
     metrics::counter!("bayou_pubsub_delivered_events_total").increment(events.len() as u64);
-    let events = events.into_iter().map(|e| (*e.0).clone()).collect();
-    send(out, response(cursor, events)).await?;
+    // The datum and ids are shared `Bytes`: a clone here copies no payload.
+    let events = events.iter().map(|e| ConsumerEvent::clone(e)).collect();
+    send(out, response::<F>(cursor, events, None)).await?;
     Ok(Delivered::Sent)
 }
 
-/// An event already converted, shared with other subscribers.
-struct ConsumerEventRef(Arc<crate::proto::ConsumerEvent>);
-
-fn response(cursor: &Cursor, events: Vec<crate::proto::ConsumerEvent>) -> FetchResponse {
-    FetchResponse {
+fn response<F: Flow>(
+    cursor: &Cursor,
+    events: Vec<ConsumerEvent>,
+    commit: Option<CommitReplayResponse>,
+) -> F::Response {
+    F::response(
         events,
-        latest_replay_id: replay_id::encode(cursor.after),
-        rpc_id: String::new(),
-        pending_num_requested: cursor.pending,
-    }
+        replay_id::encode(cursor.after),
+        cursor.pending,
+        commit,
+    )
 }
 
-async fn send(
-    out: &mpsc::Sender<Result<FetchResponse, Status>>,
-    response: FetchResponse,
-) -> Result<(), Status> {
+async fn send<R>(out: &mpsc::Sender<Result<R, Status>>, response: R) -> Result<(), Status> {
     out.send(Ok(response))
         .await
         .map_err(|_| Status::cancelled("the client went away"))

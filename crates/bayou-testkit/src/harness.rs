@@ -35,6 +35,7 @@ pub struct Bayou {
     engine_config: EngineConfig,
     engine: Option<Arc<Engine>>,
     org: Option<Arc<Org>>,
+    positions: Option<Arc<dyn bayou_log::PositionStore>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -74,6 +75,7 @@ impl Bayou {
             engine_config,
             engine: None,
             org: None,
+            positions: None,
             stop: None,
             task: None,
         };
@@ -96,6 +98,11 @@ impl Bayou {
     /// API).
     pub fn org(&self) -> &Arc<Org> {
         self.org.as_ref().expect("the server is stopped")
+    }
+
+    /// The running server's committed positions (managed subscriptions of the Pub/Sub API).
+    pub fn positions(&self) -> &Arc<dyn bayou_log::PositionStore> {
+        self.positions.as_ref().expect("the server is stopped")
     }
 
     async fn serve(&mut self, listener: TcpListener) {
@@ -126,6 +133,7 @@ impl Bayou {
         let (org, _) = Org::open(&dir, &overrides, self.org_config.clone(), &storage)
             .await
             .unwrap();
+        self.positions = Some(Arc::clone(&storage.positions));
         let server = Server::new(
             self.engine_config.clone(),
             org.clone(),
@@ -158,6 +166,7 @@ impl Bayou {
         }
         self.engine = None;
         self.org = None;
+        self.positions = None;
     }
 
     /// Stops the server and starts a new org and server on the same port with the same data.

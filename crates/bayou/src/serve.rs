@@ -181,7 +181,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             .as_ref()
             .map(|p| p.config.clone())
             .unwrap_or_default();
-        listener.start(&org, &engine_for_pubsub, config)
+        listener.start(&org, &engine_for_pubsub, &storage.positions, config)
     });
     server
         .serve(listener, router, shutdown)
@@ -236,6 +236,7 @@ impl PubSubListener {
         self,
         org: &Arc<Org>,
         engine: &Arc<bayou_server::Engine>,
+        positions: &Arc<dyn bayou_log::PositionStore>,
         config: bayou_pubsub::PubSubConfig,
     ) -> (
         tokio::sync::oneshot::Sender<()>,
@@ -254,7 +255,12 @@ impl PubSubListener {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the Pub/Sub API's address"),
         }
-        let service = bayou_pubsub::PubSubService::new(Arc::clone(org), Arc::clone(engine), config);
+        let service = bayou_pubsub::PubSubService::new(
+            Arc::clone(org),
+            Arc::clone(engine),
+            Arc::clone(positions),
+            config,
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {

@@ -67,6 +67,24 @@ pub(crate) fn router() -> Router<crate::HttpState> {
         )
         .route("/services/data/{version}/limits", get(limits::limits))
         .route("/services/data/{version}/limits/", get(limits::limits))
+        .route(
+            "/services/data/{version}/tooling/sobjects/ManagedEventSubscription",
+            post(crate::managed::create),
+        )
+        .route(
+            "/services/data/{version}/tooling/sobjects/ManagedEventSubscription/{id}",
+            get(crate::managed::get_one)
+                .patch(crate::managed::update)
+                .delete(crate::managed::delete),
+        )
+        .route(
+            "/services/data/{version}/tooling/query",
+            get(crate::managed::query),
+        )
+        .route(
+            "/services/data/{version}/tooling/query/",
+            get(crate::managed::query),
+        )
         .route("/services/data/{version}/query", get(query::query))
         .route("/services/data/{version}/query/", get(query::query))
         .route(

@@ -74,7 +74,12 @@ pub async fn start(config: PubSubConfig) -> Api {
     let token = bayou.token().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = PubSubService::new(bayou.org().clone(), bayou.engine().clone(), config);
+    let service = PubSubService::new(
+        bayou.org().clone(),
+        bayou.engine().clone(),
+        bayou.positions().clone(),
+        config,
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(service.serve(listener, None, async move {
         let _ = stopped.await;

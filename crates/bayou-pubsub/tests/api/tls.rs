@@ -18,6 +18,7 @@ async fn a_client_trusting_the_generated_certificate_gets_through() {
     let service = PubSubService::new(
         api.bayou.org().clone(),
         api.bayou.engine().clone(),
+        api.bayou.positions().clone(),
         PubSubConfig::default(),
     );
     let identity = Some((certificate.cert_pem.clone(), certificate.key_pem.clone()));
