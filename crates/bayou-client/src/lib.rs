@@ -61,6 +61,7 @@ pub mod event;
 mod event_loop;
 pub mod extension;
 pub mod notice;
+pub mod pubsub;
 pub mod replay;
 mod replies;
 pub mod rest;

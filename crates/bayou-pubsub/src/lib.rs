@@ -13,7 +13,8 @@ pub mod auth;
 pub mod convert;
 mod flow;
 mod managed;
-pub mod proto;
+/// The generated messages, service and client (`bayou-pubsub-proto`).
+pub use bayou_pubsub_proto as proto;
 pub mod publish;
 pub mod replay_id;
 pub mod service;

@@ -78,7 +78,7 @@ impl Connection {
     }
 
     /// The first of `--url`'s URLs: where logins and REST calls go.
-    fn first_url(&self) -> &str {
+    pub fn first_url(&self) -> &str {
         self.urls().first().copied().unwrap_or(&self.url)
     }
 

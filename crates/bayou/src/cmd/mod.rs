@@ -8,6 +8,7 @@ pub mod connection;
 pub mod publish;
 pub mod rest;
 pub mod subscribe;
+mod subscribe_pubsub;
 
 /// A small runtime for one command.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

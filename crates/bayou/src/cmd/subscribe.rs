@@ -21,6 +21,14 @@ pub enum OnExpired {
     New,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Api {
+    /// Bayeux/CometD (the Streaming API).
+    Bayeux,
+    /// The Pub/Sub API (gRPC, Avro): platform event and change event topics.
+    Pubsub,
+}
+
 #[derive(Debug, Args)]
 pub struct SubscribeArgs {
     /// Channels to subscribe to (e.g. /topic/AccountUpdates /event/Low_Ink__e /chat/**).
@@ -48,6 +56,24 @@ pub struct SubscribeArgs {
     #[arg(long)]
     pub raw: bool,
 
+    /// Which API to read the events through.
+    #[arg(long, value_enum, default_value = "bayeux")]
+    pub api: Api,
+
+    /// The Pub/Sub API's address (with --api pubsub): Bayou's, or
+    /// https://api.pubsub.salesforce.com:7443.
+    #[arg(
+        long,
+        env = "BAYOU_PUBSUB_URL",
+        default_value = "https://127.0.0.1:7443"
+    )]
+    pub pubsub_url: String,
+
+    /// A PEM certificate to trust for the Pub/Sub API (Bayou's `<data-dir>/pubsub-cert.pem`);
+    /// the public roots otherwise.
+    #[arg(long, env = "BAYOU_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub connection: Connection,
 }
@@ -57,6 +83,9 @@ pub fn run(args: SubscribeArgs) -> anyhow::Result<()> {
 }
 
 async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
+    if args.api == Api::Pubsub {
+        return super::subscribe_pubsub::subscribe(args).await;
+    }
     let mut builder = args
         .connection
         .client()?

@@ -295,6 +295,45 @@ fn rest_helpers_feed_the_stream() {
 }
 
 #[test]
+fn subscribe_reads_the_pubsub_api() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    assert!(
+        define_event(server.url()),
+        "could not define the platform event type"
+    );
+    let published: Value =
+        serde_json::from_str(&server.stdout(&["event", "Cli_Alert__e", r#"{"Level__c":"high"}"#]))
+            .unwrap();
+    assert_eq!(published["success"], true, "{published}");
+    let pubsub = server.process.pubsub.clone().unwrap();
+    let certificate = data.path().join("pubsub-cert.pem");
+    let lines = server.stdout(&[
+        "subscribe",
+        "--api",
+        "pubsub",
+        "/event/Cli_Alert__e",
+        "--replay",
+        "-2",
+        "--count",
+        "1",
+        "--pubsub-url",
+        &pubsub,
+        "--ca-cert",
+        certificate.to_str().unwrap(),
+    ]);
+    let line: Value = serde_json::from_str(&lines).unwrap();
+    assert_eq!(line["channel"], "/event/Cli_Alert__e");
+    assert_eq!(line["data"]["Level__c"], "high");
+    assert!(line["data"]["CreatedDate"].as_i64().unwrap() > 1_700_000_000_000);
+    assert_eq!(
+        line["id"], published["errors"][0]["message"],
+        "the event id is the EventUuid the publish returned"
+    );
+    assert!(line["replayId"].as_u64().unwrap() > 0);
+}
+
+#[test]
 fn errors_are_one_readable_line() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());

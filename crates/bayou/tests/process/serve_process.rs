@@ -1,5 +1,5 @@
-//! `bayou serve` as a child process on a free port: started, its address read from the one
-//! line it prints on stdout, killed (SIGKILL) when dropped.
+//! `bayou serve` as a child process on a free port: started, its addresses read from the lines
+//! it prints on stdout (Bayeux, then the Pub/Sub API), killed (SIGKILL) when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,6 +9,8 @@ pub struct ServeProcess {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub origin: String,
+    /// The Pub/Sub API, `https://127.0.0.1:PORT` (`None` with `--pubsub-listen off`).
+    pub pubsub: Option<String>,
 }
 
 impl ServeProcess {
@@ -28,16 +30,31 @@ impl ServeProcess {
         }
         let mut child = command.spawn().expect("start bayou serve");
         let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
+        lines.read_line(&mut line).expect("first line");
         let origin = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Self { child, origin }
+        let pubsub = if args.contains(&"off") {
+            None
+        } else {
+            line.clear();
+            lines.read_line(&mut line).expect("second line");
+            let address = line.trim().strip_prefix("pubsub listening on ");
+            Some(
+                address
+                    .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+                    .to_owned(),
+            )
+        };
+        Self {
+            child,
+            origin,
+            pubsub,
+        }
     }
 
     /// The Bayeux endpoint.
