@@ -233,9 +233,10 @@ async fn ensure_log_stream(
                 jetstream::context::GetStreamErrorKind::JetStream(_)
             ) =>
         {
-            jetstream.create_stream(wanted.clone()).await.map_err(|e| {
-                ClusterError::Nats(format!("cannot create stream {}: {e}", wanted.name))
+            while_peers_join(&format!("stream {}", wanted.name), || {
+                jetstream.create_stream(wanted.clone())
             })
+            .await
         }
         Err(e) => Err(ClusterError::Nats(format!("stream {}: {e}", wanted.name))),
     }
@@ -248,11 +249,53 @@ async fn ensure_bucket(
     let name = config.bucket.clone();
     match jetstream.get_key_value(&name).await {
         Ok(store) => Ok(store),
-        Err(_) => jetstream
-            .create_key_value(config)
+        Err(_) => {
+            while_peers_join(&format!("bucket {name}"), || {
+                jetstream.create_key_value(config.clone())
+            })
             .await
-            .map_err(|e| ClusterError::Nats(format!("cannot create bucket {name}: {e}"))),
+        }
     }
+}
+
+/// Runs `create` again while JetStream answers that too few servers are online for the
+/// replicas asked (`no suitable peers for placement`: a NATS cluster whose servers are still
+/// joining, its meta leader already elected), for at most [`JETSTREAM_READY_WITHIN`].
+async fn while_peers_join<T, E, F, Fut>(what: &str, mut create: F) -> Result<T, ClusterError>
+where
+    E: std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + JETSTREAM_READY_WITHIN;
+    loop {
+        match create().await {
+            Ok(created) => return Ok(created),
+            Err(e) if no_peers_yet(&e) && tokio::time::Instant::now() < deadline => {
+                tracing::info!("waiting for the NATS servers to join before creating {what}: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(ClusterError::Nats(format!("cannot create {what}: {e}"))),
+        }
+    }
+}
+
+/// Whether `error` (or what caused it) is JetStream's "no suitable peers for placement"
+/// (error code 10005). async-nats keeps a stream creation's JetStream error in the error's
+/// kind, not as its source, so the code is read from each error's text as well.
+fn no_peers_yet(error: &(dyn std::error::Error + 'static)) -> bool {
+    let code = async_nats::jetstream::ErrorCode::CLUSTER_NO_PEERS;
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let typed = e
+            .downcast_ref::<async_nats::jetstream::Error>()
+            .is_some_and(|jetstream| jetstream.error_code() == code);
+        if typed || e.to_string().contains("error code 10005") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -267,5 +310,64 @@ mod tests {
         let old = check_version("2.9.25").unwrap_err().to_string();
         assert!(old.contains("2.9.25 is too old"), "{old}");
         assert!(check_version("2.11.4").is_err());
+    }
+
+    /// An error as async-nats words them, optionally caused by another.
+    #[derive(Debug)]
+    struct Failed(&'static str, Option<Box<Failed>>);
+
+    impl std::fmt::Display for Failed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Failed {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn only_missing_peers_are_waited_out() {
+        let placement = "jetstream error: no suitable peers for placement, peer offline (code 400, error code 10005)";
+        assert!(no_peers_yet(&Failed(placement, None)));
+        let bucket = Failed(
+            "failed to create the bucket",
+            Some(Box::new(Failed(placement, None))),
+        );
+        assert!(no_peers_yet(&bucket));
+        let other = "jetstream error: insufficient resources (code 503, error code 10023)";
+        assert!(!no_peers_yet(&Failed(other, None)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creation_is_retried_while_peers_join_and_not_otherwise() {
+        let mut attempts = 0;
+        let created = while_peers_join("stream x", || {
+            attempts += 1;
+            let outcome = if attempts < 3 {
+                Err(Failed(
+                    "no suitable peers for placement (error code 10005)",
+                    None,
+                ))
+            } else {
+                Ok(attempts)
+            };
+            std::future::ready(outcome)
+        })
+        .await;
+        assert_eq!(created.unwrap(), 3);
+        let mut calls = 0;
+        let refused: Result<(), _> = while_peers_join("stream y", || {
+            calls += 1;
+            std::future::ready(Err(Failed("bad request (error code 10003)", None)))
+        })
+        .await;
+        assert!(refused
+            .unwrap_err()
+            .to_string()
+            .contains("cannot create stream y"));
+        assert_eq!(calls, 1);
     }
 }
