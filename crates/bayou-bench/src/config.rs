@@ -13,14 +13,26 @@ pub enum Transport {
     LongPolling,
     #[serde(rename = "websocket")]
     WebSocket,
+    /// Subscribers read through the Pub/Sub API (gRPC, Avro); publishers publish over
+    /// WebSocket Bayeux, so the same events are measured as with `websocket`.
+    #[serde(rename = "pubsub")]
+    PubSub,
 }
 
 impl Transport {
-    /// The Bayeux connection type name.
+    /// How the subscribers read, for reports: the Bayeux connection type, or `pubsub`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::PubSub => "pubsub",
+            other => other.connection_type(),
+        }
+    }
+
+    /// The Bayeux connection type name (publishers of a Pub/Sub run use WebSocket).
     pub fn connection_type(self) -> &'static str {
         match self {
             Transport::LongPolling => bayou_protocol::connection_type::LONG_POLLING,
-            Transport::WebSocket => bayou_protocol::connection_type::WEBSOCKET,
+            Transport::WebSocket | Transport::PubSub => bayou_protocol::connection_type::WEBSOCKET,
         }
     }
 }
@@ -47,8 +59,30 @@ impl Layout {
         }
     }
 
+    /// Room `room`'s channel: `{prefix}/{room}`, or the prefix with `{room}` replaced when it
+    /// has one (`/event/Bench_{room}__e`: platform event channels take no extra segment).
     pub fn channel(&self, room: usize) -> String {
-        format!("{}/{room}", self.prefix)
+        if self.prefix.contains("{room}") {
+            self.prefix.replace("{room}", &room.to_string())
+        } else {
+            format!("{}/{room}", self.prefix)
+        }
+    }
+
+    /// The room of a channel of this layout.
+    pub fn room_of(&self, channel: &str) -> Option<usize> {
+        match self.prefix.split_once("{room}") {
+            Some((before, after)) => channel
+                .strip_prefix(before)?
+                .strip_suffix(after)?
+                .parse()
+                .ok(),
+            None => channel
+                .strip_prefix(&self.prefix)?
+                .strip_prefix('/')?
+                .parse()
+                .ok(),
+        }
     }
 
     /// The channels subscriber `index` joins.
@@ -119,6 +153,11 @@ pub struct BenchConfig {
     /// consumers, to see what they cost the server and the other subscribers. Not counted in
     /// the deliveries.
     pub stalled: usize,
+    /// The Pub/Sub API (`https://127.0.0.1:7443`), for [`Transport::PubSub`].
+    pub pubsub_url: Option<String>,
+    /// A PEM certificate to trust for it (Bayou's generated one).
+    #[serde(skip)]
+    pub pubsub_ca: Option<Vec<u8>>,
 }
 
 /// Durations as seconds in the JSON results.
@@ -152,6 +191,8 @@ impl BenchConfig {
             max_in_flight: 1_000,
             scenario: "fanout".to_owned(),
             stalled: 0,
+            pubsub_url: None,
+            pubsub_ca: None,
         }
     }
 

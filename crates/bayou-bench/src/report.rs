@@ -195,7 +195,7 @@ impl BenchResult {
         format!(
             "{} {}: {} subscribers, {:.0} msg/s in, {:.0} deliveries/s; latency ms p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}; lost {} duplicated {} publish failures {} sessions lost {}; bench {:.2}/{} cores{}{}",
             self.scenario,
-            self.transport.connection_type(),
+            self.transport.label(),
             self.subscribers,
             self.publish_rate,
             self.deliveries_per_s,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::client::{long_polling, websocket, Phase, Receiver, Shared};
+use crate::client::{long_polling, pubsub, websocket, Phase, Receiver, Shared};
 use crate::config::{BenchConfig, Transport};
 use crate::recorder::Recorder;
 use crate::report::{BenchResult, BenchUse, Percentiles, Sample, ServerUse};
@@ -409,6 +409,19 @@ async fn subscriber(
                 }
             }
         }
+        Transport::PubSub => {
+            let opened = pubsub::open(&shared, &channels).await;
+            drop(slot);
+            match opened {
+                Ok(session) => {
+                    let _ = ready.send(Ok(()));
+                    pubsub::read_loop(shared, session, receiver).await;
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        }
     }
 }
 
@@ -466,7 +479,8 @@ async fn publisher(
                 }
             }
         }
-        Transport::WebSocket => {
+        // A Pub/Sub run publishes over WebSocket Bayeux too: the same events, read another way.
+        Transport::WebSocket | Transport::PubSub => {
             let opened = websocket::open(&shared, &[]).await;
             drop(slot);
             match opened {

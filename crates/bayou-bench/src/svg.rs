@@ -85,7 +85,7 @@ pub fn run_chart(result: &BenchResult) -> String {
     let title = format!(
         "{} over {}: {} subscribers, {} msg/s in, {} deliveries/s",
         result.scenario,
-        result.transport.connection_type(),
+        result.transport.label(),
         result.subscribers,
         fmt_rate(result.publish_rate),
         fmt_rate(result.deliveries_per_s)

@@ -12,7 +12,8 @@ use bayou_server::Engine;
 use futures_util::Stream;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -78,9 +79,11 @@ impl PubSubService {
         let service = PubSubServer::new(self)
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
+        // Nagle off: a small response must not wait for the client's delayed ACK (40 ms).
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         builder
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await
     }
 

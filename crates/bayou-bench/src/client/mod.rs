@@ -8,6 +8,7 @@ mod http1;
 pub mod long_polling;
 mod pacer;
 mod publisher;
+pub mod pubsub;
 pub mod websocket;
 
 pub use pacer::{Pace, Pacer};
@@ -50,10 +51,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn members_of_channel(&self, channel: &str) -> u64 {
-        channel
-            .rsplit('/')
-            .next()
-            .and_then(|room| room.parse::<usize>().ok())
+        self.config
+            .layout
+            .room_of(channel)
             .and_then(|room| self.members.get(room).copied())
             .unwrap_or(0)
     }
@@ -95,6 +95,37 @@ impl Receiver {
             tracker: Tracker::default(),
             latencies: Vec::new(),
         }
+    }
+
+    /// Deliveries that arrived by another API than Bayeux (the Pub/Sub API): their stamps.
+    pub fn absorb_stamps(&mut self, shared: &Shared, stamps: &[payload::Stamp]) {
+        let recorder = &shared.recorder;
+        let now = recorder.now_us();
+        let (mut unique, mut duplicated) = (0, 0);
+        self.latencies.clear();
+        for stamp in stamps {
+            match self.tracker.see(stamp.p, stamp.r, stamp.s) {
+                Seen::First => unique += 1,
+                Seen::Duplicate => {
+                    duplicated += 1;
+                    continue;
+                }
+            }
+            if recorder.is_measured(stamp.t) {
+                self.latencies.push(now.saturating_sub(stamp.t));
+            }
+        }
+        let delivered = stamps.len() as u64;
+        for (counter, n) in [
+            (&recorder.delivered, delivered),
+            (&recorder.unique, unique),
+            (&recorder.duplicated, duplicated),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
+        recorder.record_latencies(self.shard, &self.latencies);
     }
 
     pub fn absorb(&mut self, shared: &Shared, messages: &[Incoming<'_>]) -> Absorbed {

@@ -30,6 +30,9 @@ pub enum Scenario {
 pub enum BenchTransport {
     LongPolling,
     Websocket,
+    /// Subscribers on the Pub/Sub API (gRPC, Avro), publishers on WebSocket: channels must
+    /// be platform events (`--channel '/event/Bench_{room}__e'`, see docs/bench.md).
+    Pubsub,
 }
 
 #[derive(Debug, Args)]
@@ -96,9 +99,17 @@ pub struct BenchArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub drain: Duration,
 
-    /// Bearer token for servers that need one (Bayou without --anonymous).
+    /// Bearer token for servers that need one (Bayou without --anonymous, the Pub/Sub API).
     #[arg(long, env = "BAYOU_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// The Pub/Sub API, for --transport pubsub.
+    #[arg(long, default_value = "https://127.0.0.1:7443")]
+    pub pubsub_url: String,
+
+    /// A PEM certificate to trust for the Pub/Sub API (Bayou's `<data-dir>/pubsub-cert.pem`).
+    #[arg(long)]
+    pub ca_cert: Option<std::path::PathBuf>,
 
     /// The server's pid: its CPU and RSS are read from /proc and reported.
     #[arg(long)]
@@ -174,6 +185,7 @@ impl BenchArgs {
         let transport = match self.transport {
             BenchTransport::LongPolling => Transport::LongPolling,
             BenchTransport::Websocket => Transport::WebSocket,
+            BenchTransport::Pubsub => Transport::PubSub,
         };
         let mut config = match self.scenario {
             Scenario::Fanout | Scenario::Handshakes => BenchConfig::new(&self.url, transport),
@@ -220,6 +232,15 @@ impl BenchArgs {
         config.warmup = self.warmup;
         config.drain = self.drain;
         config.token = self.token.clone();
+        if transport == Transport::PubSub {
+            config.pubsub_url = Some(self.pubsub_url.clone());
+            if let Some(path) = &self.ca_cert {
+                config.pubsub_ca = Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                );
+            }
+        }
         config.server_pid = self.server_pid;
         config.setup_concurrency = self.setup_concurrency;
         config.stalled = self.stalled;

@@ -164,3 +164,79 @@ fn a_handshake_storm_counts_successful_handshakes() {
         "{health}"
     );
 }
+
+#[test]
+fn fanout_over_the_pubsub_api_delivers_everything_once() {
+    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let data = tempfile::tempdir().expect("temp dir");
+    let credentials = [
+        ("BAYOU_USERNAME", "bench@example.com"),
+        ("BAYOU_PASSWORD", "bench password"),
+        ("BAYOU_CLIENT_ID", "bench-client"),
+        ("BAYOU_CLIENT_SECRET", "bench-secret"),
+    ];
+    let bayou = ServeProcess::start(
+        data.path(),
+        &[
+            "--admin-token",
+            "bench-admin",
+            "--bayeux-publish",
+            "/event/**=allow",
+        ],
+        Some(&credentials),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let defined = http
+            .post(format!("{}/admin/platform-events", bayou.origin))
+            .bearer_auth("bench-admin")
+            .body(r#"{"name":"Bench_0__e","fields":{"p":"number","r":"number","s":"number","t":"number","x":"text"}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert!(defined.status().is_success());
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", "bench-client"),
+            ("client_secret", "bench-secret"),
+            ("username", "bench@example.com"),
+            ("password", "bench password"),
+        ];
+        let reply: Value = http
+            .post(format!("{}/services/oauth2/token", bayou.origin))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["access_token"].as_str().unwrap().to_owned()
+    });
+    let certificate = data.path().join("pubsub-cert.pem");
+    let result = bench(
+        &bayou,
+        &[
+            "--transport",
+            "pubsub",
+            "--channel",
+            "/event/Bench_{room}__e",
+            "--subscribers",
+            "3",
+            "--rate",
+            "100",
+            "--token",
+            &token,
+            "--pubsub-url",
+            bayou.pubsub.as_deref().unwrap(),
+            "--ca-cert",
+            certificate.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result["transport"], "pubsub", "{result}");
+    assert_exact_delivery(&result, 3);
+}
