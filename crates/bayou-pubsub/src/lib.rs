@@ -13,6 +13,7 @@ pub mod auth;
 pub mod convert;
 mod flow;
 mod managed;
+mod pace;
 /// The generated messages, service and client (`bayou-pubsub-proto`).
 pub use bayou_pubsub_proto as proto;
 pub mod publish;
@@ -66,6 +67,7 @@ pub(crate) struct Inner {
     pub(crate) config: PubSubConfig,
     pub(crate) cache: convert::AvroCache,
     pub(crate) active_managed: managed::ActiveSet,
+    pub(crate) pace: pace::Pace,
 }
 
 /// Resolves once the engine is shutting down (at once if it already is).

@@ -50,6 +50,7 @@ impl PubSubService {
         config: PubSubConfig,
     ) -> Self {
         let log: Arc<dyn EventLog> = Arc::clone(engine.log());
+        let pace = crate::pace::Pace::new(engine.config().max_coalesce);
         Self {
             inner: Arc::new(Inner {
                 org,
@@ -59,6 +60,7 @@ impl PubSubService {
                 config,
                 cache: Default::default(),
                 active_managed: Default::default(),
+                pace,
             }),
         }
     }

@@ -219,6 +219,10 @@ async fn serve<F: Flow>(
                 if changed.is_err() {
                     return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The Pub/Sub API service is unavailable."));
                 }
+                // On a busy node, let more events gather for this stream's next response.
+                if let Some(at) = inner.pace.next_read(last_sent) {
+                    tokio::time::sleep_until(at).await;
+                }
             }
             () = sleep_until(due_at) => {}
             () = tokio::time::sleep_until(keepalive_at), if cursor.pending > 0 => {
@@ -421,6 +425,7 @@ async fn deliver<F: Flow>(
     }
     cursor.pending -= i32::try_from(events.len()).unwrap_or(cursor.pending);
     metrics::counter!("bayou_pubsub_delivered_events_total").increment(events.len() as u64);
+    inner.pace.delivered(events.len() as u64);
     // The datum and ids are shared `Bytes`: a clone here copies no payload.
     let events = events.iter().map(|e| ConsumerEvent::clone(e)).collect();
     send(out, response::<F>(cursor, events, None)).await?;
