@@ -23,7 +23,7 @@ import requests
 
 from bayou_process import PASSWORD, REPO, USERNAME, BayouProcess
 
-PROTO_DIR = REPO / "crates" / "bayou-pubsub" / "proto"
+PROTO_DIR = REPO / "crates" / "bayou-pubsub-proto" / "proto"
 TOPIC = "/event/Low_Ink__e"
 WAIT = 20
 
