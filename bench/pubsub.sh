@@ -13,6 +13,7 @@
 #   FANOUT=100              subscribers of the fan-out run (1,000 events/s)
 #   DURATION=10s            measured time of each run
 #   NICE=-10                niceness of the server and the bench
+#   PLAINTEXT=1             serve the Pub/Sub API without TLS (to see what TLS costs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -22,6 +23,7 @@ rates=${RATES:-"1000 10000"}
 fanout=${FANOUT:-100}
 duration=${DURATION:-10s}
 niceness=${NICE:--10}
+plaintext=${PLAINTEXT:-}
 ulimit -n "$(ulimit -Hn)"
 (cd "$repo" && cargo build --release -p bayou)
 bayou="$repo/target/release/bayou"
@@ -42,7 +44,8 @@ export BAYOU_USERNAME=bench@bayou.test BAYOU_PASSWORD='bench password 1'
 export BAYOU_CLIENT_ID=bench-client BAYOU_CLIENT_SECRET=bench-secret
 nice -n "$niceness" taskset -c 0 "$bayou" serve --durability relaxed --log warn \
   --listen "127.0.0.1:$port" --pubsub-listen "127.0.0.1:$pubsub_port" --data-dir "$scratch/data" \
-  --admin-token "$admin" --bayeux-publish '/event/**=allow' >"$out/server.log" 2>&1 &
+  --admin-token "$admin" --bayeux-publish '/event/**=allow' ${plaintext:+--pubsub-plaintext} \
+  >"$out/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
@@ -60,12 +63,16 @@ token=$(curl -fs "http://127.0.0.1:$port/services/oauth2/token" -d grant_type=pa
   -d "username=$BAYOU_USERNAME" --data-urlencode "password=$BAYOU_PASSWORD" |
   sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 
+scheme=https
+suffix=""
+ca=(--ca-cert "$scratch/data/pubsub-cert.pem")
+if [ -n "$plaintext" ]; then scheme=http; suffix="-plaintext"; ca=(); fi
 run() { # run NAME TRANSPORT ARGS…
   local name=$1 transport=$2; shift 2
   "${bench[@]}" "http://127.0.0.1:$port/cometd/66.0" --transport "$transport" \
     --channel '/event/Bench_{room}__e' --token "$token" --server-pid "$pid" \
-    --pubsub-url "https://127.0.0.1:$pubsub_port" --ca-cert "$scratch/data/pubsub-cert.pem" \
-    --warmup 2s --duration "$duration" --json "$out/$name.json" "$@"
+    --pubsub-url "$scheme://127.0.0.1:$pubsub_port" "${ca[@]}" \
+    --warmup 2s --duration "$duration" --json "$out/$name$suffix.json" "$@"
 }
 
 for rate in $rates; do
