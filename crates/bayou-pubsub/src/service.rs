@@ -89,6 +89,24 @@ impl PubSubService {
             .await
     }
 
+    /// Runs a started pull subscription as a task; its responses are the call's stream.
+    fn deliver<F: crate::flow::Flow>(
+        &self,
+        caller: Caller,
+        started: subscribe::Started<F>,
+        inbound: Streaming<F::Request>,
+    ) -> Response<ResponseStream<F::Response>> {
+        let (out, responses) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(subscribe::run(
+            Arc::clone(&self.inner),
+            caller,
+            started,
+            inbound,
+            out,
+        ));
+        Response::new(Box::pin(ReceiverStream::new(responses)))
+    }
+
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         auth::authenticate(&self.inner.org, request.metadata())
     }
@@ -107,15 +125,7 @@ impl PubSub for PubSubService {
         let caller = self.caller(&request)?;
         let mut inbound = request.into_inner();
         let started = subscribe::start(&self.inner, &mut inbound).await?;
-        let (out, responses) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(subscribe::run(
-            Arc::clone(&self.inner),
-            caller,
-            started,
-            inbound,
-            out,
-        ));
-        Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
+        Ok(self.deliver(caller, started, inbound))
     }
 
     async fn get_schema(
@@ -187,14 +197,6 @@ impl PubSub for PubSubService {
         let caller = self.caller(&request)?;
         let mut inbound = request.into_inner();
         let started = crate::managed::start(&self.inner, &mut inbound).await?;
-        let (out, responses) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(subscribe::run(
-            Arc::clone(&self.inner),
-            caller,
-            started,
-            inbound,
-            out,
-        ));
-        Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
+        Ok(self.deliver(caller, started, inbound))
     }
 }

@@ -13,12 +13,10 @@ use std::sync::Arc;
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value as Avro;
 use apache_avro::Schema;
-use bayou_pubsub_proto::pub_sub_client::PubSubClient;
+use bayou_pubsub_proto::session::{self, SessionClient, SessionHeaders};
 use bayou_pubsub_proto::{FetchRequest, ReplayPreset, SchemaRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use super::{Phase, Receiver, Shared};
@@ -28,27 +26,7 @@ use crate::BenchError;
 /// Events asked for at a time (Salesforce's most).
 const BATCH: i32 = 100;
 
-/// Salesforce's session headers.
-#[derive(Clone)]
-pub struct Headers {
-    token: MetadataValue<Ascii>,
-    tenant: MetadataValue<Ascii>,
-}
-
-impl tonic::service::Interceptor for Headers {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        let metadata = request.metadata_mut();
-        metadata.insert("accesstoken", self.token.clone());
-        metadata.insert("instanceurl", MetadataValue::from_static("https://bench"));
-        metadata.insert("tenantid", self.tenant.clone());
-        Ok(request)
-    }
-}
-
-type Grpc = PubSubClient<InterceptedService<Channel, Headers>>;
+type Grpc = SessionClient;
 
 fn failed(what: &str, e: impl std::fmt::Display) -> BenchError {
     BenchError::Protocol(format!("Pub/Sub API: {what}: {e}"))
@@ -84,11 +62,9 @@ pub async fn open(shared: &Shared, channels: &[String]) -> Result<Session, Bench
         channel = channel.tls_config(tls).map_err(|e| failed("TLS", e))?;
     }
     let channel = channel.connect().await.map_err(|e| failed(&endpoint, e))?;
-    let headers = Headers {
-        token: token.parse().map_err(|e| failed("token", e))?,
-        tenant: tenant.parse().map_err(|e| failed("tenant", e))?,
-    };
-    let mut grpc = PubSubClient::with_interceptor(channel, headers);
+    let headers =
+        SessionHeaders::new(&token, "https://bench", &tenant).map_err(|e| failed("session", e))?;
+    let mut grpc = session::client(channel, headers);
     let mut streams = Vec::with_capacity(channels.len());
     for topic in channels {
         let (requests, outbound) = mpsc::channel(4);

@@ -33,12 +33,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use apache_avro::Schema;
-use bayou_pubsub_proto::pub_sub_client::PubSubClient as Grpc;
+use bayou_pubsub_proto::session::{self, SessionClient, SessionHeaders};
 use bayou_pubsub_proto::{ProducerEvent, PublishRequest, SchemaRequest, TopicRequest};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::auth::AuthProvider;
@@ -80,28 +78,7 @@ impl From<tonic::Status> for PubSubError {
     }
 }
 
-/// The session headers Salesforce's Pub/Sub API reads on every call.
-#[derive(Clone)]
-pub(crate) struct SessionHeaders {
-    token: MetadataValue<Ascii>,
-    instance_url: MetadataValue<Ascii>,
-    tenant: MetadataValue<Ascii>,
-}
-
-impl tonic::service::Interceptor for SessionHeaders {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        let metadata = request.metadata_mut();
-        metadata.insert("accesstoken", self.token.clone());
-        metadata.insert("instanceurl", self.instance_url.clone());
-        metadata.insert("tenantid", self.tenant.clone());
-        Ok(request)
-    }
-}
-
-pub(crate) type GrpcClient = Grpc<InterceptedService<Channel, SessionHeaders>>;
+pub(crate) type GrpcClient = SessionClient;
 
 /// Schemas by id, shared by a client and its subscriptions.
 pub(crate) type Schemas = Arc<Mutex<HashMap<String, Arc<Schema>>>>;
@@ -271,16 +248,8 @@ impl PubSubBuilder {
             Some(id) => id,
             None => org_id(&http, &instance_url, &credentials.access_token).await?,
         };
-        let header = |value: &str| {
-            value
-                .parse::<MetadataValue<Ascii>>()
-                .map_err(|_| AuthError::Refused(format!("{value:?} cannot be sent as a header")))
-        };
-        let headers = SessionHeaders {
-            token: header(&credentials.access_token)?,
-            instance_url: header(&instance_url)?,
-            tenant: header(&tenant)?,
-        };
+        let headers = SessionHeaders::new(&credentials.access_token, &instance_url, &tenant)
+            .map_err(|e| AuthError::Refused(e.to_string()))?;
         let mut endpoint = Channel::from_shared(self.endpoint.clone())
             .map_err(|e| PubSubError::Connect(format!("{}: {e}", self.endpoint)))?;
         if self.endpoint.starts_with("https://") {
@@ -297,7 +266,7 @@ impl PubSubBuilder {
             .await
             .map_err(|e| PubSubError::Connect(format!("{}: {e}", self.endpoint)))?;
         Ok(PubSubClient {
-            grpc: Grpc::with_interceptor(channel, headers),
+            grpc: session::client(channel, headers),
             schemas: Arc::default(),
         })
     }

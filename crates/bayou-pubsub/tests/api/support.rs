@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use apache_avro::types::Value as Avro;
 use bayou_org::OrgConfig;
-use bayou_pubsub::proto::pub_sub_client::PubSubClient;
+use bayou_pubsub::proto::session::{self, SessionClient, SessionHeaders};
 use bayou_pubsub::proto::{FetchRequest, FetchResponse, SchemaRequest};
 use bayou_pubsub::{PubSubConfig, PubSubService};
 use bayou_testkit::Bayou;
@@ -15,43 +15,17 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Request, Status, Streaming};
+use tonic::{Status, Streaming};
 
 pub const TOPIC: &str = "/event/Low_Ink__e";
 
-/// Sends `accesstoken`, `instanceurl` and `tenantid` with every call, as Salesforce's clients do.
-#[derive(Clone)]
-pub struct Auth {
-    token: MetadataValue<Ascii>,
-    tenant: MetadataValue<Ascii>,
-}
+pub type Client = SessionClient;
 
-impl Auth {
-    pub fn new(token: &str, tenant: &str) -> Self {
-        Self {
-            token: token.parse().unwrap(),
-            tenant: tenant.parse().unwrap(),
-        }
-    }
+/// The headers Salesforce's clients send: `accesstoken`, `instanceurl`, `tenantid`.
+pub fn headers(token: &str, tenant: &str) -> SessionHeaders {
+    SessionHeaders::new(token, "https://localhost", tenant).unwrap()
 }
-
-impl tonic::service::Interceptor for Auth {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let metadata = request.metadata_mut();
-        metadata.insert("accesstoken", self.token.clone());
-        metadata.insert(
-            "instanceurl",
-            MetadataValue::from_static("https://localhost"),
-        );
-        metadata.insert("tenantid", self.tenant.clone());
-        Ok(request)
-    }
-}
-
-pub type Client = PubSubClient<InterceptedService<Channel, Auth>>;
 
 /// An org and both APIs; the Pub/Sub API stops when this is dropped.
 pub struct Api {
@@ -109,7 +83,7 @@ impl Api {
             .connect()
             .await
             .unwrap();
-        PubSubClient::with_interceptor(channel, Auth::new(token, tenant))
+        session::client(channel, headers(token, tenant))
     }
 
     /// Publishes `{"Printer_Model__c": model}` over REST; the replay id from the CometD side is

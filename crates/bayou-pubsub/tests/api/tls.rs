@@ -1,13 +1,13 @@
 //! The API over TLS with the self-signed certificate Bayou generates, trusted by the client as
 //! a user would trust it.
 
-use bayou_pubsub::proto::pub_sub_client::PubSubClient;
+use bayou_pubsub::proto::session;
 use bayou_pubsub::proto::TopicRequest;
 use bayou_pubsub::{PubSubConfig, PubSubService};
 use tokio::net::TcpListener;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
-use crate::support::{start, Auth, TOPIC};
+use crate::support::{headers, start, TOPIC};
 
 #[tokio::test]
 async fn a_client_trusting_the_generated_certificate_gets_through() {
@@ -34,8 +34,7 @@ async fn a_client_trusting_the_generated_certificate_gets_through() {
         .connect()
         .await
         .unwrap();
-    let auth = Auth::new(&api.token, &api.org_id());
-    let mut client = PubSubClient::with_interceptor(channel, auth);
+    let mut client = session::client(channel, headers(&api.token, &api.org_id()));
     let topic = client
         .get_topic(TopicRequest {
             topic_name: TOPIC.into(),
@@ -51,8 +50,7 @@ async fn a_client_trusting_the_generated_certificate_gets_through() {
         .connect()
         .await;
     if let Ok(plain) = plain {
-        let mut client =
-            PubSubClient::with_interceptor(plain, Auth::new(&api.token, &api.org_id()));
+        let mut client = session::client(plain, headers(&api.token, &api.org_id()));
         assert!(client
             .get_topic(TopicRequest {
                 topic_name: TOPIC.into()
