@@ -382,6 +382,7 @@ async fn deliver<F: Flow>(
     let mut bytes = 0;
     let mut last = cursor.after;
     let mut held_until = None;
+    let mut exhausted = false;
     for stored in &batch.events {
         let due_ms = stored
             .created_ms
@@ -395,11 +396,9 @@ async fn deliver<F: Flow>(
             break;
         }
         if !inner.engine.take_delivery_allocation(&stored.channel) {
-            return Err(failure(
-                Code::ResourceExhausted,
-                codes::ALLOCATION,
-                "The daily event delivery allocation has been exceeded.",
-            ));
+            // What was already taken goes out first; then the stream ends.
+            exhausted = true;
+            break;
         }
         let event = inner
             .cache
@@ -410,13 +409,23 @@ async fn deliver<F: Flow>(
         events.push(event);
         last = stored.replay_id;
     }
-    let complete = held_until.is_none() && events.len() == batch.events.len();
+    let allocation_used_up = || {
+        failure(
+            Code::ResourceExhausted,
+            codes::ALLOCATION,
+            "The daily event delivery allocation has been exceeded.",
+        )
+    };
+    let complete = held_until.is_none() && !exhausted && events.len() == batch.events.len();
     cursor.after = if complete {
         batch.scanned_through.max(cursor.after)
     } else {
         last
     };
     if events.is_empty() {
+        if exhausted {
+            return Err(allocation_used_up());
+        }
         return Ok(match held_until {
             Some(at) => Delivered::NotYetDue(at),
             None if batch.reached_head => Delivered::AtHead,
@@ -429,6 +438,9 @@ async fn deliver<F: Flow>(
     // The datum and ids are shared `Bytes`: a clone here copies no payload.
     let events = events.iter().map(|e| ConsumerEvent::clone(e)).collect();
     send(out, response::<F>(cursor, events, None)).await?;
+    if exhausted {
+        return Err(allocation_used_up());
+    }
     Ok(Delivered::Sent)
 }
 

@@ -366,3 +366,60 @@ async fn change_events_arrive_in_avro_with_bitmaps_of_the_changed_fields() {
     );
     assert!(update["LastModifiedDate"].as_i64().unwrap() > 1_700_000_000_000);
 }
+
+#[tokio::test]
+async fn the_daily_delivery_allocation_counts_grpc_deliveries() {
+    let engine = bayou_server::EngineConfig {
+        delivery_allocations: vec![bayou_server::engine::DeliveryAllocation {
+            name: "PlatformEvents".into(),
+            patterns: vec!["/event/**".into()],
+            per_day: 2,
+        }],
+        ..Default::default()
+    };
+    let api = crate::support::start_with(PubSubConfig::default(), engine).await;
+    // Stored first and replayed together: the allocation runs out inside one batch, whose
+    // first two events still go out before the stream ends.
+    for model in ["one", "two", "three"] {
+        api.publish_rest(model).await;
+    }
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Earliest, None, 10))
+        .await
+        .unwrap();
+    let mut delivered = 0;
+    let status = loop {
+        match sub.next().await {
+            Ok(response) => delivered += response.events.len(),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(delivered, 2, "two deliveries allowed a day");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.subscription.limit.exceeded"
+    );
+}
+
+#[tokio::test]
+async fn delayed_deliveries_reach_grpc_subscribers_late_and_in_order() {
+    let api = start(PubSubConfig::default()).await;
+    api.bayou
+        .fault("delay-deliveries", json!({"ms": 400}))
+        .await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 10))
+        .await
+        .unwrap();
+    let published = std::time::Instant::now();
+    api.publish_rest("late").await;
+    api.publish_rest("later").await;
+    let (ids, _, _) = sub.events(2).await;
+    assert!(
+        published.elapsed() >= Duration::from_millis(400),
+        "delivered {:?} after the publish",
+        published.elapsed()
+    );
+    assert!(ids[0] < ids[1]);
+}

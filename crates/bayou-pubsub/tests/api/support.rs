@@ -37,7 +37,12 @@ pub struct Api {
 
 /// Starts everything with `Low_Ink__e` defined, the Pub/Sub API in plaintext.
 pub async fn start(config: PubSubConfig) -> Api {
-    let bayou = bayou_testkit::start(OrgConfig::default()).await;
+    start_with(config, bayou_server::EngineConfig::default()).await
+}
+
+/// [`start`] with an engine configured (allocations, say).
+pub async fn start_with(config: PubSubConfig, engine: bayou_server::EngineConfig) -> Api {
+    let bayou = bayou_testkit::start_with(OrgConfig::default(), engine).await;
     let (status, body) = bayou
         .admin_call(
             "platform-events",
