@@ -5,12 +5,14 @@
 //! - `failover`: a node killed under load; its clients move and lose and repeat nothing.
 //! - `nats_failures`: NATS servers killed under a replicated stream, and NATS restarted.
 //! - `secured`: NATS with TLS and a token; wrong ones refused at start in one line.
+//! - `pubsub`: the Pub/Sub API of one node reads what another node published.
 //!
 //! Every test here starts its own NATS and its own nodes, and takes [`crate::EXCLUSIVE`]: a
 //! cluster on two cores is load enough.
 
 mod failover;
 mod nats_failures;
+mod pubsub;
 mod secured;
 mod sharing;
 
@@ -31,7 +33,10 @@ pub struct Node {
     /// The `bayou serve` process: killed with SIGKILL when the node is dropped.
     _process: ServeProcess,
     pub target: Target,
-    _dir: tempfile::TempDir,
+    /// The node's Pub/Sub API (`https://127.0.0.1:PORT`).
+    pub pubsub: String,
+    /// Its data directory (where its generated certificate is).
+    pub dir: tempfile::TempDir,
 }
 
 /// `bayou serve --cluster <urls> --node-id <name>`, with the suite's user and connected app.
@@ -61,9 +66,10 @@ pub fn start_node(nats_urls: &str, name: &str, extra: &[&str]) -> Node {
         pid: process.child.id(),
     };
     Node {
+        pubsub: process.pubsub.clone().unwrap_or_default(),
         _process: process,
         target,
-        _dir: dir,
+        dir,
     }
 }
 
