@@ -86,6 +86,8 @@ pub struct Receiver {
     shard: usize,
     tracker: Tracker,
     latencies: Vec<u64>,
+    /// The stamps of one response or frame, reused.
+    stamps: Vec<payload::Stamp>,
 }
 
 impl Receiver {
@@ -94,10 +96,12 @@ impl Receiver {
             shard,
             tracker: Tracker::default(),
             latencies: Vec::new(),
+            stamps: Vec::new(),
         }
     }
 
-    /// Deliveries that arrived by another API than Bayeux (the Pub/Sub API): their stamps.
+    /// Deliveries, by their stamps: counted (first time or duplicate) and their latencies
+    /// recorded, the shared counters touched once for all of them.
     pub fn absorb_stamps(&mut self, shared: &Shared, stamps: &[payload::Stamp]) {
         let recorder = &shared.recorder;
         let now = recorder.now_us();
@@ -128,29 +132,18 @@ impl Receiver {
         recorder.record_latencies(self.shard, &self.latencies);
     }
 
+    /// One Bayeux response or frame: its deliveries, connect reply and publish replies.
     pub fn absorb(&mut self, shared: &Shared, messages: &[Incoming<'_>]) -> Absorbed {
         let recorder = &shared.recorder;
-        let now = recorder.now_us();
         let mut absorbed = Absorbed::default();
-        // Counted here and added to the shared counters once per response or frame.
-        let (mut delivered, mut unique, mut duplicated, mut foreign, mut acked) = (0, 0, 0, 0, 0);
-        self.latencies.clear();
+        let (mut foreign, mut acked) = (0, 0);
+        let mut stamps = std::mem::take(&mut self.stamps);
+        stamps.clear();
         for message in messages {
             if message.is_delivery() {
-                let Some(stamp) = message.data.and_then(payload::decode) else {
-                    foreign += 1;
-                    continue;
-                };
-                delivered += 1;
-                match self.tracker.see(stamp.p, stamp.r, stamp.s) {
-                    Seen::First => unique += 1,
-                    Seen::Duplicate => {
-                        duplicated += 1;
-                        continue;
-                    }
-                }
-                if recorder.is_measured(stamp.t) {
-                    self.latencies.push(now.saturating_sub(stamp.t));
+                match message.data.and_then(payload::decode) {
+                    Some(stamp) => stamps.push(stamp),
+                    None => foreign += 1,
                 }
             } else if message.channel == "/meta/connect" {
                 absorbed.connect = Some(connect_outcome(message));
@@ -163,10 +156,9 @@ impl Receiver {
                 }
             }
         }
+        self.absorb_stamps(shared, &stamps);
+        self.stamps = stamps;
         for (counter, n) in [
-            (&recorder.delivered, delivered),
-            (&recorder.unique, unique),
-            (&recorder.duplicated, duplicated),
             (&recorder.foreign, foreign),
             (&recorder.publish_acked, acked),
         ] {
@@ -174,7 +166,6 @@ impl Receiver {
                 counter.fetch_add(n, Relaxed);
             }
         }
-        recorder.record_latencies(self.shard, &self.latencies);
         absorbed
     }
 }
