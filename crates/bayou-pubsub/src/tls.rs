@@ -29,6 +29,23 @@ pub fn load(cert: &Path, key: &Path) -> Result<Certificate, String> {
     })
 }
 
+/// Checks that TLS can be served with `certificate` (a parseable chain, a matching private
+/// key), so that a bad pair stops `bayou serve` at start instead of the API failing after it
+/// was announced.
+pub fn check(certificate: &Certificate) -> Result<(), String> {
+    let identity =
+        tonic::transport::Identity::from_pem(&certificate.cert_pem, &certificate.key_pem);
+    tonic::transport::Server::builder()
+        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "cannot serve TLS with {}: {e}",
+                certificate.cert_path.display()
+            )
+        })
+}
+
 /// The self-signed certificate in `dir` (`pubsub-cert.pem`, `pubsub-key.pem`), made on first
 /// use.
 pub fn self_signed(dir: &Path) -> Result<Certificate, String> {
@@ -84,6 +101,11 @@ mod tests {
         let second = self_signed(&dir).unwrap();
         assert!(!second.generated);
         assert_eq!(first.cert_pem, second.cert_pem);
+        assert!(check(&first).is_ok());
+        let mut broken = first.clone();
+        broken.key_pem =
+            b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n".to_vec();
+        assert!(check(&broken).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

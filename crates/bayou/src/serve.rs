@@ -219,6 +219,7 @@ impl PubSubListener {
                 None => bayou_pubsub::tls::self_signed(data_dir),
             }
             .map_err(anyhow::Error::msg)?;
+            bayou_pubsub::tls::check(&certificate).map_err(anyhow::Error::msg)?;
             if certificate.generated {
                 eprintln!(
                     "A self-signed certificate for the Pub/Sub API was generated; clients must trust {}",

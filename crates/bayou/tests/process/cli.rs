@@ -419,3 +419,32 @@ fn define_event(url: &str) -> bool {
         matches!(response, Ok(r) if r.status().is_success())
     })
 }
+
+#[test]
+fn an_unusable_pubsub_certificate_stops_serve_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let stderr = crate::cluster::refused(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("cannot serve TLS with"), "{stderr}");
+    let only_one = crate::cluster::refused(&["--tls-cert", cert.to_str().unwrap()]);
+    assert!(
+        only_one.contains("tls_cert and tls_key go together"),
+        "{only_one}"
+    );
+}
