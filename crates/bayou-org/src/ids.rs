@@ -42,6 +42,12 @@ pub fn checksum(id15: &str) -> Option<String> {
     )
 }
 
+/// Whether `given` names the record whose id is `id`: ids compare on their first 15
+/// characters, and clients send either the 15- or the 18-character form.
+pub fn same_id(id: &str, given: &str) -> bool {
+    (given.len() == 15 || given.len() == 18) && id.get(..15) == given.get(..15)
+}
+
 /// The 18-character form of a 15- or 18-character id, or `None` if it is not a valid id.
 pub fn to_18(id: &str) -> Option<String> {
     if !id.is_ascii() {

@@ -20,7 +20,7 @@ use bayou_log::RecordWrite;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::ids::new_id;
+use crate::ids::{new_id, same_id};
 use crate::rest::errors::RestError;
 use crate::Org;
 
@@ -240,11 +240,6 @@ impl Org {
         self.store_managed(&subscription).await?;
         Ok(subscription)
     }
-}
-
-/// Ids compare on their first 15 characters (clients use either form).
-fn same_id(id: &str, given: &str) -> bool {
-    (given.len() == 15 || given.len() == 18) && id.get(..15) == given.get(..15)
 }
 
 /// `POST /services/data/vXX.X/tooling/sobjects/ManagedEventSubscription`.

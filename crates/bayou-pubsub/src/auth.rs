@@ -66,15 +66,9 @@ pub fn expired() -> Status {
     )
 }
 
-/// Org ids compare on their first 15 characters: clients send the 15- or the 18-character
-/// form.
+/// Org ids compare as any record ids do: clients send the 15- or the 18-character form.
 fn same_org(given: &str, org_id: &str) -> bool {
-    let short = |id: &str| {
-        id.get(..15)
-            .map(str::to_owned)
-            .unwrap_or_else(|| id.to_owned())
-    };
-    short(given) == short(org_id)
+    bayou_org::ids::same_id(org_id, given)
 }
 
 #[cfg(test)]

@@ -392,7 +392,15 @@ async fn deliver<F: Flow>(
             held_until = Some(Instant::now() + Duration::from_millis(wait));
             break;
         }
-        if !events.is_empty() && bytes + stored.bytes.len() > MAX_RESPONSE_BYTES {
+        // Converted (once per event, shared) before it is measured: the response's size is
+        // its datums', not the stored JSON's.
+        let event = inner
+            .cache
+            .consumer_event(&inner.org, stored)
+            .await
+            .map_err(|e| failure(Code::Internal, codes::UNAVAILABLE, e))?;
+        let size = event.event.as_ref().map_or(0, |e| e.payload.len());
+        if !events.is_empty() && bytes + size > MAX_RESPONSE_BYTES {
             break;
         }
         if !inner.engine.take_delivery_allocation(&stored.channel) {
@@ -400,12 +408,7 @@ async fn deliver<F: Flow>(
             exhausted = true;
             break;
         }
-        let event = inner
-            .cache
-            .consumer_event(&inner.org, stored)
-            .await
-            .map_err(|e| failure(Code::Internal, codes::UNAVAILABLE, e))?;
-        bytes += event.event.as_ref().map_or(0, |e| e.payload.len());
+        bytes += size;
         events.push(event);
         last = stored.replay_id;
     }

@@ -175,14 +175,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // A plain line on stdout for scripts and tests that start Bayou on port 0.
     announce(&format!("listening on http://{local}"));
 
-    let pubsub = pubsub.map(|listener| {
-        let config = settings
-            .pubsub
-            .as_ref()
-            .map(|p| p.config.clone())
-            .unwrap_or_default();
-        listener.start(&org, &engine_for_pubsub, &storage.positions, config)
-    });
+    let pubsub =
+        pubsub.map(|listener| listener.start(&org, &engine_for_pubsub, &storage.positions));
     server
         .serve(listener, router, shutdown)
         .await
@@ -201,6 +195,7 @@ struct PubSubListener {
     listener: TcpListener,
     /// Certificate and key (PEM); `None`: plaintext.
     identity: Option<(Vec<u8>, Vec<u8>)>,
+    config: bayou_pubsub::PubSubConfig,
 }
 
 impl PubSubListener {
@@ -229,7 +224,11 @@ impl PubSubListener {
             tracing::info!(certificate = %certificate.cert_path.display(), "Pub/Sub API certificate");
             Some((certificate.cert_pem, certificate.key_pem))
         };
-        Ok(Self { listener, identity })
+        Ok(Self {
+            listener,
+            identity,
+            config: settings.config.clone(),
+        })
     }
 
     /// Announces the address and serves until the returned sender fires.
@@ -238,7 +237,6 @@ impl PubSubListener {
         org: &Arc<Org>,
         engine: &Arc<bayou_server::Engine>,
         positions: &Arc<dyn bayou_log::PositionStore>,
-        config: bayou_pubsub::PubSubConfig,
     ) -> (
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
@@ -260,7 +258,7 @@ impl PubSubListener {
             Arc::clone(org),
             Arc::clone(engine),
             Arc::clone(positions),
-            config,
+            self.config,
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -76,11 +76,7 @@ pub fn change_schema(
         let kind = if DATE_TIMES.contains(&name.as_str()) {
             Kind::DateTime
         } else {
-            match kind {
-                FieldKind::Text => Kind::String,
-                FieldKind::Number => Kind::Double,
-                FieldKind::Boolean => Kind::Boolean,
-            }
+            Kind::of_field(*kind)
         };
         avro_fields.push(json!({
             "name": name,

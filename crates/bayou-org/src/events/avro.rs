@@ -24,6 +24,7 @@ use parking_lot::RwLock;
 use serde_json::{json, Map, Number, Value};
 
 use super::EventType;
+use crate::records::schema::FieldKind;
 use bayou_protocol::time::{iso8601_millis, parse_iso8601_millis};
 
 /// Change event schemas kept built (each object has one per set of fields it has had).
@@ -53,11 +54,18 @@ impl Kind {
     /// The kind of a field declared as `text`, `number`, `boolean`, `datetime`, … (see
     /// `EventType::validate` for the names allowed).
     fn of_declared(declared: &str) -> Kind {
-        match declared.to_ascii_lowercase().as_str() {
-            "number" | "double" | "int" | "integer" => Kind::Double,
-            "boolean" | "checkbox" => Kind::Boolean,
-            "datetime" => Kind::DateTime,
-            _ => Kind::String,
+        if declared.eq_ignore_ascii_case("datetime") {
+            return Kind::DateTime;
+        }
+        super::kind_of(declared).map_or(Kind::String, Kind::of_field)
+    }
+
+    /// The Avro type of a record field or declared field of `kind`.
+    pub(crate) fn of_field(kind: FieldKind) -> Kind {
+        match kind {
+            FieldKind::Text => Kind::String,
+            FieldKind::Number => Kind::Double,
+            FieldKind::Boolean => Kind::Boolean,
         }
     }
 

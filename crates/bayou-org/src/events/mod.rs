@@ -97,7 +97,7 @@ impl EventType {
     }
 }
 
-fn kind_of(name: &str) -> Option<FieldKind> {
+pub(crate) fn kind_of(name: &str) -> Option<FieldKind> {
     match name.to_ascii_lowercase().as_str() {
         "text" | "string" | "textarea" | "date" | "datetime" => Some(FieldKind::Text),
         "number" | "double" | "int" | "integer" => Some(FieldKind::Number),
