@@ -27,6 +27,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::transport::http1::{self as lean, Served};
+use crate::transport::AppState;
+
 /// What every accepted connection gets.
 #[derive(Debug, Clone, Copy)]
 pub struct SocketOptions {
@@ -37,10 +40,14 @@ pub struct SocketOptions {
     pub send_buffer: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops gracefully.
+/// Serves `router` on `listener` until `shutdown` completes, then stops gracefully. Each
+/// connection starts on the lean long-polling path for `bayeux`
+/// ([`transport::http1`](crate::transport::http1)) and is handed to hyper and `router` at its
+/// first request that is not a plain long-polling POST.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    bayeux: AppState,
     options: SocketOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -82,7 +89,14 @@ pub async fn serve(
             });
         let mut stop = stopped.clone();
         let connection_open = open_receiver.clone();
+        let bayeux = bayeux.clone();
         tokio::spawn(async move {
+            let timeout = options.header_read_timeout;
+            let socket = match lean::serve(socket, peer, &bayeux, timeout, &mut stop).await {
+                Served::Closed => return drop(connection_open),
+                Served::HandOver(socket) => socket,
+            };
+            drop(bayeux);
             // HTTP/1.1 only, as before (axum is built without HTTP/2): hyper's version sniffing
             // would itself wait, untimed, for a silent client's first bytes.
             let mut builder = http1::Builder::new();

@@ -85,7 +85,8 @@ impl Server {
             header_read_timeout: engine.config().header_read_timeout,
             send_buffer: engine.config().socket_send_buffer,
         };
-        let result = accept::serve(listener, router, sockets, async move {
+        let bayeux = self.state.clone();
+        let result = accept::serve(listener, router, bayeux, sockets, async move {
             shutdown.await;
             tracing::info!("shutting down: answering held connects");
             stopping.shutdown();

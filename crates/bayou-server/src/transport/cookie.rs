@@ -15,7 +15,13 @@ pub fn present(headers: &HeaderMap) -> bool {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .any(present_in)
+}
+
+/// Whether one `Cookie` header's value has the cookie.
+pub fn present_in(value: &str) -> bool {
+    value
+        .split(';')
         .any(|pair| pair.trim_start().starts_with("BAYEUX_BROWSER="))
 }
 

@@ -8,6 +8,10 @@
 //!
 //! A lone `/meta/connect` may be held here until messages arrive ([`Engine::hold_connect`]);
 //! queued messages go first in the array, the connect reply last.
+//!
+//! Two HTTP codes read these requests and both end in [`answer`]: the lean HTTP/1.1 path in
+//! [`super::http1`] for the plain POSTs every Bayeux client sends, and hyper with axum
+//! ([`handle`]) for everything else it hands over.
 
 use std::net::SocketAddr;
 
@@ -15,17 +19,20 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bayou_protocol::api_version::ApiVersion;
 use bayou_protocol::{decode_batch, encode_array, errors, Advice, Reply};
 use bytes::Bytes;
 
 use super::{cookie, credentials, endpoint, AppState};
 use crate::config::TransportKind;
-use crate::engine::{segments, RequestContext, Segment, Step};
+use crate::engine::{segments, Engine, RequestContext, Segment, Step};
 use crate::metrics as m;
+use crate::policy::Credentials;
 
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json;charset=UTF-8");
 
-/// `POST /cometd/{version}`.
+/// `POST /cometd/{version}` through hyper and axum: requests the lean path
+/// ([`super::http1`]) hands over because they are unusual (chunked, `Expect`, too large, …).
 pub async fn handle(
     State(app): State<AppState>,
     rest: Option<axum::extract::Path<String>>,
@@ -45,45 +52,112 @@ pub async fn handle(
     let Ok(body) = to_bytes(body, limit).await else {
         return too_large(engine.retry_advice());
     };
+    let rest = rest.map(|p| p.0).unwrap_or_default();
+    let request = PollRequest {
+        version: endpoint::api_version(&rest, engine.config().min_api_version),
+        credentials: credentials(&headers, Some(peer)),
+        has_cookie: cookie::present(&headers),
+        body,
+    };
+    // The request's headers are slices of hyper's read buffer for this connection: kept while
+    // a connect is held, they keep that buffer alive beside the one hyper reserves for the
+    // next request — 8 KiB more for every held connect. Everything needed from them has been
+    // copied out by now.
+    drop(headers);
+    let answer = answer(engine, request, &Counters::get()).await;
+    json_response(
+        answer.status,
+        encode_array(&answer.messages),
+        answer.set_cookie,
+    )
+}
+
+/// What a long-polling POST carries, whichever HTTP code read it.
+pub(crate) struct PollRequest {
+    /// The API version from the path, or why there is none.
+    pub version: Result<ApiVersion, String>,
+    pub credentials: Credentials,
+    /// Whether the request has the `BAYEUX_BROWSER` cookie already.
+    pub has_cookie: bool,
+    /// The whole body, within `max_request_bytes`.
+    pub body: Bytes,
+}
+
+/// The response to a long-polling POST: a JSON array of `messages`, in order.
+pub(crate) struct PollAnswer {
+    pub status: StatusCode,
+    pub messages: Vec<Bytes>,
+    pub set_cookie: Option<HeaderValue>,
+}
+
+/// The message counters of this transport, looked up once and kept: a lookup by name and
+/// label on every request shows in the profile.
+#[derive(Clone)]
+pub(crate) struct Counters {
+    received: metrics::Counter,
+    sent: metrics::Counter,
+}
+
+impl Counters {
+    pub(crate) fn get() -> Self {
+        Self {
+            received: metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "long-polling"),
+            sent: metrics::counter!(m::MESSAGES_SENT, "transport" => "long-polling"),
+        }
+    }
+}
+
+/// Runs one long-polling request: every message of the batch in order, a lone connect held
+/// until messages arrive. Queued messages go first in the answer, replies after.
+pub(crate) async fn answer(
+    engine: &Engine,
+    request: PollRequest,
+    counters: &Counters,
+) -> PollAnswer {
+    let PollRequest {
+        version,
+        credentials,
+        has_cookie,
+        body,
+    } = request;
     let batch = match decode_batch(&body, engine.config().max_batch_messages) {
         Ok(batch) => batch,
         Err(e) => {
             metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
             let reply = whole_request_error(e.error_string(), engine.retry_advice());
-            return json_response(StatusCode::BAD_REQUEST, encode_array([&reply]), None);
+            return PollAnswer {
+                status: StatusCode::BAD_REQUEST,
+                messages: vec![reply],
+                set_cookie: None,
+            };
         }
     };
-    metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "long-polling")
-        .increment(batch.len() as u64);
-
-    let rest = rest.map(|p| p.0).unwrap_or_default();
-    let set_cookie =
-        (!cookie::present(&headers)).then(|| cookie::set_cookie(engine.config().secure_cookies));
-    let api_version = match endpoint::api_version(&rest, engine.config().min_api_version) {
+    // The body's bytes are not needed past decoding: a held connect keeps none of them.
+    drop(body);
+    counters.received.increment(batch.len() as u64);
+    let set_cookie = (!has_cookie).then(|| cookie::set_cookie(engine.config().secure_cookies));
+    let api_version = match version {
         Ok(version) => version,
         Err(error) => {
-            let replies: Vec<Bytes> = batch
+            let messages = batch
                 .into_iter()
                 .map(|m| version_error(m, &error).encode())
                 .collect();
-            return json_response(StatusCode::OK, encode_array(&replies), set_cookie);
+            return PollAnswer {
+                status: StatusCode::OK,
+                messages,
+                set_cookie,
+            };
         }
     };
 
-    let credentials = credentials(&headers, Some(peer));
-    // The request's headers and body are slices of hyper's read buffer for this connection:
-    // kept while a connect is held, they keep that buffer alive beside the one hyper reserves
-    // for the next request — 8 KiB more for every held connect. Everything needed from them
-    // has been copied out by now.
-    drop(headers);
-    drop(body);
     let ctx = RequestContext {
         credentials: &credentials,
         transport: TransportKind::LongPolling,
         batch_len: batch.len(),
         api_version,
     };
-    let mut events: Vec<Bytes> = Vec::new();
+    let mut messages: Vec<Bytes> = Vec::new();
     let mut replies: Vec<Bytes> = Vec::with_capacity(batch.len());
     for segment in segments(batch) {
         let message = match segment {
@@ -100,16 +174,21 @@ pub async fn handle(
         match Box::pin(engine.handle(message, ctx)).await {
             Step::Reply(reply) => replies.push(reply.encode()),
             Step::Connect(step) => {
-                let (messages, reply) = engine.hold_connect(step).await;
-                events.extend(messages);
+                let (queued, reply) = engine.hold_connect(step).await;
+                messages.extend(queued);
                 replies.push(reply.encode());
             }
         }
     }
-    metrics::counter!(m::MESSAGES_SENT, "transport" => "long-polling")
-        .increment((events.len() + replies.len()) as u64);
-    let body = encode_array(events.iter().chain(replies.iter()));
-    json_response(StatusCode::OK, body, set_cookie)
+    counters
+        .sent
+        .increment((messages.len() + replies.len()) as u64);
+    messages.append(&mut replies);
+    PollAnswer {
+        status: StatusCode::OK,
+        messages,
+        set_cookie,
+    }
 }
 
 /// A message on a path with a missing or unsupported API version.

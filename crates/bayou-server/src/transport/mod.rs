@@ -3,10 +3,13 @@
 //! `long_polling.rs` is HTTP POST (a connect is held in the request), `websocket.rs` a socket
 //! per client (messages pushed as they come). Both hand every message to the same
 //! [`Engine::handle`](crate::engine::Engine::handle). `endpoint.rs` reads the API version from
-//! the path and `cookie.rs` sets `BAYEUX_BROWSER`.
+//! the path and `cookie.rs` sets `BAYEUX_BROWSER`. `http1/` is the lean HTTP/1.1 path every
+//! connection starts on: it answers plain long-polling POSTs itself and hands anything else
+//! to hyper.
 
 pub mod cookie;
 pub mod endpoint;
+pub mod http1;
 pub mod long_polling;
 pub mod websocket;
 
