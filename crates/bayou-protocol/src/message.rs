@@ -1,8 +1,9 @@
 //! Decoding the messages a client sends.
 //!
 //! A request body is a JSON array of messages, or (aio_sf_streaming does this) one bare object.
-//! Decoding is two-step so that one bad message does not sink its neighbours: the body is split
-//! into raw elements first, then each element is read field by field. A message with a wrong
+//! One pass over the body reads each element's known fields as raw JSON (anything else is
+//! skipped), and an element that is not an object is noted, not fatal, so that one bad message
+//! does not sink its neighbours; then each element's fields are checked one by one. A message with a wrong
 //! type in one field becomes a [`MessageError`] that still knows the message's `id` and
 //! `channel`, so the reply can be matched by the client.
 //!
@@ -10,7 +11,10 @@
 //! byte for byte and `id` is echoed verbatim (CometD sends strings, some Salesforce samples
 //! numbers), so neither is ever re-parsed.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::errors;
@@ -86,108 +90,296 @@ pub type Batch = Vec<Result<Message, MessageError>>;
 /// Decodes a request body: a JSON array of messages or a single message object.
 pub fn decode_batch(body: &[u8], max_messages: usize) -> Result<Batch, BatchError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let elements: Vec<&RawValue> = match first {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let elements = match first {
         None => return Err(BatchError::Empty),
-        Some(b'[') => serde_json::from_slice(body).map_err(json_error)?,
-        Some(b'{') => vec![serde_json::from_slice(body).map_err(json_error)?],
+        Some(b'[') => {
+            let (elements, count) = Elements { max: max_messages }
+                .deserialize(&mut json)
+                .map_err(json_error)?;
+            json.end().map_err(json_error)?;
+            if count > max_messages {
+                return Err(BatchError::TooMany {
+                    count,
+                    max: max_messages,
+                });
+            }
+            elements
+        }
+        Some(b'{') => {
+            let element = Element::deserialize(&mut json).map_err(json_error)?;
+            json.end().map_err(json_error)?;
+            vec![element]
+        }
         Some(_) => {
             // Still tell malformed JSON apart from a well-formed scalar.
             serde_json::from_slice::<&RawValue>(body).map_err(json_error)?;
             return Err(BatchError::NotMessages);
         }
     };
-    if elements.len() > max_messages {
-        return Err(BatchError::TooMany {
-            count: elements.len(),
-            max: max_messages,
-        });
-    }
-    Ok(elements.into_iter().map(decode_message).collect())
+    Ok(elements.into_iter().map(Element::decode).collect())
 }
 
 /// Decodes one message from its raw JSON.
 pub fn decode_message(raw: &RawValue) -> Result<Message, MessageError> {
-    let fields: RawFields = serde_json::from_str(raw.get()).map_err(|e| MessageError {
-        id: None,
-        channel: None,
-        client_id: None,
-        error: errors::malformed_message(&format!("a message must be a JSON object ({e})")),
-    })?;
-    let id = fields.id.map(RawValue::to_owned);
-    let channel = match fields.channel.map(|c| string_field("channel", c)) {
-        Some(Ok(channel)) => Some(channel),
-        Some(Err(error)) => {
+    match serde_json::from_str::<Element>(raw.get()) {
+        Ok(element) => element.decode(),
+        Err(e) => Element::Invalid(e.to_string()).decode(),
+    }
+}
+
+/// One element of a batch, read in the same pass as the batch itself: its fields, still raw,
+/// or why it is not a message (then only this element is refused).
+enum Element<'a> {
+    Fields(RawFields<'a>),
+    Invalid(String),
+}
+
+impl Element<'_> {
+    fn decode(self) -> Result<Message, MessageError> {
+        let fields = match self {
+            Element::Fields(fields) => fields,
+            Element::Invalid(why) => {
+                return Err(MessageError {
+                    id: None,
+                    channel: None,
+                    client_id: None,
+                    error: errors::malformed_message(&format!(
+                        "a message must be a JSON object ({why})"
+                    )),
+                })
+            }
+        };
+        let id = fields.id.map(RawValue::to_owned);
+        let channel = match fields.channel.map(|c| string_field("channel", c)) {
+            Some(Ok(channel)) => Some(channel),
+            Some(Err(error)) => {
+                return Err(MessageError {
+                    id,
+                    channel: None,
+                    client_id: None,
+                    error,
+                })
+            }
+            None => None,
+        };
+        let client_id = match fields.client_id.map(|c| string_field("clientId", c)) {
+            Some(Ok(client_id)) => Some(client_id),
+            Some(Err(error)) => {
+                return Err(MessageError {
+                    id,
+                    channel,
+                    client_id: None,
+                    error,
+                })
+            }
+            None => None,
+        };
+        let Some(channel) = channel else {
             return Err(MessageError {
                 id,
                 channel: None,
-                client_id: None,
+                client_id,
+                error: errors::CHANNEL_NOT_SPECIFIED.to_owned(),
+            });
+        };
+        let mut message = Message {
+            channel,
+            id,
+            client_id,
+            ..Message::default()
+        };
+        match fields.read_into(&mut message) {
+            Ok(()) => Ok(message),
+            Err(error) => Err(MessageError {
+                id: message.id,
+                channel: Some(message.channel),
+                client_id: message.client_id,
                 error,
-            })
+            }),
         }
-        None => None,
-    };
-    let client_id = fields
-        .client_id
-        .map(|c| string_field("clientId", c))
-        .transpose();
-    let fail = |error: String, client_id: Option<String>| MessageError {
-        id: id.clone(),
-        channel: channel.clone(),
-        client_id,
-        error,
-    };
-    let client_id = client_id.map_err(|e| fail(e, None))?;
-    let Some(channel_name) = channel.clone() else {
-        return Err(fail(errors::CHANNEL_NOT_SPECIFIED.to_owned(), client_id));
-    };
-    let read = || -> Result<Message, String> {
-        Ok(Message {
-            channel: channel_name,
-            id: id.clone(),
-            client_id: client_id.clone(),
-            subscription: fields.subscription.map(subscription_field).transpose()?,
-            data: fields.data.map(RawValue::to_owned),
-            ext: fields.ext.map(object_field("ext")).transpose()?,
-            advice: fields.advice.map(advice_field).transpose()?,
-            connection_type: fields
-                .connection_type
-                .map(|c| string_field("connectionType", c))
-                .transpose()?,
-            supported_connection_types: fields
-                .supported_connection_types
-                .map(|c| string_list_field("supportedConnectionTypes", c))
-                .transpose()?,
-            version: fields
-                .version
-                .map(|c| string_field("version", c))
-                .transpose()?,
-        })
-    };
-    read().map_err(|e| fail(e, client_id.clone()))
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawFields<'a> {
-    #[serde(borrow)]
     channel: Option<&'a RawValue>,
-    #[serde(borrow)]
     id: Option<&'a RawValue>,
-    #[serde(borrow, rename = "clientId")]
     client_id: Option<&'a RawValue>,
-    #[serde(borrow)]
     subscription: Option<&'a RawValue>,
-    #[serde(borrow)]
     data: Option<&'a RawValue>,
-    #[serde(borrow)]
     ext: Option<&'a RawValue>,
-    #[serde(borrow)]
     advice: Option<&'a RawValue>,
-    #[serde(borrow, rename = "connectionType")]
     connection_type: Option<&'a RawValue>,
-    #[serde(borrow, rename = "supportedConnectionTypes")]
     supported_connection_types: Option<&'a RawValue>,
-    #[serde(borrow)]
     version: Option<&'a RawValue>,
+}
+
+impl RawFields<'_> {
+    /// The fields past `channel`, `id` and `clientId`, each checked for its type.
+    fn read_into(&self, message: &mut Message) -> Result<(), String> {
+        message.subscription = self.subscription.map(subscription_field).transpose()?;
+        message.data = self.data.map(RawValue::to_owned);
+        message.ext = self.ext.map(object_field("ext")).transpose()?;
+        message.advice = self.advice.map(advice_field).transpose()?;
+        message.connection_type = self
+            .connection_type
+            .map(|c| string_field("connectionType", c))
+            .transpose()?;
+        message.supported_connection_types = self
+            .supported_connection_types
+            .map(|c| string_list_field("supportedConnectionTypes", c))
+            .transpose()?;
+        message.version = self
+            .version
+            .map(|c| string_field("version", c))
+            .transpose()?;
+        Ok(())
+    }
+}
+
+/// The names of the fields the server reads; anything else is skipped.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum FieldName {
+    Channel,
+    Id,
+    ClientId,
+    Subscription,
+    Data,
+    Ext,
+    Advice,
+    ConnectionType,
+    SupportedConnectionTypes,
+    Version,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Element<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor)
+    }
+}
+
+/// Reads an element whatever it is: an object's fields, or what the element was instead.
+struct ElementVisitor;
+
+impl ElementVisitor {
+    fn not_an_object<'de>(unexpected: Unexpected<'_>) -> Element<'de> {
+        Element::Invalid(format!(
+            "invalid type: {unexpected}, expected a message object"
+        ))
+    }
+}
+
+impl<'de> Visitor<'de> for ElementVisitor {
+    type Value = Element<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = RawFields::default();
+        let mut seen = 0u16;
+        let mut duplicate = false;
+        while let Some(name) = map.next_key::<FieldName>()? {
+            let slot = match name {
+                FieldName::Channel => &mut fields.channel,
+                FieldName::Id => &mut fields.id,
+                FieldName::ClientId => &mut fields.client_id,
+                FieldName::Subscription => &mut fields.subscription,
+                FieldName::Data => &mut fields.data,
+                FieldName::Ext => &mut fields.ext,
+                FieldName::Advice => &mut fields.advice,
+                FieldName::ConnectionType => &mut fields.connection_type,
+                FieldName::SupportedConnectionTypes => &mut fields.supported_connection_types,
+                FieldName::Version => &mut fields.version,
+                FieldName::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            // `null` reads as absent, as it always has: no id to echo, no channel given.
+            *slot = map.next_value::<Option<&'de RawValue>>()?;
+            let bit = 1 << name as u16;
+            duplicate |= seen & bit != 0;
+            seen |= bit;
+        }
+        Ok(if duplicate {
+            Element::Invalid("a field appears twice".to_owned())
+        } else {
+            Element::Fields(fields)
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Self::not_an_object(Unexpected::Seq))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Signed(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Unsigned(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Float(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Str(v)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Self::not_an_object(Unexpected::Unit))
+    }
+}
+
+/// A batch's array: up to `max` elements read, any further ones only counted (a body of many
+/// tiny elements must not become as many decoded ones before it is refused).
+struct Elements {
+    max: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Elements {
+    type Value = (Vec<Element<'de>>, usize);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements {
+    type Value = (Vec<Element<'de>>, usize);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(self.max));
+        let mut count = 0;
+        loop {
+            let more = if count < self.max {
+                seq.next_element::<Element>()?.map(|e| elements.push(e))
+            } else {
+                seq.next_element::<IgnoredAny>()?.map(drop)
+            };
+            if more.is_none() {
+                return Ok((elements, count));
+            }
+            count += 1;
+        }
+    }
 }
 
 fn json_error(e: serde_json::Error) -> BatchError {
@@ -327,6 +519,33 @@ mod tests {
         assert_eq!(e.error, errors::CHANNEL_NOT_SPECIFIED);
         let e = one(r#"[{"id":"1","channel":3}]"#).unwrap_err();
         assert!(e.error.contains("`channel` must be a string"));
+    }
+
+    #[test]
+    fn null_fields_are_absent_and_twice_is_refused() {
+        let e = one(r#"[{"channel":null,"id":null}]"#).unwrap_err();
+        assert_eq!(e.error, errors::CHANNEL_NOT_SPECIFIED);
+        assert!(e.id.is_none());
+        let m = one(r#"[{"channel":"/a","ext":null,"other":{"deep":[1,{"x":2}]}}]"#).unwrap();
+        assert!(m.ext.is_none());
+        let e = one(r#"[{"channel":"/a","channel":"/b"}]"#).unwrap_err();
+        assert!(e.error.contains("a field appears twice"), "{}", e.error);
+    }
+
+    #[test]
+    fn too_many_elements_are_counted_not_decoded() {
+        let body = format!("[{}{{}}]", "1,".repeat(9_999));
+        assert_eq!(
+            decode_batch(body.as_bytes(), 500).unwrap_err(),
+            BatchError::TooMany {
+                count: 10_000,
+                max: 500
+            }
+        );
+        assert!(matches!(
+            decode_batch(b"[{\"channel\":\"/a\"}] x", 10),
+            Err(BatchError::MalformedJson(_))
+        ));
     }
 
     #[test]
