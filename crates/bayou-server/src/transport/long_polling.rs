@@ -175,7 +175,12 @@ pub(crate) async fn answer(
             Step::Reply(reply) => replies.push(reply.encode()),
             Step::Connect(step) => {
                 let (queued, reply) = engine.hold_connect(step).await;
-                messages.extend(queued);
+                // Usually the only queued messages: taken as they are, not copied.
+                if messages.is_empty() {
+                    messages = queued;
+                } else {
+                    messages.extend(queued);
+                }
                 replies.push(reply.encode());
             }
         }
@@ -183,7 +188,11 @@ pub(crate) async fn answer(
     counters
         .sent
         .increment((messages.len() + replies.len()) as u64);
-    messages.append(&mut replies);
+    if messages.is_empty() {
+        messages = replies;
+    } else {
+        messages.append(&mut replies);
+    }
     PollAnswer {
         status: StatusCode::OK,
         messages,

@@ -31,13 +31,14 @@ mod rewind;
 use std::future::Future;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 pub use rewind::Rewind;
 
@@ -79,8 +80,14 @@ pub async fn serve(
     // to WebSocket must not make long-polling series appear in the metrics.
     let mut counters: Option<Counters> = None;
     let mut buf = BytesMut::new();
+    // One timer for the connection, moved later for every request: a later deadline only
+    // updates the registered entry, where a fresh timer per request would be registered in
+    // and removed from the timer wheel every round trip.
+    let mut read_deadline = std::pin::pin!(tokio::time::sleep(header_read_timeout));
     loop {
-        let deadline = Instant::now() + header_read_timeout;
+        read_deadline
+            .as_mut()
+            .reset(Instant::now() + header_read_timeout);
         let mut head = loop {
             if !buf.is_empty() {
                 match head::parse(&buf, limit) {
@@ -91,19 +98,21 @@ pub async fn serve(
                     }
                 }
             }
-            if !read_more(&mut socket, &mut buf, deadline, stop).await {
+            if !read_more(&mut socket, &mut buf, read_deadline.as_mut(), stop).await {
                 return Served::Closed;
             }
         };
         let request_len = head.head_len + head.content_length;
         while buf.len() < request_len {
-            if !read_more(&mut socket, &mut buf, deadline, stop).await {
+            if !read_more(&mut socket, &mut buf, read_deadline.as_mut(), stop).await {
                 return Served::Closed;
             }
         }
         let body = buf.split_to(request_len).freeze().split_off(head.head_len);
         if buf.is_empty() {
-            // Nothing read ahead: hold no read buffer while the connect waits.
+            // Nothing read ahead: hold no read buffer while the connect waits. Most sessions
+            // are idle most of the time, so memory per held connect counts for more than the
+            // allocation this costs the next request.
             buf = BytesMut::new();
         }
         let request = PollRequest {
@@ -140,23 +149,19 @@ pub async fn serve(
 async fn read_more(
     socket: &mut TcpStream,
     buf: &mut BytesMut,
-    deadline: Instant,
+    deadline: Pin<&mut Sleep>,
     stop: &mut watch::Receiver<()>,
 ) -> bool {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }
     let idle = buf.is_empty();
-    let read = tokio::time::timeout_at(deadline, socket.read_buf(buf));
-    let read = if idle {
-        tokio::select! {
-            read = read => read,
-            _ = stop.changed() => return false,
-        }
-    } else {
-        read.await
+    let read = tokio::select! {
+        read = socket.read_buf(buf) => read,
+        () = deadline => return false,
+        _ = stop.changed(), if idle => return false,
     };
-    matches!(read, Ok(Ok(n)) if n > 0)
+    matches!(read, Ok(n) if n > 0)
 }
 
 /// Runs `work` (answering a request, perhaps holding a connect for minutes) unless the client
