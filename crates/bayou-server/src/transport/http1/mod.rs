@@ -122,7 +122,9 @@ pub async fn serve(
             body,
         };
         let counters = counters.get_or_insert_with(Counters::get);
-        let answering = long_polling::answer(engine, request, counters);
+        // Pinned where it is made: the answering future is large (it holds the connect), and
+        // handing it over by value would copy it.
+        let answering = std::pin::pin!(long_polling::answer(engine, request, counters));
         let Some(answer) = unless_closed(&socket, &mut buf, answering).await else {
             return Served::Closed;
         };
@@ -165,18 +167,17 @@ async fn read_more(
 }
 
 /// Runs `work` (answering a request, perhaps holding a connect for minutes) unless the client
-/// closes the connection first: then `None`, and `work` is dropped, ending the hold. Bytes
-/// the client sends meanwhile are kept in `buf` for the next request.
+/// closes the connection first: then `None`, and the caller drops `work`, ending the hold.
+/// Bytes the client sends meanwhile are kept in `buf` for the next request.
 async fn unless_closed<F: Future>(
     socket: &TcpStream,
     buf: &mut BytesMut,
-    work: F,
+    mut work: Pin<&mut F>,
 ) -> Option<F::Output> {
-    let mut work = std::pin::pin!(work);
     loop {
         tokio::select! {
             biased;
-            done = &mut work => return Some(done),
+            done = work.as_mut() => return Some(done),
             ready = socket.readable(), if buf.len() < MAX_READ_AHEAD => {
                 ready.ok()?;
                 if buf.capacity() - buf.len() < READ_CHUNK / 4 {
