@@ -90,7 +90,9 @@ pub struct RequestContext<'a> {
 /// The Bayeux engine. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Engine {
     config: EngineConfig,
-    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    /// Looked up on every long-polling request. foldhash, not SipHash: the keys are ids this
+    /// server generated at random, so a client cannot choose colliding ones.
+    sessions: RwLock<HashMap<String, Arc<Session>, foldhash::fast::RandomState>>,
     /// Sessions per user and per client address; changed only under `sessions`' write lock.
     session_counts: Mutex<session_counts::SessionCounts>,
     index: RwLock<SubscriptionIndex>,
@@ -140,7 +142,7 @@ impl Engine {
         let allocations = allocations::Allocations::new(&config.delivery_allocations, counters);
         Arc::new(Self {
             config,
-            sessions: RwLock::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::default()),
             session_counts: Mutex::new(session_counts::SessionCounts::default()),
             index: RwLock::new(SubscriptionIndex::default()),
             services: ServiceRegistry::default(),

@@ -84,6 +84,9 @@ pub async fn serve(
     // updates the registered entry, where a fresh timer per request would be registered in
     // and removed from the timer wheel every round trip.
     let mut read_deadline = std::pin::pin!(tokio::time::sleep(header_read_timeout));
+    // Likewise one wait for the server to stop, registered once, not at every idle read.
+    let mut stop_watch = stop.clone();
+    let mut stopping = std::pin::pin!(stop_watch.changed());
     loop {
         read_deadline
             .as_mut()
@@ -98,13 +101,27 @@ pub async fn serve(
                     }
                 }
             }
-            if !read_more(&mut socket, &mut buf, read_deadline.as_mut(), stop).await {
+            if !read_more(
+                &mut socket,
+                &mut buf,
+                read_deadline.as_mut(),
+                stopping.as_mut(),
+            )
+            .await
+            {
                 return Served::Closed;
             }
         };
         let request_len = head.head_len + head.content_length;
         while buf.len() < request_len {
-            if !read_more(&mut socket, &mut buf, read_deadline.as_mut(), stop).await {
+            if !read_more(
+                &mut socket,
+                &mut buf,
+                read_deadline.as_mut(),
+                stopping.as_mut(),
+            )
+            .await
+            {
                 return Served::Closed;
             }
         }
@@ -152,7 +169,7 @@ async fn read_more(
     socket: &mut TcpStream,
     buf: &mut BytesMut,
     deadline: Pin<&mut Sleep>,
-    stop: &mut watch::Receiver<()>,
+    stopping: Pin<&mut impl Future>,
 ) -> bool {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
@@ -161,7 +178,7 @@ async fn read_more(
     let read = tokio::select! {
         read = socket.read_buf(buf) => read,
         () = deadline => return false,
-        _ = stop.changed(), if idle => return false,
+        _ = stopping, if idle => return false,
     };
     matches!(read, Ok(n) if n > 0)
 }
