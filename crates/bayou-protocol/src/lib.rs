@@ -35,7 +35,7 @@ mod properties;
 pub use advice::{Advice, Reconnect};
 pub use channel::{ChannelError, ChannelKind, ChannelName, Subscription};
 pub use message::{decode_batch, Batch, BatchError, Message, MessageError, RequestAdvice};
-pub use reply::{encode_array, encode_bayeux_event, encode_delivery, Reply};
+pub use reply::{array_len, encode_array, encode_bayeux_event, encode_delivery, put_array, Reply};
 
 /// The Bayeux protocol version this implementation speaks.
 pub const BAYEUX_VERSION: &str = "1.0";

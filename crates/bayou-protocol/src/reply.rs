@@ -151,17 +151,27 @@ pub fn encode_bayeux_event(
 /// Joins already-encoded messages into one JSON array.
 pub fn encode_array<'a>(messages: impl IntoIterator<Item = &'a Bytes>) -> Bytes {
     let messages: Vec<&Bytes> = messages.into_iter().collect();
-    let len = messages.iter().map(|m| m.len() + 1).sum::<usize>() + 2;
-    let mut out = BytesMut::with_capacity(len);
+    let mut out = BytesMut::with_capacity(array_len(&messages));
+    put_array(&mut out, &messages);
+    out.freeze()
+}
+
+/// The length of `[m1,m2,…]`.
+pub fn array_len(messages: &[impl AsRef<[u8]>]) -> usize {
+    let commas = messages.len().saturating_sub(1);
+    messages.iter().map(|m| m.as_ref().len()).sum::<usize>() + commas + 2
+}
+
+/// Writes `[m1,m2,…]` into `out` (for writers that put something else before the array).
+pub fn put_array(out: &mut impl BufMut, messages: &[impl AsRef<[u8]>]) {
     out.put_u8(b'[');
     for (i, m) in messages.iter().enumerate() {
         if i > 0 {
             out.put_u8(b',');
         }
-        out.put_slice(m);
+        out.put_slice(m.as_ref());
     }
     out.put_u8(b']');
-    out.freeze()
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The lean HTTP/1.1 long-polling path over raw TCP: keep-alive, pipelining, a held connect
 //! ended by its client closing, hand-over to hyper in the middle of a connection, timeouts.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bayou_server::engine::Session;
 use bayou_server::EngineConfig;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -132,8 +134,9 @@ async fn until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn a_held_connect_on_a_kept_alive_connection_gets_the_publish() {
+/// A server holding connects for 30 s, and a session subscribed to `/chat/a` whose connect is
+/// being held on `raw`'s connection.
+async fn held_connect() -> (TestServer, Raw, Arc<Session>) {
     let server = TestServer::start(EngineConfig {
         timeout: Duration::from_secs(30),
         ..quick_config()
@@ -141,15 +144,16 @@ async fn a_held_connect_on_a_kept_alive_connection_gets_the_publish() {
     .await;
     let mut raw = Raw::open(&server).await;
     let client_id = open_and_subscribe(&mut raw).await;
-    raw.send(&Raw::post_bytes(
-        "/cometd/66.0",
-        &connect(&client_id, "c1"),
-        "",
-    ))
-    .await;
+    let held = Raw::post_bytes("/cometd/66.0", &connect(&client_id, "c1"), "");
+    raw.send(&held).await;
     let session = server.engine.session(&client_id).unwrap();
     until("the connect is held", || session.is_holding()).await;
+    (server, raw, session)
+}
 
+#[tokio::test]
+async fn a_held_connect_on_a_kept_alive_connection_gets_the_publish() {
+    let (server, mut raw, _session) = held_connect().await;
     let mut publisher = server.client();
     publisher.open().await;
     publisher
@@ -170,21 +174,7 @@ async fn a_held_connect_on_a_kept_alive_connection_gets_the_publish() {
 
 #[tokio::test]
 async fn a_client_closing_its_connection_ends_the_hold() {
-    let server = TestServer::start(EngineConfig {
-        timeout: Duration::from_secs(30),
-        ..quick_config()
-    })
-    .await;
-    let mut raw = Raw::open(&server).await;
-    let client_id = open_and_subscribe(&mut raw).await;
-    raw.send(&Raw::post_bytes(
-        "/cometd/66.0",
-        &connect(&client_id, "c1"),
-        "",
-    ))
-    .await;
-    let session = server.engine.session(&client_id).unwrap();
-    until("the connect is held", || session.is_holding()).await;
+    let (server, raw, session) = held_connect().await;
     drop(raw);
     until("the hold ends with its connection", || {
         !session.is_holding()

@@ -42,7 +42,7 @@ use tokio::time::{Instant, Sleep};
 
 pub use rewind::Rewind;
 
-use self::head::Head;
+use self::head::{Head, PollHead};
 use super::long_polling::{self, Counters, PollRequest};
 use super::{endpoint, AppState};
 
@@ -91,41 +91,28 @@ pub async fn serve(
         read_deadline
             .as_mut()
             .reset(Instant::now() + header_read_timeout);
-        let mut head = loop {
-            if !buf.is_empty() {
+        // A head, then as much of the buffer as its body needs.
+        let mut pending: Option<PollHead> = None;
+        let (mut head, body) = loop {
+            if pending.is_none() && !buf.is_empty() {
                 match head::parse(&buf, limit) {
-                    Head::Poll(head) => break head,
+                    Head::Poll(parsed) => pending = Some(parsed),
                     Head::Partial if buf.len() < MAX_HEAD => {}
                     Head::Partial | Head::HandOver => {
                         return Served::HandOver(Rewind::new(buf.freeze(), socket))
                     }
                 }
             }
-            if !read_more(
-                &mut socket,
-                &mut buf,
-                read_deadline.as_mut(),
-                stopping.as_mut(),
-            )
-            .await
-            {
+            if let Some(parsed) = pending.take_if(|p| buf.len() >= p.head_len + p.content_length) {
+                let request = buf.split_to(parsed.head_len + parsed.content_length);
+                let body = request.freeze().split_off(parsed.head_len);
+                break (parsed, body);
+            }
+            let (deadline, stop) = (read_deadline.as_mut(), stopping.as_mut());
+            if !read_more(&mut socket, &mut buf, deadline, stop).await {
                 return Served::Closed;
             }
         };
-        let request_len = head.head_len + head.content_length;
-        while buf.len() < request_len {
-            if !read_more(
-                &mut socket,
-                &mut buf,
-                read_deadline.as_mut(),
-                stopping.as_mut(),
-            )
-            .await
-            {
-                return Served::Closed;
-            }
-        }
-        let body = buf.split_to(request_len).freeze().split_off(head.head_len);
         if buf.is_empty() {
             // Nothing read ahead: hold no read buffer while the connect waits. Most sessions
             // are idle most of the time, so memory per held connect counts for more than the

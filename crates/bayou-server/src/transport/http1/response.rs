@@ -9,6 +9,7 @@ use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderValue, StatusCode};
+use bayou_protocol::{array_len, put_array};
 use bytes::Bytes;
 
 /// Appends the whole response to `out`: head, then `[m1,m2,…]`.
@@ -19,8 +20,7 @@ pub fn write(
     set_cookie: Option<&HeaderValue>,
     close: bool,
 ) {
-    let commas = messages.len().saturating_sub(1);
-    let body_len = messages.iter().map(Bytes::len).sum::<usize>() + commas + 2;
+    let body_len = array_len(messages);
     out.reserve(160 + body_len);
     let reason = status.canonical_reason().unwrap_or("");
     let _ = write!(out, "HTTP/1.1 {} {reason}\r\n", status.as_u16());
@@ -38,14 +38,8 @@ pub fn write(
     }
     out.extend_from_slice(b"date: ");
     with_date(|date| out.extend_from_slice(date));
-    out.extend_from_slice(b"\r\n\r\n[");
-    for (i, message) in messages.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(message);
-    }
-    out.push(b']');
+    out.extend_from_slice(b"\r\n\r\n");
+    put_array(out, messages);
 }
 
 thread_local! {
