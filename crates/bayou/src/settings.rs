@@ -793,9 +793,8 @@ mod tests {
         );
         assert_eq!(cluster.token_idle_timeout, Duration::from_secs(1_800));
 
-        let dir = std::env::temp_dir().join(format!("bayou-cluster-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("bayou.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bayou.toml");
         std::fs::write(
             &file,
             "cluster = [\"tls://nats.example:4222\"]\ncluster_replicas = 3\ncluster_tls = true\ncluster_token = \"t\"\n",
