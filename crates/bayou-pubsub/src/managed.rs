@@ -13,7 +13,7 @@ use tonic::{Code, Status, Streaming};
 use crate::flow::ManagedFlow;
 use crate::proto::ManagedFetchRequest;
 use crate::status::{codes, failure};
-use crate::subscribe::{add_credits, first_request, Commits, Counted, Cursor, Started};
+use crate::subscribe::{first_request, Commits, Started};
 use crate::{topics, Inner};
 
 /// The managed subscriptions being read on this node.
@@ -113,19 +113,10 @@ pub(crate) async fn start(
         Some(_) => preset_after(&subscription.error_recovery_replay),
         None => preset_after(&subscription.default_replay),
     };
-    let cursor = Cursor {
-        topic,
-        after,
-        pending: add_credits(0, first.num_requested)?,
+    let commits = Commits {
+        subscription_id: subscription.id,
+        positions: Arc::clone(&inner.positions),
+        _active: active,
     };
-    Ok(Started {
-        first,
-        cursor,
-        counted: Counted::new(),
-        commits: Some(Commits {
-            subscription_id: subscription.id,
-            positions: Arc::clone(&inner.positions),
-            _active: active,
-        }),
-    })
+    Started::new(first, topic, after, Some(commits))
 }

@@ -50,6 +50,28 @@ pub(crate) struct Started<F: Flow> {
     pub(crate) commits: Option<Commits>,
 }
 
+impl<F: Flow> Started<F> {
+    /// A stream on `topic` reading after `after`, with the first request's credits.
+    pub(crate) fn new(
+        first: F::Request,
+        topic: Topic,
+        after: u64,
+        commits: Option<Commits>,
+    ) -> Result<Self, Status> {
+        let pending = add_credits(0, F::credits(&first))?;
+        Ok(Self {
+            first,
+            cursor: Cursor {
+                topic,
+                after,
+                pending,
+            },
+            counted: Counted::new(),
+            commits,
+        })
+    }
+}
+
 /// A managed subscription's committed position, and its claim on being the one stream reading
 /// the subscription (released when the stream ends).
 pub(crate) struct Commits {
@@ -68,17 +90,7 @@ pub(crate) async fn start(
     let first = first_request(inner, inbound).await?;
     let topic = topics::resolve(&inner.org, &first.topic_name).await?;
     let after = start_after(inner, &topic, &first).await?;
-    let cursor = Cursor {
-        topic,
-        after,
-        pending: add_credits(0, first.num_requested)?,
-    };
-    Ok(Started {
-        first,
-        cursor,
-        counted: Counted::new(),
-        commits: None,
-    })
+    Started::new(first, topic, after, None)
 }
 
 /// The first request of a stream, waited for at most the idle timeout.

@@ -158,9 +158,7 @@ async fn read_more(
     deadline: Pin<&mut Sleep>,
     stopping: Pin<&mut impl Future>,
 ) -> bool {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
-    }
+    make_room(buf);
     let idle = buf.is_empty();
     let read = tokio::select! {
         read = socket.read_buf(buf) => read,
@@ -184,9 +182,7 @@ async fn unless_closed<F: Future>(
             done = work.as_mut() => return Some(done),
             ready = socket.readable(), if buf.len() < MAX_READ_AHEAD => {
                 ready.ok()?;
-                if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                    buf.reserve(READ_CHUNK);
-                }
+                make_room(buf);
                 match socket.try_read_buf(buf) {
                     Ok(0) => return None,
                     Ok(_) => {}
@@ -195,5 +191,12 @@ async fn unless_closed<F: Future>(
                 }
             }
         }
+    }
+}
+
+/// Room for the next read: another `READ_CHUNK` when less than a quarter of one is left.
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
     }
 }
