@@ -34,15 +34,10 @@ pub fn encode(stamp: Stamp, size: usize) -> String {
     out
 }
 
-/// Reads a stamp back; `None` for data this bench did not publish. (The hot path: a hand
-/// scanner, tested against serde's reading of [`Stamp`].)
-pub fn decode(data: &str) -> Option<Stamp> {
-    crate::scan::stamp(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::stamp as decode;
 
     #[test]
     fn round_trips_and_pads_to_the_size() {

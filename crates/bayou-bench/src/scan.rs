@@ -3,13 +3,15 @@
 //!
 //! Why not serde_json here: under load, `perf` put most of the bench's CPU in serde_json (one
 //! pass for the message array, a second for each `data` object; the profile is in
-//! docs/benchmarks.md), and a load generator that is busier than the server measures itself. This scanner reads the few fields
-//! the bench uses in one pass, borrows every string it can, and skips everything else by
-//! looking only for quotes, backslashes and brackets.
+//! docs/benchmarks.md), and a load generator that is busier than the server measures itself.
+//! This scanner reads the few fields the bench uses in one pass, the stamp included, hands
+//! each message over as soon as it is read, borrows every string it can, and skips everything
+//! else by looking only for quotes, backslashes and brackets. (`cargo bench -p bayou-bench
+//! --bench scan` times it against serde_json.)
 //!
 //! It is lenient where leniency cannot change a result: values it skips are not validated
 //! (beyond the whole body being UTF-8).
-//! On valid JSON it gives exactly what the serde path gives (a property test in `wire` checks
+//! On valid JSON it gives exactly what the serde path gives (the property tests below check
 //! that); on anything else it returns `Err` or a best reading, and never panics. Callers fall
 //! back to serde_json when it fails, for the error message.
 
@@ -68,25 +70,34 @@ impl<'a> Cursor<'a> {
         self.peek().is_none()
     }
 
-    /// A string's raw text, quotes included, and whether it holds an escape. A plain byte
-    /// loop: the strings of a delivery are short, too short for `memchr`'s setup to pay off.
+    /// A string's raw text, quotes included, and whether it holds an escape.
     fn raw_string(&mut self) -> Scan<(&'a str, bool)> {
         self.expect(b'"')?;
         let start = self.pos - 1;
+        let (end, escaped) = self.string_end(self.pos)?;
+        self.pos = end;
+        Ok((self.slice(start, end)?, escaped))
+    }
+
+    /// Where the string whose text starts at `from` ends (just past its closing quote), and
+    /// whether it holds an escape. The text is crossed eight bytes at a time
+    /// ([`quote_or_backslash`]), so a delivery's pad costs a few steps, not a step per byte.
+    #[inline]
+    fn string_end(&self, from: usize) -> Scan<(usize, bool)> {
+        let mut at = from;
         let mut escaped = false;
-        while let Some(&byte) = self.bytes.get(self.pos) {
-            self.pos += 1;
-            match byte {
-                b'"' => return Ok((self.slice(start, self.pos)?, escaped)),
-                // Whatever follows a backslash is part of the string.
-                b'\\' => {
+        loop {
+            at += quote_or_backslash(self.bytes.get(at..).unwrap_or_default());
+            match self.bytes.get(at) {
+                Some(b'"') => return Ok((at + 1, escaped)),
+                // A backslash: whatever follows it is part of the string.
+                Some(_) => {
                     escaped = true;
-                    self.pos += 1;
+                    at += 2;
                 }
-                _ => {}
+                None => return Err(Malformed(from)),
             }
         }
-        self.fail()
     }
 
     /// Text between two positions that sit next to ASCII delimiters, hence on character
@@ -106,6 +117,29 @@ impl<'a> Cursor<'a> {
         Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
     }
 
+    /// An object's key: like [`string`](Self::string), with a byte loop inlined for the
+    /// short, plain keys of Bayeux messages and stamps (a call per key was a tenth of the
+    /// bench's scanning time); a key with an escape goes the long way.
+    #[inline]
+    fn key(&mut self) -> Scan<Cow<'a, str>> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.bytes.get(start) == Some(&b'"') {
+            let mut end = start + 1;
+            while let Some(&byte) = self.bytes.get(end) {
+                match byte {
+                    b'"' => {
+                        self.pos = end + 1;
+                        return self.slice(start + 1, end).map(Cow::Borrowed);
+                    }
+                    b'\\' => break,
+                    _ => end += 1,
+                }
+            }
+        }
+        self.string()
+    }
+
     /// `null` (consumed, `true`) or anything else (left, `false`).
     fn null(&mut self) -> Scan<bool> {
         if self.peek() != Some(b'n') {
@@ -115,9 +149,12 @@ impl<'a> Cursor<'a> {
         Ok(true)
     }
 
-    fn literal(&mut self, text: &[u8]) -> Scan<()> {
-        if self.bytes[self.pos..].starts_with(text) {
-            self.pos += text.len();
+    /// Exactly `text` next (no space skipped). Its length is a constant, so the comparison is
+    /// a load or two rather than a call to `memcmp`.
+    fn literal<const N: usize>(&mut self, text: &[u8; N]) -> Scan<()> {
+        let next = self.bytes.get(self.pos..self.pos + N);
+        if next.is_some_and(|next| next == text) {
+            self.pos += N;
             Ok(())
         } else {
             self.fail()
@@ -141,16 +178,22 @@ impl<'a> Cursor<'a> {
     }
 
     /// A non-negative integer as serde reads one into an unsigned field: no sign, no fraction,
-    /// no exponent, no leading zero, and no overflow.
+    /// no exponent, no leading zero, and no overflow. Nineteen digits cannot overflow a `u64`,
+    /// so only the digits after them are added with checks.
     fn unsigned(&mut self) -> Scan<u64> {
         self.skip_ws();
         let start = self.pos;
         let mut value: u64 = 0;
         while let Some(&digit @ b'0'..=b'9') = self.bytes.get(self.pos) {
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-                .ok_or(Malformed(self.pos))?;
+            let digit = u64::from(digit - b'0');
+            value = if self.pos - start < 19 {
+                value * 10 + digit
+            } else {
+                value
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(digit))
+                    .ok_or(Malformed(self.pos))?
+            };
             self.pos += 1;
         }
         let digits = self.pos - start;
@@ -187,22 +230,18 @@ impl<'a> Cursor<'a> {
     fn skip_container(&mut self) -> Scan<()> {
         let mut depth = 0_usize;
         while let Some(&byte) = self.bytes.get(self.pos) {
+            self.pos += 1;
             match byte {
-                b'"' => {
-                    self.raw_string()?;
-                    continue;
-                }
+                b'"' => self.pos = self.string_end(self.pos)?.0,
                 b'{' | b'[' => depth += 1,
                 b'}' | b']' => {
                     depth -= 1;
                     if depth == 0 {
-                        self.pos += 1;
                         return Ok(());
                     }
                 }
                 _ => {}
             }
-            self.pos += 1;
         }
         self.fail()
     }
@@ -216,7 +255,7 @@ impl<'a> Cursor<'a> {
             return Ok(());
         }
         loop {
-            let key = self.string()?;
+            let key = self.key()?;
             self.expect(b':')?;
             field(self, &key)?;
             match self.peek() {
@@ -229,6 +268,32 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+/// The index of the first `"` or `\` in `bytes` (its length if there is none), eight bytes
+/// at a time: a word holds a byte equal to `b` exactly where `(w ^ b…) - 0x01…` borrows into
+/// a high bit that was clear, and the lowest such bit is never a false hit. (`memchr2` was
+/// measured too: its set-up costs more than it saves on strings this short; so did the same
+/// trick for the brackets of skipped objects, whose stretches between strings are shorter.)
+fn quote_or_backslash(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    let zero_bytes = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let hits = zero_bytes(word ^ QUOTES) | zero_bytes(word ^ BACKSLASHES);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .unwrap_or(bytes.len() - i)
 }
 
 /// Sets a field once; a second value for the same key is an error, as in serde's derive.
@@ -254,10 +319,13 @@ fn once_optional<T>(
     Ok(())
 }
 
-fn message<'a>(cursor: &mut Cursor<'a>) -> Scan<Incoming<'a>> {
+/// Reads one message and hands it to `visit` by reference (built in place: returning the
+/// message, or passing it by value, cost a copy of the whole struct each time).
+fn message<'a>(cursor: &mut Cursor<'a>, visit: &mut impl FnMut(&Incoming<'a>)) -> Scan<()> {
     let mut channel = None;
     let (mut successful, mut client_id, mut data, mut error, mut advice) =
         (None, None, None, None, None);
+    let mut stamp = None;
     let mut seen = [false; 5];
     cursor.object(|c, key| {
         let at = c.pos;
@@ -275,7 +343,9 @@ fn message<'a>(cursor: &mut Cursor<'a>) -> Scan<Incoming<'a>> {
                 let value = if c.null()? {
                     None
                 } else {
-                    Some(c.skip_value()?)
+                    let (raw, read) = data_of(c)?;
+                    stamp = read;
+                    Some(raw)
                 };
                 once_optional(&mut seen[2], &mut data, value, at)
             }
@@ -290,14 +360,57 @@ fn message<'a>(cursor: &mut Cursor<'a>) -> Scan<Incoming<'a>> {
             _ => c.skip_value().map(|_| ()),
         }
     })?;
-    Ok(Incoming {
+    visit(&Incoming {
         channel: channel.ok_or(Malformed(cursor.pos))?,
         successful,
         client_id,
         data,
+        stamp,
         error,
         advice,
-    })
+    });
+    Ok(())
+}
+
+/// A `data` value's raw text and, when it is an object carrying a stamp, the stamp: read in
+/// the same pass as the message, so a delivery's data is crossed once. Anything that is not a
+/// stamp is read again as a plain value (rare: another publisher's data).
+fn data_of<'a>(cursor: &mut Cursor<'a>) -> Scan<(&'a str, Option<Stamp>)> {
+    cursor.skip_ws();
+    let start = cursor.pos;
+    if cursor.bytes.get(start) == Some(&b'{') {
+        let stamp = stamp_as_written(cursor).or_else(|| {
+            cursor.pos = start;
+            stamp_object(cursor).ok()
+        });
+        if let Some(stamp) = stamp {
+            return Ok((cursor.slice(start, cursor.pos)?, Some(stamp)));
+        }
+        cursor.pos = start;
+    }
+    Ok((cursor.skip_value()?, None))
+}
+
+/// A stamp laid out exactly as [`payload::encode`](crate::payload::encode) writes it (and as
+/// servers pass it on): `{"p":…,"r":…,"s":…,"t":…,"x":"…"}`, read by comparing the fixed
+/// parts rather than walking the object key by key (the walk was the largest part of the
+/// bench's reading of a delivery). `None` for any other text, which [`stamp_object`] then
+/// reads; both give the same stamp for the same text.
+fn stamp_as_written(cursor: &mut Cursor<'_>) -> Option<Stamp> {
+    let small = |value: u64| u32::try_from(value).ok();
+    cursor.literal(b"{\"p\":").ok()?;
+    let p = small(cursor.unsigned().ok()?)?;
+    cursor.literal(b",\"r\":").ok()?;
+    let r = small(cursor.unsigned().ok()?)?;
+    cursor.literal(b",\"s\":").ok()?;
+    let s = cursor.unsigned().ok()?;
+    cursor.literal(b",\"t\":").ok()?;
+    let t = cursor.unsigned().ok()?;
+    if cursor.literal(b",\"x\":").is_ok() {
+        cursor.raw_string().ok()?;
+    }
+    cursor.literal(b"}").ok()?;
+    Some(Stamp { p, r, s, t })
 }
 
 fn advice_of<'a>(cursor: &mut Cursor<'a>) -> Scan<Advice<'a>> {
@@ -316,22 +429,31 @@ fn advice_of<'a>(cursor: &mut Cursor<'a>) -> Scan<Advice<'a>> {
 }
 
 /// The messages of a response body or frame: a JSON array of messages, or one message.
+pub fn messages(body: &[u8]) -> Scan<Vec<Incoming<'_>>> {
+    let mut out = Vec::new();
+    each_message(body, |message| out.push(message.clone()))?;
+    Ok(out)
+}
+
+/// Hands each message of a body to `visit` as soon as it is read, with no vector between:
+/// on the hot path a message is looked at once and dropped, and collecting them first cost
+/// the bench a fifth of its scanning time in copies. On an error, the messages before it have
+/// been visited.
 ///
 /// The whole body is checked to be UTF-8 once (a WebSocket text frame already is), so the
 /// strings taken from it need no check of their own.
-pub fn messages(body: &[u8]) -> Scan<Vec<Incoming<'_>>> {
+pub fn each_message<'a>(body: &'a [u8], mut visit: impl FnMut(&Incoming<'a>)) -> Scan<()> {
     let text = std::str::from_utf8(body).map_err(|e| Malformed(e.valid_up_to()))?;
     let mut cursor = Cursor::new(text);
-    let mut out = Vec::new();
     match cursor.peek() {
-        Some(b'{') => out.push(message(&mut cursor)?),
+        Some(b'{') => message(&mut cursor, &mut visit)?,
         Some(b'[') => {
             cursor.pos += 1;
             if cursor.peek() == Some(b']') {
                 cursor.pos += 1;
             } else {
                 loop {
-                    out.push(message(&mut cursor)?);
+                    message(&mut cursor, &mut visit)?;
                     match cursor.peek() {
                         Some(b',') => cursor.pos += 1,
                         Some(b']') => {
@@ -348,35 +470,37 @@ pub fn messages(body: &[u8]) -> Scan<Vec<Incoming<'_>>> {
     if !cursor.at_end() {
         return cursor.fail();
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The stamp in a delivery's `data`: an object with unsigned `p`, `r` (32-bit), `s` and `t`,
 /// other keys ignored; `None` if `data` is anything else.
 pub fn stamp(data: &str) -> Option<Stamp> {
     let mut cursor = Cursor::new(data);
+    let stamp = stamp_object(&mut cursor).ok()?;
+    cursor.at_end().then_some(stamp)
+}
+
+/// Reads a stamp object; `Err` if the value is not an object or lacks one of the fields.
+fn stamp_object(cursor: &mut Cursor<'_>) -> Scan<Stamp> {
     let (mut p, mut r, mut s, mut t) = (None, None, None, None);
     let small = |value: u64, at| u32::try_from(value).map_err(|_| Malformed(at));
-    cursor
-        .object(|c, key| {
-            let at = c.pos;
-            match key {
-                "p" => once(&mut p, small(c.unsigned()?, at)?, at),
-                "r" => once(&mut r, small(c.unsigned()?, at)?, at),
-                "s" => once(&mut s, c.unsigned()?, at),
-                "t" => once(&mut t, c.unsigned()?, at),
-                _ => c.skip_value().map(|_| ()),
-            }
-        })
-        .ok()?;
-    if !cursor.at_end() {
-        return None;
-    }
-    Some(Stamp {
-        p: p?,
-        r: r?,
-        s: s?,
-        t: t?,
+    cursor.object(|c, key| {
+        let at = c.pos;
+        match key {
+            "p" => once(&mut p, small(c.unsigned()?, at)?, at),
+            "r" => once(&mut r, small(c.unsigned()?, at)?, at),
+            "s" => once(&mut s, c.unsigned()?, at),
+            "t" => once(&mut t, c.unsigned()?, at),
+            _ => c.skip_value().map(|_| ()),
+        }
+    })?;
+    let missing = Malformed(cursor.pos);
+    Ok(Stamp {
+        p: p.ok_or(missing)?,
+        r: r.ok_or(missing)?,
+        s: s.ok_or(missing)?,
+        t: t.ok_or(missing)?,
     })
 }
 
@@ -396,15 +520,15 @@ mod tests {
              "advice":{"interval":0,"reconnect":"handshake"},"ext":{"a":[1,{"b":"]}"}]}} ] "#;
         let read = messages(body).unwrap();
         assert_eq!(read, decode_with_serde(body).unwrap());
-        assert_eq!(
-            read[0].data.and_then(stamp),
-            Some(Stamp {
-                p: 1,
-                r: 2,
-                s: 3,
-                t: 4
-            })
-        );
+        let expected = Stamp {
+            p: 1,
+            r: 2,
+            s: 3,
+            t: 4,
+        };
+        assert_eq!(read[0].stamp, Some(expected));
+        assert_eq!(read[0].data.and_then(stamp), Some(expected));
+        assert_eq!(read[1].stamp, None);
         assert_eq!(
             read[2].advice.as_ref().unwrap().reconnect.as_deref(),
             Some("handshake")
@@ -584,6 +708,16 @@ mod tests {
         #[test]
         fn stamps_agree_with_serde(text in stamp_text()) {
             prop_assert_eq!(stamp(&text), serde_json::from_str::<Stamp>(&text).ok(), "{}", text);
+        }
+
+        #[test]
+        fn finds_the_first_quote_or_backslash(
+            bytes in prop::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), any::<u8>()], 0..40),
+            from in 0_usize..40,
+        ) {
+            let bytes = &bytes[from.min(bytes.len())..];
+            let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(bytes.len());
+            prop_assert_eq!(quote_or_backslash(bytes), naive);
         }
 
         #[test]

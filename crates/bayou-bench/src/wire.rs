@@ -5,13 +5,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::payload::Stamp;
 use crate::scan;
 
 /// One message from the server: a meta reply, a publish reply or a delivery.
 ///
 /// Read by [`crate::scan`] on the hot path; the serde derive is the reference it is tested
 /// against and the fallback that explains what is wrong with a body the scanner cannot read.
-#[derive(Debug, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Incoming<'a> {
     #[serde(borrow)]
     pub channel: Cow<'a, str>,
@@ -22,13 +23,17 @@ pub struct Incoming<'a> {
     /// The raw JSON text of `data`.
     #[serde(default, borrow, deserialize_with = "raw_json")]
     pub data: Option<&'a str>,
+    /// The bench's stamp, when `data` is an object carrying one: read in the same pass as the
+    /// message by the scanner, and from `data` by serde in the reference reading.
+    #[serde(skip)]
+    pub stamp: Option<Stamp>,
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub advice: Option<Advice<'a>>,
 }
 
-#[derive(Debug, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Advice<'a> {
     #[serde(default, borrow)]
     pub reconnect: Option<Cow<'a, str>>,
@@ -61,18 +66,50 @@ pub fn decode(body: &[u8]) -> Result<Vec<Incoming<'_>>, String> {
     scan::messages(body).or_else(|_| decode_with_serde(body))
 }
 
+/// Hands each message of a body to `visit` without collecting them (the hot path: see
+/// [`scan::each_message`]). When the scanner stops on a body, serde reads it for the error
+/// message; should serde read a body the scanner refused at its first message, its messages
+/// are visited instead, so no reading is lost to a scanner fault.
+pub fn decode_each<'a>(body: &'a [u8], mut visit: impl FnMut(&Incoming<'a>)) -> Result<(), String> {
+    let mut visited = 0_usize;
+    let Err(stopped) = scan::each_message(body, |message| {
+        visited += 1;
+        visit(message);
+    }) else {
+        return Ok(());
+    };
+    let messages = decode_with_serde(body)?;
+    if visited > 0 {
+        return Err(format!(
+            "the scanner stopped at byte {} of a body serde_json reads",
+            stopped.0
+        ));
+    }
+    messages.iter().for_each(visit);
+    Ok(())
+}
+
 /// The same reading by serde_json: slower, with an error message that says what is wrong.
 pub fn decode_with_serde(body: &[u8]) -> Result<Vec<Incoming<'_>>, String> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') {
-        return serde_json::from_slice::<Incoming>(body)
+    let mut messages = if first == Some(&b'{') {
+        serde_json::from_slice::<Incoming>(body)
             .map(|m| vec![m])
-            .map_err(|e| e.to_string());
+            .map_err(|e| e.to_string())?
+    } else {
+        serde_json::from_slice::<Vec<Incoming>>(body).map_err(|e| {
+            let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            format!("{e}: {shown}")
+        })?
+    };
+    for message in &mut messages {
+        // Only an object is a stamp (serde would also read a four-element array as one).
+        message.stamp = message
+            .data
+            .filter(|data| data.starts_with('{'))
+            .and_then(|data| serde_json::from_str(data).ok());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-        format!("{e}: {shown}")
-    })
+    Ok(messages)
 }
 
 /// JSON string escaping for channel names and ids we put into messages by hand.

@@ -146,14 +146,14 @@ pub async fn connect_loop(shared: SharedRef, session: Session, mut receiver: Rec
                     .await
                     .map_err(|e| BenchError::Protocol(e.to_string()))
                     .and_then(|reply| {
-                        let messages = wire::decode(reply).map_err(BenchError::Protocol)?;
-                        Ok(receiver.absorb(&shared, &messages).connect)
+                        let absorbed = receiver.absorb(&shared, reply);
+                        Ok(absorbed.map_err(BenchError::Protocol)?.connect)
                     }),
                 None => {
                     let text = String::from_utf8_lossy(&body).into_owned();
                     let reply = post(&shared, Some(&session), text).await?;
-                    let messages = wire::decode(&reply).map_err(BenchError::Protocol)?;
-                    Ok(receiver.absorb(&shared, &messages).connect)
+                    let absorbed = receiver.absorb(&shared, &reply);
+                    Ok(absorbed.map_err(BenchError::Protocol)?.connect)
                 }
             }
         };
@@ -232,10 +232,8 @@ pub async fn publish(shared: SharedRef, session: Session, index: usize) {
         tokio::spawn(async move {
             let count = next.body_messages.len() as u64;
             match post(&shared, Some(&session), body).await {
-                Ok(reply) => match wire::decode(&reply) {
-                    Ok(messages) => {
-                        let mut receiver = Receiver::new(0);
-                        let absorbed = receiver.absorb(&shared, &messages);
+                Ok(reply) => match Receiver::new(0).absorb(&shared, &reply) {
+                    Ok(absorbed) => {
                         let missing = count.saturating_sub(absorbed.publish_replies as u64);
                         if missing > 0 {
                             publish_failed(&shared, &next.channel, missing, "no reply");

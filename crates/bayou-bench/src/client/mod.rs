@@ -23,7 +23,7 @@ use crate::config::BenchConfig;
 use crate::payload;
 use crate::recorder::Recorder;
 use crate::tracker::{Seen, Tracker};
-use crate::wire::Incoming;
+use crate::wire::{self, Incoming};
 use crate::BenchError;
 
 /// Where a run is.
@@ -132,16 +132,18 @@ impl Receiver {
         recorder.record_latencies(self.shard, &self.latencies);
     }
 
-    /// One Bayeux response or frame: its deliveries, connect reply and publish replies.
-    pub fn absorb(&mut self, shared: &Shared, messages: &[Incoming<'_>]) -> Absorbed {
+    /// One Bayeux response or frame: its deliveries, connect reply and publish replies, each
+    /// message looked at as it is read. `Err` for a body that is not Bayeux JSON (the
+    /// messages before the fault are counted).
+    pub fn absorb(&mut self, shared: &Shared, body: &[u8]) -> Result<Absorbed, String> {
         let recorder = &shared.recorder;
         let mut absorbed = Absorbed::default();
         let (mut foreign, mut acked) = (0, 0);
         let mut stamps = std::mem::take(&mut self.stamps);
         stamps.clear();
-        for message in messages {
+        let read = wire::decode_each(body, |message| {
             if message.is_delivery() {
-                match message.data.and_then(payload::decode) {
+                match message.stamp {
                     Some(stamp) => stamps.push(stamp),
                     None => foreign += 1,
                 }
@@ -155,7 +157,7 @@ impl Receiver {
                     publish_failed(shared, &message.channel, 1, &message.error_text());
                 }
             }
-        }
+        });
         self.absorb_stamps(shared, &stamps);
         self.stamps = stamps;
         for (counter, n) in [
@@ -166,7 +168,7 @@ impl Receiver {
                 counter.fetch_add(n, Relaxed);
             }
         }
-        absorbed
+        read.map(|()| absorbed)
     }
 }
 

@@ -180,14 +180,13 @@ pub async fn read_loop(
             Some(Err(why)) => return lost(&shared, why),
             None => return lost(&shared, "the socket closed".into()),
         };
-        let messages = match wire::decode(&frame) {
-            Ok(messages) => messages,
+        let absorbed = match receiver.absorb(&shared, &frame) {
+            Ok(absorbed) => absorbed,
             Err(e) => {
                 shared.recorder.error(format!("undecodable frame: {e}"));
                 continue;
             }
         };
-        let absorbed = receiver.absorb(&shared, &messages);
         if let Some(in_flight) = &in_flight {
             in_flight.add_permits(absorbed.publish_replies);
         }
