@@ -98,8 +98,12 @@ impl Engine {
             Box::pin(self.fill_from_log(&step.session)).await;
         }
         let outcome = match step.hold {
-            None => WaitOutcome::Messages(step.session.drain(self.config.max_messages_per_reply)),
+            None => {
+                step.session.end_connect();
+                WaitOutcome::Messages(step.session.drain(self.config.max_messages_per_reply))
+            }
             Some(hold) => {
+                // Dropped when the wait ends, however it ends: that stamps the connect's end.
                 let _held = step.session.hold();
                 let deadline = tokio::time::Instant::now() + hold;
                 step.session
@@ -111,7 +115,6 @@ impl Engine {
                     .await
             }
         };
-        step.session.end_connect();
         self.finish_connect(step.reply, outcome, step.session.api_version())
     }
 

@@ -175,11 +175,11 @@ impl Session {
     }
 
     /// Registers a connect. Returns whether it is the first one (to be answered at once with
-    /// advice) and its generation number; any connect held before it is released.
+    /// advice) and its generation number; any connect held before it is released. (Activity
+    /// was stamped a moment before, when the connect found its session.)
     pub(crate) fn begin_connect(&self) -> (bool, u64) {
         let (first, generation) = {
             let mut state = self.state();
-            state.last_active = Instant::now();
             state.connect_generation += 1;
             let first = !state.connected;
             state.connected = true;
