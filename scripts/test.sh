@@ -54,6 +54,10 @@ step "Interop tests (faye, cometd + cometd-nodejs-client)"
 (cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" \
   BAYOU_NATS_SERVER="$PWD/../../target/nats-venv/bin/nats-server" timeout 600 npm test)
 
+step "Interop tests again, against a three-node cluster on NATS (every file but cluster.test.mjs)"
+(cd tests/interop && BAYOU_BIN="$PWD/../../target/debug/bayou" BAYOU_REQUIRE_NATS=1 \
+  BAYOU_NATS_SERVER="$PWD/../../target/nats-venv/bin/nats-server" timeout 900 npm run test:cluster)
+
 step "Python clients (aiosfstream-ng, aiocometd-ng) in their own virtual environment"
 python3 -m venv target/python-venv
 target/python-venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt

@@ -14,16 +14,19 @@
 //   connections go to the next node: what a load balancer with health checks does.
 // - `ReplayPositions`: the replay extension of an application that resumes by replay id, as
 //   Salesforce apps do, for faye and for CometD (the shapes of replay.mjs's extensions).
+// - `ClusteredServer`: the whole suite against a cluster (`BAYOU_INTEROP_CLUSTER`): what
+//   server.mjs's `startServer` returns in that mode.
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { API_PATH, startServer } from "./server.mjs";
+import { API_PATH, BayouServer, startProcess } from "./server.mjs";
 import { waitFor } from "./util.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -236,7 +239,7 @@ export class BayouCluster {
     cluster.nats = await NatsServer.start();
     for (const letter of ["a", "b", "c"]) {
       const name = `node-${letter}`;
-      const node = await startServer({
+      const node = await startProcess({
         ...serverOptions,
         extraArgs: ["--cluster", cluster.nats.url, "--node-id", name, ...(serverOptions.extraArgs ?? [])],
       });
@@ -351,5 +354,177 @@ export class ReplayPositions {
         return message;
       },
     };
+  }
+}
+
+/**
+ * The interop suite's server as a cluster, for the suite's second pass (`BAYOU_INTEROP_CLUSTER`
+ * set: scripts/test.sh runs every test file but cluster.test.mjs again this way). One NATS, three
+ * nodes sharing one org, and a router in front: the test's clients and the server's own
+ * endpoints (`/cometd`, `/metrics`, `/healthz`, `/admin`, the Pub/Sub API) are node A's, while
+ * the org's REST, OAuth and SOAP endpoints (`/services/…`) are node B's. So every login, record,
+ * PushTopic and REST publish of a test happens on another node than its subscriptions, and its
+ * events reach the subscribers through JetStream.
+ *
+ * It is node A's `BayouServer` — `restart`, `kill` and `start` act on node A, as they acted on
+ * the one server, and the org survives them in NATS — with the peers, NATS and the router
+ * started on the first start and torn down by `dispose`.
+ */
+export class ClusteredServer extends BayouServer {
+  constructor(options = {}) {
+    super({ ...options, extraArgs: options.extraArgs ?? [] });
+    this.nats = null;
+    this.peers = [];
+    this.router = null;
+  }
+
+  /** The router's origin: every request of a test goes through it. */
+  get origin() {
+    return this.router ? this.router.origin : super.origin;
+  }
+
+  async start() {
+    if (this.nats) return super.start();
+    this.nats = await NatsServer.start();
+    const own = this.options.extraArgs;
+    const joining = (name) => [...own, "--cluster", this.nats.url, "--node-id", name];
+    const peer = (name) => ({ ...this.options, extraArgs: joining(name) });
+    // Node A first: it creates the org, the others join it. Its arguments stay for restarts.
+    this.options.extraArgs = joining("node-a");
+    await super.start();
+    for (const name of ["node-b", "node-c"]) this.peers.push(await startProcess(peer(name)));
+    const names = ["node-a", "node-b", "node-c"];
+    for (const node of [this, ...this.peers]) {
+      await waitFor(async () => {
+        const health = await fetch(`http://127.0.0.1:${node.port}/healthz`).then((r) => r.json());
+        return names.every((n) => health.cluster?.nodes?.includes(n)) && health.cluster.nats === "connected";
+      }, `node on port ${node.port} to list every node in /healthz and be connected to NATS`);
+    }
+    this.router = await PathRouter.start({
+      nodeA: () => this.port,
+      nodeB: () => this.peers[0].port,
+    });
+    return this;
+  }
+
+  async dispose() {
+    try {
+      await this.router?.close();
+      const stopped = await Promise.allSettled([super.dispose(), ...this.peers.map((p) => p.dispose())]);
+      const failed = stopped.find((s) => s.status === "rejected");
+      if (failed) throw failed.reason;
+    } finally {
+      await this.nats?.stop();
+      this.nats = null;
+    }
+  }
+}
+
+/** Starts a {@link ClusteredServer}; the options are server.mjs's, given to every node. */
+export async function startClusteredServer(options) {
+  natsMissing();
+  const server = new ClusteredServer(options);
+  try {
+    return await server.start();
+  } catch (e) {
+    await server.dispose().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * A reverse proxy that sends each HTTP request to node B when its path starts with `/services/`
+ * (the org's REST, OAuth and SOAP API), and everything else — Bayeux requests, WebSocket
+ * upgrades, `/metrics`, `/healthz`, `/admin` — to node A: per request, as an HTTP load balancer
+ * routes, so a kept-alive client connection that carries both kinds (Node's default agent keeps
+ * connections alive) still sends each request where it belongs. Requests and responses are
+ * streamed through, headers untouched (`Host` too: a login's `instance_url` names the proxy).
+ * When the chosen node is down (node A during a restart), the client's connection is closed, as
+ * a balancer with no healthy backend closes it.
+ */
+class PathRouter {
+  static async start(ports) {
+    const router = new PathRouter(ports);
+    await new Promise((resolve, reject) => {
+      router.server.once("error", reject);
+      router.server.listen(0, "127.0.0.1", resolve);
+    });
+    router.port = router.server.address().port;
+    return router;
+  }
+
+  constructor(ports) {
+    this.ports = ports;
+    this.sockets = new Set();
+    this.agent = new http.Agent({ keepAlive: true });
+    this.server = http.createServer((request, response) => this.#forward(request, response));
+    // Held connects last as long as the server holds them.
+    this.server.requestTimeout = 0;
+    this.server.on("connection", (socket) => this.#track(socket));
+    this.server.on("upgrade", (request, socket, head) => this.#upgrade(request, socket, head));
+  }
+
+  get origin() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  #portFor(path) {
+    return path.startsWith("/services/") ? this.ports.nodeB() : this.ports.nodeA();
+  }
+
+  #track(socket) {
+    // A kept-alive upstream socket comes back for request after request: tracked once.
+    if (this.sockets.has(socket)) return;
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  #forward(request, response) {
+    const upstream = http.request({
+      host: "127.0.0.1",
+      port: this.#portFor(request.url),
+      method: request.method,
+      path: request.url,
+      headers: request.headers,
+      agent: this.agent,
+    });
+    upstream.on("socket", (socket) => this.#track(socket));
+    upstream.on("response", (reply) => {
+      response.writeHead(reply.statusCode, reply.statusMessage, reply.rawHeaders);
+      reply.pipe(response);
+      reply.on("error", () => response.destroy());
+    });
+    upstream.on("error", () => request.socket.destroy());
+    response.on("close", () => {
+      if (!response.writableFinished) upstream.destroy();
+    });
+    request.pipe(upstream);
+  }
+
+  /** A WebSocket upgrade: the raw connection is spliced to node A once the request is sent. */
+  #upgrade(request, socket, head) {
+    const upstream = net.connect(this.#portFor(request.url), "127.0.0.1");
+    this.#track(upstream);
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+    socket.once("close", () => upstream.destroy());
+    upstream.once("close", () => socket.destroy());
+    upstream.once("connect", () => {
+      const lines = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];
+      for (let i = 0; i < request.rawHeaders.length; i += 2) {
+        lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+      }
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+  }
+
+  async close() {
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    for (const socket of this.sockets) socket.destroy();
+    this.agent.destroy();
+    await closed;
   }
 }

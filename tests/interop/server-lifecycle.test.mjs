@@ -11,9 +11,12 @@ test("restarts on the same port and serves again", { timeout: 20_000 }, async (t
   const port = server.port;
   const first = await server.health();
   assert.deepEqual(
-    { status: first.status, sessions: first.sessions, websockets: first.websockets, head: first.log.head },
-    { status: "ok", sessions: 0, websockets: 0, head: 0 },
+    { status: first.status, sessions: first.sessions, websockets: first.websockets, events: first.log.events },
+    { status: "ok", sessions: 0, websockets: 0, events: 0 },
   );
+  // A fresh embedded log has assigned no replay id; in a cluster the ids are the stream's
+  // sequence numbers, which the org's records (written when it was created) take too.
+  if (!process.env.BAYOU_INTEROP_CLUSTER) assert.equal(first.log.head, 0);
   await server.restart();
   assert.equal(server.port, port);
   const again = await server.health();

@@ -280,8 +280,21 @@ export function runBayou(args) {
   });
 }
 
-/** Starts a server; see {@link BayouServer} for the options. */
+/**
+ * Starts a server; see {@link BayouServer} for the options. With `BAYOU_INTEROP_CLUSTER` set
+ * (scripts/test.sh's second pass of the suite), the server is a three-node cluster on NATS
+ * instead (cluster.mjs's `ClusteredServer`), with the same interface.
+ */
 export async function startServer(options) {
+  if (process.env.BAYOU_INTEROP_CLUSTER) {
+    const { startClusteredServer } = await import("./cluster.mjs");
+    return startClusteredServer(options);
+  }
+  return startProcess(options);
+}
+
+/** Starts one bayou process, whatever the mode of the suite (cluster.mjs's nodes). */
+export async function startProcess(options) {
   const server = new BayouServer(options);
   try {
     return await server.start();

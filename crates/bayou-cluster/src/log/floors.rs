@@ -37,19 +37,20 @@ pub(crate) async fn run(shared: Weak<Shared>) {
     }
 }
 
-/// Recomputes the floors (a floor never goes down), and reads the stream's size.
+/// Recomputes the floors (a floor never goes down), and reads the stream's size and how many
+/// events it holds.
 pub(crate) async fn refresh(shared: &Arc<Shared>) {
+    use std::sync::atomic::Ordering;
     if let Ok(info) = shared.stream.get_info().await {
-        use std::sync::atomic::Ordering;
-        shared
-            .stream_messages
-            .store(info.state.messages, Ordering::Relaxed);
         shared
             .stream_bytes
             .store(info.state.bytes, Ordering::Relaxed);
         shared
             .stream_last
             .fetch_max(info.state.last_sequence, Ordering::Relaxed);
+    }
+    if let Some(events) = events_stored(shared).await {
+        shared.events_stored.store(events, Ordering::Relaxed);
     }
     let now = bayou_protocol::time::now_millis();
     let expired_through = expired_through(shared);
@@ -71,6 +72,24 @@ pub(crate) async fn refresh(shared: &Arc<Shared>) {
             *current = (*current).max(floor).max(expired_through);
         }
     }
+}
+
+/// How many events the stream holds, its records not counted: the message counts of the
+/// event subjects (one per channel), paged by JetStream.
+async fn events_stored(shared: &Shared) -> Option<u64> {
+    use futures_util::TryStreamExt;
+    let subjects = shared
+        .stream
+        .info_with_subjects(shared.names.all_events())
+        .await
+        .ok()?;
+    subjects
+        .try_fold(
+            0_u64,
+            |sum, (_, count)| async move { Ok(sum + count as u64) },
+        )
+        .await
+        .ok()
 }
 
 /// The highest replay id removed on purpose, as recorded for every node.

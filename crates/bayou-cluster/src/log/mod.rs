@@ -61,8 +61,8 @@ pub(crate) struct Shared {
     pub stream_last: AtomicU64,
     /// Events removed by `expire_through` on this node.
     pub expired: AtomicU64,
-    /// Messages (events and records) and bytes in the stream, as last read.
-    pub stream_messages: AtomicU64,
+    /// Events (records not counted) and bytes (records included) in the stream, as last read.
+    pub events_stored: AtomicU64,
     pub stream_bytes: AtomicU64,
     /// Superseded record messages to delete from the stream.
     pub superseded: mpsc::UnboundedSender<u64>,
@@ -138,7 +138,7 @@ impl JetStreamLog {
             floors: RwLock::new(vec![0; rules]),
             stream_last: AtomicU64::new(last),
             expired: AtomicU64::new(0),
-            stream_messages: AtomicU64::new(state.messages),
+            events_stored: AtomicU64::new(0),
             stream_bytes: AtomicU64::new(state.bytes),
             superseded,
             nodes: Default::default(),
@@ -278,6 +278,8 @@ impl EventLog for JetStreamLog {
             if let Err(e) = purge {
                 tracing::warn!(replay_id, "cannot purge expired events: {e}");
             }
+            // The figures in /healthz follow the purge at once, not at the next refresh.
+            floors::refresh(&shared).await;
             let current = floors::expired_through(&shared);
             let write = RecordWrite {
                 key: floors::EXPIRED_THROUGH_KEY.to_vec(),
@@ -300,11 +302,11 @@ impl EventLog for JetStreamLog {
 
     fn stats(&self) -> LogStats {
         let head = *self.shared.head.borrow();
-        // The stream's own figures (refreshed with the retention floors): its messages are the
-        // events and the records, its bytes what JetStream stores on each replica.
+        // The stream's own figures, refreshed with the retention floors (and after a purge): the
+        // events it holds, and its bytes — records included — as JetStream stores each replica.
         LogStats {
             head,
-            events: self.shared.stream_messages.load(Ordering::Relaxed),
+            events: self.shared.events_stored.load(Ordering::Relaxed),
             expired: self.shared.expired.load(Ordering::Relaxed),
             disk_bytes: self.shared.stream_bytes.load(Ordering::Relaxed),
         }

@@ -162,6 +162,13 @@ async fn expired_ids_are_below_the_floor(backend: Backend) {
         left.iter().map(|e| e.replay_id).collect::<Vec<_>>(),
         [ids[2]]
     );
+    // What /healthz reports: the events left, the org's records not counted.
+    eventually(
+        "the log counts the one event left",
+        Duration::from_secs(10),
+        || log.stats().events == 1,
+    )
+    .await;
 }
 
 async fn older_events_are_read_back_after_a_restart(backend: Backend) {
