@@ -23,6 +23,7 @@ pub mod log;
 mod nodes;
 mod options;
 mod positions;
+mod presence;
 pub mod subjects;
 mod tokens;
 
@@ -36,6 +37,7 @@ pub use log::JetStreamLog;
 pub use nodes::ClusterStatus;
 pub use options::{default_node_id, ClusterOptions};
 pub use positions::ClusterPositions;
+pub use presence::{ClusterPresence, LocalPresence};
 pub use tokens::ClusterTokens;
 
 /// Why a node could not join the cluster.
@@ -53,10 +55,12 @@ pub enum ClusterError {
     Nats(String),
 }
 
-/// A node's view of the cluster: its storage and its status.
+/// A node's view of the cluster: its storage, its status, and who is subscribed on the other
+/// nodes.
 pub struct Cluster {
     pub storage: Storage,
     pub status: Arc<ClusterStatus>,
+    pub presence: Arc<ClusterPresence>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -101,6 +105,7 @@ pub async fn join(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
     );
     let positions = Arc::new(ClusterPositions::new(connected.positions.clone()));
     let status = ClusterStatus::start(&connected, &options.node_id, Arc::clone(&log)).await?;
+    let presence = ClusterPresence::new(&connected, &options.node_id, log.nodes_seen());
     Ok(Cluster {
         storage: Storage {
             log,
@@ -109,5 +114,6 @@ pub async fn join(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
             positions,
         },
         status,
+        presence,
     })
 }

@@ -40,6 +40,12 @@ impl Names {
         })
     }
 
+    /// Where nodes ask each other who is subscribed to a channel (plain NATS request and
+    /// replies, outside the stream).
+    pub fn presence(&self) -> String {
+        format!("{}.presence", self.prefix)
+    }
+
     /// The stream holding events and record writes.
     pub fn log_stream(&self) -> String {
         format!("{}_log", self.prefix)

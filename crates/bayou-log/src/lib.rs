@@ -34,6 +34,7 @@
 mod counters;
 pub mod embedded;
 mod positions;
+mod presence;
 pub mod recent;
 pub mod retention;
 mod storage;
@@ -48,6 +49,7 @@ use bytes::Bytes;
 pub use counters::UsageCounters;
 pub use embedded::{EmbeddedLog, EmbeddedOptions};
 pub use positions::PositionStore;
+pub use presence::RemotePresence;
 pub use storage::Storage;
 pub use tokens::{TokenGrant, TokenKind, TokenStore};
 

@@ -45,7 +45,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let (storage, _cluster) = match &settings.cluster {
+    let (storage, cluster_node) = match &settings.cluster {
         None => {
             let log_dir = settings.data_dir.join("log");
             let storage = Storage::embedded(
@@ -104,6 +104,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let engine = Arc::clone(server.engine());
     let engine_for_pubsub = Arc::clone(server.engine());
+    if let Some(cluster) = &cluster_node {
+        // Generic streaming's push resource counts the sessions of every node: this node
+        // answers the others from its engine, and asks them.
+        let local = Arc::downgrade(server.engine());
+        cluster
+            .presence
+            .answer_with(Arc::new(move |channel: &str| {
+                local
+                    .upgrade()
+                    .map(|engine| engine.subscribed_sessions_by_user(channel))
+                    .unwrap_or_default()
+            }))
+            .await
+            .context("cannot answer the other nodes' presence questions")?;
+        engine.set_remote_presence(cluster.presence.clone());
+    }
     let admin = bayou_org::admin::router(
         org.clone(),
         Arc::clone(server.engine()),

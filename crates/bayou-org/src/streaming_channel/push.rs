@@ -2,12 +2,12 @@
 //! resource (reference §6).
 //!
 //! - `GET` → `{"OnlineUserIds":[…],"ChannelName":"/u/…"}`: the users with a session subscribed
-//!   to the channel.
+//!   to the channel (on any node of a cluster).
 //! - `POST {"pushEvents":[{"payload":"…","userIds":[…]}]}` → one result per event,
 //!   `{"fanoutCount":N,"userOnlineStatus":{"005…":true}}`. An empty `userIds` broadcasts to
 //!   every subscriber (`fanoutCount` −1); otherwise only those users' sessions receive the
 //!   event — live or by replay, as the audience is stored with it — and `fanoutCount` is how
-//!   many of their sessions are subscribed now.
+//!   many of their sessions are subscribed now, on any node.
 //!
 //! Every event of one request is appended in one batch and the reply is sent once they are
 //! durable; each is delivered as `{"event":{"createdDate","replayId"},"payload":"…"}`.
@@ -60,7 +60,8 @@ pub async fn online(
 ) -> Response {
     as_user(&org, &headers, |_| async {
         let channel = channel(&org, &object, &id)?;
-        let mut online: Vec<String> = engine.subscribed_users(&channel.name).into_iter().collect();
+        let sessions = engine.subscribed_sessions_everywhere(&channel.name).await;
+        let mut online: Vec<String> = sessions.into_keys().collect();
         online.sort();
         Ok(Json(json!({"OnlineUserIds": online, "ChannelName": channel.name})).into_response())
     })
@@ -77,7 +78,7 @@ pub async fn push(
 ) -> Response {
     as_user(&org, &headers, |_| async {
         let channel = channel(&org, &object, &id)?;
-        let online = engine.subscribed_sessions_by_user(&channel.name);
+        let online = engine.subscribed_sessions_everywhere(&channel.name).await;
         let results = org.push(&channel, parse(&body)?, &online).await?;
         Ok(Json(Value::Array(results)).into_response())
     })

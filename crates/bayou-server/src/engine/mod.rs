@@ -19,6 +19,7 @@ mod dispatcher;
 mod faults;
 mod handshake;
 mod latency;
+mod presence;
 mod publish;
 mod queue;
 mod replay;
@@ -116,6 +117,8 @@ pub struct Engine {
     allocations: allocations::Allocations,
     /// Sessions ended because an allocation ran out, so that their next connect says why.
     limited: Mutex<std::collections::HashSet<String>>,
+    /// The other nodes' sessions, in a cluster (set once, at start).
+    remote_presence: std::sync::OnceLock<Arc<dyn bayou_log::RemotePresence>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -157,6 +160,7 @@ impl Engine {
             stats: EngineStats::default(),
             allocations,
             limited: Mutex::new(std::collections::HashSet::new()),
+            remote_presence: std::sync::OnceLock::new(),
         })
     }
 
@@ -344,13 +348,6 @@ impl Engine {
             }
         }
         users
-    }
-
-    /// The users with a session subscribed to `channel`.
-    pub fn subscribed_users(&self, channel: &str) -> std::collections::HashSet<String> {
-        self.subscribed_sessions_by_user(channel)
-            .into_keys()
-            .collect()
     }
 
     /// Number of live sessions.

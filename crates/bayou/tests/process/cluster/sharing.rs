@@ -1,7 +1,7 @@
 //! Three nodes, one org: a token from any node works on every node, an event published on one
 //! reaches subscribers on the others with the same replay id, a session belongs to the node
-//! that made it, a revocation on one node ends sessions on the others, and every node reports
-//! the cluster it sees. A node that cannot reach NATS refuses to start with one line.
+//! that made it, who is online is counted over every node, a revocation on one node ends
+//! sessions on the others, and every node reports the cluster it sees. A node that cannot reach NATS refuses to start with one line.
 
 use std::time::Duration;
 
@@ -102,6 +102,62 @@ async fn three_nodes_serve_one_org() {
     let reply = elsewhere.last().unwrap();
     assert_eq!(reply["error"], "403::Unknown client", "{reply}");
     assert_eq!(reply["advice"]["reconnect"], "handshake", "{reply}");
+
+    // Who is online on a generic streaming channel counts every node: a session on B
+    // subscribed to a channel made on A is online for C's push resource, and a push on C
+    // targeted at its user reaches that session.
+    let (status, channel) = a
+        .rest(
+            reqwest::Method::POST,
+            "/sobjects/StreamingChannel",
+            &auth,
+            Some(json!({"Name":"/u/notes"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    let channel_id = channel["id"].as_str().expect("channel id").to_owned();
+    until("B knows A's StreamingChannel", WITHIN, || async {
+        let client_id = b.handshake(&auth).await;
+        let (_, replies) = b
+            .bayeux(
+                &auth,
+                json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/u/notes"}]),
+            )
+            .await;
+        (replies[0]["successful"] == true).then_some(())
+    })
+    .await;
+    let me: Value = a
+        .http
+        .get(a.url("/services/oauth2/userinfo"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = me["user_id"].as_str().expect("user id").to_owned();
+    let push = format!("/sobjects/StreamingChannel/{channel_id}/push");
+    let online = until("C counts B's session as online", WITHIN, || async {
+        let (status, online) = c.rest(reqwest::Method::GET, &push, &auth, None).await;
+        (status == 200 && online["OnlineUserIds"] != json!([])).then_some(online)
+    })
+    .await;
+    assert_eq!(online["OnlineUserIds"], json!([user_id]), "{online}");
+    let (status, pushed) = c
+        .rest(
+            reqwest::Method::POST,
+            &push,
+            &auth,
+            Some(json!({"pushEvents":[{"payload":"hi","userIds":[user_id]}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{pushed}");
+    assert_eq!(
+        pushed,
+        json!([{"fanoutCount":1,"userOnlineStatus":{user_id.clone():true}}])
+    );
 
     // Revoked on C, the session on B ends at its next connect.
     let token = auth.trim_start_matches("Bearer ");
