@@ -27,7 +27,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { API_PATH, BayouServer, startProcess } from "./server.mjs";
-import { waitFor } from "./util.mjs";
+import { listenOnLoopback, waitFor } from "./util.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -149,11 +149,7 @@ export class NatsServer {
 export class FirstUpBalancer {
   static async start(backends) {
     const balancer = new FirstUpBalancer(backends);
-    await new Promise((resolve, reject) => {
-      balancer.server.once("error", reject);
-      balancer.server.listen(0, "127.0.0.1", resolve);
-    });
-    balancer.port = balancer.server.address().port;
+    balancer.port = await listenOnLoopback(balancer.server);
     return balancer;
   }
 
@@ -445,11 +441,7 @@ export async function startClusteredServer(options) {
 class PathRouter {
   static async start(ports) {
     const router = new PathRouter(ports);
-    await new Promise((resolve, reject) => {
-      router.server.once("error", reject);
-      router.server.listen(0, "127.0.0.1", resolve);
-    });
-    router.port = router.server.address().port;
+    router.port = await listenOnLoopback(router.server);
     return router;
   }
 

@@ -9,7 +9,7 @@
 
 import net from "node:net";
 
-import { Inbox } from "./util.mjs";
+import { Inbox, listenOnLoopback } from "./util.mjs";
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 export const CLOSE = 0x8;
@@ -88,11 +88,7 @@ class Direction {
 export class WebSocketWatchingProxy {
   static async start(targetPort) {
     const proxy = new WebSocketWatchingProxy(targetPort);
-    await new Promise((resolve, reject) => {
-      proxy.server.once("error", reject);
-      proxy.server.listen(0, "127.0.0.1", resolve);
-    });
-    proxy.port = proxy.server.address().port;
+    proxy.port = await listenOnLoopback(proxy.server);
     return proxy;
   }
 

@@ -106,3 +106,12 @@ export function richPayload(tag) {
     sobject: { Id: "001xx000003DGb2AAG", Name: "Acme, Inc.", AnnualRevenue: 1234567.89 },
   };
 }
+
+/** Starts `server` (a `net` or `http` server) on a free loopback port; resolves with the port. */
+export async function listenOnLoopback(server) {
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  return server.address().port;
+}

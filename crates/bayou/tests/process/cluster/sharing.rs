@@ -8,7 +8,7 @@ use std::time::Duration;
 use bayou_testkit::NatsServer;
 use serde_json::{json, Value};
 
-use super::{connect, publish, start_node, subscribe, until, PASSWORD, USER};
+use super::{connect, publish, start_node, subscribe, subscribe_once_known, until, PASSWORD, USER};
 
 const WITHIN: Duration = Duration::from_secs(15);
 
@@ -58,17 +58,7 @@ async fn three_nodes_serve_one_org() {
         )
         .await;
     assert_eq!(status, 201, "{topic}");
-    let topic_subscriber = until("C knows A's PushTopic", WITHIN, || async {
-        let client_id = c.handshake(&auth).await;
-        let (_, replies) = c
-            .bayeux(
-                &auth,
-                json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/topic/Accts"}]),
-            )
-            .await;
-        (replies[0]["successful"] == true).then_some(client_id)
-    })
-    .await;
+    let topic_subscriber = subscribe_once_known(c, &auth, "/topic/Accts").await;
     connect(c, &auth, &topic_subscriber).await;
     // B reads A's PushTopic from the stream a moment after A wrote it: until it has, B's
     // accounts fire nothing, so accounts are created until one does.
@@ -116,17 +106,7 @@ async fn three_nodes_serve_one_org() {
         .await;
     assert_eq!(status, 201, "{channel}");
     let channel_id = channel["id"].as_str().expect("channel id").to_owned();
-    until("B knows A's StreamingChannel", WITHIN, || async {
-        let client_id = b.handshake(&auth).await;
-        let (_, replies) = b
-            .bayeux(
-                &auth,
-                json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":"/u/notes"}]),
-            )
-            .await;
-        (replies[0]["successful"] == true).then_some(())
-    })
-    .await;
+    subscribe_once_known(b, &auth, "/u/notes").await;
     let me: Value = a
         .http
         .get(a.url("/services/oauth2/userinfo"))
