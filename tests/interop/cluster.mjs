@@ -418,7 +418,9 @@ export class ClusteredServer extends BayouServer {
 
 /** Starts a {@link ClusteredServer}; the options are server.mjs's, given to every node. */
 export async function startClusteredServer(options) {
-  natsMissing();
+  // The cluster pass cannot skip: without nats-server there is nothing to run it against.
+  const missing = natsMissing();
+  if (missing) throw new Error(missing);
   const server = new ClusteredServer(options);
   try {
     return await server.start();
