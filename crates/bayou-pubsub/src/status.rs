@@ -13,10 +13,12 @@ pub mod codes {
     pub const TOPIC_MISMATCH: &str = "sfdc.platform.eventbus.grpc.subscription.topic.mismatch";
     pub const NO_PUBLISH: &str = "sfdc.platform.eventbus.grpc.publish.topic.no.access";
     pub const SCHEMA_NOT_FOUND: &str = "sfdc.platform.eventbus.grpc.schema.not.found";
+    /// Any replay id Bayou cannot start from: malformed, newer than the newest event, or
+    /// older than retention kept. Salesforce's retry guide gives this code for "an old Replay
+    /// ID outside the 72-hour retention period", and clients recover on it (they resubscribe
+    /// with a preset), so an expired id must carry it too.
     pub const REPLAY_ID_CORRUPTED: &str =
         "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted";
-    pub const REPLAY_ID_INVALID: &str =
-        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.invalid";
     pub const NUM_REQUESTED_INVALID: &str =
         "sfdc.platform.eventbus.grpc.subscription.fetch.num.requested.invalid";
     pub const IDLE: &str = "sfdc.platform.eventbus.grpc.subscription.idle.timeout";

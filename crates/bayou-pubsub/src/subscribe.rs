@@ -320,7 +320,7 @@ async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Resu
             if id > inner.log.head() {
                 return Err(failure(
                     Code::InvalidArgument,
-                    codes::REPLAY_ID_INVALID,
+                    codes::REPLAY_ID_CORRUPTED,
                     format!(
                         "The Replay ID validation failed: {id} is newer than the newest event."
                     ),
@@ -329,7 +329,7 @@ async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Resu
             if id < floor {
                 return Err(failure(
                     Code::InvalidArgument,
-                    codes::REPLAY_ID_INVALID,
+                    codes::REPLAY_ID_CORRUPTED,
                     format!("The Replay ID validation failed: {id} is outside the retention window; events after it are gone. Subscribe with EARLIEST or LATEST."),
                 ));
             }

@@ -128,6 +128,10 @@ async fn custom_resumes_after_the_given_id_and_rejects_corrupt_or_expired_ids() 
     .err()
     .unwrap();
     assert_eq!(ahead.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&ahead),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+    );
 
     // Retention removes the first two: resuming from before them would miss events.
     api.bayou
@@ -138,6 +142,11 @@ async fn custom_resumes_after_the_given_id_and_rejects_corrupt_or_expired_ids() 
         .err()
         .unwrap();
     assert_eq!(status.code(), Code::InvalidArgument);
+    // The code clients recover on by resubscribing with a preset (Salesforce's retry guide).
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+    );
     assert!(
         status.message().contains("retention"),
         "{}",
