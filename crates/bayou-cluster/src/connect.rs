@@ -95,13 +95,19 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
         )));
     }
     wait_for_jetstream(&jetstream, &info).await?;
-    let servers = if info.cluster.is_some() {
-        info.connect_urls.len().max(1)
-    } else {
-        1
-    };
-    let replicas = options.replicas.unwrap_or(if servers >= 3 { 3 } else { 1 });
-    let log = ensure_log_stream(&jetstream, &names, replicas).await?;
+    let wanted = options
+        .replicas
+        .unwrap_or_else(|| default_replicas(&client.server_info(), &options.servers));
+    // A stream that exists keeps the replicas it was made with; the node reports those.
+    let (log, replicas) = ensure_log_stream(&jetstream, &names, wanted).await?;
+    if options.replicas.is_some_and(|asked| asked != replicas) {
+        tracing::warn!(
+            stream = %names.log_stream(),
+            kept = replicas,
+            asked = wanted,
+            "the stream exists with another number of replicas and keeps its own (`nats stream edit` changes it)"
+        );
+    }
     let bucket = |what: &str, history: i64| kv::Config {
         bucket: names.bucket(what),
         history,
@@ -135,6 +141,24 @@ pub async fn connect(options: &ClusterOptions) -> Result<Connected, ClusterError
         replicas,
         reconnects,
     })
+}
+
+/// Three copies when the NATS cluster has three servers or more, else one. The servers are
+/// counted both from the URLs the node was given and from the cluster's own list in the
+/// server's latest INFO: a cluster whose routes are still forming when the node starts lists
+/// fewer servers than it has, and choosing one copy then would leave the log unreplicated for
+/// good (the stream keeps the replicas it was created with).
+fn default_replicas(info: &async_nats::ServerInfo, given: &[String]) -> usize {
+    if info.cluster.is_none() {
+        return 1;
+    }
+    let given: std::collections::HashSet<&str> = given.iter().map(String::as_str).collect();
+    let servers = info.connect_urls.len().max(given.len());
+    if servers >= 3 {
+        3
+    } else {
+        1
+    }
 }
 
 /// How long a node waits for a NATS cluster that is still electing its JetStream leaders (a
@@ -210,7 +234,7 @@ async fn ensure_log_stream(
     jetstream: &jetstream::Context,
     names: &Names,
     replicas: usize,
-) -> Result<stream::Stream, ClusterError> {
+) -> Result<(stream::Stream, usize), ClusterError> {
     let wanted = log_stream_config(names, replicas);
     match jetstream.get_stream(&wanted.name).await {
         Ok(mut existing) => {
@@ -225,7 +249,8 @@ async fn ensure_log_stream(
                     wanted.name
                 )));
             }
-            Ok(existing)
+            let kept = config.num_replicas;
+            Ok((existing, kept))
         }
         Err(e)
             if matches!(
@@ -233,10 +258,11 @@ async fn ensure_log_stream(
                 jetstream::context::GetStreamErrorKind::JetStream(_)
             ) =>
         {
-            while_peers_join(&format!("stream {}", wanted.name), || {
+            let created = while_peers_join(&format!("stream {}", wanted.name), || {
                 jetstream.create_stream(wanted.clone())
             })
-            .await
+            .await?;
+            Ok((created, replicas))
         }
         Err(e) => Err(ClusterError::Nats(format!("stream {}: {e}", wanted.name))),
     }
@@ -301,6 +327,30 @@ fn no_peers_yet(error: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_copies_when_the_urls_or_the_cluster_name_three_servers() {
+        let urls = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| format!("nats://127.0.0.1:{}", 4222 + i))
+                .collect()
+        };
+        let clustered = |connect_urls: usize| async_nats::ServerInfo {
+            cluster: Some("c".into()),
+            connect_urls: urls(connect_urls),
+            ..Default::default()
+        };
+        // Routes still forming: the server lists itself only, the node was given three URLs.
+        assert_eq!(default_replicas(&clustered(1), &urls(3)), 3);
+        // One URL given, the cluster lists three servers.
+        assert_eq!(default_replicas(&clustered(3), &urls(1)), 3);
+        // The same URL given three times is one server.
+        let same = vec!["nats://127.0.0.1:4222".to_string(); 3];
+        assert_eq!(default_replicas(&clustered(2), &same), 1);
+        // A server outside any cluster keeps one copy whatever it was given.
+        let alone = async_nats::ServerInfo::default();
+        assert_eq!(default_replicas(&alone, &urls(3)), 1);
+    }
 
     #[test]
     fn versions_are_compared_numerically() {

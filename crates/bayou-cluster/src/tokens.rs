@@ -54,6 +54,8 @@ pub struct ClusterTokens {
     bucket: kv::Store,
     idle_timeout: Duration,
     copy: Arc<Mutex<Copy>>,
+    /// The bucket's revision the copy has applied through.
+    applied: Arc<tokio::sync::watch::Sender<u64>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -81,13 +83,22 @@ impl ClusterTokens {
         reconnects: Arc<tokio::sync::watch::Sender<u64>>,
     ) -> Result<Self, crate::ClusterError> {
         let copy = Arc::new(Mutex::new(Copy::default()));
+        let applied = Arc::new(tokio::sync::watch::Sender::new(0_u64));
         let (loaded, is_loaded) = tokio::sync::oneshot::channel();
         let follow = {
-            let copy = Arc::clone(&copy);
+            let (copy, applied) = (Arc::clone(&copy), Arc::clone(&applied));
             tokio::spawn(crate::follow::follow_bucket(
                 bucket.clone(),
                 reconnects,
-                move |entry| apply(&copy, entry),
+                move |entry| {
+                    let revision = entry.revision;
+                    apply(&copy, entry);
+                    applied.send_if_modified(|through| {
+                        let moved = *through < revision;
+                        *through = (*through).max(revision);
+                        moved
+                    });
+                },
                 Some(loaded),
             ))
         };
@@ -111,6 +122,7 @@ impl ClusterTokens {
             bucket,
             idle_timeout,
             copy,
+            applied,
             tasks: vec![follow, share],
         })
     }
@@ -299,6 +311,21 @@ impl TokenStore for ClusterTokens {
             let count = gone.len();
             self.delete(gone).await?;
             Ok(count)
+        })
+    }
+
+    fn sync(&self, within: Duration) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + within;
+            let last = match tokio::time::timeout_at(deadline, self.bucket.stream.get_info()).await
+            {
+                Ok(Ok(info)) => info.state.last_sequence,
+                Ok(Err(e)) => return Err(unavailable(e)),
+                Err(_) => return Ok(()),
+            };
+            let mut applied = self.applied.subscribe();
+            let _ = tokio::time::timeout_at(deadline, applied.wait_for(|r| *r >= last)).await;
+            Ok(())
         })
     }
 }

@@ -212,6 +212,15 @@ pub type StoredRecord = (Vec<u8>, Vec<u8>);
 /// Keys of records that changed together.
 pub type RecordKeys = Arc<[Vec<u8>]>;
 
+/// Records another node wrote, as a node announces them (see [`RecordStore::record_changes`]).
+#[derive(Debug, Clone)]
+pub struct RecordChanges {
+    /// Where in the shared log the node was once they were applied to its copy: announcements
+    /// come in increasing order of it.
+    pub through: u64,
+    pub keys: RecordKeys,
+}
+
 /// A future returned by [`EventLog::append`].
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
 
@@ -367,7 +376,23 @@ pub trait RecordStore: EventLog {
     /// arrive, so that what the org caches from its records can be read again. `None`: this
     /// process is the only writer. A receiver that falls behind is told it lagged and should
     /// read everything again.
-    fn record_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RecordKeys>> {
+    fn record_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RecordChanges>> {
         None
+    }
+
+    /// The `through` of the last change announced on [`Self::record_changes`] (0 before any).
+    fn changes_announced_through(&self) -> u64 {
+        0
+    }
+
+    /// Waits, at most `within`, until this node has taken every write the shared store held
+    /// when called — other nodes' included — and resolves with
+    /// [`Self::changes_announced_through`] then. What answers "not found" may be a moment
+    /// behind another node (a client that created a PushTopic through one node and subscribes
+    /// through another): it syncs and looks again before saying so. At once for a store with
+    /// one writer.
+    fn sync(&self, within: std::time::Duration) -> StoreFuture<'_, u64> {
+        let _ = within;
+        Box::pin(std::future::ready(Ok(0)))
     }
 }

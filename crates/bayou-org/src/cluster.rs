@@ -7,8 +7,9 @@
 //! ([`RecordStore::record_changes`] is `None`).
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use bayou_log::{RecordKeys, RecordStore, RecordWrite};
+use bayou_log::{RecordChanges, RecordStore, RecordWrite};
 use tokio::sync::broadcast;
 
 use crate::identity::{CredentialOverrides, Identity, NewCredentials};
@@ -62,20 +63,60 @@ pub(crate) fn follow_changes(org: &Arc<Org>) {
     let Some(changes) = org.store.record_changes() else {
         return;
     };
-    tokio::spawn(follow(Arc::downgrade(org), changes));
+    // Listening starts now; what was announced before is read by one reload of everything.
+    let announced = org.store.changes_announced_through();
+    tokio::spawn(follow(Arc::downgrade(org), changes, announced));
 }
 
-async fn follow(org: Weak<Org>, mut changes: broadcast::Receiver<RecordKeys>) {
+async fn follow(org: Weak<Org>, mut changes: broadcast::Receiver<RecordChanges>, before: u64) {
+    // What other nodes wrote between the org's first load and listening.
+    let mut next = Some((before, None));
     loop {
-        let keys = match changes.recv().await {
-            Ok(keys) => Some(keys),
-            Err(broadcast::error::RecvError::Lagged(_)) => None,
-            Err(broadcast::error::RecvError::Closed) => return,
+        let (through, keys) = match next.take() {
+            Some(first) => first,
+            None => match changes.recv().await {
+                Ok(changes) => (changes.through, Some(changes.keys)),
+                // Changes were missed: read everything, which is at least as new as what was
+                // announced by now (a node's copy of the records is updated before it
+                // announces).
+                Err(broadcast::error::RecvError::Lagged(_)) => match org.upgrade() {
+                    Some(org) => (org.store.changes_announced_through(), None),
+                    None => return,
+                },
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
         };
         let Some(org) = org.upgrade() else { return };
         if let Err(e) = org.reload(keys.as_deref()).await {
             tracing::warn!("cannot read another node's changes: {e}");
         }
+        org.changes_read.send_if_modified(|read| {
+            let moved = *read < through;
+            *read = (*read).max(through);
+            moved
+        });
+    }
+}
+
+/// How long a node waits to catch up with the rest of the cluster before refusing something
+/// it does not know (see [`Org::settle`]).
+pub(crate) const SETTLE_WITHIN: Duration = Duration::from_secs(2);
+
+impl Org {
+    /// Waits, at most [`SETTLE_WITHIN`], until this node knows what other nodes of its cluster
+    /// had written when called: their record writes read into the org's caches, and their
+    /// tokens. What this node is about to refuse as unknown — a token issued, a PushTopic or
+    /// StreamingChannel created through another node a moment ago, behind a load balancer —
+    /// is looked up again after this. At once for an org of one process.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
+        let (records, _) = tokio::join!(
+            self.store.sync(SETTLE_WITHIN),
+            self.tokens.sync(SETTLE_WITHIN)
+        );
+        let Ok(announced) = records else { return };
+        let mut read = self.changes_read.subscribe();
+        let _ = tokio::time::timeout_at(deadline, read.wait_for(|r| *r >= announced)).await;
     }
 }
 

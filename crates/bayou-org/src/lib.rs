@@ -151,6 +151,9 @@ pub struct Org {
     pub(crate) cdc: RwLock<BTreeSet<String>>,
     /// The last `commitNumber` given to a change.
     commit_number: AtomicU64,
+    /// How far other nodes' record writes have been read into the caches above (the
+    /// `through` of the last [`bayou_log::RecordChanges`] reloaded; see `cluster.rs`).
+    pub(crate) changes_read: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Org {
@@ -211,6 +214,7 @@ impl Org {
             schema: RwLock::new(schema),
             event_types: RwLock::new(event_types),
             event_schemas: Default::default(),
+            changes_read: tokio::sync::watch::Sender::new(0),
         };
         org.remember_current_schemas()
             .await
@@ -307,6 +311,19 @@ impl Org {
     /// The user of a live access token (using it extends its session), for the org's other
     /// endpoints (the Pub/Sub API).
     pub fn user_of_token(&self, token: &str) -> Option<String> {
+        self.tokens.validate_access(token)
+    }
+
+    /// [`Self::user_of_token`], asked again once this node has caught up with the other nodes
+    /// of its cluster when it does not know the token: one issued through another node a
+    /// moment ago is let in, not refused.
+    pub async fn user_of_token_settled(&self, token: &str) -> Option<String> {
+        if let Some(user) = self.tokens.validate_access(token) {
+            return Some(user);
+        }
+        if let Err(e) = self.tokens.sync(cluster::SETTLE_WITHIN).await {
+            tracing::debug!("cannot catch up with the cluster's tokens: {e}");
+        }
         self.tokens.validate_access(token)
     }
 

@@ -79,6 +79,12 @@ impl Tokens {
         self.store.use_access(token)
     }
 
+    /// Waits, at most `within`, until this node knows every token issued or revoked anywhere
+    /// before the call (see [`TokenStore::sync`]).
+    pub async fn sync(&self, within: std::time::Duration) -> Result<(), LogError> {
+        self.store.sync(within).await
+    }
+
     /// The user of a refresh token.
     pub fn validate_refresh(&self, token: &str) -> Option<String> {
         self.store.refresh_user(token)

@@ -25,7 +25,9 @@ impl Caller {
 }
 
 /// The caller of a request, or Salesforce's authentication error.
-pub fn authenticate(org: &Org, metadata: &MetadataMap) -> Result<Caller, Status> {
+/// A token this node does not know yet is looked up again once it has caught up with the other
+/// nodes of its cluster ([`Org::user_of_token_settled`]).
+pub async fn authenticate(org: &Org, metadata: &MetadataMap) -> Result<Caller, Status> {
     let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
     let Some(token) = header("accesstoken").filter(|t| !t.is_empty()) else {
         return Err(failure(
@@ -48,7 +50,7 @@ pub fn authenticate(org: &Org, metadata: &MetadataMap) -> Result<Caller, Status>
             "An authentication exception occurred: the tenantid is not this org's id.",
         ));
     }
-    match org.user_of_token(token) {
+    match org.user_of_token_settled(token).await {
         Some(user_id) => Ok(Caller {
             user_id,
             token: token.to_owned(),

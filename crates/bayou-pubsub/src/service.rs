@@ -107,8 +107,8 @@ impl PubSubService {
         Response::new(Box::pin(ReceiverStream::new(responses)))
     }
 
-    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        auth::authenticate(&self.inner.org, request.metadata())
+    async fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Status> {
+        auth::authenticate(&self.inner.org, metadata).await
     }
 }
 
@@ -122,7 +122,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<Streaming<FetchRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(request.metadata()).await?;
         let mut inbound = request.into_inner();
         let started = subscribe::start(&self.inner, &mut inbound).await?;
         Ok(self.deliver(caller, started, inbound))
@@ -132,7 +132,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<SchemaRequest>,
     ) -> Result<Response<SchemaInfo>, Status> {
-        self.caller(&request)?;
+        self.caller(request.metadata()).await?;
         let id = &request.get_ref().schema_id;
         match self.inner.org.event_schema(id).await {
             Some(schema) => Ok(Response::new(SchemaInfo {
@@ -152,7 +152,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<TopicRequest>,
     ) -> Result<Response<TopicInfo>, Status> {
-        self.caller(&request)?;
+        self.caller(request.metadata()).await?;
         let topic = topics::resolve(&self.inner.org, &request.get_ref().topic_name).await?;
         Ok(Response::new(TopicInfo {
             topic_name: topic.channel.clone(),
@@ -168,7 +168,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<PublishRequest>,
     ) -> Result<Response<PublishResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(request.metadata()).await?;
         let response = publish::publish(&self.inner, &caller, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -177,7 +177,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<Streaming<PublishRequest>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(request.metadata()).await?;
         let (out, responses) = mpsc::channel(STREAM_BUFFER);
         let idle = self.inner.config.publish_idle_timeout;
         tokio::spawn(publish::run_stream(
@@ -194,7 +194,7 @@ impl PubSub for PubSubService {
         &self,
         request: Request<Streaming<ManagedFetchRequest>>,
     ) -> Result<Response<Self::ManagedSubscribeStream>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(request.metadata()).await?;
         let mut inbound = request.into_inner();
         let started = crate::managed::start(&self.inner, &mut inbound).await?;
         Ok(self.deliver(caller, started, inbound))

@@ -54,7 +54,9 @@ pub(crate) struct Shared {
     pub ring: RwLock<Ring>,
     pub records: RwLock<Records>,
     /// Keys of other nodes' record writes (see [`RecordStore::record_changes`]).
-    pub record_changes: broadcast::Sender<bayou_log::RecordKeys>,
+    pub record_changes: broadcast::Sender<bayou_log::RecordChanges>,
+    /// The `through` of the last announcement on `record_changes`.
+    pub announced_through: AtomicU64,
     /// Per retention rule: replay ids at or below this may have been removed.
     pub floors: RwLock<Vec<u64>>,
     /// The stream's last sequence, as last seen (for the tail's lag).
@@ -79,6 +81,17 @@ impl Shared {
         for floor in self.floors.write().iter_mut() {
             *floor = (*floor).max(replay_id);
         }
+    }
+
+    /// The stream's last sequence as JetStream says it now (what this node last knew when
+    /// NATS does not answer).
+    pub async fn stream_last_now(&self) -> u64 {
+        let last = match self.stream.get_info().await {
+            Ok(info) => info.state.last_sequence,
+            Err(_) => self.stream_last.load(Ordering::Relaxed),
+        };
+        self.stream_last.fetch_max(last, Ordering::Relaxed);
+        last
     }
 }
 
@@ -135,6 +148,7 @@ impl JetStreamLog {
             ring: RwLock::new(Ring::new(RING_CAPACITY, last)),
             records: RwLock::new(records),
             record_changes: broadcast::Sender::new(1_024),
+            announced_through: AtomicU64::new(0),
             floors: RwLock::new(vec![0; rules]),
             stream_last: AtomicU64::new(last),
             expired: AtomicU64::new(0),
@@ -324,12 +338,7 @@ impl EventLog for JetStreamLog {
                 return Ok(());
             }
             // Is the id stored at all? Ask the stream (a rare path: an id newer than the tail).
-            let last = match shared.stream.get_info().await {
-                Ok(info) => info.state.last_sequence,
-                Err(_) => shared.stream_last.load(Ordering::Relaxed),
-            };
-            shared.stream_last.fetch_max(last, Ordering::Relaxed);
-            if replay_id > last {
+            if replay_id > shared.stream_last_now().await {
                 return Ok(());
             }
             // Whether it got there or not, the caller decides with the head it finds.
@@ -388,7 +397,25 @@ impl RecordStore for JetStreamLog {
         Box::pin(async move { writer::insert_if_absent(&shared, key, value).await })
     }
 
-    fn record_changes(&self) -> Option<broadcast::Receiver<bayou_log::RecordKeys>> {
+    fn record_changes(&self) -> Option<broadcast::Receiver<bayou_log::RecordChanges>> {
         Some(self.shared.record_changes.subscribe())
+    }
+
+    fn changes_announced_through(&self) -> u64 {
+        self.shared.announced_through.load(Ordering::Acquire)
+    }
+
+    fn sync(&self, within: std::time::Duration) -> StoreFuture<'_, u64> {
+        let shared = Arc::clone(&self.shared);
+        let mut head = self.shared.head.subscribe();
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + within;
+            let last = tokio::time::timeout_at(deadline, shared.stream_last_now())
+                .await
+                .unwrap_or_else(|_| shared.stream_last.load(Ordering::Relaxed));
+            // The tail announces what it applied before it moves the head past it.
+            let _ = tokio::time::timeout_at(deadline, head.wait_for(|h| *h >= last)).await;
+            Ok(shared.announced_through.load(Ordering::Acquire))
+        })
     }
 }

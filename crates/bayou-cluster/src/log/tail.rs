@@ -127,6 +127,16 @@ fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstrea
             }
         }
     }
+    if !others_wrote.is_empty() {
+        // Announced before the head moves past them, so that whoever waits for the head
+        // (`RecordStore::sync`) finds them announced. Nobody listening is fine: the org
+        // listens only once it is open.
+        shared.announced_through.store(*position, Ordering::Release);
+        let _ = shared.record_changes.send(bayou_log::RecordChanges {
+            through: *position,
+            keys: others_wrote.into(),
+        });
+    }
     if let Some((sequence, pending)) = last_pending {
         shared
             .stream_last
@@ -141,9 +151,5 @@ fn apply(shared: &Shared, position: &mut u64, messages: Vec<async_nats::jetstrea
         // Another node expired events on purpose: refuse replays from below at once.
         shared.raise_floors(replay_id);
         shared.ring.write().forget_through(replay_id);
-    }
-    if !others_wrote.is_empty() {
-        // Nobody listening is fine: the org listens only once it is open.
-        let _ = shared.record_changes.send(others_wrote.into());
     }
 }

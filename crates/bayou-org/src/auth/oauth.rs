@@ -259,7 +259,10 @@ pub async fn identity_url(
     query: axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let token = bearer_token(&headers).or_else(|| query.get("oauth_token").cloned());
-    let owner = token.and_then(|t| org.tokens.validate_access(&t));
+    let owner = match token {
+        Some(token) => org.user_of_token_settled(&token).await,
+        None => None,
+    };
     if owner.is_none() {
         return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
     }

@@ -37,6 +37,10 @@ impl SecurityPolicy for Org {
         }
     }
 
+    fn settle(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(Org::settle(self))
+    }
+
     fn is_session_valid(&self, principal: &Principal) -> bool {
         match &principal.token {
             Some(token) => self.tokens.validate_access(token).is_some(),

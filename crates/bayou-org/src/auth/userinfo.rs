@@ -23,7 +23,11 @@ pub async fn userinfo(
     query: Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let token = bearer_token(&headers).or_else(|| query.get("access_token").cloned());
-    let Some(user_id) = token.and_then(|t| org.tokens.validate_access(&t)) else {
+    let user_id = match token {
+        Some(token) => org.user_of_token_settled(&token).await,
+        None => None,
+    };
+    let Some(user_id) = user_id else {
         return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
     };
     let Some(user) = identity_objects::record(&org, identity_objects::USER, &user_id) else {

@@ -28,7 +28,7 @@ pub async fn composite(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let user = match super::authorize(&org, &headers) {
+    let user = match super::authorize(&org, &headers).await {
         Ok(user) => user,
         Err(denied) => return denied,
     };

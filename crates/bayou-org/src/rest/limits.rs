@@ -26,7 +26,7 @@ pub async fn limits(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = super::authorize(&org, &headers) {
+    if let Err(denied) = super::authorize(&org, &headers).await {
         return denied;
     }
     let usage = engine.allocation_usage();

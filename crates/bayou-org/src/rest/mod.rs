@@ -108,22 +108,26 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = Result<Response, errors::RestError>>,
 {
-    match authorize(org, headers) {
+    match authorize(org, headers).await {
         Ok(user) => call(user).await.unwrap_or_else(IntoResponse::into_response),
         Err(denied) => denied,
     }
 }
 
-/// The user id of the request's token, or the 401 Salesforce answers.
+/// The user id of the request's token, or the 401 Salesforce answers. A token this node does
+/// not know yet is looked up again once it has caught up with the other nodes of its cluster
+/// ([`Org::user_of_token_settled`]).
 #[allow(clippy::result_large_err)]
-pub(crate) fn authorize(org: &Org, headers: &HeaderMap) -> Result<String, Response> {
-    bearer_token(headers)
-        .and_then(|t| org.tokens.validate_access(&t))
-        .ok_or_else(|| {
-            error(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-            )
-        })
+pub(crate) async fn authorize(org: &Org, headers: &HeaderMap) -> Result<String, Response> {
+    let user = match bearer_token(headers) {
+        Some(token) => org.user_of_token_settled(&token).await,
+        None => None,
+    };
+    user.ok_or_else(|| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        )
+    })
 }

@@ -30,7 +30,7 @@ pub async fn query(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let user_id = match super::authorize(&org, &headers) {
+    let user_id = match super::authorize(&org, &headers).await {
         Ok(user_id) => user_id,
         Err(denied) => return denied,
     };
@@ -48,7 +48,7 @@ pub async fn next_records(
     Path((version, locator)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let user_id = match super::authorize(&org, &headers) {
+    let user_id = match super::authorize(&org, &headers).await {
         Ok(user_id) => user_id,
         Err(denied) => return denied,
     };

@@ -30,7 +30,7 @@ pub async fn resources(
     Path(version): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = super::authorize(&org, &headers) {
+    if let Err(denied) = super::authorize(&org, &headers).await {
         return denied;
     }
     let Some(number) = version

@@ -48,7 +48,7 @@ fn denied(message: Message, failure_reason: &str) -> Reply {
 }
 
 impl Engine {
-    pub(super) fn handshake(&self, message: Message, ctx: RequestContext<'_>) -> Reply {
+    pub(super) async fn handshake(&self, message: Message, ctx: RequestContext<'_>) -> Reply {
         metrics::counter!(m::HANDSHAKES).increment(1);
         let offered = self.offered_types();
         if let Some(requested) = &message.supported_connection_types {
@@ -64,7 +64,7 @@ impl Engine {
                 .with_advice(Advice::handshake())
                 .with_ext(replay_ext());
         }
-        let principal = match self.policy.can_handshake(ctx.credentials) {
+        let principal = match self.can_handshake_settled(ctx.credentials).await {
             Ok(principal) => principal,
             Err(denial) => {
                 let reason = denial.reason();

@@ -46,7 +46,7 @@ use bayou_protocol::{errors, Advice, ChannelKind, Message, MessageError, Reply, 
 
 use crate::config::{EngineConfig, TransportKind};
 use crate::metrics as m;
-use crate::policy::{Credentials, Denial, SecurityPolicy};
+use crate::policy::{Credentials, Denial, Principal, SecurityPolicy};
 
 pub use allocations::{AllocationUsage, DeliveryAllocation};
 pub use connect::ConnectStep;
@@ -220,7 +220,7 @@ impl Engine {
             }
         };
         match message.channel.as_str() {
-            "/meta/handshake" => Step::Reply(self.handshake(message, ctx)),
+            "/meta/handshake" => Step::Reply(self.handshake(message, ctx).await),
             "/meta/connect" => self.connect(message, ctx),
             "/meta/subscribe" => Step::Reply(self.subscribe(message, ctx.credentials).await),
             "/meta/unsubscribe" => Step::Reply(self.unsubscribe(message, ctx.credentials)),
@@ -249,8 +249,21 @@ impl Engine {
 
     /// Whether a connection bringing `credentials` may be opened at all (a WebSocket upgrade):
     /// the security policy's handshake check, without opening a session.
-    pub fn can_open(&self, credentials: &Credentials) -> Result<(), Denial> {
-        self.policy.can_handshake(credentials).map(|_| ())
+    pub async fn can_open(&self, credentials: &Credentials) -> Result<(), Denial> {
+        self.can_handshake_settled(credentials).await.map(|_| ())
+    }
+
+    /// The policy's handshake check, made again once the policy has caught up when the refusal
+    /// may only mean this node is behind (a token issued through another node of a cluster a
+    /// moment ago).
+    async fn can_handshake_settled(&self, credentials: &Credentials) -> Result<Principal, Denial> {
+        match self.policy.can_handshake(credentials) {
+            Err(denial) if denial.may_be_behind() => {
+                self.policy.settle().await;
+                self.policy.can_handshake(credentials)
+            }
+            checked => checked,
+        }
     }
 
     /// Finds the live session a message names and checks the request may act for it, or

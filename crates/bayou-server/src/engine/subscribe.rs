@@ -54,16 +54,27 @@ impl Engine {
                 .with_client_id(session.id())
                 .with_subscription(subscription_echo(&message));
         }
-        let checked = subscriptions
-            .iter()
-            .map(|s| {
-                if self.allocation_exhausted(s.channel.as_str()) {
-                    return Err(Denial::DailyLimitExceeded);
-                }
-                self.policy.can_subscribe(session.principal(), s)?;
-                self.policy.delivery_filter(session.principal(), s)
-            })
-            .collect::<Result<Vec<_>, Denial>>();
+        let check = || {
+            subscriptions
+                .iter()
+                .map(|s| {
+                    if self.allocation_exhausted(s.channel.as_str()) {
+                        return Err(Denial::DailyLimitExceeded);
+                    }
+                    self.policy.can_subscribe(session.principal(), s)?;
+                    self.policy.delivery_filter(session.principal(), s)
+                })
+                .collect::<Result<Vec<_>, Denial>>()
+        };
+        let checked = match check() {
+            // A PushTopic or StreamingChannel made through another node of a cluster a moment
+            // ago: look again once this node has caught up.
+            Err(denial) if denial.may_be_behind() => {
+                self.policy.settle().await;
+                check()
+            }
+            checked => checked,
+        };
         let filters = match checked {
             Ok(filters) => filters,
             Err(denial) => {

@@ -58,6 +58,20 @@ impl Denial {
     pub fn reason(&self) -> String {
         self.to_string()
     }
+
+    /// Whether the refusal is about something unknown here — a token, a channel, a topic's
+    /// fields — that another process sharing the same state may have just made (see
+    /// [`super::SecurityPolicy::settle`]).
+    pub fn may_be_behind(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthenticationInvalid
+                | Self::ChannelDoesNotExist(_)
+                | Self::UnknownChannel
+                | Self::ChannelCaseMismatch
+                | Self::FilterFieldsNotSelected(_)
+        )
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ mod credentials;
 mod delivery_filter;
 mod denial;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bayou_protocol::{ChannelName, Subscription};
@@ -64,6 +66,15 @@ pub trait SecurityPolicy: Send + Sync + 'static {
     fn can_publish(&self, principal: &Principal, channel: &ChannelName) -> Result<(), Denial> {
         let _ = (principal, channel);
         Ok(())
+    }
+
+    /// Called before a refusal that may only mean this process is a moment behind others
+    /// ([`Denial::may_be_behind`]): a policy whose state other processes also write (a node of
+    /// a cluster, where a token or a channel may have been made through another node just
+    /// before) waits here until it has caught up, and the request is checked again. Nothing to
+    /// wait for by default.
+    fn settle(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
     }
 }
 

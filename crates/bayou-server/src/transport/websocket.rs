@@ -77,7 +77,7 @@ pub async fn upgrade(
     if credentials.authorization.is_none() {
         credentials.authorization = subprotocol_token(&headers).map(|t| format!("Bearer {t}"));
     }
-    if let Err(denial) = app.engine.can_open(&credentials) {
+    if let Err(denial) = app.engine.can_open(&credentials).await {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],

@@ -6,5 +6,6 @@ mod lean_http;
 mod limits;
 mod origins;
 mod replay;
+mod settle;
 mod slow_consumers;
 mod support;

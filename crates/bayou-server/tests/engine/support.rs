@@ -9,6 +9,7 @@ use std::time::Duration;
 use bayou_log::embedded::MemoryCounters;
 use bayou_log::{EmbeddedLog, EmbeddedOptions, NewEvent};
 use bayou_protocol::{encode_bayeux_event, ChannelName};
+use bayou_server::policy::SecurityPolicy;
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
@@ -40,10 +41,18 @@ impl TestServer {
     }
 
     pub async fn start_with(config: EngineConfig, setup: impl FnOnce(&Server)) -> Self {
+        Self::start_with_policy(config, Arc::new(AllowAll), setup).await
+    }
+
+    pub async fn start_with_policy(
+        config: EngineConfig,
+        policy: Arc<dyn SecurityPolicy>,
+        setup: impl FnOnce(&Server),
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open(data.path(), EmbeddedOptions::default()).unwrap();
         let counters = Arc::new(MemoryCounters::default());
-        let server = Server::new(config, Arc::new(AllowAll), Arc::new(log), counters);
+        let server = Server::new(config, policy, Arc::new(log), counters);
         setup(&server);
         let engine = Arc::clone(server.engine());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

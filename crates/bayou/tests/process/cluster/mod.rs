@@ -118,23 +118,6 @@ pub async fn subscribe(target: &Target, auth: &str, channel: &str, replay: i64) 
     client_id
 }
 
-/// A long-polling session on `target` subscribed to `channel`, a record another node made
-/// (a PushTopic, a StreamingChannel): subscribes again until `target` has read the record.
-pub async fn subscribe_once_known(target: &Target, auth: &str, channel: &str) -> String {
-    let within = Duration::from_secs(15);
-    until(&format!("the node knows {channel}"), within, || async {
-        let client_id = target.handshake(auth).await;
-        let (_, replies) = target
-            .bayeux(
-                auth,
-                json!([{"channel":"/meta/subscribe","clientId":client_id,"subscription":channel}]),
-            )
-            .await;
-        (replies[0]["successful"] == true).then_some(client_id)
-    })
-    .await
-}
-
 /// One `/meta/connect` of a long-polling session: its replies (the connect's own last).
 pub async fn connect(target: &Target, auth: &str, client_id: &str) -> Vec<Value> {
     let (_, replies) = target

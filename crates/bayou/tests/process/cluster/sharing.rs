@@ -8,7 +8,7 @@ use std::time::Duration;
 use bayou_testkit::NatsServer;
 use serde_json::{json, Value};
 
-use super::{connect, publish, start_node, subscribe, subscribe_once_known, until, PASSWORD, USER};
+use super::{connect, publish, start_node, subscribe, until, PASSWORD, USER};
 
 const WITHIN: Duration = Duration::from_secs(15);
 
@@ -58,7 +58,8 @@ async fn three_nodes_serve_one_org() {
         )
         .await;
     assert_eq!(status, 201, "{topic}");
-    let topic_subscriber = subscribe_once_known(c, &auth, "/topic/Accts").await;
+    // C is asked at once: it catches up with the cluster before calling the topic unknown.
+    let topic_subscriber = subscribe(c, &auth, "/topic/Accts", -1).await;
     connect(c, &auth, &topic_subscriber).await;
     // B reads A's PushTopic from the stream a moment after A wrote it: until it has, B's
     // accounts fire nothing, so accounts are created until one does.
@@ -106,7 +107,7 @@ async fn three_nodes_serve_one_org() {
         .await;
     assert_eq!(status, 201, "{channel}");
     let channel_id = channel["id"].as_str().expect("channel id").to_owned();
-    subscribe_once_known(b, &auth, "/u/notes").await;
+    subscribe(b, &auth, "/u/notes", -1).await;
     let me: Value = a
         .http
         .get(a.url("/services/oauth2/userinfo"))
