@@ -102,21 +102,27 @@ async fn follow(org: Weak<Org>, mut changes: broadcast::Receiver<RecordChanges>,
 /// it does not know (see [`Org::settle`]).
 pub(crate) const SETTLE_WITHIN: Duration = Duration::from_secs(2);
 
+/// What this node is about to refuse as unknown — a PushTopic or StreamingChannel created, a
+/// token issued through another node a moment ago, behind a load balancer — is looked up again
+/// after one of these: each waits, at most [`SETTLE_WITHIN`], until this node knows what other
+/// nodes of its cluster had written when called, and costs one NATS request when it is not
+/// behind. At once for an org of one process.
 impl Org {
-    /// Waits, at most [`SETTLE_WITHIN`], until this node knows what other nodes of its cluster
-    /// had written when called: their record writes read into the org's caches, and their
-    /// tokens. What this node is about to refuse as unknown — a token issued, a PushTopic or
-    /// StreamingChannel created through another node a moment ago, behind a load balancer —
-    /// is looked up again after this. At once for an org of one process.
-    pub async fn settle(&self) {
+    /// Other nodes' record writes, read into the org's caches (PushTopics, StreamingChannels…).
+    pub async fn settle_records(&self) {
         let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
-        let (records, _) = tokio::join!(
-            self.store.sync(SETTLE_WITHIN),
-            self.tokens.sync(SETTLE_WITHIN)
-        );
-        let Ok(announced) = records else { return };
+        let Ok(announced) = self.store.sync(SETTLE_WITHIN).await else {
+            return;
+        };
         let mut read = self.changes_read.subscribe();
         let _ = tokio::time::timeout_at(deadline, read.wait_for(|r| *r >= announced)).await;
+    }
+
+    /// Other nodes' tokens, issued or revoked.
+    pub async fn settle_tokens(&self) {
+        if let Err(e) = self.tokens.sync(SETTLE_WITHIN).await {
+            tracing::debug!("cannot catch up with the cluster's tokens: {e}");
+        }
     }
 }
 

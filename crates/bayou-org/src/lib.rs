@@ -321,9 +321,7 @@ impl Org {
         if let Some(user) = self.tokens.validate_access(token) {
             return Some(user);
         }
-        if let Err(e) = self.tokens.sync(cluster::SETTLE_WITHIN).await {
-            tracing::debug!("cannot catch up with the cluster's tokens: {e}");
-        }
+        self.settle_tokens().await;
         self.tokens.validate_access(token)
     }
 

@@ -37,8 +37,14 @@ impl SecurityPolicy for Org {
         }
     }
 
-    fn settle(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        Box::pin(Org::settle(self))
+    fn settle(
+        &self,
+        denial: &Denial,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        match denial {
+            Denial::AuthenticationInvalid => Box::pin(self.settle_tokens()),
+            _ => Box::pin(self.settle_records()),
+        }
     }
 
     fn is_session_valid(&self, principal: &Principal) -> bool {

@@ -259,7 +259,7 @@ impl Engine {
     async fn can_handshake_settled(&self, credentials: &Credentials) -> Result<Principal, Denial> {
         match self.policy.can_handshake(credentials) {
             Err(denial) if denial.may_be_behind() => {
-                self.policy.settle().await;
+                self.policy.settle(&denial).await;
                 self.policy.can_handshake(credentials)
             }
             checked => checked,

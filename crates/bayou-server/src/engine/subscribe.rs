@@ -70,7 +70,7 @@ impl Engine {
             // A PushTopic or StreamingChannel made through another node of a cluster a moment
             // ago: look again once this node has caught up.
             Err(denial) if denial.may_be_behind() => {
-                self.policy.settle().await;
+                self.policy.settle(&denial).await;
                 check()
             }
             checked => checked,

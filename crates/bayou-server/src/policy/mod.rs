@@ -68,12 +68,13 @@ pub trait SecurityPolicy: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Called before a refusal that may only mean this process is a moment behind others
+    /// Called before `denial` when it may only mean this process is a moment behind others
     /// ([`Denial::may_be_behind`]): a policy whose state other processes also write (a node of
     /// a cluster, where a token or a channel may have been made through another node just
-    /// before) waits here until it has caught up, and the request is checked again. Nothing to
-    /// wait for by default.
-    fn settle(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    /// before) waits here until it has caught up with what the denial is about, and the
+    /// request is checked again. Nothing to wait for by default.
+    fn settle(&self, denial: &Denial) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let _ = denial;
         Box::pin(std::future::ready(()))
     }
 }

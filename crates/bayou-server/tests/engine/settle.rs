@@ -61,7 +61,7 @@ impl SecurityPolicy for Lagging {
         }
     }
 
-    fn settle(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    fn settle(&self, _: &Denial) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             self.settles.fetch_add(1, Ordering::SeqCst);
             let arrived: Vec<String> = self.elsewhere.lock().drain().collect();
