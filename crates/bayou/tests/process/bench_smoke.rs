@@ -73,7 +73,7 @@ fn assert_exact_delivery(result: &Value, subscribers_per_message: u64) {
 
 #[test]
 fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
-    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let _alone = crate::EXCLUSIVE.blocking_write();
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     for transport in ["websocket", "long-polling"] {
@@ -101,7 +101,7 @@ fn fanout_over_websocket_and_long_polling_delivers_everything_once() {
 
 #[test]
 fn chat_rooms_deliver_to_members_only() {
-    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let _alone = crate::EXCLUSIVE.blocking_write();
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     // 20 clients in 10 rooms, 5 rooms each: 10 members per room.
@@ -128,7 +128,7 @@ fn chat_rooms_deliver_to_members_only() {
 
 #[test]
 fn a_handshake_storm_counts_successful_handshakes() {
-    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let _alone = crate::EXCLUSIVE.blocking_write();
     let data = tempfile::tempdir().expect("temp dir");
     let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
     let out = tempfile::NamedTempFile::new().expect("temp file");
@@ -167,7 +167,7 @@ fn a_handshake_storm_counts_successful_handshakes() {
 
 #[test]
 fn fanout_over_the_pubsub_api_delivers_everything_once() {
-    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let _alone = crate::EXCLUSIVE.blocking_write();
     let data = tempfile::tempdir().expect("temp dir");
     let credentials = [
         ("BAYOU_USERNAME", "bench@example.com"),

@@ -153,6 +153,7 @@ impl Drop for Subscriber {
 
 #[test]
 fn subscribe_prints_json_lines_and_resumes_from_its_store() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     let store = data.path().join("replay.json");
@@ -230,6 +231,7 @@ fn subscribe_prints_json_lines_and_resumes_from_its_store() {
 
 #[test]
 fn rest_helpers_feed_the_stream() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     let topic = server.stdout(&[
@@ -296,6 +298,7 @@ fn rest_helpers_feed_the_stream() {
 
 #[test]
 fn subscribe_reads_the_pubsub_api() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     assert!(
@@ -335,6 +338,7 @@ fn subscribe_reads_the_pubsub_api() {
 
 #[test]
 fn errors_are_one_readable_line() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     // `env`: variables to set, or to remove when the value is empty.
@@ -422,6 +426,7 @@ fn define_event(url: &str) -> bool {
 
 #[test]
 fn an_unusable_pubsub_certificate_stops_serve_at_start() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");

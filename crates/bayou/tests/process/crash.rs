@@ -125,7 +125,7 @@ async fn replay_all(url: &str, from: i64) -> (Vec<(u64, Value)>, u64) {
 #[test]
 fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
     // Publishes as fast as the server acknowledges: not beside the hostile suite's watch.
-    let _alone = crate::EXCLUSIVE.blocking_lock();
+    let _alone = crate::EXCLUSIVE.blocking_write();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,9 @@ mod hostile;
 mod metrics;
 mod serve_process;
 
-/// Held by the tests that load the machine (the hostile suite, the bench smoke tests, the crash
-/// test), so that they do not run at the same time and distort each other.
-pub static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Written (held alone) by the tests that load the machine or measure how it responds (the
+/// hostile suite, the bench smoke tests, the crash test, the cluster tests); read (shared) by
+/// every other test that starts a server. So a test whose bounds depend on having the two cores
+/// never shares them with another server starting up or being driven, while the light tests
+/// still run side by side.
+pub static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());

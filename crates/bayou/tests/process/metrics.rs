@@ -7,6 +7,7 @@ use crate::serve_process::ServeProcess;
 
 #[tokio::test]
 async fn per_channel_series_are_bounded() {
+    let _shared = crate::EXCLUSIVE.read().await;
     let data = tempfile::tempdir().unwrap();
     let server = ServeProcess::start(data.path(), &["--anonymous"], None);
     let http = reqwest::Client::new();
@@ -45,6 +46,7 @@ async fn per_channel_series_are_bounded() {
 
 #[tokio::test]
 async fn a_metrics_token_protects_the_endpoint() {
+    let _shared = crate::EXCLUSIVE.read().await;
     let data = tempfile::tempdir().unwrap();
     let server = ServeProcess::start(data.path(), &["--metrics-token", "scrape-me"], None);
     let http = reqwest::Client::new();

@@ -99,7 +99,7 @@ async fn a_node_killed_under_load_costs_its_clients_nothing() {
     let Some(nats) = NatsServer::start("a node killed under load") else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let mut nodes: Vec<_> = (0..3)
         .map(|i| start_node(&nats.url, &format!("node-{i}"), &[]))
         .collect();

@@ -7,8 +7,8 @@
 //! - `secured`: NATS with TLS and a token; wrong ones refused at start in one line.
 //! - `pubsub`: the Pub/Sub API of one node reads what another node published.
 //!
-//! Every test here starts its own NATS and its own nodes, and takes [`crate::EXCLUSIVE`]: a
-//! cluster on two cores is load enough.
+//! Every test here starts its own NATS and its own nodes, and holds [`crate::EXCLUSIVE`]
+//! alone: a cluster on two cores is load enough.
 
 mod failover;
 mod nats_failures;

@@ -89,7 +89,7 @@ async fn losing_nats_servers_stops_writes_clearly_and_loses_nothing() {
     let Some(mut nats) = NatsServer::start_cluster("losing NATS servers") else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let all = urls(&nats);
     let a = start_node(&all, "node-a", &[]);
     let b = start_node(&all, "node-b", &[]);
@@ -143,7 +143,7 @@ async fn nats_restarted_under_load_is_reconnected_to() {
     let Some(mut nats) = NatsServer::start("NATS restarted under load") else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let node = start_node(&nats.url, "node-a", &[]);
     let target = &node.target;
     let auth = target.auth(USER, PASSWORD).await;

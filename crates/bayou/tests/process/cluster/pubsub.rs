@@ -17,7 +17,7 @@ async fn a_node_reads_over_grpc_what_another_node_published() {
     let Some(nats) = NatsServer::start("the Pub/Sub API on a cluster") else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let a = start_node(&nats.url, "node-a", &[]);
     let b = start_node(&nats.url, "node-b", &[]);
 

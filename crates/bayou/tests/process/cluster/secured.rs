@@ -45,7 +45,7 @@ async fn tls_and_a_token_to_nats() {
     let Some(nats) = NatsServer::start_with("NATS with TLS and a token", &extra) else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let url = format!("tls://127.0.0.1:{}", nats.port);
     let ca = path("ca.pem");
 

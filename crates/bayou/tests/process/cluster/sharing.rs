@@ -17,7 +17,7 @@ async fn three_nodes_serve_one_org() {
     let Some(nats) = NatsServer::start("three nodes serve one org") else {
         return;
     };
-    let _exclusive = crate::EXCLUSIVE.lock().await;
+    let _exclusive = crate::EXCLUSIVE.write().await;
     let nodes: Vec<_> = (0..3)
         .map(|i| start_node(&nats.url, &format!("node-{i}"), &[]))
         .collect();
@@ -185,6 +185,7 @@ async fn three_nodes_serve_one_org() {
 
 #[test]
 fn a_node_without_nats_refuses_to_start_with_one_line() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
     let port = bayou_testkit::free_port();
     let stderr = super::refused(&["--cluster", &format!("nats://127.0.0.1:{port}")]);
     assert!(

@@ -5,8 +5,8 @@
 //! Each attack asserts the clear error Bayou gives. Throughout, `/healthz` must answer within
 //! [`HEALTHZ_BOUND`], the resident set must stay under [`RSS_BOUND`] above where it started,
 //! and the bystander must lose nothing. The attacks run one after another against one server,
-//! so that each finding names the attack it happened under; the suite takes
-//! [`crate::EXCLUSIVE`] so that no other load test shares the two cores with it.
+//! so that each finding names the attack it happened under; the suite holds
+//! [`crate::EXCLUSIVE`] alone, so that no other test's server shares the two cores with it.
 
 mod access;
 mod bystander;
@@ -214,7 +214,7 @@ macro_rules! attacks {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attack_fails_cleanly_while_the_server_stays_responsive_and_loses_nothing() {
-    let _alone = crate::EXCLUSIVE.lock().await;
+    let _alone = crate::EXCLUSIVE.write().await;
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path());
     let target = Target {
