@@ -19,6 +19,7 @@
 mod connect;
 mod counters;
 mod follow;
+mod last_sequence;
 pub mod log;
 mod nodes;
 mod options;

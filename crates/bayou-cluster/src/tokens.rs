@@ -22,6 +22,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::last_sequence::LastSequence;
+
 /// How often uses of tokens are shared with the other nodes (at most; sooner for a short idle
 /// timeout).
 const TOUCH_EVERY: Duration = Duration::from_secs(10);
@@ -56,6 +58,8 @@ pub struct ClusterTokens {
     copy: Arc<Mutex<Copy>>,
     /// The bucket's revision the copy has applied through.
     applied: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The bucket's last revision, asked once for every caught-up check waiting.
+    last_revision: LastSequence,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -123,6 +127,7 @@ impl ClusterTokens {
             idle_timeout,
             copy,
             applied,
+            last_revision: LastSequence::default(),
             tasks: vec![follow, share],
         })
     }
@@ -317,9 +322,13 @@ impl TokenStore for ClusterTokens {
     fn sync(&self, within: Duration) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + within;
-            let last = match tokio::time::timeout_at(deadline, self.bucket.stream.get_info()).await
-            {
-                Ok(Ok(info)) => info.state.last_sequence,
+            let ask = || async {
+                let info = self.bucket.stream.get_info().await;
+                info.map(|info| info.state.last_sequence)
+                    .map_err(|e| e.to_string())
+            };
+            let last = match tokio::time::timeout_at(deadline, self.last_revision.get(ask)).await {
+                Ok(Ok(last)) => last,
                 Ok(Err(e)) => return Err(unavailable(e)),
                 Err(_) => return Ok(()),
             };

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub floors: RwLock<Vec<u64>>,
     /// The stream's last sequence, as last seen (for the tail's lag).
     pub stream_last: AtomicU64,
+    /// The stream's last sequence asked of JetStream, once for every caller waiting.
+    pub last_sequence: crate::last_sequence::LastSequence,
     /// Events removed by `expire_through` on this node.
     pub expired: AtomicU64,
     /// Events (records not counted) and bytes (records included) in the stream, as last read.
@@ -86,8 +88,13 @@ impl Shared {
     /// The stream's last sequence as JetStream says it now (what this node last knew when
     /// NATS does not answer).
     pub async fn stream_last_now(&self) -> u64 {
-        let last = match self.stream.get_info().await {
-            Ok(info) => info.state.last_sequence,
+        let ask = || async {
+            let info = self.stream.get_info().await;
+            info.map(|info| info.state.last_sequence)
+                .map_err(|e| e.to_string())
+        };
+        let last = match self.last_sequence.get(ask).await {
+            Ok(last) => last,
             Err(_) => self.stream_last.load(Ordering::Relaxed),
         };
         self.stream_last.fetch_max(last, Ordering::Relaxed);
@@ -151,6 +158,7 @@ impl JetStreamLog {
             announced_through: AtomicU64::new(0),
             floors: RwLock::new(vec![0; rules]),
             stream_last: AtomicU64::new(last),
+            last_sequence: Default::default(),
             expired: AtomicU64::new(0),
             events_stored: AtomicU64::new(0),
             stream_bytes: AtomicU64::new(state.bytes),

@@ -6,6 +6,11 @@
 //! resulting events go to the log in **one atomic batch**. The REST reply is sent once
 //! that batch is durable, so an acknowledged change and its notifications survive a crash
 //! together or not at all.
+//!
+//! In a cluster, a write first catches up with what the other nodes had written when it was
+//! made ([`Org::settle_records`]): a PushTopic created through node A a moment ago fires for an
+//! Account created through node B, and a record created through A can be updated through B at
+//! once. It costs one NATS request, shared by the writes waiting together.
 
 use std::sync::Arc;
 
@@ -113,6 +118,7 @@ impl Org {
         let (object, prefix) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "inserted")?;
         check_input(&input)?;
+        self.settle_records().await;
         let _writing = self.writes.lock().await;
         let id = new_id(&prefix);
         let now = iso8601_millis(now_millis());
@@ -160,6 +166,7 @@ impl Org {
         identity_objects::refuse_write(&object, "updated")?;
         let id = &full_id(id)?;
         check_input(&input)?;
+        self.settle_records().await;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id).await?;
         let mut changed = Vec::new();
@@ -200,6 +207,7 @@ impl Org {
         let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "deleted")?;
         let id = &full_id(id)?;
+        self.settle_records().await;
         let _writing = self.writes.lock().await;
         let mut fields = self.live_record(&object, id).await?;
         fields.insert("IsDeleted".into(), Value::Bool(true));
@@ -223,6 +231,7 @@ impl Org {
         let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "undeleted")?;
         let id = &full_id(id)?;
+        self.settle_records().await;
         let _writing = self.writes.lock().await;
         let mut fields = self.stored_record(&object, id).await?;
         if field(&fields, "IsDeleted") != Some(&Value::Bool(true)) {

@@ -114,6 +114,31 @@ where
     }
 }
 
+/// Like [`as_user`], for reading one record by its id: a 404 is answered only once this node
+/// has caught up with the other nodes of its cluster ([`Org::settle_records`]) and the call,
+/// made again, still finds nothing. Behind a load balancer, a record created through one node
+/// and read through another a moment later is there, as it would be on Salesforce. (Writes
+/// catch up before they start: see `records/write.rs`.) With one process the second call comes
+/// at once.
+pub(crate) async fn as_user_on_record<F, Fut>(org: &Org, headers: &HeaderMap, call: F) -> Response
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, errors::RestError>>,
+{
+    let user = match authorize(org, headers).await {
+        Ok(user) => user,
+        Err(denied) => return denied,
+    };
+    let answer = match call(user.clone()).await {
+        Err(missing) if missing.status == StatusCode::NOT_FOUND => {
+            org.settle_records().await;
+            call(user).await
+        }
+        answer => answer,
+    };
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
 /// The user id of the request's token, or the 401 Salesforce answers. A token this node does
 /// not know yet is looked up again once it has caught up with the other nodes of its cluster
 /// ([`Org::user_of_token_settled`]).

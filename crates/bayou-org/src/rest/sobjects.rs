@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::as_user;
 use super::errors::RestError;
+use super::{as_user, as_user_on_record};
 use crate::records::Fields;
 use crate::transaction::Transaction;
 use crate::Org;
@@ -59,7 +59,7 @@ pub async fn get(
     Path((version, object, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    as_user(&org, &headers, |_| async {
+    as_user_on_record(&org, &headers, |_| async {
         let (object, _) = org.object(&object).ok_or_else(RestError::not_found)?;
         let fields = org.live_record(&object, &id).await?;
         Ok(Json(with_attributes(&version, &object, fields)).into_response())

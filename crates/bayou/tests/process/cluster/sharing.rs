@@ -61,28 +61,38 @@ async fn three_nodes_serve_one_org() {
     // C is asked at once: it catches up with the cluster before calling the topic unknown.
     let topic_subscriber = subscribe(c, &auth, "/topic/Accts", -1).await;
     connect(c, &auth, &topic_subscriber).await;
-    // B reads A's PushTopic from the stream a moment after A wrote it: until it has, B's
-    // accounts fire nothing, so accounts are created until one does.
-    let notification = until(
-        "an account created on B fires A's PushTopic on C",
-        WITHIN,
-        || async {
-            let (status, created) = b
-                .rest(
-                    reqwest::Method::POST,
-                    "/sobjects/Account",
-                    &auth,
-                    Some(json!({"Name":"Acme"})),
-                )
-                .await;
-            assert_eq!(status, 201, "{created}");
-            connect(c, &auth, &topic_subscriber)
-                .await
-                .into_iter()
-                .find(|m| m["channel"] == "/topic/Accts")
-        },
-    )
+    // B is written to at once: a write catches up with the cluster first, so A's PushTopic
+    // fires for B's first account.
+    let (status, created) = b
+        .rest(
+            reqwest::Method::POST,
+            "/sobjects/Account",
+            &auth,
+            Some(json!({"Name":"Acme"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let notification = until("B's account fires A's PushTopic on C", WITHIN, || async {
+        connect(c, &auth, &topic_subscriber)
+            .await
+            .into_iter()
+            .find(|m| m["channel"] == "/topic/Accts")
+    })
     .await;
+    // And the account is there at once through the other nodes: read through A, changed
+    // through C.
+    let account = format!("/sobjects/Account/{}", created["id"].as_str().expect("id"));
+    let (status, read) = a.rest(reqwest::Method::GET, &account, &auth, None).await;
+    assert_eq!((status, &read["Name"]), (200, &json!("Acme")), "{read}");
+    let (status, changed) = c
+        .rest(
+            reqwest::Method::PATCH,
+            &account,
+            &auth,
+            Some(json!({"Name":"Acme 2"})),
+        )
+        .await;
+    assert_eq!(status, 204, "{changed}");
     assert_eq!(
         notification["data"]["sobject"]["Name"], "Acme",
         "{notification}"
