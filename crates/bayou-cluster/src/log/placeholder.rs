@@ -8,50 +8,63 @@
 //! placeholder is; every node fills in the sequence as it takes the event from the stream's
 //! tail — one copy per node, shared by all of that node's subscribers.
 //!
-//! Where is the placeholder? The event is encoded twice, with two placeholders that differ in
-//! every digit but the first; the replay id is exactly where the two encodings differ. Data
-//! that happens to contain the same digits is the same in both encodings, so it is never
-//! mistaken for the id.
+//! Where is the placeholder? Each event gets its own, drawn at random after its data is known:
+//! twenty digits, a `1` then nineteen random ones (below `u64::MAX`, so as wide as any id). The
+//! event is encoded once with it, and every place those twenty digits appear is where the id
+//! goes. Data cannot be mistaken for the id: the publisher gave its data before the placeholder
+//! was drawn, and a given 20-digit string turns up in it with odds of about one in 10^18 per
+//! position. (It used to be found by encoding each event twice with two placeholders and
+//! comparing; the second encoding was most of the cost of building a message.) Debug builds,
+//! which every test runs, still encode a second time and check the offsets hold the id.
 
 use bayou_log::Encoder;
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// Two 20-digit ids (as wide as any `u64`) that differ in their last 19 digits.
-const FIRST: u64 = 11_111_111_111_111_111_111;
-const SECOND: u64 = 12_222_222_222_222_222_222;
+/// Digits in a placeholder: as wide as any `u64`.
 const WIDTH: usize = 20;
+/// The smallest placeholder (`1` and nineteen zeros); every one is below this plus
+/// [`SPREAD`], which stays under `u64::MAX`.
+const LOWEST: u64 = 10_000_000_000_000_000_000;
+const SPREAD: u64 = 8_000_000_000_000_000_000;
 
 /// Why an event could not be encoded with a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the event's encoding does not hold its replay id as a decimal number")]
 pub struct NoPlaceholder;
 
-/// The event's bytes with the [`FIRST`] placeholder, and the offsets of each occurrence of it.
+/// The event's bytes with a fresh placeholder, and the offsets of each occurrence of it.
 pub fn encode(encoder: &Encoder, created_ms: i64) -> Result<(Bytes, Vec<usize>), NoPlaceholder> {
-    let first = encoder(FIRST, created_ms);
-    let second = encoder(SECOND, created_ms);
-    if first.len() != second.len() {
-        return Err(NoPlaceholder);
+    encode_with(encoder, created_ms, LOWEST + rand::random_range(0..SPREAD))
+}
+
+fn encode_with(
+    encoder: &Encoder,
+    created_ms: i64,
+    placeholder: u64,
+) -> Result<(Bytes, Vec<usize>), NoPlaceholder> {
+    let bytes = encoder(placeholder, created_ms);
+    let digits = placeholder.to_string();
+    let offsets: Vec<usize> = memchr::memmem::find_iter(&bytes, digits.as_bytes()).collect();
+    if cfg!(debug_assertions) {
+        check(encoder, created_ms, &bytes, &offsets)?;
     }
-    let mut offsets = Vec::new();
-    let mut i = 0;
-    while i < first.len() {
-        if first[i] == second[i] {
-            i += 1;
-            continue;
-        }
-        // A run of differences: the last 19 digits of the placeholder, after its leading '1'.
-        let start = i.checked_sub(1).ok_or(NoPlaceholder)?;
-        let end = start + WIDTH;
-        let is_placeholder = first.get(start..end) == Some(FIRST.to_string().as_bytes())
-            && second.get(start..end) == Some(SECOND.to_string().as_bytes());
-        if !is_placeholder {
-            return Err(NoPlaceholder);
-        }
-        offsets.push(start);
-        i = end;
+    Ok((bytes, offsets))
+}
+
+/// Debug builds' check that the offsets are exactly where the id goes: the event encoded with
+/// another id must be the stored bytes filled with that id.
+fn check(
+    encoder: &Encoder,
+    created_ms: i64,
+    stored: &Bytes,
+    offsets: &[usize],
+) -> Result<(), NoPlaceholder> {
+    let other = 12_222_222_222_222_222_222;
+    if fill(stored, offsets, other) == encoder(other, created_ms) {
+        Ok(())
+    } else {
+        Err(NoPlaceholder)
     }
-    Ok((first, offsets))
 }
 
 /// The stored bytes with `replay_id` where the placeholder is.
@@ -99,7 +112,8 @@ pub fn from_header(value: &str, stored_len: usize) -> Option<Vec<usize>> {
 mod tests {
     use super::*;
 
-    fn json_encoder(data: &'static str) -> Encoder {
+    fn json_encoder(data: &str) -> Encoder {
+        let data = data.to_owned();
         Box::new(move |id, ms| {
             Bytes::from(format!(
                 r#"{{"data":{data},"event":{{"replayId":{id}}},"ms":{ms},"ext":{{"replayId":{id}}}}}"#
@@ -120,12 +134,34 @@ mod tests {
     }
 
     #[test]
-    fn data_holding_the_placeholder_digits_is_left_alone() {
-        let encoder =
-            json_encoder(r#"{"looks_like":11111111111111111111,"too":12222222222222222222}"#);
+    fn each_event_gets_its_own_placeholder() {
+        let encoder = json_encoder(r#"{"n":1}"#);
+        let (first, _) = encode(&encoder, 7).unwrap();
+        let (second, _) = encode(&encoder, 7).unwrap();
+        assert_ne!(first, second, "two draws of 63 bits");
+    }
+
+    #[test]
+    fn data_holding_a_placeholder_drawn_before_is_left_alone() {
+        // Data that holds the very digits of an earlier event's placeholder (say, copied from
+        // NATS) is not taken for this event's id.
+        let encoder = json_encoder(r#"{"n":1}"#);
         let (stored, offsets) = encode(&encoder, 0).unwrap();
+        let seen = std::str::from_utf8(&stored[offsets[0]..offsets[0] + WIDTH])
+            .unwrap()
+            .to_owned();
+        let copying = json_encoder(&format!(r#"{{"copied":{seen}}}"#));
+        let (stored, offsets) = encode(&copying, 0).unwrap();
         assert_eq!(offsets.len(), 2, "only the id's two places");
-        assert_eq!(fill(&stored, &offsets, 5), encoder(5, 0));
+        assert_eq!(fill(&stored, &offsets, 5), copying(5, 0));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_placeholder_in_the_data_is_caught_in_debug_builds() {
+        let encoder = json_encoder(r#"{"planted":10000000000000000042}"#);
+        let planted = encode_with(&encoder, 0, 10_000_000_000_000_000_042);
+        assert_eq!(planted, Err(NoPlaceholder));
     }
 
     #[test]
@@ -137,7 +173,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(debug_assertions)]
     fn ids_not_written_in_decimal_are_refused() {
+        // Caught by the debug builds' check (the tests'), which every encoder passes through.
         let hex: Encoder = Box::new(|id, _| Bytes::from(format!("{id:x}")));
         assert_eq!(encode(&hex, 0), Err(NoPlaceholder));
         let short: Encoder = Box::new(|id, _| Bytes::from(format!("{}", id % 1000)));
