@@ -8,6 +8,7 @@
 //! `OPERATION_ENQUEUED` entry, as Salesforce's does.
 
 pub mod avro;
+mod datum;
 pub mod publish;
 pub mod schemas;
 
