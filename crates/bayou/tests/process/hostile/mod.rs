@@ -7,6 +7,9 @@
 //! and the bystander must lose nothing. The attacks run one after another against one server,
 //! so that each finding names the attack it happened under; the suite holds
 //! [`crate::EXCLUSIVE`] alone, so that no other test's server shares the two cores with it.
+//! The attackers run in this process, on the same two cores as the server: the server and the
+//! watch run at a higher priority than they do, so that a probe times the server, not the wait
+//! for a core behind the attack traffic (a real attacker's CPU is not the server's).
 
 mod access;
 mod bystander;
@@ -162,7 +165,7 @@ fn start_server(data_dir: &std::path::Path) -> ServeProcess {
         ("BAYOU_CLIENT_ID", CLIENT_ID),
         ("BAYOU_CLIENT_SECRET", SECRET),
     ];
-    ServeProcess::start(&data_dir.join("data"), &args, Some(&env))
+    ServeProcess::start_ahead_of_attackers(&data_dir.join("data"), &args, Some(&env))
 }
 
 /// A WebSocket to the Bayeux endpoint, with `auth` in the upgrade and an `Origin` when given.

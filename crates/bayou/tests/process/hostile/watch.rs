@@ -59,6 +59,7 @@ impl Watch {
         let url = format!("{origin}/healthz");
         let stopped = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
+            ahead_of_attackers();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -106,4 +107,25 @@ impl Watch {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.take().unwrap().join().expect("watch thread")
     }
+}
+
+/// Puts the calling thread at the server's priority (`renice -n -10` on its thread id; the
+/// tests run as root), above the attack traffic this process generates on the same two cores:
+/// a probe must time the server, not wait behind the attackers for a core of its own.
+fn ahead_of_attackers() {
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|link| {
+            link.file_name()
+                .map(|tid| tid.to_string_lossy().into_owned())
+        });
+    let Some(tid) = tid else { return };
+    let reniced = std::process::Command::new("/usr/bin/renice")
+        .args(["-n", "-10", "-p", &tid])
+        .stdout(std::process::Stdio::null())
+        .status();
+    assert!(
+        reniced.is_ok_and(|status| status.success()),
+        "cannot raise the watch thread's priority"
+    );
 }
