@@ -26,7 +26,8 @@ impl ServeProcess {
     }
 
     /// Like [`start`](Self::start), at a scheduling priority above the test process's own
-    /// (`nice -n -10`; the tests run as root): for a test whose attackers run in this process on
+    /// (`nice -n -10`, which takes root; without it, `nice` warns and starts the server at the
+    /// default priority): for a test whose attackers run in this process on
     /// the same two cores, so that what it measures is the server's responsiveness, not how
     /// much CPU the attack traffic took from it. A real attacker's CPU is not the server's.
     pub fn start_ahead_of_attackers(

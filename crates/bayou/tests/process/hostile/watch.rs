@@ -109,9 +109,10 @@ impl Watch {
     }
 }
 
-/// Puts the calling thread at the server's priority (`renice -n -10` on its thread id; the
-/// tests run as root), above the attack traffic this process generates on the same two cores:
-/// a probe must time the server, not wait behind the attackers for a core of its own.
+/// Puts the calling thread at the server's priority (`renice -n -10` on its thread id, which
+/// takes root, as the test command runs here), above the attack traffic this process generates
+/// on the same two cores: a probe must time the server, not wait behind the attackers for a
+/// core of its own. Without the right, the thread stays where it is, and says so.
 fn ahead_of_attackers() {
     let tid = std::fs::read_link("/proc/thread-self")
         .ok()
@@ -124,8 +125,9 @@ fn ahead_of_attackers() {
         .args(["-n", "-10", "-p", &tid])
         .stdout(std::process::Stdio::null())
         .status();
-    assert!(
-        reniced.is_ok_and(|status| status.success()),
-        "cannot raise the watch thread's priority"
-    );
+    if !reniced.is_ok_and(|status| status.success()) {
+        eprintln!(
+            "hostile suite: cannot raise the watch thread's priority; probes may wait for a core"
+        );
+    }
 }
