@@ -58,11 +58,9 @@ async fn three_nodes_serve_one_org() {
         )
         .await;
     assert_eq!(status, 201, "{topic}");
-    // C is asked at once: it catches up with the cluster before calling the topic unknown.
-    let topic_subscriber = subscribe(c, &auth, "/topic/Accts", -1).await;
-    connect(c, &auth, &topic_subscriber).await;
-    // B is written to at once: a write catches up with the cluster first, so A's PushTopic
-    // fires for B's first account.
+    // B is written to at once, before anyone subscribes: a write catches up with the cluster
+    // first, so A's PushTopic fires for B's first account. C then asks for the topic at once
+    // (it catches up before calling the topic unknown) and replays everything it kept (-2).
     let (status, created) = b
         .rest(
             reqwest::Method::POST,
@@ -72,6 +70,7 @@ async fn three_nodes_serve_one_org() {
         )
         .await;
     assert_eq!(status, 201, "{created}");
+    let topic_subscriber = subscribe(c, &auth, "/topic/Accts", -2).await;
     let notification = until("B's account fires A's PushTopic on C", WITHIN, || async {
         connect(c, &auth, &topic_subscriber)
             .await
