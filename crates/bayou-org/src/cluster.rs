@@ -99,14 +99,15 @@ async fn follow(org: Weak<Org>, mut changes: broadcast::Receiver<RecordChanges>,
 }
 
 /// How long a node waits to catch up with the rest of the cluster before refusing something
-/// it does not know (see [`Org::settle`]).
+/// it does not know (see [`Org::settle_records`] and [`Org::settle_tokens`]).
 pub(crate) const SETTLE_WITHIN: Duration = Duration::from_secs(2);
 
 /// What this node is about to refuse as unknown — a PushTopic or StreamingChannel created, a
 /// token issued through another node a moment ago, behind a load balancer — is looked up again
 /// after one of these: each waits, at most [`SETTLE_WITHIN`], until this node knows what other
 /// nodes of its cluster had written when called, and costs one NATS request when it is not
-/// behind. At once for an org of one process.
+/// behind (one request shared by every caller waiting at the time). At once for an org of one
+/// process.
 impl Org {
     /// Other nodes' record writes, read into the org's caches (PushTopics, StreamingChannels…).
     pub async fn settle_records(&self) {
