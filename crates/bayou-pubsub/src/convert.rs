@@ -6,11 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bayou_log::StoredEvent;
+use bayou_org::events::raw_json::RawObject;
 use bayou_org::Org;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::proto::{ConsumerEvent, ProducerEvent};
 use crate::replay_id;
@@ -19,10 +20,11 @@ use crate::replay_id;
 /// that follow the tail together convert each event once.
 const CACHE_EVENTS: usize = 8_192;
 
-/// An event's CometD message, the parts the Pub/Sub API needs.
+/// An event's CometD message: the Pub/Sub API needs its data.
 #[derive(Deserialize)]
-struct Message {
-    data: Map<String, Value>,
+struct Message<'a> {
+    #[serde(borrow)]
+    data: &'a RawValue,
 }
 
 /// Converted events by replay id, oldest evicted first.
@@ -68,36 +70,39 @@ impl AvroCache {
 /// A platform event as the org stores it (`{"schema", "payload", "event": {"EventUuid"}}`) is
 /// encoded with the schema it names. An event a Bayeux client published on `/event/…` (when a
 /// publish rule allows it) has no schema: its data's fields are encoded with the event type's
-/// current schema, those the schema lacks left out.
+/// current schema, those the schema lacks left out. The message is read in place
+/// ([`RawObject`]): only the members the datum needs are looked at.
 async fn convert(org: &Org, stored: &StoredEvent) -> Result<ConsumerEvent, String> {
     let unreadable =
         |why: String| format!("event {} on {}: {why}", stored.replay_id, stored.channel);
-    let message: Message =
-        serde_json::from_slice(&stored.bytes).map_err(|e| unreadable(e.to_string()))?;
-    let data = message.data;
-    let schema = match data.get("schema").and_then(Value::as_str) {
-        Some(id) => org.event_schema(id).await,
+    let json = std::str::from_utf8(&stored.bytes).map_err(|e| unreadable(e.to_string()))?;
+    let message: Message<'_> = serde_json::from_str(json).map_err(|e| unreadable(e.to_string()))?;
+    let data = RawObject::parse(message.data.get()).map_err(|e| unreadable(e.to_string()))?;
+    let schema = match data.text("schema") {
+        Some(id) => org.event_schema(&id).await,
         None => stored
             .channel
             .strip_prefix("/event/")
             .and_then(|event| org.current_event_schema(event)),
     }
     .ok_or_else(|| unreadable("no schema describes it".into()))?;
-    let payload = match data.get("payload") {
-        Some(Value::Object(payload)) => payload,
-        _ => &data,
-    };
-    let datum = schema
-        .encode(payload)
-        .map_err(|e| unreadable(e.to_string()))?;
     let uuid = data
         .get("event")
-        .and_then(|event| event.get("EventUuid"))
-        .and_then(Value::as_str)
+        .and_then(|event| RawObject::parse(event.get()).ok())
+        .and_then(|event| event.text("EventUuid").map(String::from))
         .unwrap_or_default();
+    let payload = match data.get("payload") {
+        Some(payload) if payload.get().starts_with('{') => {
+            RawObject::parse(payload.get()).map_err(|e| unreadable(e.to_string()))?
+        }
+        _ => data,
+    };
+    let datum = schema
+        .encode_raw(&payload)
+        .map_err(|e| unreadable(e.to_string()))?;
     Ok(ConsumerEvent {
         event: Some(ProducerEvent {
-            id: uuid.to_owned(),
+            id: uuid,
             schema_id: schema.id.clone(),
             payload: Bytes::from(datum),
             headers: Vec::new(),

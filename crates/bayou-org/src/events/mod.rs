@@ -10,6 +10,7 @@
 pub mod avro;
 mod datum;
 pub mod publish;
+pub mod raw_json;
 pub mod schemas;
 
 use std::collections::BTreeMap;
