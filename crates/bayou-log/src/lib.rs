@@ -177,6 +177,11 @@ pub enum LogError {
     /// request may succeed later.
     #[error("event log unavailable: {0}")]
     Unavailable(String),
+    /// A record write computed from a version of the record that is no longer the newest
+    /// ([`RecordWrite::expected_version`]): another node changed it meanwhile. Nothing of the
+    /// write was stored; read the record again and redo the change.
+    #[error("record changed meanwhile: {0}")]
+    Conflict(String),
 }
 
 impl From<fjall::Error> for LogError {
@@ -204,6 +209,22 @@ pub struct RecordWrite {
     pub key: Vec<u8>,
     /// `None` removes the record.
     pub value: Option<Vec<u8>>,
+    /// The version of the record this write was computed from ([`Versioned::version`]; 0:
+    /// there was none). A store whose records another node may write meanwhile refuses the
+    /// whole append with [`LogError::Conflict`] when the record is no longer at that version,
+    /// so that a read-modify-write never overwrites a change it did not see. `None`: written
+    /// whatever is there.
+    pub expected_version: Option<u64>,
+}
+
+/// A record with the version a write must name to replace it (see
+/// [`RecordStore::versioned_record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versioned {
+    pub value: Option<Vec<u8>>,
+    /// The record's version (0: never written), or `None` from a store that has one writer
+    /// and checks no versions.
+    pub version: Option<u64>,
 }
 
 /// A stored record: its key and value.
@@ -342,6 +363,19 @@ pub trait RecordStore: EventLog {
     /// One record.
     fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>>;
 
+    /// One record with its version, for a read-modify-write that names the version it read in
+    /// [`RecordWrite::expected_version`]. The default has no version: a store with one writer
+    /// (whose caller serialises its own writes) needs none.
+    fn versioned_record(&self, key: &[u8]) -> StoreFuture<'_, Versioned> {
+        let key = key.to_vec();
+        Box::pin(async move {
+            Ok(Versioned {
+                value: self.record(&key).await?,
+                version: None,
+            })
+        })
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<StoredRecord>>;
 
@@ -366,6 +400,7 @@ pub trait RecordStore: EventLog {
             let write = RecordWrite {
                 key,
                 value: Some(value.clone()),
+                expected_version: None,
             };
             self.append_with_records(Vec::new(), vec![write]).await?;
             Ok(value)

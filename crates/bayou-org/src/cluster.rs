@@ -48,6 +48,7 @@ pub(crate) async fn shared_identity(
         let write = RecordWrite {
             key: IDENTITY_KEY.to_vec(),
             value: Some(encode(&identity)?),
+            expected_version: None,
         };
         store
             .append_with_records(Vec::new(), vec![write])

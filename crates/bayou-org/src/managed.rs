@@ -167,6 +167,7 @@ impl Org {
         let write = RecordWrite {
             key: format!("{STORE_PREFIX}{}", subscription.id).into_bytes(),
             value: Some(value),
+            expected_version: None,
         };
         self.store
             .append_with_records(Vec::new(), vec![write])
@@ -330,6 +331,7 @@ pub async fn delete(
         let write = RecordWrite {
             key: format!("{STORE_PREFIX}{}", subscription.id).into_bytes(),
             value: None,
+            expected_version: None,
         };
         org.store
             .append_with_records(Vec::new(), vec![write])

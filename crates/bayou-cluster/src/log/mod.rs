@@ -306,6 +306,7 @@ impl EventLog for JetStreamLog {
             let write = RecordWrite {
                 key: floors::EXPIRED_THROUGH_KEY.to_vec(),
                 value: Some(current.max(replay_id).to_be_bytes().to_vec()),
+                expected_version: None,
             };
             let (reply, done) = oneshot::channel();
             let request = writer::AppendRequest {
@@ -382,6 +383,14 @@ impl RecordStore for JetStreamLog {
 
     fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>> {
         Box::pin(std::future::ready(Ok(self.shared.records.read().get(key))))
+    }
+
+    fn versioned_record(&self, key: &[u8]) -> StoreFuture<'_, bayou_log::Versioned> {
+        Box::pin(std::future::ready(Ok(self
+            .shared
+            .records
+            .read()
+            .versioned(key))))
     }
 
     fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<bayou_log::StoredRecord>> {

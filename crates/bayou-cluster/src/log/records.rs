@@ -35,6 +35,15 @@ impl Records {
         }
     }
 
+    /// The record and its version: the sequence of its key's newest write (0: never written).
+    pub fn versioned(&self, key: &[u8]) -> bayou_log::Versioned {
+        let (version, value) = self.by_key.get(key).cloned().unwrap_or_default();
+        bayou_log::Versioned {
+            value,
+            version: Some(version),
+        }
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.by_key.get(key).and_then(|(_, value)| value.clone())
     }

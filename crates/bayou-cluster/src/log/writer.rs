@@ -184,6 +184,14 @@ fn build(
         if write.value.is_none() {
             headers.insert(headers::OPERATION, headers::REMOVE);
         }
+        if let Some(version) = write.expected_version {
+            // The record's version is the sequence of its subject's newest message: JetStream
+            // refuses the write (and, in a batch, the whole batch) if another came since.
+            headers.insert(
+                headers::EXPECTED_LAST_SUBJECT_SEQUENCE,
+                version.to_string().as_str(),
+            );
+        }
         out.push(Outgoing {
             subject: shared.names.record_subject(&write.key).into(),
             headers,
@@ -256,7 +264,9 @@ fn publish_error(e: async_nats::jetstream::context::PublishError) -> LogError {
         e.kind(),
         Kind::TimedOut | Kind::BrokenPipe | Kind::StreamNotFound | Kind::MaxAckPending
     ) || matches!(status, Some(503 | 409));
-    if transient {
+    if e.kind() == Kind::WrongLastSequence {
+        LogError::Conflict(format!("JetStream did not store the write: {e}"))
+    } else if transient {
         LogError::Unavailable(format!("JetStream did not store the write: {e}"))
     } else {
         LogError::Storage(format!("JetStream refused the write: {e}"))
@@ -317,9 +327,16 @@ struct Ack {
 struct ApiError {
     #[serde(default)]
     code: u16,
+    /// JetStream's own error number.
+    #[serde(default)]
+    err_code: u32,
     #[serde(default)]
     description: String,
 }
+
+/// JetStream's error number for a write whose `Nats-Expected-Last-Subject-Sequence` is not the
+/// subject's last sequence.
+const WRONG_LAST_SEQUENCE: u32 = 10_071;
 
 fn acknowledged(reply: &[u8]) -> Result<u64, LogError> {
     let ack: Ack = serde_json::from_slice(reply).map_err(|e| {
@@ -333,7 +350,9 @@ fn acknowledged(reply: &[u8]) -> Result<u64, LogError> {
             "JetStream refused the write ({}): {}",
             error.code, error.description
         );
-        return Err(if error.code == 503 {
+        return Err(if error.err_code == WRONG_LAST_SEQUENCE {
+            LogError::Conflict(refused)
+        } else if error.code == 503 {
             LogError::Unavailable(refused)
         } else {
             LogError::Storage(refused)

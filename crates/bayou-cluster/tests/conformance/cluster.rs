@@ -144,6 +144,7 @@ async fn records_written_on_one_node_reach_the_others_and_say_so() {
     let write = RecordWrite {
         key: b"pushtopic/T".to_vec(),
         value: Some(b"query".to_vec()),
+        expected_version: None,
     };
     a.storage
         .log
@@ -322,6 +323,7 @@ async fn a_node_that_synced_has_what_others_wrote_before() {
         let write = RecordWrite {
             key: key.clone(),
             value: Some(b"query".to_vec()),
+            expected_version: None,
         };
         a.storage
             .log
@@ -365,4 +367,110 @@ async fn a_node_that_synced_has_what_others_wrote_before() {
             );
         }
     }
+}
+
+/// A read-modify-write names the version it read: a node whose copy of a record is older than
+/// another node's newest write cannot overwrite it — alone or in a batch with the events the
+/// change causes, which are then not stored either — and succeeds once it has read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_from_a_stale_read_is_refused_whole() {
+    let Some(backend) = jetstream("cluster stale writes") else {
+        return;
+    };
+    let (a, b) = (backend.node().await, backend.node().await);
+    let key = b"Account/001".to_vec();
+    let put = |value: &str, expected_version| RecordWrite {
+        key: key.clone(),
+        value: Some(value.as_bytes().to_vec()),
+        expected_version,
+    };
+    let absent = b.storage.log.versioned_record(&key).await.unwrap();
+    assert_eq!(absent.value, None);
+    assert_eq!(absent.version, Some(0), "never written");
+    a.storage
+        .log
+        .append_with_records(Vec::new(), vec![put("v1", Some(0))])
+        .await
+        .unwrap();
+    b.storage.log.sync(WITHIN).await.unwrap();
+    let read_by_b = b.storage.log.versioned_record(&key).await.unwrap();
+    assert_eq!(read_by_b.value.as_deref(), Some(&b"v1"[..]));
+    let v1 = read_by_b.version.expect("a cluster has versions");
+    assert!(v1 > 0);
+
+    // A changes the record after B read it.
+    let v2_ids = a
+        .storage
+        .log
+        .append_with_records(
+            vec![event("/topic/Accounts", "v2")],
+            vec![put("v2", Some(v1))],
+        )
+        .await
+        .unwrap();
+
+    // B's write from its read: refused, alone and with an event in one batch.
+    for events in [Vec::new(), vec![event("/topic/Accounts", "stale")]] {
+        let refused = b
+            .storage
+            .log
+            .append_with_records(events, vec![put("stale", Some(v1))])
+            .await;
+        assert!(
+            matches!(refused, Err(bayou_log::LogError::Conflict(_))),
+            "{refused:?}"
+        );
+    }
+    b.storage.log.sync(WITHIN).await.unwrap();
+    let again = b.storage.log.versioned_record(&key).await.unwrap();
+    assert_eq!(
+        again.value.as_deref(),
+        Some(&b"v2"[..]),
+        "nothing of B's stored"
+    );
+    let events = read_all(&b, ChannelFilter::Pattern("/topic/Accounts".into()), 10).await;
+    assert_eq!(
+        events.iter().map(|e| e.replay_id).collect::<Vec<_>>(),
+        v2_ids,
+        "the refused batch's event was not stored"
+    );
+
+    // Read again, B's change goes in, with its event.
+    let v2 = again.version.unwrap();
+    assert!(v2 > v1);
+    b.storage
+        .log
+        .append_with_records(
+            vec![event("/topic/Accounts", "v3")],
+            vec![put("v3", Some(v2))],
+        )
+        .await
+        .unwrap();
+    a.storage.log.sync(WITHIN).await.unwrap();
+    assert_eq!(
+        a.storage.log.record(&key).await.unwrap().as_deref(),
+        Some(&b"v3"[..])
+    );
+    // A removal names the version too, and a removed record keeps its version.
+    let v3 = a
+        .storage
+        .log
+        .versioned_record(&key)
+        .await
+        .unwrap()
+        .version
+        .unwrap();
+    let remove = RecordWrite {
+        key: key.clone(),
+        value: None,
+        expected_version: Some(v3),
+    };
+    a.storage
+        .log
+        .append_with_records(Vec::new(), vec![remove])
+        .await
+        .unwrap();
+    let removed = a.storage.log.versioned_record(&key).await.unwrap();
+    assert_eq!(removed.value, None);
+    assert!(removed.version.unwrap() > v3);
 }

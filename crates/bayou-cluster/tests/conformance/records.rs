@@ -16,6 +16,7 @@ fn put(key: &str, value: &str) -> RecordWrite {
     RecordWrite {
         key: key.as_bytes().to_vec(),
         value: Some(value.as_bytes().to_vec()),
+        expected_version: None,
     }
 }
 
@@ -57,6 +58,7 @@ async fn records_are_written_with_their_events(backend: Backend) {
                 RecordWrite {
                     key: b"acct/2".to_vec(),
                     value: None,
+                    expected_version: None,
                 },
             ],
         )
@@ -108,6 +110,7 @@ async fn records_survive_a_restart(backend: Backend) {
                     RecordWrite {
                         key: b"k/2".to_vec(),
                         value: None,
+                        expected_version: None,
                     },
                 ],
             )

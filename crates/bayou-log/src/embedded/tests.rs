@@ -202,6 +202,7 @@ fn records_and_events_are_written_together() {
         let write = |k: &str, v: Option<&str>| RecordWrite {
             key: k.as_bytes().to_vec(),
             value: v.map(|v| v.as_bytes().to_vec()),
+            expected_version: None,
         };
         let ids = rt()
             .block_on(log.append_with_records(
@@ -250,6 +251,7 @@ fn relaxed_appends_from_many_threads_keep_ids_order_and_records() {
                         let write = RecordWrite {
                             key: format!("R/{text}").into_bytes(),
                             value: Some(b"{}".to_vec()),
+                            expected_version: None,
                         };
                         let ids = rt()
                             .block_on(log.append_with_records(

@@ -97,6 +97,7 @@ impl Org {
         let write = RecordWrite {
             key: format!("{STORE_PREFIX}{}", canonical.to_ascii_lowercase()).into_bytes(),
             value: enabled.then(|| canonical.clone().into_bytes()),
+            expected_version: None,
         };
         self.store
             .append_with_records(Vec::new(), vec![write])

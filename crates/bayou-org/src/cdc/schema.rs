@@ -47,6 +47,7 @@ impl Org {
             Some(RecordWrite {
                 key,
                 value: Some(value),
+                expected_version: None,
             })
         };
         Ok(ChangeSchema { schema, write })
@@ -59,6 +60,7 @@ impl Org {
         if let Some(RecordWrite {
             key,
             value: Some(value),
+            ..
         }) = schema.write
         {
             self.store

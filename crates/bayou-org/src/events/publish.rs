@@ -49,10 +49,12 @@ impl Org {
                     RecordWrite {
                         key,
                         value: Some(value),
+                        expected_version: None,
                     },
                     RecordWrite {
                         key: schema_key,
                         value: Some(schema_value),
+                        expected_version: None,
                     },
                 ],
             )

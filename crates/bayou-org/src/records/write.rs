@@ -11,10 +11,20 @@
 //! made ([`Org::settle_records`]): a PushTopic created through node A a moment ago fires for an
 //! Account created through node B, and a record created through A can be updated through B at
 //! once. It costs one NATS request, shared by the writes waiting together.
+//!
+//! The write lock is one node's. Two nodes changing one record at once would each compute the
+//! new record from the one they read, and the later write would undo the earlier one's
+//! fields. So an update, delete or undelete names the version of the record it read
+//! ([`bayou_log::RecordWrite::expected_version`]): a shared store refuses the whole batch if
+//! the record changed since, and the change is made again from a fresh read. Salesforce
+//! serialises writers with a row lock the same way, and the one that waits past 10 s gets
+//! `UNABLE_TO_LOCK_ROW`.
 
 use std::sync::Arc;
 
-use bayou_log::{NewEvent, RecordWrite};
+use std::time::Duration;
+
+use bayou_log::{LogError, NewEvent, RecordWrite};
 use bayou_protocol::events::{encode_pushtopic_event, PushTopicEventType};
 use bayou_protocol::time::{iso8601_millis, now_millis};
 use serde_json::{Map, Value};
@@ -149,7 +159,10 @@ impl Org {
             fields: &fields,
             changed: &[],
         };
-        self.commit(change, txn, written, false).await?;
+        // A new id: nothing to have read, so no version to name.
+        self.commit(change, txn, written, false, None)
+            .await
+            .map_err(NotCommitted::into_rest)?;
         Ok(id)
     }
 
@@ -161,40 +174,12 @@ impl Org {
         input: Fields,
         txn: &Transaction,
     ) -> Result<(), RestError> {
-        let user_id = txn.user_id.as_str();
         let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "updated")?;
         let id = &full_id(id)?;
         check_input(&input)?;
-        self.settle_records().await;
-        let _writing = self.writes.lock().await;
-        let mut fields = self.live_record(&object, id).await?;
-        let mut changed = Vec::new();
-        for (name, value) in input {
-            let name = records::canonical_name(&fields, &name);
-            // An absent field reads as null: setting it to null changes nothing.
-            if fields.get(&name).unwrap_or(&Value::Null) != &value {
-                changed.push(name.clone());
-            }
-            fields.insert(name, value);
-        }
-        let modifier_changed = field(&fields, "LastModifiedById")
-            .and_then(Value::as_str)
-            .is_some_and(|previous| previous != user_id);
-        let now = iso8601_millis(now_millis());
-        fields.insert("LastModifiedDate".into(), Value::String(now.clone()));
-        fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
-        fields.insert("SystemModstamp".into(), Value::String(now));
-        self.check_types(&object, &fields)?;
-        let written = self.written_for(&object, id, &fields)?;
-        let change = Change {
-            kind: PushTopicEventType::Updated,
-            object: &object,
-            id,
-            fields: &fields,
-            changed: &changed,
-        };
-        self.commit(change, txn, written, modifier_changed).await
+        self.change_record(&object, id, txn, Edit::Update(&input))
+            .await
     }
 
     /// Deletes a record (to the recycle bin: it stays stored with `IsDeleted`).
@@ -207,18 +192,7 @@ impl Org {
         let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "deleted")?;
         let id = &full_id(id)?;
-        self.settle_records().await;
-        let _writing = self.writes.lock().await;
-        let mut fields = self.live_record(&object, id).await?;
-        fields.insert("IsDeleted".into(), Value::Bool(true));
-        let change = Change {
-            kind: PushTopicEventType::Deleted,
-            object: &object,
-            id,
-            fields: &fields,
-            changed: &[],
-        };
-        self.commit(change, txn, Written::Other, false).await
+        self.change_record(&object, id, txn, Edit::Delete).await
     }
 
     /// Restores a deleted record from the recycle bin.
@@ -231,25 +205,138 @@ impl Org {
         let (object, _) = self.object(object).ok_or_else(RestError::not_found)?;
         identity_objects::refuse_write(&object, "undeleted")?;
         let id = &full_id(id)?;
-        self.settle_records().await;
-        let _writing = self.writes.lock().await;
-        let mut fields = self.stored_record(&object, id).await?;
-        if field(&fields, "IsDeleted") != Some(&Value::Bool(true)) {
-            return Err(RestError::bad_request(
-                "UNDELETE_FAILED",
-                "Entity is not in the recycle bin",
-            ));
+        self.change_record(&object, id, txn, Edit::Undelete).await
+    }
+
+    /// Reads a record, applies `edit` and commits, naming the version it read: when another
+    /// node changed the record meanwhile, the commit is refused whole and the edit is applied
+    /// again to the newer record after catching up with the cluster. Salesforce makes a
+    /// second writer wait for the row lock up to [`LOCK_WAIT`] and then answers
+    /// `UNABLE_TO_LOCK_ROW`; so does this.
+    async fn change_record(
+        &self,
+        object: &str,
+        id: &str,
+        txn: &Transaction,
+        edit: Edit<'_>,
+    ) -> Result<(), RestError> {
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        let mut retries = 0_u64;
+        loop {
+            if retries > 0 {
+                // Nodes that keep losing to each other do not retry in step.
+                let most = retries.saturating_mul(2).min(50);
+                tokio::time::sleep(Duration::from_millis(rand::random_range(0..=most))).await;
+            }
+            self.settle_records().await;
+            let _writing = self.writes.lock().await;
+            let read = self
+                .store
+                .versioned_record(&records::key(object, id))
+                .await
+                .map_err(|e| RestError::internal(e.to_string()))?;
+            let stored: Fields = match &read.value {
+                Some(stored) => serde_json::from_slice(stored)
+                    .map_err(|e| RestError::internal(e.to_string()))?,
+                None => return Err(RestError::not_found()),
+            };
+            let edited = self.edit(object, id, stored, txn, &edit)?;
+            let change = Change {
+                kind: edited.kind,
+                object,
+                id,
+                fields: &edited.fields,
+                changed: &edited.changed,
+            };
+            let committed = self
+                .commit(
+                    change,
+                    txn,
+                    edited.written,
+                    edited.modifier_changed,
+                    read.version,
+                )
+                .await;
+            match committed {
+                Ok(()) => return Ok(()),
+                Err(NotCommitted::Refused(e)) => return Err(e),
+                Err(NotCommitted::Stale) if tokio::time::Instant::now() < deadline => {
+                    metrics::counter!("bayou_record_write_retries_total").increment(1);
+                    retries += 1;
+                }
+                Err(NotCommitted::Stale) => return Err(unable_to_lock_row(id)),
+            }
         }
-        fields.insert("IsDeleted".into(), Value::Bool(false));
-        let written = self.written_for(&object, id, &fields)?;
-        let change = Change {
-            kind: PushTopicEventType::Undeleted,
-            object: &object,
-            id,
-            fields: &fields,
-            changed: &[],
+    }
+
+    /// The record after `edit`, from the record as stored.
+    fn edit(
+        &self,
+        object: &str,
+        id: &str,
+        mut fields: Fields,
+        txn: &Transaction,
+        edit: &Edit<'_>,
+    ) -> Result<Edited, RestError> {
+        let deleted = field(&fields, "IsDeleted") == Some(&Value::Bool(true));
+        let kind = match edit {
+            Edit::Update(_) | Edit::Delete if deleted => {
+                return Err(RestError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "ENTITY_IS_DELETED",
+                    "entity is deleted",
+                ))
+            }
+            Edit::Undelete if !deleted => {
+                return Err(RestError::bad_request(
+                    "UNDELETE_FAILED",
+                    "Entity is not in the recycle bin",
+                ))
+            }
+            Edit::Update(_) => PushTopicEventType::Updated,
+            Edit::Delete => PushTopicEventType::Deleted,
+            Edit::Undelete => PushTopicEventType::Undeleted,
         };
-        self.commit(change, txn, written, false).await
+        let mut changed = Vec::new();
+        let mut modifier_changed = false;
+        match edit {
+            Edit::Update(input) => {
+                let user_id = txn.user_id.as_str();
+                for (name, value) in *input {
+                    let name = records::canonical_name(&fields, name);
+                    // An absent field reads as null: setting it to null changes nothing.
+                    if fields.get(&name).unwrap_or(&Value::Null) != value {
+                        changed.push(name.clone());
+                    }
+                    fields.insert(name, value.clone());
+                }
+                modifier_changed = field(&fields, "LastModifiedById")
+                    .and_then(Value::as_str)
+                    .is_some_and(|previous| previous != user_id);
+                let now = iso8601_millis(now_millis());
+                fields.insert("LastModifiedDate".into(), Value::String(now.clone()));
+                fields.insert("LastModifiedById".into(), Value::String(user_id.to_owned()));
+                fields.insert("SystemModstamp".into(), Value::String(now));
+                self.check_types(object, &fields)?;
+            }
+            Edit::Delete => {
+                fields.insert("IsDeleted".into(), Value::Bool(true));
+            }
+            Edit::Undelete => {
+                fields.insert("IsDeleted".into(), Value::Bool(false));
+            }
+        }
+        let written = match edit {
+            Edit::Delete => Written::Other,
+            Edit::Update(_) | Edit::Undelete => self.written_for(object, id, &fields)?,
+        };
+        Ok(Edited {
+            kind,
+            fields,
+            changed,
+            modifier_changed,
+            written,
+        })
     }
 
     /// A stored record, deleted or not.
@@ -377,13 +464,16 @@ impl Org {
     /// in-memory PushTopics and StreamingChannels.
     /// `modifier_changed`: an update by another user than the last one (Change Data Capture
     /// reports `LastModifiedById` then).
+    /// `expected_version`: the version of the record the change was computed from, when it
+    /// was read first ([`NotCommitted::Stale`] if it is no longer the newest).
     async fn commit(
         &self,
         change: Change<'_>,
         txn: &Transaction,
         written: Written,
         modifier_changed: bool,
-    ) -> Result<(), RestError> {
+        expected_version: Option<u64>,
+    ) -> Result<(), NotCommitted> {
         let now = now_millis();
         let mut events = self.topic_events(&change, now);
         let (change_events, change_schema) =
@@ -394,12 +484,16 @@ impl Org {
         let mut writes = vec![RecordWrite {
             key: records::key(change.object, change.id),
             value: Some(value),
+            expected_version,
         }];
         writes.extend(change_schema.as_ref().and_then(|s| s.write.clone()));
         self.store
             .append_with_records(events, writes)
             .await
-            .map_err(|e| RestError::storage("the change", &e))?;
+            .map_err(|e| match e {
+                LogError::Conflict(_) => NotCommitted::Stale,
+                e => NotCommitted::Refused(RestError::storage("the change", &e)),
+            })?;
         if let Some(schema) = change_schema {
             self.event_schemas.remember(schema.schema);
         }
@@ -449,6 +543,60 @@ pub(crate) fn duplicate_name(other_id: &str) -> RestError {
         format!("duplicate value found: Name duplicates value on record with id: {other_id}"),
     )
     .on_fields(&["Name"])
+}
+
+/// How long a record write waits for a record that other nodes keep changing (Salesforce waits
+/// up to 10 s for a row lock), retrying from a fresh read, before `UNABLE_TO_LOCK_ROW`.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Salesforce's error for a record it could not lock in time.
+fn unable_to_lock_row(id: &str) -> RestError {
+    RestError::bad_request(
+        "UNABLE_TO_LOCK_ROW",
+        format!("unable to obtain exclusive access to this record or 1 records: {id}"),
+    )
+}
+
+/// A change to an existing record.
+enum Edit<'a> {
+    Update(&'a Fields),
+    Delete,
+    Undelete,
+}
+
+/// A record after an [`Edit`], and what its commit needs.
+struct Edited {
+    kind: PushTopicEventType,
+    fields: Fields,
+    /// Fields whose value changed (updates).
+    changed: Vec<String>,
+    /// An update by another user than the last one.
+    modifier_changed: bool,
+    written: Written,
+}
+
+/// Why a commit stored nothing.
+enum NotCommitted {
+    /// The change is refused, or could not be stored: the client is told.
+    Refused(RestError),
+    /// The record changed on another node after it was read: read it again and redo the edit.
+    Stale,
+}
+
+impl NotCommitted {
+    /// For a write that read nothing, so cannot be stale.
+    fn into_rest(self) -> RestError {
+        match self {
+            NotCommitted::Refused(e) => e,
+            NotCommitted::Stale => RestError::internal("a new record's key was already written"),
+        }
+    }
+}
+
+impl From<RestError> for NotCommitted {
+    fn from(e: RestError) -> Self {
+        NotCommitted::Refused(e)
+    }
 }
 
 /// What a written record configures.

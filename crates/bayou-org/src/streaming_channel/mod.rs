@@ -202,6 +202,7 @@ impl Org {
         let write = RecordWrite {
             key: records::key("StreamingChannel", &id),
             value: Some(value),
+            expected_version: None,
         };
         tokio::spawn(async move {
             if let Err(e) = store.append_with_records(Vec::new(), vec![write]).await {

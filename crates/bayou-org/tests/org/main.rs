@@ -4,6 +4,7 @@ mod allocations;
 mod api_versions;
 mod binding;
 mod cdc;
+mod contended;
 mod describe;
 mod events;
 mod faults;

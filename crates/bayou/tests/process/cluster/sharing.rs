@@ -97,6 +97,29 @@ async fn three_nodes_serve_one_org() {
         "{notification}"
     );
 
+    // Two nodes changing one record at the same moment lose neither's change: each update
+    // names the version it read, and the one that lost the race is made again from the
+    // other's result. (Without that, both read the same record and the later write puts back
+    // the field the earlier one changed.)
+    for round in 0..12 {
+        let phone = json!({ "Phone": format!("b-{round}") });
+        let website = json!({ "Website": format!("c-{round}") });
+        let (on_b, on_c) = tokio::join!(
+            b.rest(reqwest::Method::PATCH, &account, &auth, Some(phone)),
+            c.rest(reqwest::Method::PATCH, &account, &auth, Some(website)),
+        );
+        assert_eq!((on_b.0, on_c.0), (204, 204), "{} / {}", on_b.1, on_c.1);
+        let both = until("A reads both changes of the round", WITHIN, || async {
+            let (status, read) = a.rest(reqwest::Method::GET, &account, &auth, None).await;
+            (status == 200
+                && read["Phone"] == format!("b-{round}")
+                && read["Website"] == format!("c-{round}"))
+            .then_some(read)
+        })
+        .await;
+        assert_eq!(both["Name"], "Acme 2", "{both}");
+    }
+
     // Sessions are node-local: B's client id means nothing on A.
     let elsewhere = connect(a, &auth, &subscriber).await;
     let reply = elsewhere.last().unwrap();
