@@ -1,8 +1,10 @@
-//! Record writes racing another node's, without a cluster: the org runs over a store that
-//! checks record versions as JetStream does (`Nats-Expected-Last-Subject-Sequence`) and lets a
-//! test make "another node's" change land between the org's read and its write. So the retry
-//! and its limit are tested deterministically; `crates/bayou/tests/process/cluster/sharing.rs`
-//! shows the same on real nodes.
+//! Record writes beside another node's, without a cluster: the org runs over a store that
+//! behaves as one node's copy of a shared one. It checks record versions as JetStream does
+//! (`Nats-Expected-Last-Subject-Sequence`), lets a test make "another node's" change land
+//! between the org's read and its write, and holds back other nodes' writes until the org
+//! syncs. So the retry and its limit, and the catch-up before each write, are tested
+//! deterministically; `crates/bayou/tests/process/cluster/sharing.rs` shows the same on real
+//! nodes, where timing decides what a test meets.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +12,8 @@ use std::time::Duration;
 
 use bayou_log::{
     AppendFuture, ChannelFilter, EmbeddedOptions, EventLog, LogError, LogStats, NewEvent,
-    ReadBatch, RecordStore, RecordWrite, Storage, StoreFuture, StoredRecord, Versioned,
+    ReadBatch, RecordChanges, RecordStore, RecordWrite, Storage, StoreFuture, StoredRecord,
+    Versioned,
 };
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::records::Fields;
@@ -18,6 +21,7 @@ use bayou_org::transaction::Transaction;
 use bayou_org::{Org, OrgConfig};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
+use tokio::sync::broadcast;
 
 /// An embedded log whose records have versions, and where another writer can be made to
 /// change a record just before the org's next write.
@@ -25,6 +29,8 @@ struct Contended {
     inner: Arc<dyn RecordStore>,
     /// Shared with the write futures, which outlive a borrow of the store.
     state: Arc<Mutex<State>>,
+    /// Announces other nodes' writes once synced (see `RecordStore::record_changes`).
+    changes: broadcast::Sender<RecordChanges>,
 }
 
 #[derive(Default)]
@@ -37,6 +43,10 @@ struct State {
     /// Every checked write conflicts (another node that never stops changing the record).
     always_changed: bool,
     refused: usize,
+    /// Other nodes' writes this node's copy does not have until it syncs.
+    behind: Vec<RecordWrite>,
+    /// The `through` of the last announcement.
+    announced: u64,
 }
 
 impl State {
@@ -51,7 +61,17 @@ impl Contended {
         Arc::new(Self {
             inner,
             state: Arc::new(Mutex::new(State::default())),
+            changes: broadcast::channel(16).0,
         })
+    }
+
+    /// Another node stored `fields` at `key`; this node's copy has it once it syncs.
+    fn written_elsewhere(&self, key: Vec<u8>, fields: Value) {
+        self.state.lock().behind.push(RecordWrite {
+            key,
+            value: Some(serde_json::to_vec(&fields).unwrap()),
+            expected_version: None,
+        });
     }
 
     /// Before the org's next write, another node sets `field` of the record at `key`.
@@ -154,6 +174,36 @@ impl RecordStore for Contended {
     }
     fn records(&self, prefix: &[u8]) -> StoreFuture<'_, Vec<StoredRecord>> {
         self.inner.records(prefix)
+    }
+    fn record_changes(&self) -> Option<broadcast::Receiver<RecordChanges>> {
+        Some(self.changes.subscribe())
+    }
+    fn changes_announced_through(&self) -> u64 {
+        self.state.lock().announced
+    }
+    /// Takes in the other nodes' writes held back, and announces them.
+    fn sync(&self, _within: Duration) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let behind = std::mem::take(&mut self.state.lock().behind);
+            if behind.is_empty() {
+                return Ok(self.state.lock().announced);
+            }
+            let keys: Vec<_> = behind.iter().map(|w| w.key.clone()).collect();
+            self.inner.append_with_records(Vec::new(), behind).await?;
+            let through = {
+                let mut state = self.state.lock();
+                for key in &keys {
+                    state.bump(key);
+                }
+                state.announced += 1;
+                state.announced
+            };
+            let _ = self.changes.send(RecordChanges {
+                through,
+                keys: keys.into(),
+            });
+            Ok(through)
+        })
     }
     fn records_page(
         &self,
@@ -278,4 +328,64 @@ async fn a_record_other_nodes_keep_changing_gets_unable_to_lock_row() {
         record["IsDeleted"], false,
         "nothing of the refused delete stored"
     );
+}
+
+/// Events stored on `channel`, their data.
+async fn data_on(store: &Contended, channel: &str) -> Vec<Value> {
+    let batch = store
+        .read(0, ChannelFilter::Pattern(channel.into()), 100, 10_000)
+        .await
+        .unwrap();
+    batch
+        .events
+        .iter()
+        .map(|e| serde_json::from_slice::<Value>(&e.bytes).unwrap()["data"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_write_first_takes_in_what_other_nodes_wrote() {
+    let (org, store, _dir) = contended_org().await;
+    let txn = Transaction::new("005000000000001AAA", "66.0");
+    // Another node made a PushTopic on accounts; this node does not have it yet.
+    let topic_id = bayou_org::ids::new_id("0IF");
+    store.written_elsewhere(
+        bayou_org::records::key("PushTopic", &topic_id),
+        json!({
+            "Id": topic_id, "Name": "Accts", "Query": "SELECT Id, Name FROM Account",
+            "ApiVersion": 66.0, "IsActive": true, "IsDeleted": false,
+            "NotifyForFields": "Referenced", "NotifyForOperationCreate": true,
+            "NotifyForOperationUpdate": true, "NotifyForOperationDelete": true,
+            "NotifyForOperationUndelete": true,
+        }),
+    );
+    // An account created here fires the other node's PushTopic…
+    org.create_record("Account", fields(json!({"Name": "Acme"})), &txn)
+        .await
+        .unwrap();
+    let notifications = data_on(&store, "/topic/Accts").await;
+    assert_eq!(notifications.len(), 1, "{notifications:?}");
+    assert_eq!(notifications[0]["sobject"]["Name"], "Acme");
+    // Another node made an account: changed here at once.
+    let elsewhere = bayou_org::ids::new_id("001");
+    store.written_elsewhere(
+        bayou_org::records::key("Account", &elsewhere),
+        json!({"Id": elsewhere, "Name": "Made elsewhere", "IsDeleted": false}),
+    );
+    assert!(
+        org.live_record("Account", &elsewhere).await.is_err(),
+        "not here yet"
+    );
+
+    org.update_record(
+        "Account",
+        &elsewhere,
+        fields(json!({"Name": "Changed here"})),
+        &txn,
+    )
+    .await
+    .unwrap();
+    let notifications = data_on(&store, "/topic/Accts").await;
+    assert_eq!(notifications.len(), 2, "{notifications:?}");
+    assert_eq!(notifications[1]["sobject"]["Name"], "Changed here");
 }
