@@ -14,6 +14,7 @@ pub mod codec;
 mod counters;
 mod expiry;
 mod positions;
+mod syncer;
 mod tokens;
 mod writer;
 
@@ -52,8 +53,9 @@ const EVENTS_MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 pub enum Durability {
     /// After `fdatasync`: an acknowledged event survives a crash or power loss.
     Sync,
-    /// After the write reaches the operating system: survives a crash of Bayou, not of the
-    /// machine. Faster; for development and throw-away environments.
+    /// After the write reaches the operating system: survives a crash of Bayou; a crash of the
+    /// machine loses at most what was written since the last background sync (every 100 ms,
+    /// `syncer.rs`). Faster; for development and throw-away environments.
     Relaxed,
 }
 
@@ -103,6 +105,10 @@ pub(crate) struct Inner {
     expired: AtomicU64,
     /// Held while an append commits (see `writer.rs`): the last creation time given out.
     commit_lock: Mutex<i64>,
+    /// Commits so far (so the background sync of a relaxed log skips an idle one).
+    commits: AtomicU64,
+    /// Commits the background sync of a relaxed log has synced (see `syncer.rs`).
+    synced_commits: AtomicU64,
 }
 
 impl Inner {
@@ -126,6 +132,7 @@ pub struct EmbeddedLog {
     inner: Arc<Inner>,
     requests: mpsc::Sender<AppendRequest>,
     _expiry: expiry::Handle,
+    _syncer: Option<syncer::Handle>,
 }
 
 impl std::fmt::Debug for EmbeddedLog {
@@ -197,6 +204,8 @@ impl EmbeddedLog {
             floors: RwLock::new(floors),
             expired: AtomicU64::new(expired),
             commit_lock: Mutex::new(0),
+            commits: AtomicU64::new(0),
+            synced_commits: AtomicU64::new(0),
         });
         let (requests, receiver) = mpsc::channel(1_024);
         let writer_inner = Arc::clone(&inner);
@@ -206,11 +215,19 @@ impl EmbeddedLog {
             .spawn(move || writer::run(writer_inner, receiver, max_batch))
             .map_err(|e| LogError::Storage(format!("cannot start the log writer: {e}")))?;
         let expiry = expiry::spawn(Arc::downgrade(&inner), options.retention_interval)?;
+        let syncer = match options.durability {
+            Durability::Relaxed => Some(syncer::spawn(
+                Arc::downgrade(&inner),
+                syncer::SYNC_INTERVAL,
+            )?),
+            Durability::Sync => None,
+        };
         tracing::info!(head, dir = %dir.display(), "event log opened");
         Ok(Self {
             inner,
             requests,
             _expiry: expiry,
+            _syncer: syncer,
         })
     }
 

@@ -285,6 +285,29 @@ fn relaxed_appends_from_many_threads_keep_ids_order_and_records() {
     assert_eq!(rt().block_on(log.records(b"R/")).unwrap().len(), 400);
 }
 
+/// A relaxed log is synced in the background, within about an interval of each write.
+#[test]
+fn a_relaxed_log_is_synced_in_the_background() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let options = EmbeddedOptions {
+        durability: Durability::Relaxed,
+        ..EmbeddedOptions::default()
+    };
+    let log = open(dir.path(), options);
+    for round in 1..=3 {
+        rt().block_on(log.append(vec![event("/r", "x")])).unwrap();
+        let commits = log.inner.commits.load(Ordering::Acquire);
+        assert_eq!(commits, round, "one commit per append here");
+        // Polled until it happens: the syncing thread's interval is 100 ms.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while log.inner.synced_commits.load(Ordering::Acquire) < commits {
+            assert!(std::time::Instant::now() < deadline, "never synced");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 #[test]
 fn committed_positions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -175,6 +175,9 @@ fn commit_locked(
     if inner.durability == Durability::Sync {
         inner.db.persist(PersistMode::SyncData)?;
     }
+    inner
+        .commits
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
     inner.publish_recent(stored, next);
     Ok(ids)
 }

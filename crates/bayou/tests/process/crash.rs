@@ -124,6 +124,17 @@ async fn replay_all(url: &str, from: i64) -> (Vec<(u64, Value)>, u64) {
 
 #[test]
 fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
+    survives_kill_9(&["--anonymous"], ROUNDS);
+}
+
+/// `--durability relaxed` acknowledges once the event is handed to the OS: a crash of Bayou
+/// (not of the machine) loses none either.
+#[test]
+fn relaxed_durability_survives_kill_9_too() {
+    survives_kill_9(&["--anonymous", "--durability", "relaxed"], 3);
+}
+
+fn survives_kill_9(args: &[&str], rounds: usize) {
     // Publishes as fast as the server acknowledges: not beside the hostile suite's watch.
     let _alone = crate::EXCLUSIVE.blocking_write();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,8 +145,8 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
     let data = tempfile::tempdir().unwrap();
     let mut all_acked: BTreeMap<u64, Value> = BTreeMap::new();
     let mut highest_before = 0_u64;
-    for round in 0..ROUNDS {
-        let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
+    for round in 0..rounds {
+        let bayou = ServeProcess::start(data.path(), args, None);
         let acked = Arc::new(Mutex::new(BTreeMap::new()));
         let url = bayou.bayeux_url();
         let workers: Vec<_> = (0..PUBLISHERS)
@@ -169,7 +180,7 @@ fn acknowledged_events_survive_kill_9_and_ids_are_never_reused() {
         all_acked.extend(acked);
 
         // After the restart every acknowledged event is there, in order, with its data.
-        let bayou = ServeProcess::start(data.path(), &["--anonymous"], None);
+        let bayou = ServeProcess::start(data.path(), args, None);
         let (replayed, sentinel) = runtime.block_on(replay_all(&bayou.bayeux_url(), -2));
         let stored: BTreeMap<u64, Value> = replayed.iter().cloned().collect();
         assert!(
