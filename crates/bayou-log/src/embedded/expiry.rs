@@ -15,38 +15,18 @@ use std::time::Duration;
 use bayou_protocol::time::now_millis;
 use fjall::PersistMode;
 
-use super::{codec, Inner, META_EXPIRED, META_FLOOR_PREFIX, META_HEAD};
+use super::{codec, periodic, Inner, META_EXPIRED, META_FLOOR_PREFIX, META_HEAD};
 use crate::LogError;
 
-/// Stops the expiry thread when dropped.
-pub(super) struct Handle {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop.take();
-    }
-}
-
-pub(super) fn spawn(inner: Weak<Inner>, interval: Duration) -> Result<Handle, LogError> {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("bayou-log-expiry".into())
-        .spawn(move || loop {
-            match stopped.recv_timeout(interval) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-            let Some(inner) = inner.upgrade() else { return };
-            match expire(&inner, now_millis()) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired events removed"),
-                Err(e) => tracing::warn!(error = %e, "event expiry failed"),
-            }
-        })
-        .map_err(|e| LogError::Storage(format!("cannot start the expiry thread: {e}")))?;
-    Ok(Handle { stop: Some(stop) })
+/// Runs an expiry pass every `interval` on a thread of its own.
+pub(super) fn spawn(inner: Weak<Inner>, interval: Duration) -> Result<periodic::Handle, LogError> {
+    periodic::spawn("bayou-log-expiry", inner, interval, |inner| {
+        match expire(inner, now_millis()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired events removed"),
+            Err(e) => tracing::warn!(error = %e, "event expiry failed"),
+        }
+    })
 }
 
 /// One expiry pass at time `now_ms`. Returns how many events were removed.

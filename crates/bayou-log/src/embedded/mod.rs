@@ -13,6 +13,7 @@
 pub mod codec;
 mod counters;
 mod expiry;
+mod periodic;
 mod positions;
 mod syncer;
 mod tokens;
@@ -131,8 +132,8 @@ impl Inner {
 pub struct EmbeddedLog {
     inner: Arc<Inner>,
     requests: mpsc::Sender<AppendRequest>,
-    _expiry: expiry::Handle,
-    _syncer: Option<syncer::Handle>,
+    _expiry: periodic::Handle,
+    _syncer: Option<periodic::Handle>,
 }
 
 impl std::fmt::Debug for EmbeddedLog {

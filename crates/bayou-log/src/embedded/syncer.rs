@@ -20,38 +20,24 @@ use std::time::Duration;
 
 use fjall::PersistMode;
 
-use super::Inner;
+use super::{periodic, Inner};
 use crate::LogError;
 
 /// How often a relaxed journal is synced: the most of acknowledged writes a power loss can
 /// take.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Stops the syncing thread when dropped.
-pub(super) struct Handle {
-    _stop: std::sync::mpsc::Sender<()>,
-}
-
-pub(super) fn spawn(inner: Weak<Inner>, interval: Duration) -> Result<Handle, LogError> {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("bayou-log-sync".into())
-        .spawn(move || loop {
-            match stopped.recv_timeout(interval) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                _ => return,
-            }
-            let Some(inner) = inner.upgrade() else { return };
-            let commits = inner.commits.load(Ordering::Acquire);
-            if commits == inner.synced_commits.load(Ordering::Acquire) {
-                continue;
-            }
-            let _no_inline_commits = inner.commit_lock.lock();
-            match inner.db.persist(PersistMode::SyncData) {
-                Ok(()) => inner.synced_commits.store(commits, Ordering::Release),
-                Err(e) => tracing::warn!(error = %e, "syncing the event log failed"),
-            }
-        })
-        .map_err(|e| LogError::Storage(format!("cannot start the log's sync thread: {e}")))?;
-    Ok(Handle { _stop: stop })
+/// Syncs the journal every `interval`, when anything was committed since the last sync.
+pub(super) fn spawn(inner: Weak<Inner>, interval: Duration) -> Result<periodic::Handle, LogError> {
+    periodic::spawn("bayou-log-sync", inner, interval, |inner| {
+        let commits = inner.commits.load(Ordering::Acquire);
+        if commits == inner.synced_commits.load(Ordering::Acquire) {
+            return;
+        }
+        let _no_inline_commits = inner.commit_lock.lock();
+        match inner.db.persist(PersistMode::SyncData) {
+            Ok(()) => inner.synced_commits.store(commits, Ordering::Release),
+            Err(e) => tracing::warn!(error = %e, "syncing the event log failed"),
+        }
+    })
 }
