@@ -219,6 +219,7 @@ impl EmbeddedLog {
         let syncer = match options.durability {
             Durability::Relaxed => Some(syncer::spawn(
                 Arc::downgrade(&inner),
+                dir,
                 syncer::SYNC_INTERVAL,
             )?),
             Durability::Sync => None,
