@@ -21,7 +21,6 @@
 //! `UNABLE_TO_LOCK_ROW`.
 
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use bayou_log::{LogError, NewEvent, RecordWrite};
