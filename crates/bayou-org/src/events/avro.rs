@@ -23,6 +23,7 @@ use md5::{Digest, Md5};
 use parking_lot::RwLock;
 use serde_json::{json, Map, Number, Value};
 
+use super::datum::Typed;
 use super::raw_json::{RawObject, Scalar};
 use super::EventType;
 use crate::records::schema::FieldKind;
@@ -371,18 +372,14 @@ pub struct StoredSchema {
     pub schema: String,
 }
 
+/// A JSON value as apache-avro's value for a field of `kind` (see `datum::typed`).
 pub(crate) fn to_avro(kind: Kind, value: &Value) -> Avro {
-    match (kind, value) {
-        (_, Value::Null) => Avro::Null,
-        (Kind::String, Value::String(s)) => Avro::String(s.clone()),
-        (Kind::String, other) => Avro::String(other.to_string()),
-        (Kind::Double, v) => v.as_f64().map_or(Avro::Null, Avro::Double),
-        (Kind::Boolean, Value::Bool(b)) => Avro::Boolean(*b),
-        (Kind::Boolean, _) => Avro::Null,
-        (Kind::DateTime, Value::String(s)) => {
-            parse_iso8601_millis(s).map_or(Avro::Null, Avro::Long)
-        }
-        (Kind::DateTime, v) => v.as_i64().map_or(Avro::Null, Avro::Long),
+    match super::datum::typed(kind, Scalar::of_value(value)) {
+        None => Avro::Null,
+        Some(Typed::Text(text)) => Avro::String(text.into_owned()),
+        Some(Typed::Double(number)) => Avro::Double(number),
+        Some(Typed::Boolean(flag)) => Avro::Boolean(flag),
+        Some(Typed::Long(millis)) => Avro::Long(millis),
     }
 }
 

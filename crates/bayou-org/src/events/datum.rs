@@ -19,7 +19,7 @@ use super::raw_json::Scalar;
 
 /// The datum of a platform event: `created_ms`, `created_by`, then each of `fields` as
 /// `field` gives it (null when the payload lacks the field or its value does not fit the
-/// field's kind, as `avro::to_avro` decides for a change event's fields).
+/// field's kind, as [`typed`] decides).
 pub(crate) fn platform<'a>(
     created_ms: i64,
     created_by: &str,
@@ -37,56 +37,47 @@ pub(crate) fn platform<'a>(
 
 /// One custom field: a union of null (branch 0) and the field's kind (branch 1).
 fn put_field(out: &mut Vec<u8>, kind: Kind, value: Scalar<'_>) {
-    match kind {
-        Kind::String => match as_text(value) {
-            Some(text) => {
-                put_long(out, 1);
-                put_string(out, &text);
-            }
-            None => put_long(out, 0),
-        },
-        Kind::Double => match value {
-            Scalar::Number(number) => match number.as_f64() {
-                Some(number) => {
-                    put_long(out, 1);
-                    out.extend_from_slice(&number.to_le_bytes());
-                }
-                None => put_long(out, 0),
-            },
-            _ => put_long(out, 0),
-        },
-        Kind::Boolean => match value {
-            Scalar::Bool(flag) => {
-                put_long(out, 1);
-                out.push(u8::from(flag));
-            }
-            _ => put_long(out, 0),
-        },
-        Kind::DateTime => {
-            let millis = match value {
-                Scalar::Text(text) => parse_iso8601_millis(&text),
-                Scalar::Number(number) => number.as_i64(),
-                _ => None,
-            };
-            match millis {
-                Some(millis) => {
-                    put_long(out, 1);
-                    put_long(out, millis);
-                }
-                None => put_long(out, 0),
-            }
-        }
+    let Some(value) = typed(kind, value) else {
+        put_long(out, 0);
+        return;
+    };
+    put_long(out, 1);
+    match value {
+        Typed::Text(text) => put_string(out, &text),
+        Typed::Double(number) => out.extend_from_slice(&number.to_le_bytes()),
+        Typed::Boolean(flag) => out.push(u8::from(flag)),
+        Typed::Long(number) => put_long(out, number),
     }
 }
 
-/// A value in a text field: text as it is, anything else but null as JSON writes it.
-fn as_text(value: Scalar<'_>) -> Option<Cow<'_, str>> {
-    match value {
-        Scalar::Null => None,
-        Scalar::Text(text) => Some(text),
-        Scalar::Bool(flag) => Some(Cow::Borrowed(if flag { "true" } else { "false" })),
-        Scalar::Number(number) => Some(Cow::Owned(number.to_string())),
-        Scalar::Composite(json) => Some(Cow::Owned(json)),
+/// A JSON value as a field of one [`Kind`] takes it.
+pub(crate) enum Typed<'a> {
+    Text(Cow<'a, str>),
+    Double(f64),
+    Boolean(bool),
+    /// A date-time's epoch milliseconds.
+    Long(i64),
+}
+
+/// `value` as a field of `kind` takes it, or `None` (Avro's null) when it does not fit: text
+/// takes anything but null (as JSON writes it), a date-time ISO-8601 text or a whole number.
+/// The one place that decides, for platform events' datums and change events' records alike.
+pub(crate) fn typed(kind: Kind, value: Scalar<'_>) -> Option<Typed<'_>> {
+    match (kind, value) {
+        (_, Scalar::Null) => None,
+        (Kind::String, Scalar::Text(text)) => Some(Typed::Text(text)),
+        (Kind::String, Scalar::Bool(flag)) => Some(Typed::Text(Cow::Borrowed(if flag {
+            "true"
+        } else {
+            "false"
+        }))),
+        (Kind::String, Scalar::Number(number)) => Some(Typed::Text(Cow::Owned(number.to_string()))),
+        (Kind::String, Scalar::Composite(json)) => Some(Typed::Text(Cow::Owned(json))),
+        (Kind::Double, Scalar::Number(number)) => number.as_f64().map(Typed::Double),
+        (Kind::Boolean, Scalar::Bool(flag)) => Some(Typed::Boolean(flag)),
+        (Kind::DateTime, Scalar::Text(text)) => parse_iso8601_millis(&text).map(Typed::Long),
+        (Kind::DateTime, Scalar::Number(number)) => number.as_i64().map(Typed::Long),
+        _ => None,
     }
 }
 
