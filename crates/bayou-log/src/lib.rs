@@ -28,6 +28,7 @@
 //! - [`embedded`]: the default backend, on fjall, with group commit and `fdatasync`.
 //! - [`retention`]: how long events are kept, by channel pattern.
 //! - [`recent`]: the newest events in memory, for the engine's tail (both backends).
+//! - [`queued`]: appends queued on a writer's channel, then awaited (both backends).
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ mod counters;
 pub mod embedded;
 mod positions;
 mod presence;
+pub mod queued;
 pub mod recent;
 pub mod retention;
 mod storage;
@@ -245,6 +247,10 @@ pub struct RecordChanges {
 /// A future returned by [`EventLog::append`].
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<Vec<u64>, LogError>> + Send>>;
 
+/// A future returned by [`EventLog::queue_append`]: resolves once the append is queued, with the
+/// future of its replay ids.
+pub type QueuedAppend = Pin<Box<dyn Future<Output = Result<AppendFuture, LogError>> + Send>>;
+
 /// A future returned by the stores' reads and writes.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LogError>> + Send + 'a>>;
 
@@ -274,7 +280,17 @@ impl ChannelFilter {
 pub trait EventLog: Send + Sync + 'static {
     /// Appends events in order. The future resolves with their replay ids once they are durable
     /// (or, in a relaxed durability mode, written).
-    fn append(&self, events: Vec<NewEvent>) -> AppendFuture;
+    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
+        let queued = self.queue_append(events);
+        Box::pin(async move { queued.await?.await })
+    }
+
+    /// Puts events in the log's queue, behind every append queued before them, and resolves as
+    /// soon as they are queued (not yet stored) with the future of their replay ids. A caller
+    /// that awaits each queueing before the next keeps many appends in flight whose events are
+    /// still stored in the order it queued them: a WebSocket publisher's frames, answered in
+    /// order while the log stores them together.
+    fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend;
 
     /// Reads events with replay id greater than `after` whose channel passes `filter`, in order:
     /// at most `max` events, examining at most `scan_limit` records (so a selective filter cannot

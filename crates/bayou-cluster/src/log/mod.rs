@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use async_nats::jetstream;
 use bayou_log::{
-    AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
-    RecordWrite, RetentionPolicy, StoreFuture,
+    queued, AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, QueuedAppend,
+    ReadBatch, RecordStore, RecordWrite, RetentionPolicy, StoreFuture,
 };
 use parking_lot::RwLock;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -186,6 +186,19 @@ impl JetStreamLog {
         })
     }
 
+    /// Queues an append (see [`EventLog::queue_append`]) on the node's writer, which sends to
+    /// JetStream in the order appends were queued.
+    fn queue_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> QueuedAppend {
+        if events.is_empty() && writes.is_empty() {
+            return queued::answered(Ok(Vec::new()));
+        }
+        queued::queue_on(self.requests.clone(), move |reply| writer::AppendRequest {
+            events,
+            writes,
+            reply,
+        })
+    }
+
     /// The stream's last sequence minus this node's tail position: how far behind it is.
     pub fn lag(&self) -> u64 {
         self.shared
@@ -223,8 +236,8 @@ impl JetStreamLog {
 }
 
 impl EventLog for JetStreamLog {
-    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
-        self.append_with_records(events, Vec::new())
+    fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend {
+        self.queue_with_records(events, Vec::new())
     }
 
     fn read(
@@ -363,22 +376,8 @@ impl EventLog for JetStreamLog {
 
 impl RecordStore for JetStreamLog {
     fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture {
-        if events.is_empty() && writes.is_empty() {
-            return Box::pin(std::future::ready(Ok(Vec::new())));
-        }
-        let requests = self.requests.clone();
-        Box::pin(async move {
-            let (reply, done) = oneshot::channel();
-            requests
-                .send(writer::AppendRequest {
-                    events,
-                    writes,
-                    reply,
-                })
-                .await
-                .map_err(|_| LogError::Closed)?;
-            done.await.map_err(|_| LogError::Closed)?
-        })
+        let queued = self.queue_with_records(events, writes);
+        Box::pin(async move { queued.await?.await })
     }
 
     fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>> {

@@ -10,6 +10,7 @@ use crate::conformance;
 
 conformance!(
     appends_get_increasing_ids_encoded_into_their_bytes,
+    queued_appends_are_stored_in_the_order_queued,
     reads_filter_by_channel_and_pattern,
     audiences_are_kept,
     expired_ids_are_below_the_floor,
@@ -78,6 +79,37 @@ async fn appends_get_increasing_ids_encoded_into_their_bytes(backend: Backend) {
     }
     assert_eq!(&*events[1].channel, "/chat/b");
     assert!(log.append(Vec::new()).await.unwrap().is_empty());
+}
+
+/// Many appends in flight from one caller (a WebSocket publisher's frames): each queued before
+/// the next, their acknowledgements awaited later and in reverse, stored in the queue's order.
+async fn queued_appends_are_stored_in_the_order_queued(backend: Backend) {
+    let node = backend.node().await;
+    let log = &node.storage.log;
+    let mut acknowledgements = Vec::new();
+    for tag in 0..50 {
+        let queued = log.queue_append(vec![event("/chat/q", &tag.to_string())]);
+        acknowledgements.push(queued.await.unwrap());
+    }
+    let mut ids = Vec::new();
+    for acknowledgement in acknowledgements.into_iter().rev() {
+        ids.push(acknowledgement.await.unwrap()[0]);
+    }
+    ids.reverse();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in queue order: {ids:?}"
+    );
+    until_head(&node, ids[49]).await;
+    let tags: Vec<String> = read_all(&node, ChannelFilter::All, 100)
+        .await
+        .iter()
+        .map(|e| tag_of(&e.bytes))
+        .collect();
+    let expected: Vec<String> = (0..50).map(|t| t.to_string()).collect();
+    assert_eq!(tags, expected);
+    let nothing = log.queue_append(Vec::new()).await.unwrap();
+    assert!(nothing.await.unwrap().is_empty());
 }
 
 async fn reads_filter_by_channel_and_pattern(backend: Backend) {

@@ -30,13 +30,13 @@ use parking_lot::{Mutex, RwLock};
 use std::time::Duration;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::recent::Ring;
 use crate::retention::RetentionPolicy;
 use crate::{
-    AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, ReadBatch, RecordStore,
-    RecordWrite, StoreFuture,
+    queued, AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, QueuedAppend,
+    ReadBatch, RecordStore, RecordWrite, StoreFuture,
 };
 pub use counters::{current_hour, used_within_day, MemoryCounters};
 pub use tokens::{MemoryTokens, MAX_ACCESS_PER_USER, MAX_REFRESH_PER_USER};
@@ -238,6 +238,27 @@ impl EmbeddedLog {
         expiry::expire(&self.inner, bayou_protocol::time::now_millis())
     }
 
+    /// Queues an append (see [`EventLog::queue_append`]). With relaxed durability it is written
+    /// here, when called, if that cannot block; otherwise (and with sync durability) it joins
+    /// the writer thread's queue.
+    fn queue_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> QueuedAppend {
+        if events.is_empty() && writes.is_empty() {
+            return queued::answered(Ok(Vec::new()));
+        }
+        let (events, writes) = match self.inner.durability {
+            Durability::Relaxed => match writer::commit_now(&self.inner, events, writes) {
+                writer::Inline::Done(written) => return queued::answered(written),
+                writer::Inline::Busy(events, writes) => (events, writes),
+            },
+            Durability::Sync => (events, writes),
+        };
+        queued::queue_on(self.requests.clone(), move |reply| AppendRequest {
+            events,
+            writes,
+            reply,
+        })
+    }
+
     /// Runs `work` on the database off the async workers: on Tokio's blocking pool inside a
     /// runtime, in place outside one (tools and tests that open the log directly).
     fn off_runtime<T: Send + 'static>(
@@ -391,8 +412,8 @@ fn read_from_disk(
 }
 
 impl EventLog for EmbeddedLog {
-    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
-        self.append_with_records(events, Vec::new())
+    fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend {
+        self.queue_with_records(events, Vec::new())
     }
 
     /// Served from the in-memory tail when it covers `after` (the engine's tail reads, almost
@@ -467,31 +488,8 @@ impl EventLog for EmbeddedLog {
 
 impl RecordStore for EmbeddedLog {
     fn append_with_records(&self, events: Vec<NewEvent>, writes: Vec<RecordWrite>) -> AppendFuture {
-        if events.is_empty() && writes.is_empty() {
-            return Box::pin(std::future::ready(Ok(Vec::new())));
-        }
-        // With relaxed durability the append is written here, when called, if that cannot
-        // block; otherwise (and with sync durability) by the writer thread.
-        let (events, writes) = match self.inner.durability {
-            Durability::Relaxed => match writer::commit_now(&self.inner, events, writes) {
-                writer::Inline::Done(written) => return Box::pin(std::future::ready(written)),
-                writer::Inline::Busy(events, writes) => (events, writes),
-            },
-            Durability::Sync => (events, writes),
-        };
-        let requests = self.requests.clone();
-        Box::pin(async move {
-            let (reply, done) = oneshot::channel();
-            requests
-                .send(AppendRequest {
-                    events,
-                    writes,
-                    reply,
-                })
-                .await
-                .map_err(|_| LogError::Closed)?;
-            done.await.map_err(|_| LogError::Closed)?
-        })
+        let queued = self.queue_with_records(events, writes);
+        Box::pin(async move { queued.await?.await })
     }
 
     fn record(&self, key: &[u8]) -> StoreFuture<'_, Option<Vec<u8>>> {

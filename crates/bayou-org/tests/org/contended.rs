@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bayou_log::{
     AppendFuture, ChannelFilter, EmbeddedOptions, EventLog, LogError, LogStats, NewEvent,
-    ReadBatch, RecordChanges, RecordStore, RecordWrite, Storage, StoreFuture, StoredRecord,
-    Versioned,
+    QueuedAppend, ReadBatch, RecordChanges, RecordStore, RecordWrite, Storage, StoreFuture,
+    StoredRecord, Versioned,
 };
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::records::Fields;
@@ -84,8 +84,8 @@ impl Contended {
 }
 
 impl EventLog for Contended {
-    fn append(&self, events: Vec<NewEvent>) -> AppendFuture {
-        self.inner.append(events)
+    fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend {
+        self.inner.queue_append(events)
     }
     fn read(
         &self,

@@ -51,7 +51,7 @@ use crate::policy::{Credentials, Denial, Principal, SecurityPolicy};
 pub use allocations::{AllocationUsage, DeliveryAllocation};
 pub use connect::ConnectStep;
 pub use latency::{DeliveryLatency, LatencySnapshot, BUCKET_BOUNDS_MS};
-pub use publish::PublishError;
+pub use publish::{PublishError, QueuedPublishes};
 pub use segment::{segments, Segment};
 pub use services::ServiceHandler;
 use services::ServiceRegistry;

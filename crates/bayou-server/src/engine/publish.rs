@@ -6,8 +6,10 @@
 //! where delivery happens. Client publishes over Bayeux come through `client_publish`, which
 //! checks the channel and replies once the event is stored.
 
-use bayou_log::{LogError, NewEvent};
-use bayou_protocol::{encode_bayeux_event, errors, ChannelKind, ChannelName, Message, Reply};
+use bayou_log::{AppendFuture, LogError, NewEvent};
+use bayou_protocol::{
+    encode_bayeux_event, errors, Advice, ChannelKind, ChannelName, Message, Reply,
+};
 use serde_json::value::RawValue;
 
 use super::Engine;
@@ -88,6 +90,22 @@ impl Engine {
         messages: Vec<Message>,
         credentials: &Credentials,
     ) -> Vec<Reply> {
+        self.queue_publishes(messages, credentials)
+            .await
+            .replies()
+            .await
+    }
+
+    /// [`client_publishes`](Self::client_publishes) in two steps: this checks the publishes
+    /// and queues their events in the log (resolving once they have their place in it), and
+    /// [`QueuedPublishes::replies`] waits until they are stored. A WebSocket connection queues
+    /// frame after frame and answers each when its events are stored, so one publisher has
+    /// many publishes in flight, stored in the order it sent them.
+    pub async fn queue_publishes(
+        &self,
+        messages: Vec<Message>,
+        credentials: &Credentials,
+    ) -> QueuedPublishes {
         let mut replies = Vec::with_capacity(messages.len());
         // Index in `replies` of each event to store, in append order.
         let mut stored_at = Vec::new();
@@ -102,46 +120,17 @@ impl Engine {
                 }
             }
         }
-        if events.is_empty() {
-            return replies;
+        let appended = if events.is_empty() {
+            None
+        } else {
+            Some(self.log.queue_append(events).await)
+        };
+        QueuedPublishes {
+            replies,
+            stored_at,
+            appended,
+            advice: self.retry_advice(),
         }
-        let count = events.len() as u64;
-        let appended = self.append(events).await.and_then(|ids| {
-            if ids.len() == stored_at.len() {
-                Ok(ids)
-            } else {
-                Err(LogError::Storage(format!(
-                    "{} replay ids for {} events",
-                    ids.len(),
-                    stored_at.len()
-                )))
-            }
-        });
-        match appended {
-            Ok(ids) => {
-                metrics::counter!(m::PUBLISHED).increment(count);
-                for (at, replay_id) in stored_at.into_iter().zip(ids) {
-                    let ext = format!(r#"{{"replayId":{replay_id}}}"#);
-                    if let Ok(ext) = RawValue::from_string(ext) {
-                        replies[at].ext = Some(ext);
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "publish could not be stored");
-                let error = errors::event_not_stored(&e.to_string());
-                for at in stored_at {
-                    let reply = &mut replies[at];
-                    let failed = Reply::failure(reply.channel.clone(), reply.id.clone(), &error)
-                        .with_advice(self.retry_advice());
-                    *reply = Reply {
-                        client_id: reply.client_id.take(),
-                        ..failed
-                    };
-                }
-            }
-        }
-        replies
     }
 
     /// Everything about a client publish but storing it: the session, the channel, the
@@ -191,6 +180,74 @@ impl Engine {
             audience: None,
         };
         Checked::Store(reply, event)
+    }
+}
+
+/// Client publishes whose events are queued in the log: [`replies`](Self::replies) waits until
+/// they are stored and answers each message.
+pub struct QueuedPublishes {
+    /// One per message, in the messages' order; those of stored events get their replay id.
+    replies: Vec<Reply>,
+    /// Index in `replies` of each event queued, in append order.
+    stored_at: Vec<usize>,
+    /// The append (none when nothing was to be stored), or why it could not be queued.
+    appended: Option<Result<AppendFuture, LogError>>,
+    /// Advice of a failure reply.
+    advice: Advice,
+}
+
+impl QueuedPublishes {
+    /// The replies, once the events are stored (or with Salesforce's error when they are not).
+    pub async fn replies(self) -> Vec<Reply> {
+        let Self {
+            mut replies,
+            stored_at,
+            appended,
+            advice,
+        } = self;
+        let Some(appended) = appended else {
+            return replies;
+        };
+        let appended = match appended {
+            Ok(stored) => stored.await,
+            Err(e) => Err(e),
+        };
+        let appended = appended.and_then(|ids| {
+            if ids.len() == stored_at.len() {
+                Ok(ids)
+            } else {
+                Err(LogError::Storage(format!(
+                    "{} replay ids for {} events",
+                    ids.len(),
+                    stored_at.len()
+                )))
+            }
+        });
+        match appended {
+            Ok(ids) => {
+                metrics::counter!(m::PUBLISHED).increment(ids.len() as u64);
+                for (at, replay_id) in stored_at.into_iter().zip(ids) {
+                    let ext = format!(r#"{{"replayId":{replay_id}}}"#);
+                    if let Ok(ext) = RawValue::from_string(ext) {
+                        replies[at].ext = Some(ext);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "publish could not be stored");
+                let error = errors::event_not_stored(&e.to_string());
+                for at in stored_at {
+                    let reply = &mut replies[at];
+                    let failed = Reply::failure(reply.channel.clone(), reply.id.clone(), &error)
+                        .with_advice(advice);
+                    *reply = Reply {
+                        client_id: reply.client_id.take(),
+                        ..failed
+                    };
+                }
+            }
+        }
+        replies
     }
 }
 

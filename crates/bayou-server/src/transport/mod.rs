@@ -10,6 +10,7 @@
 pub mod cookie;
 pub mod endpoint;
 pub mod http1;
+pub mod in_flight;
 pub mod long_polling;
 pub mod websocket;
 

@@ -33,11 +33,12 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bayou_protocol::api_version::ApiVersion;
-use bayou_protocol::{decode_batch, encode_array, errors, Reply};
+use bayou_protocol::{decode_batch, encode_array, errors, Message, Reply};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 
+use super::in_flight::InFlight;
 use super::{credentials, endpoint, long_polling, AppState};
 use crate::config::TransportKind;
 use crate::engine::HoldGuard;
@@ -198,6 +199,7 @@ impl Connection {
         let write_timeout = (self.engine.config().write_timeout, &stalled);
         let mut shutdown = self.engine.shutdown_signal();
         let mut dropped = self.engine.drop_signal();
+        let mut in_flight = InFlight::new(in_flight_bytes(self.engine.config().max_request_bytes));
         loop {
             let session = self.session.clone();
             let mut changed = std::pin::pin!(session.as_deref().map(Session::notified));
@@ -215,6 +217,8 @@ impl Connection {
                 break;
             }
             if self.engine.is_shutting_down() && self.held.is_none() {
+                // Publishes already queued are answered before the socket closes.
+                let _ = answer_all(&mut in_flight, &mut sink, write_timeout).await;
                 break;
             }
             // A full frame left messages queued: no wake-up comes for those (the dispatcher wakes
@@ -222,7 +226,7 @@ impl Connection {
             let more = session.as_ref().is_some_and(|s| s.queued() > 0);
             let deadline = self.held.as_ref().map(|h| h.deadline);
             tokio::select! {
-                frame = stream.next() => match frame {
+                frame = stream.next(), if in_flight.has_room() => match frame {
                     Some(Ok(WsMessage::Text(text)))
                         if text.len() > self.engine.config().max_request_bytes =>
                     {
@@ -231,12 +235,29 @@ impl Connection {
                             errors::MAXIMUM_REQUEST_SIZE.to_owned(),
                             self.engine.retry_advice(),
                         );
-                        if send(&mut sink, write_timeout, &[error]).await.is_err() {
+                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err()
+                            || send(&mut sink, write_timeout, &[error]).await.is_err()
+                        {
                             break;
                         }
                     }
                     Some(Ok(WsMessage::Text(text))) => {
-                        let replies = Box::pin(self.receive(text.as_bytes())).await;
+                        let frame = match self.decode(text.as_bytes()) {
+                            Decoded::Publishes(run) => {
+                                let queued = Box::pin(
+                                    self.engine.queue_publishes(run, &self.credentials),
+                                )
+                                .await;
+                                in_flight.push(text.len(), queued);
+                                continue;
+                            }
+                            other => other,
+                        };
+                        // Anything else is handled after every publish before it is answered.
+                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err() {
+                            break;
+                        }
+                        let replies = Box::pin(self.receive(frame)).await;
                         if !replies.is_empty() && send(&mut sink, write_timeout, &replies).await.is_err() {
                             break;
                         }
@@ -249,7 +270,9 @@ impl Connection {
                             "400::Binary frames are not supported; send JSON text".into(),
                             self.engine.retry_advice(),
                         );
-                        if send(&mut sink, write_timeout, &[error]).await.is_err() {
+                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err()
+                            || send(&mut sink, write_timeout, &[error]).await.is_err()
+                        {
                             break;
                         }
                     }
@@ -265,6 +288,11 @@ impl Connection {
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => {} // ping/pong: answered by the library
                 },
+                Some(replies) = in_flight.next(), if !in_flight.is_empty() => {
+                    if send(&mut sink, write_timeout, &replies).await.is_err() {
+                        break;
+                    }
+                }
                 _ = async {
                     match changed.as_mut().as_pin_mut() {
                         _ if more => {}
@@ -349,29 +377,49 @@ impl Connection {
         messages
     }
 
-    /// Handles one text frame; returns what to send back at once.
-    async fn receive(&mut self, frame: &[u8]) -> Vec<Bytes> {
+    /// Reads one text frame's messages.
+    fn decode(&self, frame: &[u8]) -> Decoded {
         let batch = match decode_batch(frame, self.engine.config().max_batch_messages) {
             Ok(batch) => batch,
             Err(e) => {
                 metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
-                return vec![long_polling::whole_request_error(
+                return Decoded::Refused(long_polling::whole_request_error(
                     e.error_string(),
                     self.engine.retry_advice(),
-                )];
+                ));
             }
         };
         metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "websocket")
             .increment(batch.len() as u64);
+        let batch_len = batch.len();
+        let mut segments = segments(batch);
+        if let [Segment::Publishes(_)] = segments.as_slice() {
+            if let Some(Segment::Publishes(run)) = segments.pop() {
+                return Decoded::Publishes(run);
+            }
+        }
+        Decoded::Segments(segments, batch_len)
+    }
+
+    /// Handles one decoded frame; returns what to send back at once.
+    async fn receive(&mut self, frame: Decoded) -> Vec<Bytes> {
+        let (segments, batch_len) = match frame {
+            Decoded::Refused(error) => return vec![error],
+            Decoded::Publishes(run) => {
+                let len = run.len();
+                (vec![Segment::Publishes(run)], len)
+            }
+            Decoded::Segments(segments, batch_len) => (segments, batch_len),
+        };
         let credentials = Arc::clone(&self.credentials);
         let ctx = RequestContext {
             credentials: &credentials,
             transport: TransportKind::WebSocket,
-            batch_len: batch.len(),
+            batch_len,
             api_version: self.api_version,
         };
         let mut out = Vec::new();
-        for segment in segments(batch) {
+        for segment in segments {
             let message = match segment {
                 Segment::One(message) => message,
                 Segment::Publishes(run) => {
@@ -423,7 +471,37 @@ impl Connection {
     }
 }
 
-/// Sends messages as one frame holding a JSON array.
+/// A text frame's messages.
+enum Decoded {
+    /// Not a JSON array of messages: the error to answer with.
+    Refused(Bytes),
+    /// Publishes to broadcast channels only: queued, and answered once stored.
+    Publishes(Vec<Message>),
+    /// Anything else, handled in order once every frame before it is answered; with the
+    /// number of messages.
+    Segments(Vec<Segment>, usize),
+}
+
+/// Bytes of publish frames a socket has in flight: eight of the largest request.
+fn in_flight_bytes(max_request_bytes: usize) -> usize {
+    max_request_bytes.saturating_mul(8)
+}
+
+/// Sends the replies of every publish frame in flight, oldest first, as each is stored.
+async fn answer_all<S>(
+    in_flight: &mut InFlight,
+    sink: &mut S,
+    write_timeout: (Duration, &AtomicBool),
+) -> Result<(), axum::Error>
+where
+    S: futures_util::Sink<WsMessage, Error = axum::Error> + Unpin,
+{
+    while let Some(replies) = in_flight.next().await {
+        send(sink, write_timeout, &replies).await?;
+    }
+    Ok(())
+}
+
 /// Sends `messages` as one frame. A write that takes longer than `timeout` (the client is not
 /// reading, and the socket's buffers are full) fails and marks the connection stalled.
 async fn send<S>(

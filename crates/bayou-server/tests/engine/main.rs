@@ -5,6 +5,7 @@ mod bayeux;
 mod lean_http;
 mod limits;
 mod origins;
+mod pipelined;
 mod replay;
 mod settle;
 mod slow_consumers;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_log::embedded::MemoryCounters;
-use bayou_log::{EmbeddedLog, EmbeddedOptions, NewEvent};
+use bayou_log::{EmbeddedLog, EmbeddedOptions, EventLog, NewEvent};
 use bayou_protocol::{encode_bayeux_event, ChannelName};
 use bayou_server::policy::SecurityPolicy;
 use bayou_server::{AllowAll, Engine, EngineConfig, Server};
@@ -49,10 +49,20 @@ impl TestServer {
         policy: Arc<dyn SecurityPolicy>,
         setup: impl FnOnce(&Server),
     ) -> Self {
+        Self::start_on(config, policy, |log| Arc::new(log), setup).await
+    }
+
+    /// A server whose embedded log is seen through `wrap` (a test's own `EventLog` around it).
+    pub async fn start_on(
+        config: EngineConfig,
+        policy: Arc<dyn SecurityPolicy>,
+        wrap: impl FnOnce(EmbeddedLog) -> Arc<dyn EventLog>,
+        setup: impl FnOnce(&Server),
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open(data.path(), EmbeddedOptions::default()).unwrap();
         let counters = Arc::new(MemoryCounters::default());
-        let server = Server::new(config, policy, Arc::new(log), counters);
+        let server = Server::new(config, policy, wrap(log), counters);
         setup(&server);
         let engine = Arc::clone(server.engine());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
