@@ -3,10 +3,14 @@
 //! be, and the valid ones of a request are appended to the log together; each gets its replay
 //! id or its own error, with the event's id as the correlation key.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bayou_org::events::avro::MAX_EVENT_BYTES;
-use bayou_org::events::publish::NewPlatformEvent;
+use bayou_org::events::publish::{NewPlatformEvent, QueuedEvents};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::{Code, Status, Streaming};
@@ -19,12 +23,51 @@ use crate::status::{codes, failure};
 use crate::topics;
 use crate::{replay_id, stopping, Inner};
 
+/// Requests of one `PublishStream` queued in the log and not yet answered, at most: the
+/// stream reads no more until the oldest is answered.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 32;
+/// Bytes of such requests at most (a request alone may be larger: gRPC's 4 MB).
+const MAX_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
+
 /// Publishes one request's events.
 pub(crate) async fn publish(
     inner: &Inner,
     caller: &Caller,
     request: PublishRequest,
 ) -> Result<PublishResponse, Status> {
+    queue(inner, caller, request)
+        .await?
+        .response(StoreFailure::EndsCall)
+        .await
+}
+
+/// What a request whose events the log could not store is answered with.
+#[derive(Clone, Copy)]
+pub(crate) enum StoreFailure {
+    /// The call's status (`Publish`: the call is one request).
+    EndsCall,
+    /// An error result per event, the stream going on (`PublishStream`: the requests after it
+    /// may be stored already, and each is still answered).
+    PerEvent,
+}
+
+/// One request's events checked and queued in the log; [`Queued::response`] waits until they
+/// are stored.
+pub(crate) struct Queued {
+    /// One per event; `None` for those queued, until they are stored.
+    results: Vec<Option<PublishResult>>,
+    /// Index in `results` and correlation key of each event queued, in order.
+    positions: Vec<(usize, String)>,
+    events: QueuedEvents,
+    schema_id: String,
+}
+
+/// Checks a request's events and queues the valid ones in the log.
+pub(crate) async fn queue(
+    inner: &Inner,
+    caller: &Caller,
+    request: PublishRequest,
+) -> Result<Queued, Status> {
     let topic = topics::resolve(&inner.org, &request.topic_name).await?;
     if !topic.can_publish {
         return Err(topics::no_publish(&topic));
@@ -77,43 +120,80 @@ pub(crate) async fn publish(
             Err(e) => results.push(Some(refuse(e.to_string()))),
         }
     }
-    let outcomes = inner
+    let events = inner
         .org
-        .publish_events(&topic.event, accepted, &caller.user_id)
+        .queue_events(&topic.event, accepted, &caller.user_id)
         .await
         .map_err(|e| failure(Code::Unavailable, codes::UNAVAILABLE, e.message))?;
-    for ((index, correlation_key), outcome) in positions.into_iter().zip(outcomes) {
-        results[index] = Some(match outcome {
-            Ok(published) => PublishResult {
-                replay_id: replay_id::encode(published.replay_id),
-                error: None,
-                correlation_key,
-            },
-            Err(e) => PublishResult {
-                replay_id: Default::default(),
-                error: Some(PublishError {
-                    code: ErrorCode::Publish.into(),
-                    msg: format!("{}: {}", e.code, e.message),
-                }),
-                correlation_key,
-            },
-        });
-    }
-    let published = results
-        .iter()
-        .flatten()
-        .filter(|r| r.error.is_none())
-        .count();
-    metrics::counter!("bayou_pubsub_published_events_total").increment(published as u64);
-    Ok(PublishResponse {
-        results: results.into_iter().flatten().collect(),
+    Ok(Queued {
+        results,
+        positions,
+        events,
         schema_id: topic.schema.map(|s| s.id.clone()).unwrap_or_default(),
-        rpc_id: bayou_org::events::new_uuid(),
     })
+}
+
+impl Queued {
+    /// The request's response, once its events are stored.
+    pub(crate) async fn response(
+        self,
+        on_failure: StoreFailure,
+    ) -> Result<PublishResponse, Status> {
+        let Self {
+            mut results,
+            positions,
+            events,
+            schema_id,
+        } = self;
+        let outcomes = match events.outcomes().await {
+            Ok(outcomes) => outcomes,
+            Err(e) => match on_failure {
+                StoreFailure::EndsCall => {
+                    return Err(failure(Code::Unavailable, codes::UNAVAILABLE, e.message));
+                }
+                StoreFailure::PerEvent => positions.iter().map(|_| Err(e.clone())).collect(),
+            },
+        };
+        for ((index, correlation_key), outcome) in positions.into_iter().zip(outcomes) {
+            results[index] = Some(match outcome {
+                Ok(published) => PublishResult {
+                    replay_id: replay_id::encode(published.replay_id),
+                    error: None,
+                    correlation_key,
+                },
+                Err(e) => PublishResult {
+                    replay_id: Default::default(),
+                    error: Some(PublishError {
+                        code: ErrorCode::Publish.into(),
+                        msg: format!("{}: {}", e.code, e.message),
+                    }),
+                    correlation_key,
+                },
+            });
+        }
+        let published = results
+            .iter()
+            .flatten()
+            .filter(|r| r.error.is_none())
+            .count();
+        metrics::counter!("bayou_pubsub_published_events_total").increment(published as u64);
+        Ok(PublishResponse {
+            results: results.into_iter().flatten().collect(),
+            schema_id,
+            rpc_id: bayou_org::events::new_uuid(),
+        })
+    }
 }
 
 /// Runs one `PublishStream`: a response per request, in order; the topic is the first
 /// request's; a stream with no request for `idle` is closed, as Salesforce does after 70 s.
+///
+/// As Salesforce's proto promises, a client need not wait for one response before sending the
+/// next request: each request's events are queued in the log as soon as it is read, and the
+/// stream reads on (up to [`MAX_REQUESTS_IN_FLIGHT`] requests and 8 MiB of them). Responses
+/// go out in the requests' order as their events are stored, and the events are stored in that
+/// order too. A request that ends the stream (a topic mismatch, an expired token) is answered
+/// with its error after the responses of the requests before it.
 pub(crate) async fn run_stream(
     inner: std::sync::Arc<Inner>,
     caller: Caller,
@@ -123,10 +203,60 @@ pub(crate) async fn run_stream(
 ) {
     let mut topic_name: Option<String> = None;
     let mut shutdown = inner.engine.shutdown_signal();
+    let mut in_flight = FuturesOrdered::<Answer>::new();
+    let mut bytes_in_flight = 0;
+    // Set once a request's error will end the stream, or the client has sent its last one:
+    // nothing more is read, and the stream ends once what is in flight is answered.
+    let mut reading = true;
+    let mut deadline = Instant::now() + idle;
     loop {
-        let deadline = Instant::now() + idle;
-        let request = tokio::select! {
-            request = inbound.message() => request,
+        if !reading && in_flight.is_empty() {
+            return;
+        }
+        let room = reading
+            && in_flight.len() < MAX_REQUESTS_IN_FLIGHT
+            && (in_flight.is_empty() || bytes_in_flight < MAX_BYTES_IN_FLIGHT);
+        tokio::select! {
+            request = inbound.message(), if room => {
+                let mut request = match request {
+                    Ok(Some(request)) => request,
+                    // The client is done sending: what it sent is still answered.
+                    Ok(None) => {
+                        reading = false;
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                deadline = Instant::now() + idle;
+                let checked = if !caller.is_live(&inner.org) {
+                    Err(crate::auth::expired())
+                } else {
+                    same_topic(&mut topic_name, &mut request)
+                };
+                let size = request.encoded_len();
+                let queued = match checked {
+                    Ok(()) => queue(&inner, &caller, request).await,
+                    Err(status) => Err(status),
+                };
+                let answer: Answer = match queued {
+                    Ok(queued) => Box::pin(async move {
+                        (queued.response(StoreFailure::PerEvent).await, size)
+                    }),
+                    Err(status) => {
+                        reading = false;
+                        Box::pin(std::future::ready((Err(status), size)))
+                    }
+                };
+                bytes_in_flight += size;
+                in_flight.push_back(answer);
+            }
+            Some((response, size)) = in_flight.next(), if !in_flight.is_empty() => {
+                bytes_in_flight -= size;
+                let failed = response.is_err();
+                if out.send(response).await.is_err() || failed {
+                    return;
+                }
+            }
             () = stopping(&mut shutdown) => {
                 let _ = out.send(Err(failure(
                     Code::Unavailable,
@@ -135,7 +265,7 @@ pub(crate) async fn run_stream(
                 ))).await;
                 return;
             }
-            () = tokio::time::sleep_until(deadline) => {
+            () = tokio::time::sleep_until(deadline), if reading => {
                 let _ = out.send(Err(failure(
                     Code::Unavailable,
                     codes::IDLE,
@@ -143,41 +273,33 @@ pub(crate) async fn run_stream(
                 ))).await;
                 return;
             }
-        };
-        let mut request = match request {
-            Ok(Some(request)) => request,
-            Ok(None) | Err(_) => return,
-        };
-        let outcome = if !caller.is_live(&inner.org) {
-            Err(crate::auth::expired())
-        } else {
-            match &topic_name {
-                None => {
-                    topic_name = Some(request.topic_name.clone());
-                    Ok(())
-                }
-                Some(first) if request.topic_name.is_empty() => {
-                    request.topic_name = first.clone();
-                    Ok(())
-                }
-                Some(first) if *first != request.topic_name => Err(failure(
-                    Code::InvalidArgument,
-                    codes::TOPIC_MISMATCH,
-                    format!(
-                        "The topic {} differs from the stream's topic {first}.",
-                        request.topic_name
-                    ),
-                )),
-                Some(_) => Ok(()),
-            }
-        };
-        let response = match outcome {
-            Ok(()) => publish(&inner, &caller, request).await,
-            Err(status) => Err(status),
-        };
-        let failed = response.is_err();
-        if out.send(response).await.is_err() || failed {
-            return;
         }
+    }
+}
+
+/// A request's response once its events are stored, with the request's size.
+type Answer = Pin<Box<dyn Future<Output = (Result<PublishResponse, Status>, usize)> + Send>>;
+
+/// Checks that a request is for the stream's topic (the first request's), which a request
+/// without a topic name inherits.
+fn same_topic(topic_name: &mut Option<String>, request: &mut PublishRequest) -> Result<(), Status> {
+    match topic_name {
+        None => {
+            *topic_name = Some(request.topic_name.clone());
+            Ok(())
+        }
+        Some(first) if request.topic_name.is_empty() => {
+            request.topic_name = first.clone();
+            Ok(())
+        }
+        Some(first) if *first != request.topic_name => Err(failure(
+            Code::InvalidArgument,
+            codes::TOPIC_MISMATCH,
+            format!(
+                "The topic {} differs from the stream's topic {first}.",
+                request.topic_name
+            ),
+        )),
+        Some(_) => Ok(()),
     }
 }

@@ -17,7 +17,7 @@ use bayou_server::{Engine, EngineConfig, Server};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::{ADMIN, CLIENT, OTHER_PASSWORD, OTHER_USER, PASSWORD, SECRET, USER};
+use crate::{AckGate, ADMIN, CLIENT, OTHER_PASSWORD, OTHER_USER, PASSWORD, SECRET, USER};
 
 /// How often, and how long, a restart retries what the stopped server may still hold (its
 /// port, its log's lock) for a moment after it has gone.
@@ -36,6 +36,8 @@ pub struct Bayou {
     engine: Option<Arc<Engine>>,
     org: Option<Arc<Org>>,
     positions: Option<Arc<dyn bayou_log::PositionStore>>,
+    /// When set, the log's event appends are acknowledged only through this gate.
+    acks: Option<AckGate>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -62,6 +64,24 @@ pub fn init_logs() {
 
 impl Bayou {
     pub async fn start(org_config: OrgConfig, engine_config: EngineConfig) -> Self {
+        Self::start_gated(org_config, engine_config, None).await
+    }
+
+    /// Starts an org and a server whose log acknowledges event appends only through `acks`
+    /// (see [`HeldAcks`](crate::HeldAcks)).
+    pub async fn start_holding_acks(
+        org_config: OrgConfig,
+        engine_config: EngineConfig,
+        acks: AckGate,
+    ) -> Self {
+        Self::start_gated(org_config, engine_config, Some(acks)).await
+    }
+
+    async fn start_gated(
+        org_config: OrgConfig,
+        engine_config: EngineConfig,
+        acks: Option<AckGate>,
+    ) -> Self {
         init_logs();
         let data = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,6 +96,7 @@ impl Bayou {
             engine: None,
             org: None,
             positions: None,
+            acks,
             stop: None,
             task: None,
         };
@@ -130,6 +151,10 @@ impl Bayou {
                 Err(e) => panic!("cannot open the log: {e}"),
             }
         };
+        let mut storage = storage;
+        if let Some(acks) = &self.acks {
+            storage.log = Arc::new(acks.hold(Arc::clone(&storage.log)));
+        }
         let (org, _) = Org::open(&dir, &overrides, self.org_config.clone(), &storage)
             .await
             .unwrap();

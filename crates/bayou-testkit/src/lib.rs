@@ -14,17 +14,20 @@
 //! - [`records`]: sObject REST, so a test says `update(token, "Account", id, fields)` and not
 //!   the method, the path and the expected status.
 //! - [`eventually`]: polling observable state instead of sleeping for a guessed time.
+//! - [`HeldAcks`]: a store whose appends are acknowledged when the test says (an [`AckGate`]).
 //! - [`NatsServer`]: real `nats-server` processes for the cluster tests.
 
 #![forbid(unsafe_code)]
 
 mod harness;
+mod held_acks;
 mod http;
 mod nats;
 mod records;
 mod wait;
 
 pub use harness::{init_logs, start, start_with, Bayou};
+pub use held_acks::{AckGate, HeldAcks};
 pub use http::Session;
 pub use nats::{free_port, nats_server_binary, NatsServer};
 pub use wait::eventually;

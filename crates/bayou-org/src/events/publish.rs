@@ -89,6 +89,22 @@ impl Org {
         events: Vec<NewPlatformEvent>,
         user_id: &str,
     ) -> Result<Vec<Result<Published, RestError>>, RestError> {
+        self.queue_events(name, events, user_id)
+            .await?
+            .outcomes()
+            .await
+    }
+
+    /// [`publish_events`](Self::publish_events) in two steps: this checks the events and
+    /// queues those that pass in the log (resolving once they have their place in it), and
+    /// [`QueuedEvents::outcomes`] waits until they are stored. A Pub/Sub `PublishStream`
+    /// queues request after request this way and answers each when its events are stored.
+    pub async fn queue_events(
+        &self,
+        name: &str,
+        events: Vec<NewPlatformEvent>,
+        user_id: &str,
+    ) -> Result<QueuedEvents, RestError> {
         let event_type = self.event_type(name).ok_or_else(RestError::not_found)?;
         let schema = self
             .current_event_schema(&event_type.name)
@@ -132,12 +148,41 @@ impl Org {
                 replay_id: 0,
             }));
         }
-        if appended.is_empty() {
+        let stored = if appended.is_empty() {
+            None
+        } else {
+            let queued = self
+                .store
+                .queue_append(appended)
+                .await
+                .map_err(|e| RestError::storage("the event", &e))?;
+            Some(queued)
+        };
+        Ok(QueuedEvents { outcomes, stored })
+    }
+}
+
+/// Platform events checked and queued in the log: [`outcomes`](Self::outcomes) waits until
+/// they are stored.
+pub struct QueuedEvents {
+    /// One per event, in order; those queued get their replay id once stored.
+    outcomes: Vec<Result<Published, RestError>>,
+    /// The append of the events that passed (none when none did).
+    stored: Option<bayou_log::AppendFuture>,
+}
+
+impl QueuedEvents {
+    /// Each event's outcome, once the events are stored. Fails as a whole when the log could
+    /// not store them.
+    pub async fn outcomes(self) -> Result<Vec<Result<Published, RestError>>, RestError> {
+        let Self {
+            mut outcomes,
+            stored,
+        } = self;
+        let Some(stored) = stored else {
             return Ok(outcomes);
-        }
-        let ids = self
-            .store
-            .append_with_records(appended, Vec::new())
+        };
+        let ids = stored
             .await
             .map_err(|e| RestError::storage("the event", &e))?;
         let mut ids = ids.into_iter();

@@ -7,7 +7,15 @@ use bayou_pubsub::PubSubConfig;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::support::{fetch, start, Client, Subscription, TOPIC};
+use std::time::Duration;
+
+use bayou_pubsub::publish::MAX_REQUESTS_IN_FLIGHT;
+use bayou_testkit::eventually;
+
+use crate::support::{fetch, start, start_holding_acks, Client, Subscription, TOPIC};
+
+/// How long a test waits for what it expects.
+const LIMIT: Duration = Duration::from_secs(10);
 
 /// Encodes a Low_Ink__e event with apache-avro and the schema `GetSchema` returns.
 async fn low_ink(client: &mut Client, model: Option<&str>, ink: f64) -> ProducerEvent {
@@ -207,4 +215,145 @@ async fn a_publish_stream_answers_each_request_in_order() {
         .unwrap();
     let status = responses.message().await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}
+
+/// A `PublishRequest` of one event, naming the topic.
+fn request_of(event: ProducerEvent) -> PublishRequest {
+    PublishRequest {
+        topic_name: TOPIC.into(),
+        events: vec![event],
+        auth_refresh: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_publish_stream_queues_requests_before_any_is_answered() {
+    // The log acknowledges nothing until the test releases it: every request the stream
+    // queues meanwhile was read without waiting for the response before it, as Salesforce's
+    // proto promises ("a client does not have to wait for a PublishResponse before sending a
+    // new PublishRequest").
+    let (api, acks) = start_holding_acks(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let (requests, outbound) = mpsc::channel(8);
+    let inks = [0.1, 0.2, 0.3, 0.4, 0.5];
+    for ink in inks {
+        let event = low_ink(&mut client, Some("in flight"), ink).await;
+        requests.send(request_of(event)).await.unwrap();
+    }
+    // Whatever was appended before (held too) goes through; the stream's requests come next.
+    let before = acks.queued();
+    acks.release(before);
+    let mut responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("five requests queued", LIMIT, || {
+        acks.queued() - before == 5
+    })
+    .await;
+    acks.release(5);
+    let mut answered = Vec::new();
+    for _ in inks {
+        let response = responses.message().await.unwrap().unwrap();
+        let result = &response.results[0];
+        assert!(result.error.is_none(), "{result:?}");
+        answered.push((
+            result.correlation_key.clone(),
+            u64::from_be_bytes(result.replay_id[..].try_into().unwrap()),
+        ));
+    }
+    let keys: Vec<&str> = answered.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["corr-0.1", "corr-0.2", "corr-0.3", "corr-0.4", "corr-0.5"]
+    );
+    assert!(
+        answered.windows(2).all(|w| w[0].1 < w[1].1),
+        "stored in the requests' order: {answered:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_publish_stream_reads_no_more_than_its_requests_in_flight() {
+    let (api, acks) = start_holding_acks(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let event = low_ink(&mut client, Some("bounded"), 0.5).await;
+    let sent = MAX_REQUESTS_IN_FLIGHT + 4;
+    let (requests, outbound) = mpsc::channel(sent);
+    for _ in 0..sent {
+        requests.send(request_of(event.clone())).await.unwrap();
+    }
+    drop(requests);
+    // Whatever was appended before (held too) goes through; the stream's requests come next.
+    let before = acks.queued();
+    acks.release(before);
+    let mut responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("the stream's requests in flight", LIMIT, || {
+        acks.queued() - before == MAX_REQUESTS_IN_FLIGHT
+    })
+    .await;
+    // Each answer makes room for one more request, never more.
+    for answered in 1..=sent {
+        acks.release(1);
+        let response = responses.message().await.unwrap().unwrap();
+        assert!(response.results[0].error.is_none());
+        let queued = acks.queued() - before;
+        assert!(
+            queued <= (MAX_REQUESTS_IN_FLIGHT + answered).min(sent),
+            "{queued} queued after {answered} answered"
+        );
+    }
+    // The client closed its side: once everything is answered, the stream ends cleanly.
+    assert!(responses.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_request_the_log_cannot_store_gets_errors_and_the_stream_goes_on() {
+    let (api, acks) = start_holding_acks(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let (requests, outbound) = mpsc::channel(8);
+    for ink in [0.1, 0.2, 0.3] {
+        let event = low_ink(&mut client, Some("failing"), ink).await;
+        requests.send(request_of(event)).await.unwrap();
+    }
+    let before = acks.queued();
+    acks.release(before);
+    let mut responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("three requests queued", LIMIT, || {
+        acks.queued() - before == 3
+    })
+    .await;
+    acks.release(1);
+    acks.fail(1);
+    acks.release(1);
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let response = responses.message().await.unwrap().unwrap();
+        let result = &response.results[0];
+        outcomes.push((result.correlation_key.clone(), result.error.clone()));
+    }
+    assert_eq!(outcomes[0], ("corr-0.1".into(), None));
+    assert_eq!(outcomes[1].0, "corr-0.2");
+    let error = outcomes[1]
+        .1
+        .as_ref()
+        .expect("the second request's event failed");
+    assert!(error.msg.contains("could not be stored"), "{error:?}");
+    assert_eq!(outcomes[2], ("corr-0.3".into(), None));
+    // Still open: another request is answered.
+    let event = low_ink(&mut client, Some("failing"), 0.4).await;
+    requests.send(request_of(event)).await.unwrap();
+    acks.release(1);
+    let response = responses.message().await.unwrap().unwrap();
+    assert_eq!(response.results[0].correlation_key, "corr-0.4");
+    assert!(response.results[0].error.is_none());
 }

@@ -10,7 +10,7 @@ use bayou_org::OrgConfig;
 use bayou_pubsub::proto::session::{self, SessionClient, SessionHeaders};
 use bayou_pubsub::proto::{FetchRequest, FetchResponse, SchemaRequest};
 use bayou_pubsub::{PubSubConfig, PubSubService};
-use bayou_testkit::Bayou;
+use bayou_testkit::{AckGate, Bayou};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -43,6 +43,23 @@ pub async fn start(config: PubSubConfig) -> Api {
 /// [`start`] with an engine configured (allocations, say).
 pub async fn start_with(config: PubSubConfig, engine: bayou_server::EngineConfig) -> Api {
     let bayou = bayou_testkit::start_with(OrgConfig::default(), engine).await;
+    serve_beside(bayou, config).await
+}
+
+/// [`start`] over a log that acknowledges event appends only through the gate returned.
+pub async fn start_holding_acks(config: PubSubConfig) -> (Api, AckGate) {
+    let acks = AckGate::new();
+    let bayou = Bayou::start_holding_acks(
+        OrgConfig::default(),
+        bayou_server::EngineConfig::default(),
+        acks.clone(),
+    )
+    .await;
+    (serve_beside(bayou, config).await, acks)
+}
+
+/// Defines `Low_Ink__e` and serves the Pub/Sub API beside `bayou`.
+async fn serve_beside(bayou: Bayou, config: PubSubConfig) -> Api {
     let (status, body) = bayou
         .admin_call(
             "platform-events",

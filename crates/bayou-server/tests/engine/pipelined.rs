@@ -3,103 +3,33 @@
 //! here holds back every acknowledgement until the test releases it, so what the socket reads
 //! and queues while nothing is answered is visible.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bayou_log::{
-    ChannelFilter, EmbeddedLog, EventLog, LogError, LogStats, NewEvent, QueuedAppend, ReadBatch,
-    StoreFuture,
-};
 use bayou_server::transport::in_flight::MAX_FRAMES;
 use bayou_server::AllowAll;
+use bayou_testkit::AckGate;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::support::*;
 
-/// The embedded log, with every append's acknowledgement waiting for a permit of `released`.
-struct HeldAcks {
-    inner: EmbeddedLog,
-    released: Arc<Semaphore>,
-    queued: Arc<AtomicUsize>,
-}
-
-impl EventLog for HeldAcks {
-    fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend {
-        let queued = self.inner.queue_append(events);
-        let released = Arc::clone(&self.released);
-        let count = Arc::clone(&self.queued);
-        Box::pin(async move {
-            let stored = queued.await?;
-            count.fetch_add(1, Ordering::SeqCst);
-            let held: bayou_log::AppendFuture = Box::pin(async move {
-                let ids = stored.await;
-                released
-                    .acquire()
-                    .await
-                    .map_err(|_| LogError::Closed)?
-                    .forget();
-                ids
-            });
-            Ok(held)
-        })
-    }
-    fn read(
-        &self,
-        after: u64,
-        filter: ChannelFilter,
-        max: usize,
-        scan_limit: usize,
-    ) -> StoreFuture<'_, ReadBatch> {
-        self.inner.read(after, filter, max, scan_limit)
-    }
-    fn head(&self) -> u64 {
-        self.inner.head()
-    }
-    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.watch_head()
-    }
-    fn retention_floor(&self, channel: &str) -> u64 {
-        self.inner.retention_floor(channel)
-    }
-    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError> {
-        self.inner.expire_through(replay_id)
-    }
-    fn stats(&self) -> LogStats {
-        self.inner.stats()
-    }
-}
-
 struct Held {
     server: TestServer,
-    released: Arc<Semaphore>,
-    queued: Arc<AtomicUsize>,
+    acks: AckGate,
 }
 
 async fn start_held() -> Held {
-    let released = Arc::new(Semaphore::new(0));
-    let queued = Arc::new(AtomicUsize::new(0));
-    let (r, q) = (Arc::clone(&released), Arc::clone(&queued));
+    let acks = AckGate::new();
+    let gate = acks.clone();
     let server = TestServer::start_on(
         quick_config(),
         Arc::new(AllowAll),
-        move |inner| {
-            Arc::new(HeldAcks {
-                inner,
-                released: r,
-                queued: q,
-            })
-        },
+        move |log| Arc::new(gate.hold(Arc::new(log))),
         |_| {},
     )
     .await;
-    Held {
-        server,
-        released,
-        queued,
-    }
+    Held { server, acks }
 }
 
 fn publish_frame(client_id: &str, n: usize) -> Value {
@@ -122,8 +52,8 @@ async fn frames_are_queued_before_any_is_answered_and_answered_in_order() {
     }
     // All five are in the log while none is acknowledged: the socket did not wait for the
     // first frame's acknowledgement before reading the second.
-    eventually(|| held.queued.load(Ordering::SeqCst) == 5).await;
-    held.released.add_permits(5);
+    eventually(|| held.acks.queued() == 5).await;
+    held.acks.release(5);
     let mut ids = Vec::new();
     for n in 0..5 {
         let frame = ws.next_frame(LIMIT).await;
@@ -158,8 +88,8 @@ async fn other_messages_wait_for_the_publishes_before_them() {
             .unwrap();
     }
     ws.socket.flush().await.unwrap();
-    eventually(|| held.queued.load(Ordering::SeqCst) == 1).await;
-    held.released.add_permits(1);
+    eventually(|| held.acks.queued() == 1).await;
+    held.acks.release(1);
     let first = ws.next_frame(LIMIT).await;
     assert_eq!(
         first[0]["id"], "p0",
@@ -179,18 +109,18 @@ async fn a_socket_reads_no_more_than_its_frames_in_flight() {
     for n in 0..sent {
         ws.send(publish_frame(&client_id, n)).await;
     }
-    eventually(|| held.queued.load(Ordering::SeqCst) == MAX_FRAMES).await;
+    eventually(|| held.acks.queued() == MAX_FRAMES).await;
     // Each answer makes room for one more frame, never more.
     for answered in 1..=sent {
-        held.released.add_permits(1);
+        held.acks.release(1);
         let frame = ws.next_frame(LIMIT).await;
         assert_eq!(frame[0]["id"], format!("p{}", answered - 1));
-        let queued = held.queued.load(Ordering::SeqCst);
+        let queued = held.acks.queued();
         assert!(
             queued <= (MAX_FRAMES + answered).min(sent),
             "{queued} queued after {answered} answered"
         );
     }
-    assert_eq!(held.queued.load(Ordering::SeqCst), sent);
+    assert_eq!(held.acks.queued(), sent);
     held.server.stop().await;
 }
