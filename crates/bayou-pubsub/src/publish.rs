@@ -25,7 +25,13 @@ use crate::{replay_id, stopping, Inner};
 
 /// Requests of one `PublishStream` queued in the log and not yet answered, at most: the
 /// stream reads no more until the oldest is answered.
-pub const MAX_REQUESTS_IN_FLIGHT: usize = 32;
+///
+/// Many, because small requests must not wait unread: h2 closes a connection whose peer has
+/// more than about 200 small DATA frames buffered and not yet read by the server
+/// (`GOAWAY ENHANCE_YOUR_CALM`, "too_many_data_frames"), which is what a client publishing one
+/// event per request as fast as it can (Salesforce's Python example, say) would get from a
+/// stream that read one request per store round trip. Memory stays bounded by the bytes below.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 1_000;
 /// Bytes of such requests at most (a request alone may be larger: gRPC's 4 MB).
 const MAX_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
 
