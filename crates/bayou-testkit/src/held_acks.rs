@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_log::{
-    AppendFuture, ChannelFilter, EventLog, LogError, LogStats, NewEvent, NodeReport, QueuedAppend,
-    ReadBatch, RecordChanges, RecordStore, RecordWrite, StoreFuture, StoredRecord, Versioned,
+    AppendFuture, EventLog, LogError, NewEvent, QueuedAppend, RecordChanges, RecordStore,
+    RecordWrite, StoreFuture, StoredRecord, Versioned,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -109,39 +109,7 @@ impl EventLog for HeldAcks {
             Ok(held)
         })
     }
-    fn read(
-        &self,
-        after: u64,
-        filter: ChannelFilter,
-        max: usize,
-        scan_limit: usize,
-    ) -> StoreFuture<'_, ReadBatch> {
-        self.inner.read(after, filter, max, scan_limit)
-    }
-    fn head(&self) -> u64 {
-        self.inner.head()
-    }
-    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.watch_head()
-    }
-    fn retention_floor(&self, channel: &str) -> u64 {
-        self.inner.retention_floor(channel)
-    }
-    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError> {
-        self.inner.expire_through(replay_id)
-    }
-    fn stats(&self) -> LogStats {
-        self.inner.stats()
-    }
-    fn retention_rules(&self) -> Vec<bayou_log::RetentionRule> {
-        self.inner.retention_rules()
-    }
-    fn catch_up(&self, replay_id: u64, within: Duration) -> StoreFuture<'_, ()> {
-        self.inner.catch_up(replay_id, within)
-    }
-    fn node_report(&self) -> Option<NodeReport> {
-        self.inner.node_report()
-    }
+    crate::forward_event_log!();
 }
 
 impl RecordStore for HeldAcks {
@@ -177,4 +145,49 @@ impl RecordStore for HeldAcks {
     fn sync(&self, within: Duration) -> StoreFuture<'_, u64> {
         self.inner.sync(within)
     }
+}
+
+/// Inside `impl EventLog for W`, where `W` wraps another log in a field `inner`: every method
+/// but the appends (which a test's wrapper exists to change), passed straight to `inner`.
+#[macro_export]
+macro_rules! forward_event_log {
+    () => {
+        fn read(
+            &self,
+            after: u64,
+            filter: ::bayou_log::ChannelFilter,
+            max: usize,
+            scan_limit: usize,
+        ) -> ::bayou_log::StoreFuture<'_, ::bayou_log::ReadBatch> {
+            self.inner.read(after, filter, max, scan_limit)
+        }
+        fn head(&self) -> u64 {
+            self.inner.head()
+        }
+        fn watch_head(&self) -> ::tokio::sync::watch::Receiver<u64> {
+            self.inner.watch_head()
+        }
+        fn retention_floor(&self, channel: &str) -> u64 {
+            self.inner.retention_floor(channel)
+        }
+        fn expire_through(&self, replay_id: u64) -> Result<u64, ::bayou_log::LogError> {
+            self.inner.expire_through(replay_id)
+        }
+        fn stats(&self) -> ::bayou_log::LogStats {
+            self.inner.stats()
+        }
+        fn retention_rules(&self) -> Vec<::bayou_log::RetentionRule> {
+            self.inner.retention_rules()
+        }
+        fn catch_up(
+            &self,
+            replay_id: u64,
+            within: ::std::time::Duration,
+        ) -> ::bayou_log::StoreFuture<'_, ()> {
+            self.inner.catch_up(replay_id, within)
+        }
+        fn node_report(&self) -> Option<::bayou_log::NodeReport> {
+            self.inner.node_report()
+        }
+    };
 }

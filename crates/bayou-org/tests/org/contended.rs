@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_log::{
-    AppendFuture, ChannelFilter, EmbeddedOptions, EventLog, LogError, LogStats, NewEvent,
-    QueuedAppend, ReadBatch, RecordChanges, RecordStore, RecordWrite, Storage, StoreFuture,
-    StoredRecord, Versioned,
+    AppendFuture, ChannelFilter, EmbeddedOptions, EventLog, LogError, NewEvent, QueuedAppend,
+    RecordChanges, RecordStore, RecordWrite, Storage, StoreFuture, StoredRecord, Versioned,
 };
 use bayou_org::identity::CredentialOverrides;
 use bayou_org::records::Fields;
@@ -87,30 +86,7 @@ impl EventLog for Contended {
     fn queue_append(&self, events: Vec<NewEvent>) -> QueuedAppend {
         self.inner.queue_append(events)
     }
-    fn read(
-        &self,
-        after: u64,
-        filter: ChannelFilter,
-        max: usize,
-        scan_limit: usize,
-    ) -> StoreFuture<'_, ReadBatch> {
-        self.inner.read(after, filter, max, scan_limit)
-    }
-    fn head(&self) -> u64 {
-        self.inner.head()
-    }
-    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.watch_head()
-    }
-    fn retention_floor(&self, channel: &str) -> u64 {
-        self.inner.retention_floor(channel)
-    }
-    fn expire_through(&self, replay_id: u64) -> Result<u64, LogError> {
-        self.inner.expire_through(replay_id)
-    }
-    fn stats(&self) -> LogStats {
-        self.inner.stats()
-    }
+    bayou_testkit::forward_event_log!();
 }
 
 impl RecordStore for Contended {

@@ -2,7 +2,9 @@
 //! subscribers in the JSON they get from a REST publish.
 
 use apache_avro::types::Value as Avro;
-use bayou_pubsub::proto::{ProducerEvent, PublishRequest, ReplayPreset, TopicRequest};
+use bayou_pubsub::proto::{
+    ProducerEvent, PublishRequest, PublishResponse, ReplayPreset, TopicRequest,
+};
 use bayou_pubsub::PubSubConfig;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -10,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use std::time::Duration;
 
 use bayou_pubsub::publish::MAX_REQUESTS_IN_FLIGHT;
-use bayou_testkit::eventually;
+use bayou_testkit::{eventually, AckGate};
 
 use crate::support::{fetch, start, start_holding_acks, Client, Subscription, TOPIC};
 
@@ -226,6 +228,29 @@ fn request_of(event: ProducerEvent) -> PublishRequest {
     }
 }
 
+/// Opens a publish stream of the requests in `outbound` and waits until `count` of them are
+/// queued in the log. What was appended before (held too) is let through first. Returns the
+/// responses and the appends queued before the stream, which the test's counts start from.
+async fn open_until_queued(
+    client: &mut Client,
+    acks: &AckGate,
+    outbound: mpsc::Receiver<PublishRequest>,
+    count: usize,
+) -> (tonic::Streaming<PublishResponse>, usize) {
+    let before = acks.queued();
+    acks.release(before);
+    let responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("the stream's requests queued", LIMIT, || {
+        acks.queued() - before == count
+    })
+    .await;
+    (responses, before)
+}
+
 #[tokio::test]
 async fn a_publish_stream_queues_requests_before_any_is_answered() {
     // The log acknowledges nothing until the test releases it: every request the stream
@@ -240,18 +265,7 @@ async fn a_publish_stream_queues_requests_before_any_is_answered() {
         let event = low_ink(&mut client, Some("in flight"), ink).await;
         requests.send(request_of(event)).await.unwrap();
     }
-    // Whatever was appended before (held too) goes through; the stream's requests come next.
-    let before = acks.queued();
-    acks.release(before);
-    let mut responses = client
-        .publish_stream(ReceiverStream::new(outbound))
-        .await
-        .unwrap()
-        .into_inner();
-    eventually("five requests queued", LIMIT, || {
-        acks.queued() - before == 5
-    })
-    .await;
+    let (mut responses, _) = open_until_queued(&mut client, &acks, outbound, 5).await;
     acks.release(5);
     let mut answered = Vec::new();
     for _ in inks {
@@ -286,17 +300,8 @@ async fn a_publish_stream_reads_no_more_than_its_requests_in_flight() {
     }
     drop(requests);
     // Whatever was appended before (held too) goes through; the stream's requests come next.
-    let before = acks.queued();
-    acks.release(before);
-    let mut responses = client
-        .publish_stream(ReceiverStream::new(outbound))
-        .await
-        .unwrap()
-        .into_inner();
-    eventually("the stream's requests in flight", LIMIT, || {
-        acks.queued() - before == MAX_REQUESTS_IN_FLIGHT
-    })
-    .await;
+    let (mut responses, before) =
+        open_until_queued(&mut client, &acks, outbound, MAX_REQUESTS_IN_FLIGHT).await;
     // Each answer makes room for one more request, never more.
     for answered in 1..=sent {
         acks.release(1);
@@ -321,17 +326,7 @@ async fn a_request_the_log_cannot_store_gets_errors_and_the_stream_goes_on() {
         let event = low_ink(&mut client, Some("failing"), ink).await;
         requests.send(request_of(event)).await.unwrap();
     }
-    let before = acks.queued();
-    acks.release(before);
-    let mut responses = client
-        .publish_stream(ReceiverStream::new(outbound))
-        .await
-        .unwrap()
-        .into_inner();
-    eventually("three requests queued", LIMIT, || {
-        acks.queued() - before == 3
-    })
-    .await;
+    let (mut responses, _) = open_until_queued(&mut client, &acks, outbound, 3).await;
     acks.release(1);
     acks.fail(1);
     acks.release(1);
