@@ -271,7 +271,8 @@ pub(crate) async fn run_stream(
                 ))).await;
                 return;
             }
-            () = tokio::time::sleep_until(deadline), if reading => {
+            // Idle: nothing read for `idle`, and nothing of the client's still to answer.
+            () = tokio::time::sleep_until(deadline), if reading && in_flight.is_empty() => {
                 let _ = out.send(Err(failure(
                     Code::Unavailable,
                     codes::IDLE,

@@ -23,7 +23,7 @@ mod writer;
 mod tests;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -106,6 +106,10 @@ pub(crate) struct Inner {
     expired: AtomicU64,
     /// Held while an append commits (see `writer.rs`): the last creation time given out.
     commit_lock: Mutex<i64>,
+    /// Appends queued for the writer thread and not yet committed. While any wait, an append
+    /// is not written inline ([`writer::commit_now`]), so it cannot overtake them: a caller
+    /// with appends in flight (see [`EventLog::queue_append`]) gets them stored in its order.
+    waiting: AtomicUsize,
     /// Commits so far (so the background sync of a relaxed log skips an idle one).
     commits: AtomicU64,
     /// Commits the background sync of a relaxed log has synced (see `syncer.rs`).
@@ -205,6 +209,7 @@ impl EmbeddedLog {
             floors: RwLock::new(floors),
             expired: AtomicU64::new(expired),
             commit_lock: Mutex::new(0),
+            waiting: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
             synced_commits: AtomicU64::new(0),
         });
@@ -252,10 +257,14 @@ impl EmbeddedLog {
             },
             Durability::Sync => (events, writes),
         };
-        queued::queue_on(self.requests.clone(), move |reply| AppendRequest {
-            events,
-            writes,
-            reply,
+        let inner = Arc::clone(&self.inner);
+        queued::queue_on(self.requests.clone(), move |reply| {
+            inner.waiting.fetch_add(1, Ordering::SeqCst);
+            AppendRequest {
+                events,
+                writes,
+                reply,
+            }
         })
     }
 

@@ -229,6 +229,38 @@ fn records_and_events_are_written_together() {
     assert_eq!(log.head(), 1);
 }
 
+/// An append queued for the writer thread (the commit lock was busy) is not overtaken by the
+/// caller's next append, which would otherwise be written inline the moment the lock is free,
+/// before the writer thread has taken the first: a WebSocket publisher's frames in flight keep
+/// their order.
+#[test]
+fn a_relaxed_append_does_not_overtake_one_queued_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path(),
+        EmbeddedOptions {
+            durability: Durability::Relaxed,
+            ..EmbeddedOptions::default()
+        },
+    );
+    let rt = rt();
+    for round in 0..20 {
+        let busy = log.inner.commit_lock.lock();
+        let first = rt
+            .block_on(log.queue_append(vec![event("/o", &format!("{round}-a"))]))
+            .unwrap();
+        drop(busy);
+        let second = rt
+            .block_on(log.queue_append(vec![event("/o", &format!("{round}-b"))]))
+            .unwrap();
+        let (first, second) = rt.block_on(async { (first.await, second.await) });
+        assert!(
+            first.unwrap()[0] < second.unwrap()[0],
+            "round {round}: the second append overtook the first"
+        );
+    }
+}
+
 /// Relaxed durability writes in the caller's thread instead of the writer's: appends from many
 /// threads at once still get contiguous ids in call order, creation times that never go
 /// backwards, and records written with their events.

@@ -5,10 +5,11 @@
 //!
 //! With relaxed durability there is no sync to share, and the trip to this thread and back
 //! (two thread wake-ups, each of which may wait for a busy core) would be most of an append's
-//! cost: [`commit_now`] writes in the caller instead, whenever that cannot block (otherwise
-//! the append comes here as before). Both paths commit under the same lock, which also keeps
-//! replay ids and creation times in order.
+//! cost: [`commit_now`] writes in the caller instead, whenever that cannot block and no append
+//! is waiting here (otherwise the append comes here as before, behind them). Both paths commit
+//! under the same lock, which also keeps replay ids and creation times in order.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bayou_protocol::time::now_millis;
@@ -46,6 +47,8 @@ pub(super) fn run(
             .map(|r| (std::mem::take(&mut r.events), std::mem::take(&mut r.writes)))
             .collect();
         let result = commit(&inner, &mut changes);
+        // Committed (or failed): appends queued after these may be written inline again.
+        inner.waiting.fetch_sub(batch.len(), Ordering::SeqCst);
         if let Err(e) = &result {
             tracing::error!(error = %e, "event log append failed");
         }
@@ -83,8 +86,10 @@ pub(super) fn commit_now(inner: &Inner, events: Vec<NewEvent>, writes: Vec<Recor
     let throttling = [&inner.events, &inner.records, &inner.by_channel]
         .iter()
         .any(|k| k.sealed_memtable_count() >= 2 || k.l0_table_count() >= 16);
+    // Appends waiting for the writer thread go first: one written here now would overtake them.
+    let overtaking = inner.waiting.load(Ordering::SeqCst) > 0;
     let guard = match inner.commit_lock.try_lock() {
-        Some(guard) if !throttling => guard,
+        Some(guard) if !throttling && !overtaking => guard,
         _ => return Inline::Busy(events, writes),
     };
     let written = commit_locked(inner, guard, &mut [(events, writes)]).inspect_err(|e| {

@@ -16,9 +16,11 @@
 //! HTTP requests, then fall back to long-polling instead of being locked out by a handshake
 //! denied over the socket.
 //!
-//! One task per socket runs a loop over three events: a frame from the client, a change in the
-//! attached session (register-then-check, so no wake-up is lost), and the held connect's
-//! deadline. Nothing is awaited while a lock is held.
+//! One task per socket runs a loop over four events: a frame from the client, a change in the
+//! attached session (register-then-check, so no wake-up is lost), the held connect's
+//! deadline, and the oldest publish frame in flight being stored (`in_flight.rs`: frames of
+//! publishes are queued in the log and answered in order, while the socket reads on). Nothing
+//! is awaited while a lock is held.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
