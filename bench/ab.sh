@@ -25,13 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() { # wait_port PORT
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 cpu_seconds() { # cpu_seconds PID: user + system time so far (0 without a PID)
   [ -z "${1:-}" ] && { echo 0; return; }
   awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"

@@ -36,13 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() { # wait_port PORT
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
 nats_urls=""
 start_nats() { # start_nats COUNT: one server, or COUNT clustered with each other

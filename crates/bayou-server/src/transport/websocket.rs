@@ -244,7 +244,7 @@ impl Connection {
                         }
                     }
                     Some(Ok(WsMessage::Text(text))) => {
-                        let frame = match self.decode(text.as_bytes()) {
+                        let other = match self.decode(text.as_bytes()) {
                             Decoded::Publishes(run) => {
                                 let queued = Box::pin(
                                     self.engine.queue_publishes(run, &self.credentials),
@@ -253,13 +253,18 @@ impl Connection {
                                 in_flight.push(text.len(), queued);
                                 continue;
                             }
-                            other => other,
+                            Decoded::Other(other) => other,
                         };
                         // Anything else is handled after every publish before it is answered.
                         if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err() {
                             break;
                         }
-                        let replies = Box::pin(self.receive(frame)).await;
+                        let replies = match other {
+                            Ok((segments, batch_len)) => {
+                                Box::pin(self.receive(segments, batch_len)).await
+                            }
+                            Err(error) => vec![error],
+                        };
                         if !replies.is_empty() && send(&mut sink, write_timeout, &replies).await.is_err() {
                             break;
                         }
@@ -385,10 +390,10 @@ impl Connection {
             Ok(batch) => batch,
             Err(e) => {
                 metrics::counter!(m::REQUESTS_REFUSED, "reason" => "malformed").increment(1);
-                return Decoded::Refused(long_polling::whole_request_error(
+                return Decoded::Other(Err(long_polling::whole_request_error(
                     e.error_string(),
                     self.engine.retry_advice(),
-                ));
+                )));
             }
         };
         metrics::counter!(m::MESSAGES_RECEIVED, "transport" => "websocket")
@@ -400,19 +405,11 @@ impl Connection {
                 return Decoded::Publishes(run);
             }
         }
-        Decoded::Segments(segments, batch_len)
+        Decoded::Other(Ok((segments, batch_len)))
     }
 
-    /// Handles one decoded frame; returns what to send back at once.
-    async fn receive(&mut self, frame: Decoded) -> Vec<Bytes> {
-        let (segments, batch_len) = match frame {
-            Decoded::Refused(error) => return vec![error],
-            Decoded::Publishes(run) => {
-                let len = run.len();
-                (vec![Segment::Publishes(run)], len)
-            }
-            Decoded::Segments(segments, batch_len) => (segments, batch_len),
-        };
+    /// Handles one frame's messages (`batch_len` of them); returns what to send back at once.
+    async fn receive(&mut self, segments: Vec<Segment>, batch_len: usize) -> Vec<Bytes> {
         let credentials = Arc::clone(&self.credentials);
         let ctx = RequestContext {
             credentials: &credentials,
@@ -475,13 +472,11 @@ impl Connection {
 
 /// A text frame's messages.
 enum Decoded {
-    /// Not a JSON array of messages: the error to answer with.
-    Refused(Bytes),
     /// Publishes to broadcast channels only: queued, and answered once stored.
     Publishes(Vec<Message>),
-    /// Anything else, handled in order once every frame before it is answered; with the
-    /// number of messages.
-    Segments(Vec<Segment>, usize),
+    /// Anything else, handled in order once every frame before it is answered: the segments
+    /// and the number of messages, or (not a JSON array of messages) the error to answer with.
+    Other(Result<(Vec<Segment>, usize), Bytes>),
 }
 
 /// Bytes of publish frames a socket has in flight: eight of the largest request.
