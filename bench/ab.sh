@@ -10,6 +10,7 @@
 # Settings (environment):
 #   NATS=target/nats-venv/bin/nats-server   the NATS server (scripts/test.sh installs it there)
 #   DURATION=8s                             measured time (after 2 s of warm-up)
+#   NATS_CPU=0                              the CPU NATS runs on (1: beside the bench instead)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -36,7 +37,7 @@ nats_pid=""
 case $backend in
   sync | relaxed) args=(--durability "$backend") ;;
   js)
-    "${on_cpu0[@]}" "$nats_bin" -a 127.0.0.1 -p 14298 -js -sd "$scratch/nats" >"$scratch/nats.log" 2>&1 &
+    nice -n -10 taskset -c "${NATS_CPU:-0}" "$nats_bin" -a 127.0.0.1 -p 14298 -js -sd "$scratch/nats" >"$scratch/nats.log" 2>&1 &
     nats_pid=$!
     pids+=("$nats_pid")
     wait_port 14298

@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod http1;
 pub mod in_flight;
 pub mod long_polling;
+pub mod outbox;
 pub mod websocket;
 
 use std::net::SocketAddr;

@@ -6,7 +6,7 @@
 //! session of the last `/meta/connect` it carried. Unlike long-polling, queued messages are
 //! pushed as soon as they are ready — coalesced into one frame when several are — while the
 //! connect is held separately and answered at its timeout, like CometD's and faye's WebSocket
-//! transports do.
+//! transports do. Frames ready together leave in one write (`outbox.rs`).
 //!
 //! A socket is bound at the upgrade to the credentials it brought — the `Authorization`
 //! header, or, from a browser (which cannot set headers on an upgrade), the subprotocols
@@ -23,9 +23,7 @@
 //! is awaited while a lock is held.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{
@@ -35,12 +33,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bayou_protocol::api_version::ApiVersion;
-use bayou_protocol::{decode_batch, encode_array, errors, Message, Reply};
+use bayou_protocol::{decode_batch, errors, Message, Reply};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 
 use super::in_flight::InFlight;
+use super::outbox::Outbox;
 use super::{credentials, endpoint, long_polling, AppState};
 use crate::config::TransportKind;
 use crate::engine::HoldGuard;
@@ -196,9 +195,8 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
-        let stalled = AtomicBool::new(false);
-        let write_timeout = (self.engine.config().write_timeout, &stalled);
+        let (sink, mut stream) = socket.split();
+        let mut out = Outbox::new(sink, self.engine.config().write_timeout);
         let mut shutdown = self.engine.shutdown_signal();
         let mut dropped = self.engine.drop_signal();
         let mut in_flight = InFlight::new(in_flight_bytes(self.engine.config().max_request_bytes));
@@ -212,22 +210,41 @@ impl Connection {
             // keeps, so the large futures of replay and message handling live on the heap
             // only while they run.
             if let Some(session) = session.as_ref().filter(|s| s.is_catching_up()) {
-                Box::pin(self.engine.fill_from_log(session)).await;
+                let fill = Box::pin(self.engine.fill_from_log(session));
+                if out.ready_or_flush(fill).await.is_err() {
+                    break;
+                }
             }
             let outgoing = self.ready_messages();
-            if !outgoing.is_empty() && send(&mut sink, write_timeout, &outgoing).await.is_err() {
+            if !outgoing.is_empty() && out.write(&outgoing).await.is_err() {
                 break;
             }
             if self.engine.is_shutting_down() && self.held.is_none() {
                 // Publishes already queued are answered before the socket closes.
-                let _ = answer_all(&mut in_flight, &mut sink, write_timeout).await;
+                let _ = answer_all(&mut in_flight, &mut out).await;
                 break;
             }
             // A full frame left messages queued: no wake-up comes for those (the dispatcher wakes
             // a session only when its queue was empty), so send them next without waiting.
             let more = session.as_ref().is_some_and(|s| s.queued() > 0);
             let deadline = self.held.as_ref().map(|h| h.deadline);
+            let flush = out.needs_flush();
+            // Biased: whatever is ready is handled before the flush, the last branch, so the
+            // frames it produces leave together (`outbox.rs`).
             tokio::select! {
+                biased;
+                Some(replies) = in_flight.next(), if !in_flight.is_empty() => {
+                    if out.write(&replies).await.is_err() {
+                        break;
+                    }
+                }
+                _ = async {
+                    match changed.as_mut().as_pin_mut() {
+                        _ if more => {}
+                        Some(notified) => notified.await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 frame = stream.next(), if in_flight.has_room() => match frame {
                     Some(Ok(WsMessage::Text(text)))
                         if text.len() > self.engine.config().max_request_bytes =>
@@ -237,8 +254,8 @@ impl Connection {
                             errors::MAXIMUM_REQUEST_SIZE.to_owned(),
                             self.engine.retry_advice(),
                         );
-                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err()
-                            || send(&mut sink, write_timeout, &[error]).await.is_err()
+                        if answer_all(&mut in_flight, &mut out).await.is_err()
+                            || out.write(&[error]).await.is_err()
                         {
                             break;
                         }
@@ -246,17 +263,21 @@ impl Connection {
                     Some(Ok(WsMessage::Text(text))) => {
                         let other = match self.decode(text.as_bytes()) {
                             Decoded::Publishes(run) => {
-                                let queued = Box::pin(
+                                let queue = Box::pin(
                                     self.engine.queue_publishes(run, &self.credentials),
-                                )
-                                .await;
-                                in_flight.push(text.len(), queued);
+                                );
+                                match out.ready_or_flush(queue).await {
+                                    Ok(queued) => in_flight.push(text.len(), queued),
+                                    Err(_) => break,
+                                }
                                 continue;
                             }
                             Decoded::Other(other) => other,
                         };
                         // Anything else is handled after every publish before it is answered.
-                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err() {
+                        if answer_all(&mut in_flight, &mut out).await.is_err()
+                            || out.flush().await.is_err()
+                        {
                             break;
                         }
                         let replies = match other {
@@ -265,7 +286,7 @@ impl Connection {
                             }
                             Err(error) => vec![error],
                         };
-                        if !replies.is_empty() && send(&mut sink, write_timeout, &replies).await.is_err() {
+                        if !replies.is_empty() && out.write(&replies).await.is_err() {
                             break;
                         }
                         if self.closing {
@@ -277,8 +298,8 @@ impl Connection {
                             "400::Binary frames are not supported; send JSON text".into(),
                             self.engine.retry_advice(),
                         );
-                        if answer_all(&mut in_flight, &mut sink, write_timeout).await.is_err()
-                            || send(&mut sink, write_timeout, &[error]).await.is_err()
+                        if answer_all(&mut in_flight, &mut out).await.is_err()
+                            || out.write(&[error]).await.is_err()
                         {
                             break;
                         }
@@ -289,24 +310,12 @@ impl Connection {
                             code: close_code::SIZE,
                             reason: Utf8Bytes::from_static(errors::MAXIMUM_REQUEST_SIZE),
                         };
-                        let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                        out.close(Some(frame)).await;
                         return;
                     }
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => {} // ping/pong: answered by the library
                 },
-                Some(replies) = in_flight.next(), if !in_flight.is_empty() => {
-                    if send(&mut sink, write_timeout, &replies).await.is_err() {
-                        break;
-                    }
-                }
-                _ = async {
-                    match changed.as_mut().as_pin_mut() {
-                        _ if more => {}
-                        Some(notified) => notified.await,
-                        None => std::future::pending().await,
-                    }
-                } => {}
                 _ = async {
                     match deadline {
                         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -315,7 +324,7 @@ impl Connection {
                 } => {
                     if let Some(held) = self.held.take() {
                         let replies = self.finish(held, WaitOutcome::Timeout);
-                        if send(&mut sink, write_timeout, &replies).await.is_err() {
+                        if out.write(&replies).await.is_err() {
                             break;
                         }
                     }
@@ -325,13 +334,20 @@ impl Connection {
                     // Fault injection: answer the held connect, then drop the socket.
                     if let Some(held) = self.held.take() {
                         let replies = self.finish(held, WaitOutcome::Superseded);
-                        let _ = send(&mut sink, write_timeout, &replies).await;
+                        if out.write(&replies).await.is_ok() {
+                            let _ = out.flush().await;
+                        }
                     }
                     break;
                 }
+                flushed = out.flush(), if flush => {
+                    if flushed.is_err() {
+                        break;
+                    }
+                }
             }
         }
-        if stalled.load(Ordering::Relaxed) {
+        if out.is_stalled() {
             // The client stopped reading: its session goes too (it resumes by replay), and the
             // socket is dropped without waiting on a close frame it would not read either.
             if let Some(session) = &self.session {
@@ -341,7 +357,7 @@ impl Connection {
             metrics::counter!(m::REQUESTS_REFUSED, "reason" => "write_timeout").increment(1);
             return;
         }
-        let _ = tokio::time::timeout(write_timeout.0, sink.send(WsMessage::Close(None))).await;
+        out.close(None).await;
     }
 
     /// Messages to push now: queued events, and the reply of a held connect that was replaced
@@ -484,41 +500,16 @@ fn in_flight_bytes(max_request_bytes: usize) -> usize {
     max_request_bytes.saturating_mul(8)
 }
 
-/// Sends the replies of every publish frame in flight, oldest first, as each is stored.
-async fn answer_all<S>(
-    in_flight: &mut InFlight,
-    sink: &mut S,
-    write_timeout: (Duration, &AtomicBool),
-) -> Result<(), axum::Error>
+/// Writes the replies of every publish frame in flight, oldest first, as each is stored
+/// (flushing what is written while waiting for the next).
+async fn answer_all<S>(in_flight: &mut InFlight, out: &mut Outbox<S>) -> Result<(), axum::Error>
 where
     S: futures_util::Sink<WsMessage, Error = axum::Error> + Unpin,
 {
-    while let Some(replies) = in_flight.next().await {
-        send(sink, write_timeout, &replies).await?;
-    }
-    Ok(())
-}
-
-/// Sends `messages` as one frame. A write that takes longer than `timeout` (the client is not
-/// reading, and the socket's buffers are full) fails and marks the connection stalled.
-async fn send<S>(
-    sink: &mut S,
-    (timeout, stalled): (Duration, &AtomicBool),
-    messages: &[Bytes],
-) -> Result<(), axum::Error>
-where
-    S: futures_util::Sink<WsMessage, Error = axum::Error> + Unpin,
-{
-    metrics::counter!(m::MESSAGES_SENT, "transport" => "websocket")
-        .increment(messages.len() as u64);
-    let frame = encode_array(messages);
-    // Every piece is JSON produced by serde_json, hence UTF-8.
-    let text = Utf8Bytes::try_from(frame).map_err(axum::Error::new)?;
-    match tokio::time::timeout(timeout, sink.send(WsMessage::Text(text))).await {
-        Ok(sent) => sent,
-        Err(_) => {
-            stalled.store(true, Ordering::Relaxed);
-            Err(axum::Error::new("write timed out"))
+    while !in_flight.is_empty() {
+        if let Some(replies) = out.ready_or_flush(in_flight.next()).await? {
+            out.write(&replies).await?;
         }
     }
+    Ok(())
 }
