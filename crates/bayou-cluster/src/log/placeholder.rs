@@ -87,13 +87,15 @@ pub fn fill(stored: &Bytes, offsets: &[usize], replay_id: u64) -> Bytes {
     filled.freeze()
 }
 
-/// The offsets as a header value (`12,140`).
-pub fn to_header(offsets: &[usize]) -> String {
-    offsets
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+/// Writes the offsets as they go in a header (`12,140`).
+pub fn write_offsets(out: &mut String, offsets: &[usize]) {
+    use std::fmt::Write as _;
+    for (i, offset) in offsets.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{offset}");
+    }
 }
 
 /// Offsets read back from a header, checked against the stored bytes' length; `None` when
@@ -129,7 +131,8 @@ mod tests {
         for id in [1, 42, 123_456_789, u64::MAX] {
             assert_eq!(fill(&stored, &offsets, id), encoder(id, 7));
         }
-        let header = to_header(&offsets);
+        let mut header = String::new();
+        write_offsets(&mut header, &offsets);
         assert_eq!(from_header(&header, stored.len()), Some(offsets));
     }
 

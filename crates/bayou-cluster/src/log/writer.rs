@@ -36,14 +36,80 @@ pub(crate) struct AppendRequest {
 
 struct Outgoing {
     subject: Subject,
-    headers: HeaderMap,
+    headers: Headers,
     payload: Bytes,
+}
+
+/// A message's headers. An event's are kept as their values and made into a map for each
+/// send, so that a resend (its acknowledgement lost) needs no copy of the first send's map:
+/// every header is a few allocations, per event.
+enum Headers {
+    Event {
+        /// [`headers::EVENT`]'s value.
+        event: String,
+        /// [`headers::NATS_TTL`]'s value, one per retention rule.
+        ttl: Arc<str>,
+        audience: Option<String>,
+        /// [`headers::NATS_MSG_ID`]'s value, when sent on its own.
+        id: Option<String>,
+    },
+    Map(HeaderMap),
+}
+
+impl Headers {
+    fn to_map(&self) -> HeaderMap {
+        match self {
+            Headers::Event {
+                event,
+                ttl,
+                audience,
+                id,
+            } => {
+                let mut map = HeaderMap::new();
+                map.insert(headers::EVENT, event.as_str());
+                map.insert(headers::NATS_TTL, &**ttl);
+                if let Some(audience) = audience {
+                    map.insert(headers::AUDIENCE, audience.as_str());
+                }
+                if let Some(id) = id {
+                    map.insert(headers::NATS_MSG_ID, id.as_str());
+                }
+                map
+            }
+            Headers::Map(map) => map.clone(),
+        }
+    }
+
+    fn into_map(self) -> HeaderMap {
+        match self {
+            Headers::Map(map) => map,
+            event => event.to_map(),
+        }
+    }
+
+    fn set_id(&mut self, value: String) {
+        match self {
+            Headers::Event { id, .. } => *id = Some(value),
+            Headers::Map(map) => map.insert(headers::NATS_MSG_ID, value.as_str()),
+        }
+    }
+}
+
+/// [`headers::NATS_TTL`]'s value for each of the policy's retention rules, in its order.
+fn ttl_values(policy: &bayou_log::RetentionPolicy) -> Vec<Arc<str>> {
+    policy
+        .rules()
+        .iter()
+        .map(|rule| format!("{}s", rule.max_age.as_secs().max(1)).into())
+        .collect()
 }
 
 /// Takes appends in order and sends them; acknowledgements are awaited off this loop, so many
 /// appends are in flight at once.
 pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<AppendRequest>) {
     let mut created_ms = 0_i64;
+    let ttls = ttl_values(&shared.policy);
+    let ids = MessageIds::new(&shared.node_id);
     while let Some(request) = requests.recv().await {
         let size = request.events.len() + request.writes.len();
         if size > MAX_BATCH {
@@ -54,7 +120,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Append
             continue;
         }
         created_ms = created_ms.max(bayou_protocol::time::now_millis());
-        let messages = match build(&shared, &request, created_ms) {
+        let messages = match build(&shared, &ttls, &request, created_ms) {
             Ok(messages) => messages,
             Err(e) => {
                 let _ = request.reply.send(Err(e));
@@ -78,7 +144,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Append
             let mut pending = Vec::with_capacity(messages.len());
             let mut failed = None;
             for message in messages {
-                match publish_one(&shared, message).await {
+                match publish_one(&shared, message, ids.next()).await {
                     Ok(acknowledgement) => pending.push(acknowledgement),
                     Err(e) => {
                         failed = Some(e);
@@ -147,6 +213,7 @@ fn finish(shared: &Shared, request: AppendRequest, sequences: Result<Vec<u64>, L
 /// The request's messages: its events (with the placeholder), then its record writes.
 fn build(
     shared: &Shared,
+    ttls: &[Arc<str>],
     request: &AppendRequest,
     created_ms: i64,
 ) -> Result<Vec<Outgoing>, LogError> {
@@ -154,27 +221,14 @@ fn build(
     for event in &request.events {
         let (payload, offsets) = placeholder::encode(&event.encode, created_ms)
             .map_err(|e| LogError::Storage(format!("{}: {e}", event.channel)))?;
-        let mut headers = HeaderMap::new();
-        headers.insert(headers::CREATED, created_ms.to_string().as_str());
-        if !offsets.is_empty() {
-            headers.insert(
-                headers::REPLAY_AT,
-                placeholder::to_header(&offsets).as_str(),
-            );
-        }
-        if let Some(audience) = &event.audience {
-            headers.insert(headers::AUDIENCE, audience.as_str());
-        }
-        let ttl = shared
-            .policy
-            .rule_for(&event.channel)
-            .max_age
-            .as_secs()
-            .max(1);
-        headers.insert(headers::NATS_TTL, format!("{ttl}s").as_str());
         out.push(Outgoing {
             subject: shared.names.event_subject(&event.channel).into(),
-            headers,
+            headers: Headers::Event {
+                event: headers::event_value(created_ms, &offsets),
+                ttl: Arc::clone(&ttls[shared.policy.rule_index(&event.channel)]),
+                audience: event.audience.as_ref().map(|a| a.as_str().to_owned()),
+                id: None,
+            },
             payload,
         });
     }
@@ -194,7 +248,7 @@ fn build(
         }
         out.push(Outgoing {
             subject: shared.names.record_subject(&write.key).into(),
-            headers,
+            headers: Headers::Map(headers),
             payload: write.value.clone().map(Bytes::from).unwrap_or_default(),
         });
     }
@@ -209,10 +263,9 @@ type Acknowledgement =
 async fn publish_one(
     shared: &Arc<Shared>,
     mut message: Outgoing,
+    id: String,
 ) -> Result<Acknowledgement, LogError> {
-    message
-        .headers
-        .insert(headers::NATS_MSG_ID, unique_id(&shared.node_id).as_str());
+    message.headers.set_id(id);
     let first = send(shared, &message).await?;
     let shared = Arc::clone(shared);
     Ok(Box::pin(async move {
@@ -242,7 +295,7 @@ async fn send(
     message: &Outgoing,
 ) -> Result<async_nats::jetstream::context::PublishAckFuture, LogError> {
     let publish = PublishMessage::build()
-        .headers(message.headers.clone())
+        .headers(message.headers.to_map())
         .payload(message.payload.clone());
     shared
         .jetstream
@@ -276,29 +329,30 @@ fn publish_error(e: async_nats::jetstream::context::PublishError) -> LogError {
 /// Sends messages as one atomic batch. Resolves with the sequence of the last one stored.
 async fn publish_batch(shared: &Shared, messages: Vec<Outgoing>) -> Result<u64, LogError> {
     let count = messages.len();
-    let batch_id = unique_id(&shared.node_id);
-    for (index, mut message) in messages.into_iter().enumerate() {
+    let batch_id = MessageIds::new(&shared.node_id).next();
+    for (index, message) in messages.into_iter().enumerate() {
         let number = index + 1;
-        message.headers.insert(headers::BATCH_ID, batch_id.as_str());
-        message
-            .headers
-            .insert(headers::BATCH_SEQUENCE, number.to_string().as_str());
+        let subject = message.subject;
+        let payload = message.payload;
+        let mut headers = message.headers.into_map();
+        headers.insert(headers::BATCH_ID, batch_id.as_str());
+        headers.insert(headers::BATCH_SEQUENCE, number.to_string().as_str());
         if number == count {
-            message.headers.insert(headers::BATCH_COMMIT, "1");
-            let reply = request(shared, message).await?;
+            headers.insert(headers::BATCH_COMMIT, "1");
+            let reply = request(shared, subject, headers, payload).await?;
             return acknowledged(&reply);
         }
         if number == 1 {
             // The first message opens the batch: the server answers with an empty reply, or an
             // error when it refuses to start it.
-            let reply = request(shared, message).await?;
+            let reply = request(shared, subject, headers, payload).await?;
             if !reply.is_empty() {
                 acknowledged(&reply)?;
             }
         } else {
             shared
                 .client
-                .publish_with_headers(message.subject, message.headers, message.payload)
+                .publish_with_headers(subject, headers, payload)
                 .await
                 .map_err(|e| LogError::Unavailable(format!("cannot send to NATS: {e}")))?;
         }
@@ -306,10 +360,15 @@ async fn publish_batch(shared: &Shared, messages: Vec<Outgoing>) -> Result<u64, 
     Err(LogError::Storage("empty batch".into()))
 }
 
-async fn request(shared: &Shared, message: Outgoing) -> Result<Bytes, LogError> {
+async fn request(
+    shared: &Shared,
+    subject: Subject,
+    headers: HeaderMap,
+    payload: Bytes,
+) -> Result<Bytes, LogError> {
     shared
         .client
-        .request_with_headers(message.subject, message.headers, message.payload)
+        .request_with_headers(subject, headers, payload)
         .await
         .map(|reply| reply.payload)
         .map_err(|e| LogError::Unavailable(format!("JetStream did not store the write: {e}")))
@@ -362,12 +421,29 @@ fn acknowledged(reply: &[u8]) -> Result<u64, LogError> {
         .ok_or_else(|| LogError::Storage("acknowledgement without a sequence".into()))
 }
 
-/// A process-unique id: the node's id, the time and a counter.
-fn unique_id(node_id: &str) -> String {
-    use std::sync::atomic::AtomicU64;
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{node_id}-{:x}-{n:x}", bayou_protocol::time::now_millis())
+/// Process-unique message ids (`Nats-Msg-Id`, batch ids): the node's id and the time the
+/// writer started, made once, then a counter.
+struct MessageIds {
+    prefix: String,
+}
+
+impl MessageIds {
+    fn new(node_id: &str) -> Self {
+        Self {
+            prefix: format!("{node_id}-{:x}-", bayou_protocol::time::now_millis()),
+        }
+    }
+
+    fn next(&self) -> String {
+        use std::fmt::Write as _;
+        use std::sync::atomic::AtomicU64;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(self.prefix.len() + 16);
+        id.push_str(&self.prefix);
+        let _ = write!(id, "{n:x}");
+        id
+    }
 }
 
 /// Stores `value` at `key` only if the key never had a record (JetStream checks the key's

@@ -93,6 +93,46 @@ async fn nodes_racing_for_sequences_store_every_event_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_stored_with_its_retention_its_placeholder_and_an_id_of_its_own() {
+    let Some(backend) = jetstream("cluster event headers") else {
+        return;
+    };
+    let node = backend.node().await;
+    let ids = node
+        .storage
+        .log
+        .append(vec![
+            event("/topic/Accounts", "a"),
+            event("/event/Low_Ink__e", "b"),
+        ])
+        .await
+        .unwrap();
+    let Backend::JetStream(server, prefix) = &backend else {
+        unreachable!("a JetStream backend")
+    };
+    let client = async_nats::connect(&server.url).await.unwrap();
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(format!("{prefix}_log"))
+        .await
+        .unwrap();
+    let mut message_ids = HashSet::new();
+    // Salesforce's retention: 24 hours for PushTopic events, 72 for platform events.
+    for (id, ttl) in ids.iter().zip(["86400s", "259200s"]) {
+        let stored = stream.get_raw_message(*id).await.unwrap();
+        let header = |name: &str| stored.headers.get(name).map(|v| v.as_str().to_owned());
+        assert_eq!(header("Nats-TTL").as_deref(), Some(ttl));
+        let message_id = header("Nats-Msg-Id").expect("a message id, for resends");
+        assert!(message_ids.insert(message_id), "each event its own id");
+        let value = header("Bayou-Event").expect("the event's header");
+        let (created, offsets) = value.split_once(' ').expect("time, then offsets");
+        let created: i64 = created.parse().unwrap();
+        assert!(created > 1_700_000_000_000, "epoch milliseconds: {created}");
+        let offset: usize = offsets.parse().expect("the id appears once");
+        assert_eq!(&stored.payload[..offset], b"{\"id\":", "where the id goes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_revocations_reach_every_node() {
     let Some(backend) = jetstream("cluster tokens") else {
         return;
