@@ -230,7 +230,9 @@ impl Connection {
             let deadline = self.held.as_ref().map(|h| h.deadline);
             let flush = out.needs_flush();
             // Biased: whatever is ready is handled before the flush, the last branch, so the
-            // frames it produces leave together (`outbox.rs`).
+            // frames it produces leave together (`outbox.rs`). Nothing else starves: answers are
+            // bounded by the frames read, the timers fire once, a client's frames are read
+            // before a wake-up for deliveries (which every turn of the loop drains anyway).
             tokio::select! {
                 biased;
                 Some(replies) = in_flight.next(), if !in_flight.is_empty() => {
@@ -239,12 +241,29 @@ impl Connection {
                     }
                 }
                 _ = async {
-                    match changed.as_mut().as_pin_mut() {
-                        _ if more => {}
-                        Some(notified) => notified.await,
+                    match deadline {
+                        Some(deadline) => tokio::time::sleep_until(deadline).await,
                         None => std::future::pending().await,
                     }
-                } => {}
+                } => {
+                    if let Some(held) = self.held.take() {
+                        let replies = self.finish(held, WaitOutcome::Timeout);
+                        if out.write(&replies).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                _ = shutdown.changed() => {}
+                _ = dropped.changed() => {
+                    // Fault injection: answer the held connect, then drop the socket.
+                    if let Some(held) = self.held.take() {
+                        let replies = self.finish(held, WaitOutcome::Superseded);
+                        if out.write(&replies).await.is_ok() {
+                            let _ = out.flush().await;
+                        }
+                    }
+                    break;
+                }
                 frame = stream.next(), if in_flight.has_room() => match frame {
                     Some(Ok(WsMessage::Text(text)))
                         if text.len() > self.engine.config().max_request_bytes =>
@@ -317,29 +336,12 @@ impl Connection {
                     Some(Ok(_)) => {} // ping/pong: answered by the library
                 },
                 _ = async {
-                    match deadline {
-                        Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    match changed.as_mut().as_pin_mut() {
+                        _ if more => {}
+                        Some(notified) => notified.await,
                         None => std::future::pending().await,
                     }
-                } => {
-                    if let Some(held) = self.held.take() {
-                        let replies = self.finish(held, WaitOutcome::Timeout);
-                        if out.write(&replies).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-                _ = shutdown.changed() => {}
-                _ = dropped.changed() => {
-                    // Fault injection: answer the held connect, then drop the socket.
-                    if let Some(held) = self.held.take() {
-                        let replies = self.finish(held, WaitOutcome::Superseded);
-                        if out.write(&replies).await.is_ok() {
-                            let _ = out.flush().await;
-                        }
-                    }
-                    break;
-                }
+                } => {}
                 flushed = out.flush(), if flush => {
                     if flushed.is_err() {
                         break;
