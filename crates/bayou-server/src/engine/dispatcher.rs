@@ -64,17 +64,24 @@ impl Engine {
                     }
                 };
                 let now = tokio::time::Instant::now();
-                let pause_until = now + coalescer.after_round(now, woken);
+                let pause = coalescer.after_round(now, woken);
+                // Only a real pause goes through the timer: Tokio's timers tick in whole
+                // milliseconds, so even a sleep until now waits for the next tick when the
+                // clock has not reached it — up to a millisecond added to every event that
+                // comes within one of the last round.
+                let pause_until = (!pause.is_zero()).then(|| now + pause);
                 tokio::select! {
                     changed = head.changed() => {
                         if changed.is_err() {
                             return;
                         }
                         // The pause gives way to a shutdown or a new delivery delay.
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(pause_until) => {}
-                            _ = delay_changed.changed() => {}
-                            _ = shutdown.changed() => return,
+                        if let Some(pause_until) = pause_until {
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(pause_until) => {}
+                                _ = delay_changed.changed() => {}
+                                _ = shutdown.changed() => return,
+                            }
                         }
                     }
                     _ = delay_changed.changed() => {}

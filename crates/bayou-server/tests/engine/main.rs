@@ -2,6 +2,7 @@
 //! event log in a temporary directory. One test binary, several files.
 
 mod bayeux;
+mod dispatch;
 mod lean_http;
 mod limits;
 mod origins;
