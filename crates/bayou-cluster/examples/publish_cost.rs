@@ -7,8 +7,10 @@
 //! acknowledgements outstanding, and prints the NATS server's and this process's CPU per
 //! event, read from `/proc`. The variant says which of Bayou's headers each event carries:
 //!
-//! - `bayou`: what a node sends today (creation time, replay-id offsets, `Nats-TTL`,
-//!   `Nats-Msg-Id`);
+//! - `bayou`: what a node sends today (`Bayou-Event`: creation time and replay-id offsets;
+//!   `Nats-TTL`; `Nats-Msg-Id`);
+//! - `two-own`: Bayou's own two headers of before (`Bayou-Created`, `Bayou-Replay-At`) in
+//!   place of `Bayou-Event`;
 //! - `no-ttl`: without `Nats-TTL`; `no-msg-id`: without `Nats-Msg-Id`; `nats-only`: only
 //!   those two (Bayou's own in the payload); `bare`: no headers.
 //!
@@ -79,9 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in 0..count {
         let mut headers = HeaderMap::new();
         if variant != "bare" {
-            if variant != "nats-only" {
+            if variant == "two-own" {
                 headers.insert("Bayou-Created", "1796000000000");
                 headers.insert("Bayou-Replay-At", "10,120");
+            } else if variant != "nats-only" {
+                headers.insert("Bayou-Event", "1796000000000 10,120");
             }
             if variant != "no-ttl" {
                 headers.insert("Nats-TTL", "86400s");
