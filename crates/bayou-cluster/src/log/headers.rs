@@ -5,8 +5,8 @@ use bayou_log::Audience;
 
 /// An event's creation time (epoch milliseconds) and, after a space, where its bytes hold the
 /// placeholder for its replay id (`placeholder.rs`): `1733580000000 841,1203`. One header
-/// rather than two, because every header costs allocations on both sides of NATS, for every
-/// event: the writer's, and each node's tail parsing it back.
+/// rather than two: one value fewer to make per event in the writer and to parse back in each
+/// node's tail (a small part of what the writer's change saved; docs/benchmarks.md).
 pub const EVENT: &str = "Bayou-Event";
 /// Before [`EVENT`], its two halves were headers of their own; events stored so are still read.
 pub const CREATED: &str = "Bayou-Created";
