@@ -1,8 +1,13 @@
 //! From the log to the Pub/Sub API: a stored event is kept once, in its CometD shape; its Avro
 //! datum is made once per event, when the first subscriber needs it, and shared (as `Bytes`)
 //! by every response that carries it.
+//!
+//! Sharing needs two streams: a node with one stream converts without the cache. Keeping an
+//! event for nobody costs more than it saves — dropping it 1,024 events later, long out of the
+//! CPU's caches, took a third as much as converting it (docs/benchmarks.md).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bayou_log::StoredEvent;
@@ -35,15 +40,40 @@ pub struct AvroCache {
     /// Sorted by replay id: subscribers read the log forwards, so an event is almost always
     /// added at the back, found by binary search, and evicted from the front.
     events: Mutex<VecDeque<(u64, Arc<ConsumerEvent>)>>,
+    /// Streams that read through the cache now.
+    readers: Arc<AtomicUsize>,
+}
+
+/// A stream reading through the cache, counted while it lives.
+pub struct Reader {
+    readers: Arc<AtomicUsize>,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.readers.fetch_sub(1, Relaxed);
+    }
 }
 
 impl AvroCache {
-    /// The Pub/Sub form of `stored`, converting it if no subscriber has yet.
+    /// Counts a stream as a reader until the returned guard is dropped.
+    pub fn reader(&self) -> Reader {
+        self.readers.fetch_add(1, Relaxed);
+        Reader {
+            readers: Arc::clone(&self.readers),
+        }
+    }
+
+    /// The Pub/Sub form of `stored`, converting it if no subscriber has yet. With one reader,
+    /// nothing is kept: the result is then the only reference, and its owner may take it.
     pub async fn consumer_event(
         &self,
         org: &Org,
         stored: &StoredEvent,
     ) -> Result<Arc<ConsumerEvent>, String> {
+        if self.readers.load(Relaxed) <= 1 {
+            return Ok(Arc::new(convert(org, stored).await?));
+        }
         if let Some(hit) = self.get(stored.replay_id) {
             return Ok(hit);
         }

@@ -14,6 +14,7 @@ pub mod convert;
 mod flow;
 mod managed;
 mod pace;
+mod pull;
 /// The generated messages, service and client (`bayou-pubsub-proto`).
 pub use bayou_pubsub_proto as proto;
 pub mod publish;

@@ -118,5 +118,5 @@ pub(crate) async fn start(
         positions: Arc::clone(&inner.positions),
         _active: active,
     };
-    Started::new(first, topic, after, Some(commits))
+    Started::new(inner, first, topic, after, Some(commits))
 }

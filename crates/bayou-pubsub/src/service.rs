@@ -1,5 +1,6 @@
 //! The `eventbus.v1.PubSub` service: each RPC authenticates from the call's metadata, then
-//! hands over to the module that does its work. Streams run as tasks feeding a small bounded
+//! hands over to the module that does its work. Subscriptions run inside their response stream
+//! (`pull`), read only as fast as the client reads; a publish stream runs as a task feeding a small bounded
 //! channel, so a client that stops reading holds at most a few responses in memory.
 
 use std::future::Future;
@@ -29,7 +30,7 @@ use crate::{publish, subscribe, topics, Inner, PubSubConfig};
 /// Salesforce's limit on one gRPC request (4 MB).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// Responses a stream may have waiting for the client.
+/// Responses a publish stream may have waiting for the client.
 const STREAM_BUFFER: usize = 2;
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -89,22 +90,18 @@ impl PubSubService {
             .await
     }
 
-    /// Runs a started pull subscription as a task; its responses are the call's stream.
+    /// A started pull subscription, run by the call's response stream as it is read
+    /// (`pull`): at most one response waits for a client that stops reading.
     fn deliver<F: crate::flow::Flow>(
         &self,
         caller: Caller,
         started: subscribe::Started<F>,
         inbound: Streaming<F::Request>,
     ) -> Response<ResponseStream<F::Response>> {
-        let (out, responses) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(subscribe::run(
-            Arc::clone(&self.inner),
-            caller,
-            started,
-            inbound,
-            out,
-        ));
-        Response::new(Box::pin(ReceiverStream::new(responses)))
+        let inner = Arc::clone(&self.inner);
+        let responses =
+            crate::pull::pull(|out| subscribe::run(inner, caller, started, inbound, out));
+        Response::new(Box::pin(responses))
     }
 
     async fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, Status> {

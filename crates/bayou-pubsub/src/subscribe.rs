@@ -6,13 +6,12 @@
 //! A subscription is a cursor on the log, not a queue: it reads from the log (whose newest
 //! events are in memory) only what the client has asked for, so a slow client costs nothing
 //! but its cursor, and memory per subscription is bounded by one response
-//! ([`MAX_RESPONSE_BYTES`]) and the two the channel may hold.
+//! ([`MAX_RESPONSE_BYTES`]) waiting for the client and the one being written.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bayou_log::{ChannelFilter, PositionStore, ReadBatch};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::{Code, Status, Streaming};
 
@@ -22,6 +21,7 @@ use crate::proto::{
     CommitReplayRequest, CommitReplayResponse, ConsumerEvent, Error as CommitError, ErrorCode,
     FetchRequest, ReplayPreset,
 };
+use crate::pull::Yielder;
 use crate::status::{codes, failure};
 use crate::topics::{self, Topic};
 use crate::{replay_id, stopping, Inner};
@@ -53,6 +53,7 @@ pub(crate) struct Started<F: Flow> {
 impl<F: Flow> Started<F> {
     /// A stream on `topic` reading after `after`, with the first request's credits.
     pub(crate) fn new(
+        inner: &Inner,
         first: F::Request,
         topic: Topic,
         after: u64,
@@ -66,7 +67,7 @@ impl<F: Flow> Started<F> {
                 after,
                 pending,
             },
-            counted: Counted::new(),
+            counted: Counted::new(inner),
             commits,
         })
     }
@@ -90,7 +91,7 @@ pub(crate) async fn start(
     let first = first_request(inner, inbound).await?;
     let topic = topics::resolve(&inner.org, &first.topic_name).await?;
     let after = start_after(inner, &topic, &first).await?;
-    Started::new(first, topic, after, None)
+    Started::new(inner, first, topic, after, None)
 }
 
 /// The first request of a stream, waited for at most the idle timeout.
@@ -117,7 +118,7 @@ pub(crate) async fn run<F: Flow>(
     caller: Caller,
     started: Started<F>,
     mut inbound: Streaming<F::Request>,
-    out: mpsc::Sender<Result<F::Response, Status>>,
+    out: Yielder<Result<F::Response, Status>>,
 ) {
     let Started {
         first,
@@ -136,19 +137,24 @@ pub(crate) async fn run<F: Flow>(
     )
     .await;
     if let Err(status) = served {
-        let _ = out.send(Err(status)).await;
+        out.send(Err(status)).await;
     }
     drop(counted);
 }
 
-/// Counts a subscription in `bayou_pubsub_subscriptions` from the moment its start position is
-/// fixed (an event published after that reaches a LATEST subscription) until it ends.
-pub(crate) struct Counted;
+/// Counts a subscription in `bayou_pubsub_subscriptions`, and as a reader of the converted
+/// events' cache, from the moment its start position is fixed (an event published after that
+/// reaches a LATEST subscription) until it ends.
+pub(crate) struct Counted {
+    _reader: crate::convert::Reader,
+}
 
 impl Counted {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(inner: &Inner) -> Self {
         metrics::gauge!("bayou_pubsub_subscriptions").increment(1.0);
-        Counted
+        Counted {
+            _reader: inner.cache.reader(),
+        }
     }
 }
 
@@ -173,7 +179,7 @@ async fn serve<F: Flow>(
     mut cursor: Cursor,
     commits: Option<&Commits>,
     inbound: &mut Streaming<F::Request>,
-    out: &mpsc::Sender<Result<F::Response, Status>>,
+    out: &Yielder<Result<F::Response, Status>>,
 ) -> Result<(), Status> {
     let mut head = inner.log.watch_head();
     let mut drops = inner.engine.drop_signal();
@@ -219,7 +225,7 @@ async fn serve<F: Flow>(
                     }
                     if let (Some(commit), Some(commits)) = (F::commit(&request), commits) {
                         let reply = commit_position(commits, commit).await;
-                        send(out, response::<F>(&cursor, Vec::new(), Some(reply))).await?;
+                        send(out, response::<F>(&cursor, Vec::new(), Some(reply))).await;
                         last_sent = Instant::now();
                     }
                 }
@@ -238,7 +244,7 @@ async fn serve<F: Flow>(
             }
             () = sleep_until(due_at) => {}
             () = tokio::time::sleep_until(keepalive_at), if cursor.pending > 0 => {
-                send(out, response::<F>(&cursor, Vec::new(), None)).await?;
+                send(out, response::<F>(&cursor, Vec::new(), None)).await;
                 last_sent = Instant::now();
             }
             () = sleep_until(idle_deadline) => {
@@ -255,7 +261,6 @@ async fn serve<F: Flow>(
             () = stopping(&mut shutdown) => {
                 return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The server is shutting down; subscribe again."));
             }
-            () = out.closed() => return Ok(()),
         }
     }
 }
@@ -369,7 +374,7 @@ enum Delivered {
 async fn deliver<F: Flow>(
     inner: &Inner,
     cursor: &mut Cursor,
-    out: &mpsc::Sender<Result<F::Response, Status>>,
+    out: &Yielder<Result<F::Response, Status>>,
 ) -> Result<Delivered, Status> {
     let wanted = usize::try_from(cursor.pending).unwrap_or(0);
     let batch: ReadBatch = inner
@@ -450,9 +455,13 @@ async fn deliver<F: Flow>(
     cursor.pending -= i32::try_from(events.len()).unwrap_or(cursor.pending);
     metrics::counter!("bayou_pubsub_delivered_events_total").increment(events.len() as u64);
     inner.pace.delivered(events.len() as u64);
-    // The datum and ids are shared `Bytes`: a clone here copies no payload.
-    let events = events.iter().map(|e| ConsumerEvent::clone(e)).collect();
-    send(out, response::<F>(cursor, events, None)).await?;
+    // An event only this stream holds is taken; a shared one is cloned, and its datum and ids
+    // are shared `Bytes`: a clone copies no payload.
+    let events = events
+        .into_iter()
+        .map(|e| Arc::try_unwrap(e).unwrap_or_else(|shared| ConsumerEvent::clone(&shared)))
+        .collect();
+    send(out, response::<F>(cursor, events, None)).await;
     if exhausted {
         return Err(allocation_used_up());
     }
@@ -472,8 +481,6 @@ fn response<F: Flow>(
     )
 }
 
-async fn send<R>(out: &mpsc::Sender<Result<R, Status>>, response: R) -> Result<(), Status> {
-    out.send(Ok(response))
-        .await
-        .map_err(|_| Status::cancelled("the client went away"))
+async fn send<R>(out: &Yielder<Result<R, Status>>, response: R) {
+    out.send(Ok(response)).await;
 }
