@@ -8,6 +8,7 @@ use crate::proto::{
     CommitReplayRequest, CommitReplayResponse, ConsumerEvent, FetchRequest, FetchResponse,
     ManagedFetchRequest, ManagedFetchResponse,
 };
+use crate::status::codes;
 
 /// One kind of pull subscription's messages.
 pub(crate) trait Flow: Send + Sync + 'static {
@@ -16,6 +17,10 @@ pub(crate) trait Flow: Send + Sync + 'static {
 
     /// Events the request asks for.
     fn credits(request: &Self::Request) -> i32;
+
+    /// The fewest events a request may ask for, and the error code for fewer.
+    const MIN_CREDITS: i32;
+    const CREDITS_INVALID: &'static str;
 
     /// A description of the mismatch when a later request names another topic or subscription
     /// than the first one.
@@ -42,6 +47,9 @@ impl Flow for TopicFlow {
     fn credits(request: &FetchRequest) -> i32 {
         request.num_requested
     }
+
+    const MIN_CREDITS: i32 = 1;
+    const CREDITS_INVALID: &'static str = codes::REQUESTED_EVENTS_INVALID;
 
     fn mismatch(first: &FetchRequest, later: &FetchRequest) -> Option<String> {
         (!later.topic_name.is_empty() && later.topic_name != first.topic_name).then(|| {
@@ -81,6 +89,10 @@ impl Flow for ManagedFlow {
     fn credits(request: &ManagedFetchRequest) -> i32 {
         request.num_requested
     }
+
+    /// A request may carry only a commit.
+    const MIN_CREDITS: i32 = 0;
+    const CREDITS_INVALID: &'static str = codes::MANAGED_REQUESTED_EVENTS_INVALID;
 
     fn mismatch(first: &ManagedFetchRequest, later: &ManagedFetchRequest) -> Option<String> {
         let differs = |a: &str, b: &str| !b.is_empty() && a != b;

@@ -15,6 +15,7 @@ mod flow;
 mod managed;
 mod pace;
 mod pull;
+mod size_limit;
 /// The generated messages, service and client (`bayou-pubsub-proto`).
 pub use bayou_pubsub_proto as proto;
 pub mod publish;
@@ -46,6 +47,9 @@ pub struct PubSubConfig {
     /// How long a `PublishStream` may go without a request before it is closed (Salesforce:
     /// 70 s).
     pub publish_idle_timeout: Duration,
+    /// How often a stream with nothing else to do checks that its token is still valid (a
+    /// revoked or expired token ends it with Salesforce's auth error).
+    pub token_check: Duration,
 }
 
 impl Default for PubSubConfig {
@@ -54,6 +58,7 @@ impl Default for PubSubConfig {
             keepalive: Duration::from_secs(270),
             idle_timeout: Duration::from_secs(60),
             publish_idle_timeout: Duration::from_secs(70),
+            token_check: Duration::from_secs(5),
         }
     }
 }

@@ -47,6 +47,13 @@ pub(crate) async fn start(
     inbound: &mut Streaming<ManagedFetchRequest>,
 ) -> Result<Started<ManagedFlow>, Status> {
     let first = first_request(inner, inbound).await?;
+    if first.commit_replay_id_request.is_some() {
+        return Err(failure(
+            Code::InvalidArgument,
+            codes::MANAGED_COMMIT_IN_FIRST,
+            "A managed stream's first request cannot commit: commit in a later request.",
+        ));
+    }
     let (named, code) = match (
         first.subscription_id.as_str(),
         first.developer_name.as_str(),

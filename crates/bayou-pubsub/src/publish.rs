@@ -74,9 +74,23 @@ pub(crate) async fn queue(
     caller: &Caller,
     request: PublishRequest,
 ) -> Result<Queued, Status> {
+    if request.topic_name.is_empty() {
+        return Err(failure(
+            Code::InvalidArgument,
+            codes::PUBLISH_TOPIC_EMPTY,
+            "The topic name is blank: give a topic name.",
+        ));
+    }
     let topic = topics::resolve(&inner.org, &request.topic_name).await?;
     if !topic.can_publish {
         return Err(topics::no_publish(&topic));
+    }
+    if request.events.is_empty() {
+        return Err(failure(
+            Code::InvalidArgument,
+            codes::PUBLISH_EVENT_COUNT,
+            "The publish request has no events: send at least one.",
+        ));
     }
     let mut results: Vec<Option<PublishResult>> = Vec::with_capacity(request.events.len());
     let mut accepted = Vec::new();
@@ -209,6 +223,8 @@ pub(crate) async fn run_stream(
 ) {
     let mut topic_name: Option<String> = None;
     let mut shutdown = inner.engine.shutdown_signal();
+    let mut drops = inner.engine.drop_signal();
+    let mut token_checked = Instant::now();
     let mut in_flight = FuturesOrdered::<Answer>::new();
     let mut bytes_in_flight = 0;
     // Set once a request's error will end the stream, or the client has sent its last one:
@@ -231,7 +247,16 @@ pub(crate) async fn run_stream(
                         reading = false;
                         continue;
                     }
-                    Err(_) => return,
+                    // A request over the size limit: answered, after those before it, with
+                    // the error. Any other error is the client resetting or leaving.
+                    Err(status) => match crate::size_limit::refused(&status) {
+                        Some(refused) => {
+                            reading = false;
+                            in_flight.push_back(Box::pin(std::future::ready((Err(refused), 0))));
+                            continue;
+                        }
+                        None => return,
+                    },
                 };
                 deadline = Instant::now() + idle;
                 let checked = if !caller.is_live(&inner.org) {
@@ -262,6 +287,23 @@ pub(crate) async fn run_stream(
                 if out.send(response).await.is_err() || failed {
                     return;
                 }
+            }
+            // An idle stream's token is checked as a subscription's is; a busy one's with each
+            // request. Once expired, what is in flight is answered, then the error.
+            () = tokio::time::sleep_until(token_checked + inner.config.token_check), if reading => {
+                token_checked = Instant::now();
+                if !caller.is_live(&inner.org) {
+                    reading = false;
+                    in_flight.push_back(Box::pin(std::future::ready((Err(crate::auth::expired()), 0))));
+                }
+            }
+            _ = drops.changed() => {
+                let _ = out.send(Err(failure(
+                    Code::Unavailable,
+                    codes::UNAVAILABLE,
+                    "The connection was dropped by the server; open a new publish stream.",
+                ))).await;
+                return;
             }
             () = stopping(&mut shutdown) => {
                 let _ = out.send(Err(failure(
@@ -301,7 +343,7 @@ fn same_topic(topic_name: &mut Option<String>, request: &mut PublishRequest) -> 
         }
         Some(first) if *first != request.topic_name => Err(failure(
             Code::InvalidArgument,
-            codes::TOPIC_MISMATCH,
+            codes::PUBLISH_TOPIC_MISMATCH,
             format!(
                 "The topic {} differs from the stream's topic {first}.",
                 request.topic_name

@@ -79,9 +79,11 @@ impl PubSubService {
             builder = builder
                 .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
         }
-        let service = PubSubServer::new(self)
-            .max_decoding_message_size(MAX_REQUEST_BYTES)
-            .max_encoding_message_size(MAX_REQUEST_BYTES);
+        let service = crate::size_limit::SalesforceSizeStatus(
+            PubSubServer::new(self)
+                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_REQUEST_BYTES),
+        );
         // Nagle off: a small response must not wait for the client's delayed ACK (40 ms).
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         builder
@@ -131,6 +133,13 @@ impl PubSub for PubSubService {
     ) -> Result<Response<SchemaInfo>, Status> {
         self.caller(request.metadata()).await?;
         let id = &request.get_ref().schema_id;
+        if id.is_empty() {
+            return Err(failure(
+                Code::InvalidArgument,
+                codes::SCHEMA_EMPTY,
+                "The schema id is blank: give a schema id.",
+            ));
+        }
         match self.inner.org.event_schema(id).await {
             Some(schema) => Ok(Response::new(SchemaInfo {
                 schema_json: schema.json.clone(),

@@ -5,26 +5,44 @@
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
-/// Salesforce's custom error codes (the `error-code` trailer).
+/// Salesforce's custom error codes (the `error-code` trailer), as its "Handle Errors" table
+/// (developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors) names them;
+/// those marked *Bayou's* name a case the table has no code for.
 pub mod codes {
     pub const AUTH: &str = "sfdc.platform.eventbus.grpc.service.auth.error";
     pub const UNAVAILABLE: &str = "sfdc.platform.eventbus.grpc.service.unavailable";
     pub const TOPIC_NOT_FOUND: &str = "sfdc.platform.eventbus.grpc.topic.not.found";
-    pub const TOPIC_MISMATCH: &str = "sfdc.platform.eventbus.grpc.subscription.topic.mismatch";
-    pub const NO_PUBLISH: &str = "sfdc.platform.eventbus.grpc.publish.topic.no.access";
+    pub const TOPIC_EMPTY: &str = "sfdc.platform.eventbus.grpc.topic.validation.empty";
+    pub const SCHEMA_EMPTY: &str = "sfdc.platform.eventbus.grpc.schema.validation.failed";
+    /// *Bayou's*: a schema id no event type has.
     pub const SCHEMA_NOT_FOUND: &str = "sfdc.platform.eventbus.grpc.schema.not.found";
+    pub const TOPIC_MISMATCH: &str =
+        "sfdc.platform.eventbus.grpc.subscription.fetch.topic.mismatch";
     /// Any replay id Bayou cannot start from: malformed, newer than the newest event, or
-    /// older than retention kept. Salesforce's retry guide gives this code for "an old Replay
-    /// ID outside the 72-hour retention period", and clients recover on it (they resubscribe
-    /// with a preset), so an expired id must carry it too.
+    /// older than retention kept. Salesforce's table gives this code for a replay id "invalid
+    /// or outside the retention window", and clients recover on it (they resubscribe with a
+    /// preset), so an expired id must carry it too.
     pub const REPLAY_ID_CORRUPTED: &str =
         "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted";
-    pub const NUM_REQUESTED_INVALID: &str =
-        "sfdc.platform.eventbus.grpc.subscription.fetch.num.requested.invalid";
+    /// CUSTOM without a replay id.
+    pub const REPLAY_ID_MISSING: &str =
+        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed";
+    /// A `FetchRequest` asking for no events, or fewer.
+    pub const REQUESTED_EVENTS_INVALID: &str =
+        "sfdc.platform.eventbus.grpc.subscription.fetch.requested.events.invalid";
+    /// *Bayou's*: a subscription that asked for no events for the idle period.
     pub const IDLE: &str = "sfdc.platform.eventbus.grpc.subscription.idle.timeout";
     pub const ALLOCATION: &str = "sfdc.platform.eventbus.grpc.subscription.limit.exceeded";
+    /// *Bayou's*, inside a per-event publish result: an event over 1 MB.
     pub const PUBLISH_SIZE: &str = "sfdc.platform.eventbus.grpc.publish.event.size.exceeded";
+    /// *Bayou's*, inside a per-event publish result: a schema not of the topic's event type.
     pub const PUBLISH_SCHEMA: &str = "sfdc.platform.eventbus.grpc.publish.schema.mismatch";
+    /// *Bayou's*: publishing to a change event channel.
+    pub const NO_PUBLISH: &str = "sfdc.platform.eventbus.grpc.publish.topic.no.access";
+    pub const PUBLISH_TOPIC_EMPTY: &str =
+        "sfdc.platform.eventbus.grpc.publish.topic.validation.empty";
+    pub const PUBLISH_TOPIC_MISMATCH: &str = "sfdc.platform.eventbus.grpc.publish.topic.mismatch";
+    pub const PUBLISH_EVENT_COUNT: &str = "sfdc.platform.eventbus.grpc.publish.event.count.invalid";
     pub const MANAGED_NAME_EMPTY: &str =
         "sfdc.platform.eventbus.grpc.managed.subscription.id.or.developer.name.empty";
     pub const MANAGED_ID_NOT_FOUND: &str =
@@ -35,6 +53,12 @@ pub mod codes {
         "sfdc.platform.eventbus.grpc.managed.subscription.config.stopped";
     pub const MANAGED_ACTIVE: &str =
         "sfdc.platform.eventbus.grpc.managed.subscription.already.active";
+    /// A `ManagedFetchRequest` asking for fewer than no events.
+    pub const MANAGED_REQUESTED_EVENTS_INVALID: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.events.invalid";
+    /// A commit in a managed stream's first request.
+    pub const MANAGED_COMMIT_IN_FIRST: &str =
+        "sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.commit.request.restricted";
 }
 
 /// A status with Salesforce's trailers.

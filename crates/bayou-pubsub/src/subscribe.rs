@@ -37,9 +37,6 @@ pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 /// make one read long.
 const SCAN_LIMIT: usize = 10_000;
 
-/// How often an idle stream checks that its token is still live.
-const TOKEN_CHECK: Duration = Duration::from_secs(5);
-
 /// A subscription whose first request was read and whose start position is fixed: every event
 /// stored from now on reaches it (a LATEST subscription included).
 pub(crate) struct Started<F: Flow> {
@@ -59,7 +56,7 @@ impl<F: Flow> Started<F> {
         after: u64,
         commits: Option<Commits>,
     ) -> Result<Self, Status> {
-        let pending = add_credits(0, F::credits(&first))?;
+        let pending = add_credits::<F>(0, F::credits(&first))?;
         Ok(Self {
             first,
             cursor: Cursor {
@@ -103,9 +100,12 @@ pub(crate) async fn first_request<R: prost::Message + Default>(
         .await
         .map_err(|_| {
             failure(
-                Code::InvalidArgument,
-                codes::NUM_REQUESTED_INVALID,
-                "No request came after the call opened.",
+                Code::Unavailable,
+                codes::IDLE,
+                format!(
+                    "No request came within {} s of the call opening.",
+                    inner.config.idle_timeout.as_secs()
+                ),
             )
         })??
         .ok_or_else(|| Status::cancelled("the client closed the stream before any request"))
@@ -183,6 +183,7 @@ async fn serve<F: Flow>(
 ) -> Result<(), Status> {
     let mut head = inner.log.watch_head();
     let mut drops = inner.engine.drop_signal();
+    let mut delays = inner.engine.delay_signal();
     let mut shutdown = inner.engine.shutdown_signal();
     let mut client_open = true;
     let mut last_sent = Instant::now();
@@ -219,7 +220,7 @@ async fn serve<F: Flow>(
                     if let Some(mismatch) = F::mismatch(first, &request) {
                         return Err(failure(Code::InvalidArgument, codes::TOPIC_MISMATCH, mismatch));
                     }
-                    cursor.pending = add_credits(cursor.pending, F::credits(&request))?;
+                    cursor.pending = add_credits::<F>(cursor.pending, F::credits(&request))?;
                     if cursor.pending > 0 {
                         idle_since = None;
                     }
@@ -231,7 +232,7 @@ async fn serve<F: Flow>(
                 }
                 // The client closed its side: what it is owed is still sent.
                 Ok(None) => client_open = false,
-                Err(_) => return Ok(()),
+                Err(status) => return crate::size_limit::refused(&status).map_or(Ok(()), Err),
             },
             changed = head.changed(), if cursor.pending > 0 && due_at.is_none() => {
                 if changed.is_err() {
@@ -243,6 +244,8 @@ async fn serve<F: Flow>(
                 }
             }
             () = sleep_until(due_at) => {}
+            // The delay fault was changed or cleared: what is held may be due now.
+            _ = delays.changed() => {}
             () = tokio::time::sleep_until(keepalive_at), if cursor.pending > 0 => {
                 send(out, response::<F>(&cursor, Vec::new(), None)).await;
                 last_sent = Instant::now();
@@ -254,7 +257,7 @@ async fn serve<F: Flow>(
                     format!("The subscription was closed: no events were requested for {} s.", inner.config.idle_timeout.as_secs()),
                 ));
             }
-            () = tokio::time::sleep_until(token_checked + TOKEN_CHECK) => {}
+            () = tokio::time::sleep_until(token_checked + inner.config.token_check) => {}
             _ = drops.changed() => {
                 return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The connection was dropped by the server; subscribe again."));
             }
@@ -312,6 +315,11 @@ async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Resu
     match ReplayPreset::try_from(first.replay_preset) {
         Ok(ReplayPreset::Latest) => Ok(inner.log.head()),
         Ok(ReplayPreset::Earliest) => Ok(floor),
+        Ok(ReplayPreset::Custom) if first.replay_id.is_empty() => Err(failure(
+            Code::InvalidArgument,
+            codes::REPLAY_ID_MISSING,
+            "The Replay ID validation failed: the replay preset is CUSTOM and no replay_id was given.",
+        )),
         Ok(ReplayPreset::Custom) => {
             let Some(id) = replay_id::decode(&first.replay_id) else {
                 return Err(failure(
@@ -349,12 +357,15 @@ async fn start_after(inner: &Inner, topic: &Topic, first: &FetchRequest) -> Resu
 }
 
 /// Adds a request's credits to those owed: at most [`MAX_PENDING`] outstanding.
-pub(crate) fn add_credits(pending: i32, requested: i32) -> Result<i32, Status> {
-    if requested < 0 {
+pub(crate) fn add_credits<F: Flow>(pending: i32, requested: i32) -> Result<i32, Status> {
+    if requested < F::MIN_CREDITS {
         return Err(failure(
             Code::InvalidArgument,
-            codes::NUM_REQUESTED_INVALID,
-            format!("num_requested must be between 1 and {MAX_PENDING}, not {requested}."),
+            F::CREDITS_INVALID,
+            format!(
+                "num_requested must be between {} and {MAX_PENDING}, not {requested}.",
+                F::MIN_CREDITS
+            ),
         ));
     }
     Ok(pending.saturating_add(requested).min(MAX_PENDING))

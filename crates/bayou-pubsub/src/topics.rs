@@ -27,6 +27,13 @@ pub struct Topic {
 
 /// The topic named `name`, or Salesforce's error for it.
 pub async fn resolve(org: &Org, name: &str) -> Result<Topic, Status> {
+    if name.is_empty() {
+        return Err(failure(
+            Code::InvalidArgument,
+            codes::TOPIC_EMPTY,
+            "The topic name is blank: give a topic name.",
+        ));
+    }
     if let Some(event) = name.strip_prefix("/event/") {
         if let Some(schema) = org.current_event_schema(event) {
             return Ok(Topic {

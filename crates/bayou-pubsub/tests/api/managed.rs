@@ -262,3 +262,34 @@ async fn stopped_and_unknown_subscriptions_are_refused() {
     api.publish_rest("live").await;
     assert_eq!(stream.events(1).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_commit_in_the_first_request_and_negative_credits_are_refused() {
+    let api = start(PubSubConfig::default()).await;
+    create(&api, "Ink_Rules", "LATEST", "RUN").await;
+    let mut client = api.client().await;
+    let mut committing = by_name("Ink_Rules", 1);
+    committing.commit_replay_id_request = Some(CommitReplayRequest {
+        commit_request_id: "too-early".into(),
+        replay_id: 1u64.to_be_bytes().to_vec().into(),
+    });
+    let status = Managed::open(&mut client, committing).await.err().unwrap();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.commit.request.restricted"
+    );
+    let status = Managed::open(&mut client, by_name("Ink_Rules", -1))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.managed.subscription.fetch.request.events.invalid"
+    );
+    // A request for no events is allowed: it carries only a commit, or nothing yet.
+    Managed::open(&mut client, by_name("Ink_Rules", 0))
+        .await
+        .unwrap();
+}

@@ -6,6 +6,7 @@ use bayou_pubsub::proto::{
     ProducerEvent, PublishRequest, PublishResponse, ReplayPreset, TopicRequest,
 };
 use bayou_pubsub::PubSubConfig;
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use bayou_pubsub::publish::MAX_REQUESTS_IN_FLIGHT;
 use bayou_testkit::{eventually, AckGate};
 
-use crate::support::{fetch, start, start_holding_acks, Client, Subscription, TOPIC};
+use crate::support::{error_code, fetch, start, start_holding_acks, Client, Subscription, TOPIC};
 
 /// How long a test waits for what it expects.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -217,6 +218,10 @@ async fn a_publish_stream_answers_each_request_in_order() {
         .unwrap();
     let status = responses.message().await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.publish.topic.mismatch"
+    );
 }
 
 /// A `PublishRequest` of one event, naming the topic.
@@ -351,4 +356,133 @@ async fn a_request_the_log_cannot_store_gets_errors_and_the_stream_goes_on() {
     let response = responses.message().await.unwrap().unwrap();
     assert_eq!(response.results[0].correlation_key, "corr-0.4");
     assert!(response.results[0].error.is_none());
+}
+
+#[tokio::test]
+async fn bad_publish_requests_get_salesforces_codes() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let event = low_ink(&mut client, Some("codes"), 0.5).await;
+    let blank = client
+        .publish(PublishRequest {
+            topic_name: String::new(),
+            events: vec![event],
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(blank.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        error_code(&blank),
+        "sfdc.platform.eventbus.grpc.publish.topic.validation.empty"
+    );
+    let empty = client
+        .publish(PublishRequest {
+            topic_name: TOPIC.into(),
+            events: Vec::new(),
+            auth_refresh: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        error_code(&empty),
+        "sfdc.platform.eventbus.grpc.publish.event.count.invalid"
+    );
+}
+
+/// A request just over gRPC's 4 MB (4,194,304 bytes).
+fn oversized(mut event: ProducerEvent) -> PublishRequest {
+    event.payload = vec![0; 4 * 1024 * 1024].into();
+    request_of(event)
+}
+
+#[tokio::test]
+async fn a_request_over_4_mb_is_refused_as_grpc_java_refuses_it() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let event = low_ink(&mut client, Some("big"), 0.5).await;
+    let status = client.publish(oversized(event.clone())).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        status
+            .message()
+            .starts_with("gRPC message exceeds maximum size 4194304: 4194"),
+        "{}",
+        status.message()
+    );
+
+    // On a stream, the requests before it are answered first.
+    let (requests, outbound) = mpsc::channel(4);
+    requests.send(request_of(event.clone())).await.unwrap();
+    requests.send(oversized(event)).await.unwrap();
+    let mut responses = client
+        .publish_stream(ReceiverStream::new(outbound))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = responses.message().await.unwrap().unwrap();
+    assert!(first.results[0].error.is_none());
+    assert_eq!(first.results[0].replay_id.len(), 8);
+    let status = responses.message().await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        status
+            .message()
+            .starts_with("gRPC message exceeds maximum size 4194304"),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_and_revoked_tokens_end_idle_publish_streams() {
+    let config = PubSubConfig {
+        token_check: Duration::from_millis(50),
+        ..PubSubConfig::default()
+    };
+    let api = start(config).await;
+    let open = |client: &mut Client, event: ProducerEvent| {
+        let (requests, outbound) = mpsc::channel(4);
+        let mut client = client.clone();
+        async move {
+            requests.send(request_of(event)).await.unwrap();
+            let mut responses = client
+                .publish_stream(ReceiverStream::new(outbound))
+                .await
+                .unwrap()
+                .into_inner();
+            let answer = responses.message().await.unwrap().unwrap();
+            assert!(answer.results[0].error.is_none());
+            // Kept open: the stream is idle, not finished.
+            (requests, responses)
+        }
+    };
+    let mut client = api.client().await;
+    let event = low_ink(&mut client, Some("idle"), 0.5).await;
+
+    let (_requests, mut responses) = open(&mut client, event.clone()).await;
+    api.bayou.fault("drop-connections", json!({})).await;
+    let status = tokio::time::timeout(LIMIT, responses.message())
+        .await
+        .expect("the stream was not ended")
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.service.unavailable"
+    );
+
+    let (_requests, mut responses) = open(&mut client, event).await;
+    assert_eq!(api.bayou.revoke(&api.token).await, 200);
+    // Well before the 70 s idle close.
+    let status = tokio::time::timeout(LIMIT, responses.message())
+        .await
+        .expect("the stream was not ended")
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.service.auth.error"
+    );
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bayou_pubsub::proto::ReplayPreset;
 use bayou_pubsub::PubSubConfig;
 use serde_json::json;
-use tonic::Code;
+use tonic::{Code, Status};
 
 use crate::support::{decode, error_code, fetch, start, Subscription};
 
@@ -431,4 +431,64 @@ async fn delayed_deliveries_reach_grpc_subscribers_late_and_in_order() {
         published.elapsed()
     );
     assert!(ids[0] < ids[1]);
+}
+
+#[tokio::test]
+async fn bad_fetch_requests_get_salesforces_codes() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let code_of = |status: &Status| error_code(status).to_owned();
+
+    // Credits must be positive, in the first request and in later ones.
+    let status = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 0))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        code_of(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.requested.events.invalid"
+    );
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 1))
+        .await
+        .unwrap();
+    sub.request(-5).await;
+    let status = sub.next().await.unwrap_err();
+    assert_eq!(
+        code_of(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.requested.events.invalid"
+    );
+
+    // CUSTOM needs a replay id.
+    let status = Subscription::open(&mut client, fetch(ReplayPreset::Custom, None, 1))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        code_of(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed"
+    );
+
+    // A blank topic, and a later request naming another topic than the first.
+    let mut blank = fetch(ReplayPreset::Latest, None, 1);
+    blank.topic_name.clear();
+    let status = Subscription::open(&mut client, blank).await.err().unwrap();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        code_of(&status),
+        "sfdc.platform.eventbus.grpc.topic.validation.empty"
+    );
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 1))
+        .await
+        .unwrap();
+    let mut other = fetch(ReplayPreset::Latest, None, 1);
+    other.topic_name = "/data/ChangeEvents".into();
+    sub.requests.send(other).await.unwrap();
+    let status = sub.next().await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        code_of(&status),
+        "sfdc.platform.eventbus.grpc.subscription.fetch.topic.mismatch"
+    );
 }

@@ -94,6 +94,30 @@ async fn unknown_topics_and_schemas_are_not_found_with_salesforces_codes() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // Blank names are refused before anything is looked up.
+    let status = client
+        .get_topic(TopicRequest {
+            topic_name: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.topic.validation.empty"
+    );
+    let status = client
+        .get_schema(SchemaRequest {
+            schema_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        error_code(&status),
+        "sfdc.platform.eventbus.grpc.schema.validation.failed"
+    );
 }
 
 #[tokio::test]

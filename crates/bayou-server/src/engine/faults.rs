@@ -75,6 +75,12 @@ impl Engine {
         self.delay_signal.send_replace(ms);
     }
 
+    /// Changes whenever the delivery delay is set, so that a stream waiting for an event's
+    /// due time can look again.
+    pub fn delay_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.delay_signal.subscribe()
+    }
+
     /// The current delivery delay.
     pub fn delivery_delay(&self) -> Duration {
         Duration::from_millis(*self.delay_signal.borrow())
