@@ -50,7 +50,7 @@ use bytes::Bytes;
 
 pub use counters::UsageCounters;
 pub use embedded::{EmbeddedLog, EmbeddedOptions};
-pub use positions::PositionStore;
+pub use positions::{LocalClaims, PositionStore};
 pub use presence::RemotePresence;
 pub use storage::Storage;
 pub use tokens::{TokenGrant, TokenKind, TokenStore};

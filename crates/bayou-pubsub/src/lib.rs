@@ -50,6 +50,9 @@ pub struct PubSubConfig {
     /// How often a stream with nothing else to do checks that its token is still valid (a
     /// revoked or expired token ends it with Salesforce's auth error).
     pub token_check: Duration,
+    /// How long a managed subscription's claim lasts unless its stream renews it (every third
+    /// of this): after a node dies, how long its managed subscriptions are refused elsewhere.
+    pub managed_claim: Duration,
 }
 
 impl Default for PubSubConfig {
@@ -59,6 +62,7 @@ impl Default for PubSubConfig {
             idle_timeout: Duration::from_secs(60),
             publish_idle_timeout: Duration::from_secs(70),
             token_check: Duration::from_secs(5),
+            managed_claim: Duration::from_secs(30),
         }
     }
 }
@@ -72,7 +76,6 @@ pub(crate) struct Inner {
     pub(crate) positions: Arc<dyn bayou_log::PositionStore>,
     pub(crate) config: PubSubConfig,
     pub(crate) cache: convert::AvroCache,
-    pub(crate) active_managed: managed::ActiveSet,
     pub(crate) pace: pace::Pace,
 }
 

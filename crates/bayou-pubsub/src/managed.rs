@@ -2,12 +2,18 @@
 //! `bayou_org::managed`), whose position the server keeps. A stream starts after the position
 //! last committed with `CommitReplayRequest`; with none, at the subscription's `defaultReplay`;
 //! when the committed position is older than what the log retains, at its
-//! `errorRecoveryReplay` — never silently later. One stream at a time reads a subscription.
+//! `errorRecoveryReplay` — never silently later.
+//!
+//! One stream at a time reads a subscription, on whichever node it connects: the stream claims
+//! the subscription in the position store (shared by a cluster's nodes) and renews the claim
+//! while it runs, every third of [`PubSubConfig::managed_claim`](crate::PubSubConfig). A second
+//! stream is refused with `ALREADY_EXISTS` until the first ends — or, if its node died, until
+//! its claim lapses: Salesforce's advice for that code is to wait for the prior subscription
+//! to expire.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use bayou_log::PositionStore;
 use tonic::{Code, Status, Streaming};
 
 use crate::flow::ManagedFlow;
@@ -16,28 +22,57 @@ use crate::status::{codes, failure};
 use crate::subscribe::{first_request, Commits, Started};
 use crate::{topics, Inner};
 
-/// The managed subscriptions being read on this node.
-#[derive(Default)]
-pub(crate) struct ActiveSet(Arc<Mutex<HashSet<String>>>);
-
 /// A stream's claim on a managed subscription; released when dropped.
-pub(crate) struct Active {
-    set: Arc<Mutex<HashSet<String>>>,
-    id: String,
+pub(crate) struct Claim {
+    positions: Arc<dyn PositionStore>,
+    subscription_id: String,
+    /// This stream (a claim is per stream, so a second stream on the same node is refused too).
+    holder: String,
 }
 
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.set.lock().remove(&self.id);
+impl Claim {
+    /// Claims `subscription_id` for a new stream; `None` while another stream holds it.
+    async fn take(inner: &Inner, subscription_id: &str) -> Result<Option<Self>, Status> {
+        let claim = Claim {
+            positions: Arc::clone(&inner.positions),
+            subscription_id: subscription_id.to_owned(),
+            holder: bayou_org::events::new_uuid(),
+        };
+        Ok(claim
+            .renew(inner.config.managed_claim)
+            .await?
+            .then_some(claim))
+    }
+
+    /// Extends the claim by `ttl`: `false` if another stream has taken it meanwhile.
+    pub(crate) async fn renew(&self, ttl: std::time::Duration) -> Result<bool, Status> {
+        self.positions
+            .claim(&self.subscription_id, &self.holder, ttl)
+            .await
+            .map_err(|e| {
+                failure(
+                    Code::Unavailable,
+                    codes::UNAVAILABLE,
+                    format!("The managed subscription's claim cannot be stored: {e}"),
+                )
+            })
     }
 }
 
-impl ActiveSet {
-    fn claim(&self, id: &str) -> Option<Active> {
-        self.0.lock().insert(id.to_owned()).then(|| Active {
-            set: Arc::clone(&self.0),
-            id: id.to_owned(),
-        })
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // Released in the background (a store call is async); if it never runs, the claim
+        // lapses by itself.
+        let positions = Arc::clone(&self.positions);
+        let (id, holder) = (
+            std::mem::take(&mut self.subscription_id),
+            std::mem::take(&mut self.holder),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = positions.release(&id, &holder).await;
+            });
+        }
     }
 }
 
@@ -85,7 +120,7 @@ pub(crate) async fn start(
             ),
         ));
     }
-    let Some(active) = inner.active_managed.claim(&subscription.id) else {
+    let Some(claim) = Claim::take(inner, &subscription.id).await? else {
         return Err(failure(
             Code::AlreadyExists,
             codes::MANAGED_ACTIVE,
@@ -123,7 +158,7 @@ pub(crate) async fn start(
     let commits = Commits {
         subscription_id: subscription.id,
         positions: Arc::clone(&inner.positions),
-        _active: active,
+        claim,
     };
     Started::new(inner, first, topic, after, Some(commits))
 }

@@ -60,7 +60,6 @@ impl PubSubService {
                 positions,
                 config,
                 cache: Default::default(),
-                active_managed: Default::default(),
                 pace,
             }),
         }

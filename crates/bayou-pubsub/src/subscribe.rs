@@ -75,7 +75,7 @@ impl<F: Flow> Started<F> {
 pub(crate) struct Commits {
     pub(crate) subscription_id: String,
     pub(crate) positions: Arc<dyn PositionStore>,
-    pub(crate) _active: crate::managed::Active,
+    pub(crate) claim: crate::managed::Claim,
 }
 
 /// Reads the first request and fixes where the subscription starts, before the call is
@@ -188,6 +188,8 @@ async fn serve<F: Flow>(
     let mut client_open = true;
     let mut last_sent = Instant::now();
     let mut idle_since = (cursor.pending == 0).then(Instant::now);
+    let renew_every = inner.config.managed_claim / 3;
+    let mut claim_renewed = Instant::now();
     loop {
         if !caller.is_live(&inner.org) {
             return Err(auth::expired());
@@ -258,6 +260,18 @@ async fn serve<F: Flow>(
                 ));
             }
             () = tokio::time::sleep_until(token_checked + inner.config.token_check) => {}
+            () = tokio::time::sleep_until(claim_renewed + renew_every), if commits.is_some() => {
+                claim_renewed = Instant::now();
+                if let Some(commits) = commits {
+                    if !commits.claim.renew(inner.config.managed_claim).await? {
+                        return Err(failure(
+                            Code::AlreadyExists,
+                            codes::MANAGED_ACTIVE,
+                            "Another stream has taken over the managed subscription.",
+                        ));
+                    }
+                }
+            }
             _ = drops.changed() => {
                 return Err(failure(Code::Unavailable, codes::UNAVAILABLE, "The connection was dropped by the server; subscribe again."));
             }

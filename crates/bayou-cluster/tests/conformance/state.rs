@@ -12,6 +12,7 @@ conformance!(
     idle_access_tokens_expire,
     counters_refuse_past_their_limit,
     positions_are_committed_and_forgotten,
+    a_subscriber_is_claimed_by_one_holder_until_released_or_lapsed,
 );
 
 fn grant(kind: TokenKind, user: &str, parent: Option<&str>) -> TokenGrant {
@@ -118,4 +119,58 @@ async fn positions_are_committed_and_forgotten(backend: Backend) {
     assert!(positions.forget("sub/one").await.unwrap());
     assert!(!positions.forget("sub/one").await.unwrap());
     assert_eq!(positions.committed("sub/one").await.unwrap(), None);
+}
+
+async fn a_subscriber_is_claimed_by_one_holder_until_released_or_lapsed(backend: Backend) {
+    let node = backend.node().await;
+    let positions = &node.storage.positions;
+    let long = Duration::from_secs(60);
+    assert!(positions.claim("sub/one", "stream-a", long).await.unwrap());
+    assert!(
+        !positions.claim("sub/one", "stream-b", long).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        positions.claim("sub/one", "stream-a", long).await.unwrap(),
+        "a renews"
+    );
+    assert!(positions.claim("sub/two", "stream-b", long).await.unwrap());
+    // Releasing another's claim does nothing; releasing one's own frees it.
+    positions.release("sub/one", "stream-b").await.unwrap();
+    assert!(!positions.claim("sub/one", "stream-b", long).await.unwrap());
+    positions.release("sub/one", "stream-a").await.unwrap();
+    assert!(positions.claim("sub/one", "stream-b", long).await.unwrap());
+    assert!(!positions.claim("sub/one", "stream-a", long).await.unwrap());
+
+    // A claim that is not renewed lapses, and another holder takes it over: not before.
+    let claimed_at = std::time::Instant::now();
+    assert!(positions
+        .claim("sub/three", "stream-a", Duration::from_millis(200))
+        .await
+        .unwrap());
+    assert!(!positions
+        .claim("sub/three", "stream-b", long)
+        .await
+        .unwrap());
+    while !positions
+        .claim("sub/three", "stream-b", long)
+        .await
+        .unwrap()
+    {
+        assert!(
+            claimed_at.elapsed() < Duration::from_secs(10),
+            "the claim never lapsed"
+        );
+        tokio::task::yield_now().await;
+    }
+    // The store's clock counts whole milliseconds.
+    assert!(
+        claimed_at.elapsed() >= Duration::from_millis(199),
+        "taken over {:?} after a 200 ms claim",
+        claimed_at.elapsed()
+    );
+    assert!(!positions
+        .claim("sub/three", "stream-a", long)
+        .await
+        .unwrap());
 }

@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     records: Keyspace,
     /// Committed positions (see [`crate::PositionStore`]).
     positions: Keyspace,
+    /// Who reads a named subscriber now (one process opens the database).
+    claims: crate::LocalClaims,
     /// Which blocks of replay ids hold each channel's events (see `codec::index_key`).
     by_channel: Keyspace,
     /// The channels already indexed in the newest block (so each is written once per block).
@@ -200,6 +202,7 @@ impl EmbeddedLog {
             meta,
             records,
             positions,
+            claims: Default::default(),
             by_channel,
             indexed_block: Mutex::new(IndexedBlock::default()),
             durability: options.durability,

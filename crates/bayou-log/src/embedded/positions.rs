@@ -1,6 +1,8 @@
 //! Committed positions in the log's database (keyspace `positions`: subscriber name → replay
 //! id, big-endian), written with the same durability as appends.
 
+use std::time::Duration;
+
 use crate::embedded::{Durability, EmbeddedLog};
 use crate::{LogError, PositionStore, StoreFuture};
 
@@ -42,5 +44,15 @@ impl PositionStore for EmbeddedLog {
             }
             Ok(existed)
         })
+    }
+
+    fn claim(&self, subscriber: &str, holder: &str, ttl: Duration) -> StoreFuture<'_, bool> {
+        let claimed = self.inner.claims.claim(subscriber, holder, ttl);
+        Box::pin(std::future::ready(Ok(claimed)))
+    }
+
+    fn release(&self, subscriber: &str, holder: &str) -> StoreFuture<'_, ()> {
+        self.inner.claims.release(subscriber, holder);
+        Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -293,3 +293,27 @@ async fn a_commit_in_the_first_request_and_negative_credits_are_refused() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_running_stream_keeps_its_claim_past_the_claims_lifetime() {
+    let config = PubSubConfig {
+        managed_claim: std::time::Duration::from_millis(300),
+        keepalive: std::time::Duration::from_millis(1_000),
+        ..PubSubConfig::default()
+    };
+    let api = start(config).await;
+    create(&api, "Ink_Keep", "LATEST", "RUN").await;
+    let mut client = api.client().await;
+    let mut first = Managed::open(&mut client, by_name("Ink_Keep", 10))
+        .await
+        .unwrap();
+    // The keepalive comes after more than three claim lifetimes: unrenewed, the claim would
+    // have lapsed by now.
+    let keepalive = first.next().await;
+    assert!(keepalive.events.is_empty());
+    let second = Managed::open(&mut client, by_name("Ink_Keep", 10))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(second.code(), Code::AlreadyExists);
+}
