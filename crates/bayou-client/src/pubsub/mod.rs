@@ -8,6 +8,13 @@
 //! become field names), keeps a subscription's credits topped up, and encodes what it
 //! publishes with the topic's current schema.
 //!
+//! A subscription recovers as Bayou's Bayeux client does: when its stream fails with an error
+//! worth retrying (`UNAVAILABLE`: a dropped connection, a restarting server or node), it
+//! subscribes again after the last replay id it saw, with capped exponential backoff; when the
+//! token is refused, it logs in again first. Errors that retrying cannot fix (an unknown topic,
+//! a replay id no longer retained, the daily allocation used up) end it with the error, never
+//! a silent gap. Each recovery is reported as a [`PubSubNotice`].
+//!
 //! ```no_run
 //! use bayou_client::pubsub::{PubSubClient, Replay};
 //! use bayou_client::PasswordFlow;
@@ -27,13 +34,14 @@
 //! ```
 
 pub mod avro;
+mod session;
 mod subscription;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use apache_avro::Schema;
-use bayou_pubsub_proto::session::{self, SessionClient, SessionHeaders};
+use bayou_pubsub_proto::session::SessionClient;
 use bayou_pubsub_proto::{ProducerEvent, PublishRequest, SchemaRequest, TopicRequest};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -41,8 +49,25 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::auth::AuthProvider;
 use crate::error::AuthError;
+use session::{NoticeHandler, Session};
 
 pub use subscription::{PubSubEvent, PubSubSubscription, Replay};
+
+/// What a client did to keep going, reported to [`PubSubBuilder::on_notice`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PubSubNotice {
+    /// A subscription's stream failed and was opened again: after `after` (the last replay id
+    /// it saw), or from where it first started when it had seen none. `gap_possible` is true
+    /// when that start was LATEST: events published while it was down were then not read.
+    Resubscribed {
+        topic: String,
+        after: Option<u64>,
+        gap_possible: bool,
+        reason: String,
+    },
+    /// The server refused the token; the client logged in again.
+    Reauthenticated { reason: String },
+}
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +111,7 @@ pub(crate) type Schemas = Arc<Mutex<HashMap<String, Arc<Schema>>>>;
 /// A connected Pub/Sub API client. Cloning it is cheap (one HTTP/2 connection is shared).
 #[derive(Clone)]
 pub struct PubSubClient {
-    grpc: GrpcClient,
+    session: Arc<Session>,
     schemas: Schemas,
 }
 
@@ -97,6 +122,7 @@ pub struct PubSubBuilder {
     ca_pem: Option<Vec<u8>>,
     instance_url: Option<String>,
     tenant_id: Option<String>,
+    on_notice: Option<NoticeHandler>,
 }
 
 impl PubSubClient {
@@ -109,24 +135,27 @@ impl PubSubClient {
             ca_pem: None,
             instance_url: None,
             tenant_id: None,
+            on_notice: None,
         }
     }
 
     /// The topic's current schema id, and whether it takes publishes.
     pub async fn topic(&mut self, name: &str) -> Result<(String, bool), PubSubError> {
         let topic = self
-            .grpc
-            .get_topic(TopicRequest {
-                topic_name: name.to_owned(),
+            .session
+            .call(|mut grpc| async move {
+                grpc.get_topic(TopicRequest {
+                    topic_name: name.to_owned(),
+                })
+                .await
             })
-            .await?
-            .into_inner();
+            .await?;
         Ok((topic.schema_id, topic.can_publish))
     }
 
     /// The schema with id `id` (fetched once).
     pub async fn schema(&mut self, id: &str) -> Result<Arc<Schema>, PubSubError> {
-        schema(&mut self.grpc, &self.schemas, id).await
+        schema(&self.session, &self.schemas, id).await
     }
 
     /// Subscribes to `topic` from `replay`.
@@ -135,7 +164,13 @@ impl PubSubClient {
         topic: &str,
         replay: Replay,
     ) -> Result<PubSubSubscription, PubSubError> {
-        PubSubSubscription::open(self.grpc.clone(), Arc::clone(&self.schemas), topic, replay).await
+        PubSubSubscription::open(
+            Arc::clone(&self.session),
+            Arc::clone(&self.schemas),
+            topic,
+            replay,
+        )
+        .await
     }
 
     /// Publishes one event with `fields` (its custom fields; `CreatedDate` and `CreatedById`
@@ -153,19 +188,21 @@ impl PubSubClient {
         all.entry("CreatedById").or_insert_with(|| Value::from(""));
         let payload = avro::encode(&schema, &all).map_err(PubSubError::Avro)?;
         let reply = self
-            .grpc
-            .publish(PublishRequest {
-                topic_name: topic.to_owned(),
-                events: vec![ProducerEvent {
-                    id: String::new(),
-                    schema_id,
-                    payload: payload.into(),
-                    headers: Vec::new(),
-                }],
-                auth_refresh: String::new(),
+            .session
+            .call(|mut grpc| {
+                let request = PublishRequest {
+                    topic_name: topic.to_owned(),
+                    events: vec![ProducerEvent {
+                        id: String::new(),
+                        schema_id: schema_id.clone(),
+                        payload: payload.clone().into(),
+                        headers: Vec::new(),
+                    }],
+                    auth_refresh: String::new(),
+                };
+                async move { grpc.publish(request).await }
             })
-            .await?
-            .into_inner();
+            .await?;
         let result = reply
             .results
             .into_iter()
@@ -180,19 +217,21 @@ impl PubSubClient {
 }
 
 pub(crate) async fn schema(
-    grpc: &mut GrpcClient,
+    session: &Session,
     schemas: &Schemas,
     id: &str,
 ) -> Result<Arc<Schema>, PubSubError> {
     if let Some(known) = schemas.lock().get(id) {
         return Ok(Arc::clone(known));
     }
-    let info = grpc
-        .get_schema(SchemaRequest {
-            schema_id: id.to_owned(),
+    let info = session
+        .call(|mut grpc| async move {
+            grpc.get_schema(SchemaRequest {
+                schema_id: id.to_owned(),
+            })
+            .await
         })
-        .await?
-        .into_inner();
+        .await?;
     let parsed = Arc::new(
         Schema::parse_str(&info.schema_json).map_err(|e| PubSubError::Avro(e.to_string()))?,
     );
@@ -232,6 +271,12 @@ impl PubSubBuilder {
         self
     }
 
+    /// Called with each recovery (a resubscription, a new login), as it happens.
+    pub fn on_notice(mut self, handler: impl Fn(&PubSubNotice) + Send + Sync + 'static) -> Self {
+        self.on_notice = Some(Arc::new(handler));
+        self
+    }
+
     /// Logs in and opens the connection.
     pub async fn connect(self) -> Result<PubSubClient, PubSubError> {
         let auth = self
@@ -248,8 +293,6 @@ impl PubSubBuilder {
             Some(id) => id,
             None => org_id(&http, &instance_url, &credentials.access_token).await?,
         };
-        let headers = SessionHeaders::new(&credentials.access_token, &instance_url, &tenant)
-            .map_err(|e| AuthError::Refused(e.to_string()))?;
         let mut endpoint = Channel::from_shared(self.endpoint.clone())
             .map_err(|e| PubSubError::Connect(format!("{}: {e}", self.endpoint)))?;
         if self.endpoint.starts_with("https://") {
@@ -265,8 +308,17 @@ impl PubSubBuilder {
             .connect()
             .await
             .map_err(|e| PubSubError::Connect(format!("{}: {e}", self.endpoint)))?;
+        let session = Session::new(
+            channel,
+            auth,
+            http,
+            instance_url,
+            tenant,
+            &credentials.access_token,
+            self.on_notice,
+        )?;
         Ok(PubSubClient {
-            grpc: session::client(channel, headers),
+            session: Arc::new(session),
             schemas: Arc::default(),
         })
     }

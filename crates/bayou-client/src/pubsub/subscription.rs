@@ -1,20 +1,55 @@
 //! One `Subscribe` stream: asks for a batch of events, asks for the next batch when the server
 //! owes none, decodes each event, and remembers the latest replay id the server reported (so
-//! a caller that stores it resumes without a gap, even after an idle period).
+//! a caller that stores it resumes without a gap, even after an idle period). When the stream
+//! fails with an error worth retrying, it is opened again after that replay id (see the
+//! module docs of `pubsub`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bayou_pubsub_proto::{FetchRequest, FetchResponse, ReplayPreset};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::Streaming;
+use tonic::{Code, Status, Streaming};
 
-use super::{avro, schema, GrpcClient, PubSubError, Schemas};
+use super::session::Session;
+use super::{avro, schema, PubSubError, PubSubNotice, Schemas};
 
 /// Events asked for at a time (Salesforce's most).
 const BATCH: i32 = 100;
+
+/// Delays between attempts to subscribe again: the first after 0.125–0.25 s, doubling up to
+/// 15–30 s.
+const RETRY_INITIAL: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// What to do about a failed stream.
+#[derive(Debug, PartialEq)]
+enum Recovery {
+    /// Subscribe again (the connection, the server or its node failed).
+    Resubscribe,
+    /// Log in again, then subscribe again.
+    Reauthenticate,
+    /// Nothing helps: the caller gets the error.
+    GiveUp,
+}
+
+fn recovery(status: &Status) -> Recovery {
+    match status.code() {
+        Code::Unauthenticated => Recovery::Reauthenticate,
+        // `UNAVAILABLE` is Salesforce's "retry later"; the others are what a broken connection
+        // or a server killed mid-stream looks like from here.
+        Code::Unavailable
+        | Code::Unknown
+        | Code::Internal
+        | Code::Cancelled
+        | Code::Aborted
+        | Code::DeadlineExceeded => Recovery::Resubscribe,
+        _ => Recovery::GiveUp,
+    }
+}
 
 /// Where a subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +76,19 @@ pub struct PubSubEvent {
 
 /// A running subscription.
 pub struct PubSubSubscription {
-    grpc: GrpcClient,
+    session: Arc<Session>,
     schemas: Schemas,
+    topic: String,
+    /// Where it first started: where it starts again if it had seen no replay id.
+    start: Replay,
     requests: mpsc::Sender<FetchRequest>,
     responses: Streaming<FetchResponse>,
     ready: VecDeque<PubSubEvent>,
     latest_replay_id: Option<u64>,
+    /// Attempts to subscribe again since the last response.
+    failures: u32,
+    /// Whether it logged in again since the last response (a second refusal then ends it).
+    reauthenticated: bool,
 }
 
 /// The number in a replay id's 8 bytes.
@@ -54,41 +96,58 @@ pub(crate) fn replay_id(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// One `Subscribe` call: its request sender and its responses.
+type Stream = (mpsc::Sender<FetchRequest>, Streaming<FetchResponse>);
+
+async fn open_stream(session: &Session, topic: &str, replay: Replay) -> Result<Stream, Status> {
+    let (preset, from) = match replay {
+        Replay::Latest => (ReplayPreset::Latest, Vec::new()),
+        Replay::Earliest => (ReplayPreset::Earliest, Vec::new()),
+        Replay::After(id) => (ReplayPreset::Custom, id.to_be_bytes().to_vec()),
+    };
+    let (requests, outbound) = mpsc::channel(4);
+    let first = FetchRequest {
+        topic_name: topic.to_owned(),
+        replay_preset: preset.into(),
+        replay_id: from.into(),
+        num_requested: BATCH,
+        auth_refresh: String::new(),
+    };
+    // Room for it: the channel is new.
+    let _ = requests.try_send(first);
+    let responses = session
+        .grpc()
+        .subscribe(ReceiverStream::new(outbound))
+        .await?
+        .into_inner();
+    Ok((requests, responses))
+}
+
 impl PubSubSubscription {
     pub(crate) async fn open(
-        mut grpc: GrpcClient,
+        session: Arc<Session>,
         schemas: Schemas,
         topic: &str,
         replay: Replay,
     ) -> Result<Self, PubSubError> {
-        let (preset, from) = match replay {
-            Replay::Latest => (ReplayPreset::Latest, Vec::new()),
-            Replay::Earliest => (ReplayPreset::Earliest, Vec::new()),
-            Replay::After(id) => (ReplayPreset::Custom, id.to_be_bytes().to_vec()),
+        let (requests, responses) = match open_stream(&session, topic, replay).await {
+            Err(status) if status.code() == Code::Unauthenticated => {
+                session.reauthenticate(status.message()).await?;
+                open_stream(&session, topic, replay).await?
+            }
+            stream => stream?,
         };
-        let (requests, outbound) = mpsc::channel(4);
-        let first = FetchRequest {
-            topic_name: topic.to_owned(),
-            replay_preset: preset.into(),
-            replay_id: from.into(),
-            num_requested: BATCH,
-            auth_refresh: String::new(),
-        };
-        requests
-            .send(first)
-            .await
-            .map_err(|_| PubSubError::Connect("the request stream closed".into()))?;
-        let responses = grpc
-            .subscribe(ReceiverStream::new(outbound))
-            .await?
-            .into_inner();
         Ok(Self {
-            grpc,
+            session,
             schemas,
+            topic: topic.to_owned(),
+            start: replay,
             requests,
             responses,
             ready: VecDeque::new(),
             latest_replay_id: None,
+            failures: 0,
+            reauthenticated: false,
         })
     }
 
@@ -97,7 +156,8 @@ impl PubSubSubscription {
         self.latest_replay_id
     }
 
-    /// The next event; `None` when the server ended the stream cleanly.
+    /// The next event; `None` when the server ended the stream cleanly. Recovers from what can
+    /// be recovered from before returning an error.
     pub async fn next(&mut self) -> Option<Result<PubSubEvent, PubSubError>> {
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -106,8 +166,13 @@ impl PubSubSubscription {
             let response = match self.responses.message().await {
                 Ok(Some(response)) => response,
                 Ok(None) => return None,
-                Err(status) => return Some(Err(status.into())),
+                Err(status) => match self.recover(status).await {
+                    Ok(()) => continue,
+                    Err(e) => return Some(Err(e)),
+                },
             };
+            self.failures = 0;
+            self.reauthenticated = false;
             if let Some(id) = replay_id(&response.latest_replay_id) {
                 self.latest_replay_id = Some(id);
             }
@@ -129,6 +194,41 @@ impl PubSubSubscription {
         }
     }
 
+    /// Opens the stream again after `status` ended it, for as long as that is worth trying.
+    async fn recover(&mut self, mut status: Status) -> Result<(), PubSubError> {
+        loop {
+            match recovery(&status) {
+                Recovery::GiveUp => return Err(status.into()),
+                Recovery::Reauthenticate if self.reauthenticated => return Err(status.into()),
+                Recovery::Reauthenticate => {
+                    self.session.reauthenticate(status.message()).await?;
+                    self.reauthenticated = true;
+                }
+                Recovery::Resubscribe => {
+                    let delay =
+                        crate::backoff::delay(RETRY_INITIAL, RETRY_MAX, self.failures.max(1));
+                    self.failures = self.failures.saturating_add(1);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            let replay = self.latest_replay_id.map_or(self.start, Replay::After);
+            match open_stream(&self.session, &self.topic, replay).await {
+                Ok((requests, responses)) => {
+                    (self.requests, self.responses) = (requests, responses);
+                    self.session.notify(&PubSubNotice::Resubscribed {
+                        topic: self.topic.clone(),
+                        after: self.latest_replay_id,
+                        gap_possible: self.latest_replay_id.is_none()
+                            && self.start == Replay::Latest,
+                        reason: status.message().to_owned(),
+                    });
+                    return Ok(());
+                }
+                Err(next) => status = next,
+            }
+        }
+    }
+
     async fn decode(
         &mut self,
         event: bayou_pubsub_proto::ConsumerEvent,
@@ -138,7 +238,7 @@ impl PubSubSubscription {
         let inner = event
             .event
             .ok_or_else(|| PubSubError::Avro(format!("event {id} has no body")))?;
-        let schema = schema(&mut self.grpc, &Arc::clone(&self.schemas), &inner.schema_id).await?;
+        let schema = schema(&self.session, &self.schemas, &inner.schema_id).await?;
         let payload = avro::decode(&schema, &inner.payload).map_err(PubSubError::Avro)?;
         Ok(PubSubEvent {
             replay_id: id,

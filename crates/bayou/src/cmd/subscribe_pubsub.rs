@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use bayou_client::pubsub::{PubSubClient, Replay};
+use bayou_client::pubsub::{PubSubClient, PubSubNotice, Replay};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -21,7 +21,8 @@ pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     })?;
     let mut builder = PubSubClient::builder(&args.pubsub_url)
         .auth_shared(auth)
-        .instance_url(args.connection.first_url());
+        .instance_url(args.connection.first_url())
+        .on_notice(|notice| eprintln!("bayou: {}", describe(notice)));
     if let Some(path) = &args.ca_cert {
         let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         builder = builder.ca_certificate(pem);
@@ -88,4 +89,30 @@ pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
         printed += 1;
     }
     Ok(())
+}
+
+/// A recovery, as one line on stderr.
+fn describe(notice: &PubSubNotice) -> String {
+    match notice {
+        PubSubNotice::Resubscribed {
+            topic,
+            after: Some(id),
+            reason,
+            ..
+        } => format!("resubscribed to {topic} after replay id {id} ({reason})"),
+        PubSubNotice::Resubscribed {
+            topic,
+            after: None,
+            gap_possible,
+            reason,
+        } => format!(
+            "resubscribed to {topic} from where it started ({reason}){}",
+            if *gap_possible {
+                "; it had started at LATEST and seen no event, so events published while it was down were not read"
+            } else {
+                ""
+            }
+        ),
+        PubSubNotice::Reauthenticated { reason } => format!("logged in again ({reason})"),
+    }
 }

@@ -337,6 +337,74 @@ fn subscribe_reads_the_pubsub_api() {
 }
 
 #[test]
+fn a_pubsub_subscriber_recovers_from_dropped_connections_and_revoked_tokens() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    assert!(
+        define_event(server.url()),
+        "could not define the platform event type"
+    );
+    let publish = |level: &str| {
+        let body = format!(r#"{{"Level__c":"{level}"}}"#);
+        let published: Value =
+            serde_json::from_str(&server.stdout(&["event", "Cli_Alert__e", &body])).unwrap();
+        assert_eq!(published["success"], true, "{published}");
+    };
+    let admin = |action: &[&str]| {
+        let output = server
+            .command(&[&["admin"], action].concat())
+            .env("BAYOU_ADMIN_TOKEN", ADMIN)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "bayou admin {action:?}: {output:?}"
+        );
+    };
+    publish("one");
+    let pubsub = server.process.pubsub.clone().unwrap();
+    let certificate = data.path().join("pubsub-cert.pem");
+    let mut subscriber = Subscriber::start(
+        &server,
+        &[
+            "subscribe",
+            "--api",
+            "pubsub",
+            "/event/Cli_Alert__e",
+            "--replay",
+            "-2",
+            "--count",
+            "3",
+            "--pubsub-url",
+            &pubsub,
+            "--ca-cert",
+            certificate.to_str().unwrap(),
+        ],
+        &["/event/Cli_Alert__e"],
+    );
+    // The server ends every stream: the subscriber opens its own again.
+    admin(&["drop-connections"]);
+    subscriber.wait_for("resubscribed to /event/Cli_Alert__e");
+    publish("two");
+    // Its token is revoked: it logs in again (password flow) and reads on.
+    admin(&["invalidate-tokens", USER]);
+    publish("three");
+    subscriber.wait_for("logged in again");
+    let lines = subscriber.finish();
+    let levels: Vec<&str> = lines
+        .iter()
+        .map(|l| l["data"]["Level__c"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["one", "two", "three"], "each event once, in order");
+    let ids: Vec<u64> = lines
+        .iter()
+        .map(|l| l["replayId"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[test]
 fn errors_are_one_readable_line() {
     let _shared = crate::EXCLUSIVE.blocking_read();
     let data = tempfile::tempdir().unwrap();
