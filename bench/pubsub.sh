@@ -25,6 +25,8 @@ duration=${DURATION:-10s}
 niceness=${NICE:--10}
 plaintext=${PLAINTEXT:-}
 ulimit -n "$(ulimit -Hn)"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 (cd "$repo" && cargo build --release -p bayou)
 bayou="$repo/target/release/bayou"
 bench=(nice -n "$niceness" taskset -c 1 "$bayou" bench --quiet)
@@ -54,14 +56,8 @@ done
 curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bayou did not start" >&2; exit 1; }
 
 # The platform event types the bench publishes: its stamp's fields.
-for room in $(seq 0 9); do
-  curl -fs "http://127.0.0.1:$port/admin/platform-events" -H "Authorization: Bearer $admin" \
-    -d "{\"name\":\"Bench_${room}__e\",\"fields\":{\"p\":\"number\",\"r\":\"number\",\"s\":\"number\",\"t\":\"number\",\"x\":\"text\"}}" >/dev/null
-done
-token=$(curl -fs "http://127.0.0.1:$port/services/oauth2/token" -d grant_type=password \
-  -d "client_id=$BAYOU_CLIENT_ID" -d "client_secret=$BAYOU_CLIENT_SECRET" \
-  -d "username=$BAYOU_USERNAME" --data-urlencode "password=$BAYOU_PASSWORD" |
-  sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+define_bench_events "$port" "$admin"
+token=$(password_token "$port")
 
 scheme=https
 suffix=""
