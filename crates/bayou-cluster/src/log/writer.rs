@@ -27,6 +27,11 @@ use super::{headers, placeholder, Shared};
 pub(crate) const MAX_BATCH: usize = 1_000;
 /// Sends of one message whose acknowledgement went missing, before giving up.
 const MAX_SENDS: usize = 3;
+/// How long a resend that JetStream found still in process (its first send waits for a
+/// quorum) waits before asking again, and how many times: 5 s in all, about what a stream
+/// takes to elect a new leader.
+const IN_PROCESS_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_IN_PROCESS_WAITS: u32 = 50;
 
 pub(crate) struct AppendRequest {
     pub events: Vec<NewEvent>,
@@ -270,23 +275,33 @@ async fn publish_one(
     let shared = Arc::clone(shared);
     Ok(Box::pin(async move {
         let mut pending = first;
-        for attempt in 1..=MAX_SENDS {
-            match pending.await {
+        let (mut resends, mut in_process_waits) = (0, 0);
+        loop {
+            let e = match pending.await {
                 Ok(ack) => return Ok(ack.sequence),
-                Err(e) => {
-                    let kind = e.kind();
-                    use async_nats::jetstream::context::PublishErrorKind as Kind;
-                    let retry =
-                        matches!(kind, Kind::TimedOut | Kind::BrokenPipe) && connected(&shared);
-                    if !retry || attempt == MAX_SENDS {
-                        return Err(publish_error(e));
-                    }
-                    tracing::warn!("a write's acknowledgement did not come, sending it again: {e}");
-                    pending = send(&shared, &message).await?;
-                }
+                Err(e) => e,
+            };
+            use async_nats::jetstream::context::PublishErrorKind as Kind;
+            // A resend while the first send still waits for its quorum: JetStream answers 409
+            // (10158) and stores the message once; asked again later with the same id, it
+            // acknowledges the stored one. Failing here would tell the publisher its event was
+            // lost when it was stored.
+            let in_process = jetstream_error_code(&e)
+                == Some(async_nats::jetstream::ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT);
+            if in_process && in_process_waits < MAX_IN_PROCESS_WAITS {
+                in_process_waits += 1;
+                tokio::time::sleep(IN_PROCESS_WAIT).await;
+            } else if matches!(e.kind(), Kind::TimedOut | Kind::BrokenPipe)
+                && connected(&shared)
+                && resends < MAX_SENDS - 1
+            {
+                resends += 1;
+                tracing::warn!("a write's acknowledgement did not come, sending it again: {e}");
+            } else {
+                return Err(publish_error(e));
             }
+            pending = send(&shared, &message).await?;
         }
-        Err(LogError::Unavailable("no acknowledgement".into()))
     }))
 }
 
@@ -302,6 +317,16 @@ async fn send(
         .send_publish(message.subject.clone(), publish)
         .await
         .map_err(publish_error)
+}
+
+/// JetStream's own error code of a failed publish, if it gave one.
+fn jetstream_error_code(
+    e: &async_nats::jetstream::context::PublishError,
+) -> Option<async_nats::jetstream::ErrorCode> {
+    use std::error::Error as _;
+    e.source()
+        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
+        .map(async_nats::jetstream::Error::error_code)
 }
 
 fn publish_error(e: async_nats::jetstream::context::PublishError) -> LogError {
