@@ -319,6 +319,44 @@ describe(`salesforce-pubsub-api-client ${CLIENT_VERSION} against Bayou's Pub/Sub
     assert.equal(data.metadata.get("error-code")[0], "sfdc.platform.eventbus.grpc.service.auth.error");
   });
 
+  test("publishBatch sends batches on one PublishStream; each event is answered by its correlation key", opts, async (t) => {
+    const org = await lowInkOrg(t);
+    const client = await pubsubClient(t, org, passwordLogin(org));
+    const sub = recorder("batched");
+    client.subscribe(TOPIC, sub.callback, 5);
+    await subscriptionsReady(org, 1);
+    const answers = new Inbox("publish stream responses");
+    const ends = new Inbox("publish stream errors");
+    const callback = (info, type, data) => {
+      if (type === "publishResponse") answers.push(data);
+      if (type === "error") ends.push(data);
+    };
+    const event = (id, model) => ({
+      id,
+      payload: {
+        CreatedDate: Date.now(),
+        CreatedById: "005000000000000AAA",
+        Printer_Model__c: { string: model },
+        Ink_Percentage__c: { double: 0.1 },
+      },
+    });
+    await client.publishBatch(TOPIC, [event("batch-a", "a"), event("batch-b", "b"), event("batch-c", "c")], callback);
+    // The second batch goes on the same (cached) stream.
+    await client.publishBatch(TOPIC, [event("batch-d", "d"), event("batch-e", "e")], callback);
+    const first = await take(answers, "the first batch's response");
+    const second = await take(answers, "the second batch's response");
+    assert.deepEqual(first.results.map((r) => r.correlationKey), ["batch-a", "batch-b", "batch-c"]);
+    assert.deepEqual(second.results.map((r) => r.correlationKey), ["batch-d", "batch-e"]);
+    const ids = [...first.results, ...second.results].map((r) => r.replayId);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i] > ids[i - 1], `${ids}`);
+    const seen = [];
+    for (let i = 0; i < 5; i++) seen.push(await take(sub.events, `batched event ${i}`));
+    assert.deepEqual(seen.map((e) => e.replayId), ids);
+    assert.deepEqual(seen.map((e) => e.id), ["batch-a", "batch-b", "batch-c", "batch-d", "batch-e"]);
+    assert.deepEqual(seen.map((e) => e.payload.Printer_Model__c), ["a", "b", "c", "d", "e"]);
+    assert.equal(ends.items.length, 0, JSON.stringify(ends.items));
+  });
+
   test("a subscription to an unknown topic ends NOT_FOUND, with Salesforce's error code", opts, async (t) => {
     const org = await lowInkOrg(t);
     const client = await pubsubClient(t, org, passwordLogin(org));

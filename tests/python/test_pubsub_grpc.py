@@ -12,7 +12,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as et
 from pathlib import Path
 
@@ -108,9 +111,11 @@ class PubSubExampleTest(unittest.TestCase):
         self.assertFalse(reply.results[0].HasField("error"), reply)
         return int.from_bytes(reply.results[0].replay_id, "big")
 
-    def subscribe(self, preset, num_requested: int, count: int, replay_id: bytes = b"") -> list:
+    def subscribe(self, preset, num_requested: int, count: int, replay_id: bytes = b"",
+                  on_event=None) -> list:
         """Events until `count` came, asking for `num_requested` more each time the previous
-        request is used up (the example's semaphore-gated request stream)."""
+        request is used up (the example's semaphore-gated request stream). `on_event` is called
+        with each event as it is decoded."""
         semaphore = threading.Semaphore(1)
         done = threading.Event()
 
@@ -129,6 +134,8 @@ class PubSubExampleTest(unittest.TestCase):
                     decoder = avro.io.BinaryDecoder(io.BytesIO(event.event.payload))
                     payload = avro.io.DatumReader(schema).read(decoder)
                     events.append((int.from_bytes(event.replay_id, "big"), payload))
+                    if on_event is not None:
+                        on_event(events[-1])
                 if len(events) >= count:
                     return events
                 if response.pending_num_requested == 0:
@@ -163,6 +170,53 @@ class PubSubExampleTest(unittest.TestCase):
         trailers = dict(error.trailing_metadata())
         self.assertEqual(trailers["error-code"],
                          "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted")
+
+
+    def subscriptions(self) -> float:
+        """The server's `bayou_pubsub_subscriptions` gauge: streams whose start is fixed."""
+        with urllib.request.urlopen(self.bayou.origin + "/metrics", timeout=WAIT) as reply:
+            for line in reply.read().decode().splitlines():
+                if line.startswith("bayou_pubsub_subscriptions "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def test_latest_sees_only_what_is_published_after_it_is_set_up(self) -> None:
+        self.publish("before", 0.1)
+        result = {}
+
+        def run() -> None:
+            try:
+                result["events"] = self.subscribe(pb2.ReplayPreset.LATEST, 5, 1)
+            except grpc.RpcError as error:
+                result["error"] = error
+        subscriber = threading.Thread(target=run)
+        subscriber.start()
+        # Once the server counts the stream, its start position is fixed.
+        deadline = time.monotonic() + WAIT
+        while self.subscriptions() < 1:
+            self.assertLess(time.monotonic(), deadline, "the subscription was never set up")
+            time.sleep(0.05)
+        after = self.publish("after", 0.2)
+        subscriber.join(WAIT)
+        self.assertNotIn("error", result)
+        self.assertEqual([(e[0], e[1]["Printer_Model__c"]) for e in result["events"]],
+                         [(after, "after")])
+
+    def test_a_token_revoked_mid_stream_ends_it_unauthenticated(self) -> None:
+        self.publish("first", 0.1)
+
+        def revoke_then_publish(_event) -> None:
+            form = urllib.parse.urlencode({"token": self.session_id}).encode()
+            urllib.request.urlopen(self.bayou.origin + "/services/oauth2/revoke", data=form,
+                                   timeout=WAIT).close()
+            # Published with another token: the stream's next event is the one it cannot send.
+            self.bayou.create("Low_Ink__e", {"Printer_Model__c": "second"})
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.subscribe(pb2.ReplayPreset.EARLIEST, 5, 2, on_event=revoke_then_publish)
+        error = raised.exception
+        self.assertEqual(error.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertEqual(dict(error.trailing_metadata())["error-code"],
+                         "sfdc.platform.eventbus.grpc.service.auth.error")
 
 
 if __name__ == "__main__":
