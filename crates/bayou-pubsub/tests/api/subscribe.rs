@@ -329,6 +329,9 @@ async fn change_events_arrive_in_avro_with_bitmaps_of_the_changed_fields() {
             "the same datum on both channels"
         );
     }
+    // Phone is new to Account's records: the update is written with a newer schema, and the
+    // create still decodes with its own.
+    assert_ne!(events[0].1, events[1].1, "a field more, a new schema id");
     let create = decode(&mut client, &events[0].1, &events[0].2).await;
     assert_eq!(create["ChangeEventHeader"]["changeType"], "CREATE");
     assert_eq!(create["Name"], "Acme");
@@ -491,4 +494,38 @@ async fn bad_fetch_requests_get_salesforces_codes() {
         code_of(&status),
         "sfdc.platform.eventbus.grpc.subscription.fetch.topic.mismatch"
     );
+}
+
+#[tokio::test]
+async fn credits_of_several_requests_add_up_to_at_most_100() {
+    let config = PubSubConfig {
+        keepalive: Duration::from_millis(100),
+        ..PubSubConfig::default()
+    };
+    let api = start(config).await;
+    let mut client = api.client().await;
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Latest, None, 60))
+        .await
+        .unwrap();
+    sub.request(30).await;
+    owed_after(&mut sub, 90).await;
+    sub.request(30).await;
+    owed_after(&mut sub, 100).await;
+    api.publish_rest("one").await;
+    let (ids, _, last) = sub.events(1).await;
+    assert_eq!(ids.len(), 1);
+    assert_eq!(last.pending_num_requested, 99);
+}
+
+/// Waits for a keepalive saying `expected` events are owed; keepalives before the server read
+/// the last request say the figure before, and none says more than 100.
+async fn owed_after(sub: &mut Subscription, expected: i32) {
+    loop {
+        let response = sub.next().await.unwrap();
+        assert!(response.events.is_empty());
+        assert!(response.pending_num_requested <= 100, "{response:?}");
+        if response.pending_num_requested == expected {
+            return;
+        }
+    }
 }

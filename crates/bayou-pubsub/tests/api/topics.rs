@@ -1,11 +1,11 @@
 //! GetTopic, GetSchema and who may call them.
 
-use bayou_pubsub::proto::{SchemaRequest, TopicRequest};
+use bayou_pubsub::proto::{ReplayPreset, SchemaRequest, TopicRequest};
 use bayou_pubsub::PubSubConfig;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tonic::Code;
 
-use crate::support::{error_code, start, TOPIC};
+use crate::support::{decode, error_code, fetch, start, Client, Subscription, TOPIC};
 
 #[tokio::test]
 async fn a_topic_names_its_schema_and_the_schema_is_salesforces_shape() {
@@ -207,4 +207,72 @@ async fn a_bad_token_or_another_tenant_is_unauthenticated() {
     let short = api.org_id()[..15].to_owned();
     let mut client = api.client_as(&api.token, &short).await;
     client.get_topic(request()).await.unwrap();
+}
+
+async fn current_schema_id(client: &mut Client) -> String {
+    client
+        .get_topic(TopicRequest {
+            topic_name: TOPIC.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schema_id
+}
+
+#[tokio::test]
+async fn a_redefined_type_gets_a_new_schema_id_and_older_events_keep_theirs() {
+    let api = start(PubSubConfig::default()).await;
+    let mut client = api.client().await;
+    let before = current_schema_id(&mut client).await;
+    api.publish_rest("before").await;
+    // The same fields again: the same schema, the same id.
+    let fields =
+        json!({"Printer_Model__c": "text", "Ink_Percentage__c": "number", "Urgent__c": "boolean"});
+    let (status, body) = api
+        .bayou
+        .admin_call(
+            "platform-events",
+            json!({"name": "Low_Ink__e", "fields": fields}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(current_schema_id(&mut client).await, before);
+    // A field more: a new id.
+    let mut more = fields.clone();
+    more["Tray__c"] = json!("text");
+    let (status, body) = api
+        .bayou
+        .admin_call(
+            "platform-events",
+            json!({"name": "Low_Ink__e", "fields": more}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let after = current_schema_id(&mut client).await;
+    assert_ne!(after, before);
+    let (status, body) = api
+        .bayou
+        .rest(
+            &api.token,
+            reqwest::Method::POST,
+            "sobjects/Low_Ink__e",
+            Some(json!({"Printer_Model__c": "after", "Tray__c": "A4"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Each event carries the schema it was written with, and decodes with it.
+    let mut sub = Subscription::open(&mut client, fetch(ReplayPreset::Earliest, None, 10))
+        .await
+        .unwrap();
+    let events = sub.events_with_schemas(2).await;
+    assert_eq!(events[0].1, before);
+    assert_eq!(events[1].1, after);
+    let old = decode(&mut client, &events[0].1, &events[0].2).await;
+    assert_eq!(old["Printer_Model__c"], "before");
+    assert!(old.get("Tray__c").is_none(), "{old}");
+    let new = decode(&mut client, &events[1].1, &events[1].2).await;
+    assert_eq!(new["Printer_Model__c"], "after");
+    assert_eq!(new["Tray__c"], "A4");
 }

@@ -309,23 +309,26 @@ fn subscribe_reads_the_pubsub_api() {
         serde_json::from_str(&server.stdout(&["event", "Cli_Alert__e", r#"{"Level__c":"high"}"#]))
             .unwrap();
     assert_eq!(published["success"], true, "{published}");
-    let pubsub = server.process.pubsub.clone().unwrap();
     let certificate = data.path().join("pubsub-cert.pem");
-    let lines = server.stdout(&[
-        "subscribe",
-        "--api",
-        "pubsub",
-        "/event/Cli_Alert__e",
-        "--replay",
-        "-2",
-        "--count",
-        "1",
-        "--pubsub-url",
-        &pubsub,
-        "--ca-cert",
-        certificate.to_str().unwrap(),
-    ]);
-    let line: Value = serde_json::from_str(&lines).unwrap();
+    let read_first = |server: &Server| -> Value {
+        let pubsub = server.process.pubsub.clone().unwrap();
+        let lines = server.stdout(&[
+            "subscribe",
+            "--api",
+            "pubsub",
+            "/event/Cli_Alert__e",
+            "--replay",
+            "-2",
+            "--count",
+            "1",
+            "--pubsub-url",
+            &pubsub,
+            "--ca-cert",
+            certificate.to_str().unwrap(),
+        ]);
+        serde_json::from_str(&lines).unwrap()
+    };
+    let line = read_first(&server);
     assert_eq!(line["channel"], "/event/Cli_Alert__e");
     assert_eq!(line["data"]["Level__c"], "high");
     assert!(line["data"]["CreatedDate"].as_i64().unwrap() > 1_700_000_000_000);
@@ -334,6 +337,12 @@ fn subscribe_reads_the_pubsub_api() {
         "the event id is the EventUuid the publish returned"
     );
     assert!(line["replayId"].as_u64().unwrap() > 0);
+
+    // After a restart on the same data: the same event, schema id, and trusted certificate.
+    drop(server);
+    let server = Server::start(data.path());
+    let again = read_first(&server);
+    assert_eq!(again, line);
 }
 
 #[test]
