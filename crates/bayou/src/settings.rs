@@ -709,6 +709,39 @@ mod tests {
     }
 
     #[test]
+    fn the_pubsub_api_has_salesforces_timings_and_its_own_flags() {
+        let s = Settings::resolve(args(&[])).unwrap();
+        let pubsub = s.pubsub.unwrap();
+        assert_eq!(pubsub.listen.to_string(), "127.0.0.1:7443");
+        assert_eq!(pubsub.config.keepalive, Duration::from_secs(270));
+        assert_eq!(pubsub.config.idle_timeout, Duration::from_secs(60));
+        assert!(!pubsub.plaintext && pubsub.tls.is_none());
+        let s = Settings::resolve(args(&[
+            "--pubsub-keepalive",
+            "2s",
+            "--pubsub-idle-timeout",
+            "90s",
+            "--pubsub-plaintext",
+            "--pubsub-listen",
+            "127.0.0.1:17443",
+        ]))
+        .unwrap();
+        let pubsub = s.pubsub.unwrap();
+        assert_eq!(pubsub.listen.to_string(), "127.0.0.1:17443");
+        assert_eq!(pubsub.config.keepalive, Duration::from_secs(2));
+        assert_eq!(pubsub.config.idle_timeout, Duration::from_secs(90));
+        assert!(pubsub.plaintext);
+        assert!(Settings::resolve(args(&["--pubsub-listen", "off"]))
+            .unwrap()
+            .pubsub
+            .is_none());
+        let half = Settings::resolve(args(&["--tls-cert", "cert.pem"])).unwrap_err();
+        assert!(half.to_string().contains("give both or neither"), "{half}");
+        let zero = Settings::resolve(args(&["--pubsub-keepalive", "0s"])).unwrap_err();
+        assert!(zero.to_string().contains("longer than zero"), "{zero}");
+    }
+
+    #[test]
     fn max_coalesce_can_be_turned_off_and_is_bounded() {
         let s = Settings::resolve(args(&["--max-coalesce", "0"])).unwrap();
         assert_eq!(s.engine.max_coalesce, Duration::ZERO);

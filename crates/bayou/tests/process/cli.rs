@@ -32,7 +32,12 @@ const CREDENTIALS: [(&str, &str); 4] = [
 
 impl Server {
     fn start(data_dir: &Path) -> Self {
-        let args = [
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Started with `extra` arguments after the usual ones.
+    fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
             "--timeout",
             "1500",
             "--max-interval",
@@ -40,6 +45,7 @@ impl Server {
             "--admin-token",
             ADMIN,
         ];
+        args.extend_from_slice(extra);
         Self {
             process: ServeProcess::start(data_dir, &args, Some(&CREDENTIALS)),
         }
@@ -411,6 +417,75 @@ fn a_pubsub_subscriber_recovers_from_dropped_connections_and_revoked_tokens() {
         .map(|l| l["replayId"].as_u64().unwrap())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[test]
+fn the_pubsub_api_serves_a_given_certificate_or_plaintext() {
+    let _shared = crate::EXCLUSIVE.blocking_read();
+    // A certificate and key to give: the ones a first server generated.
+    let first = tempfile::tempdir().unwrap();
+    drop(Server::start(first.path()));
+    let (cert, key) = (
+        first.path().join("pubsub-cert.pem"),
+        first.path().join("pubsub-key.pem"),
+    );
+    let read_one = |server: &Server, trust: Option<&Path>| -> Value {
+        assert!(
+            define_event(server.url()),
+            "could not define the event type"
+        );
+        server.run(&["event", "Cli_Alert__e", r#"{"Level__c":"low"}"#]);
+        let pubsub = server.process.pubsub.clone().unwrap();
+        let mut args = vec![
+            "subscribe",
+            "--api",
+            "pubsub",
+            "/event/Cli_Alert__e",
+            "--replay",
+            "-2",
+            "--count",
+            "1",
+            "--pubsub-url",
+            &pubsub,
+        ];
+        if let Some(trust) = trust {
+            args.extend(["--ca-cert", trust.to_str().unwrap()]);
+        }
+        serde_json::from_str(&server.stdout(&args)).unwrap()
+    };
+
+    let given = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        given.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server
+        .process
+        .pubsub
+        .as_deref()
+        .unwrap()
+        .starts_with("https://"));
+    assert_eq!(read_one(&server, Some(&cert))["data"]["Level__c"], "low");
+    assert!(
+        !given.path().join("pubsub-cert.pem").exists(),
+        "no certificate generated beside a given one"
+    );
+    drop(server);
+
+    let plain = tempfile::tempdir().unwrap();
+    let server = Server::start_with(plain.path(), &["--pubsub-plaintext"]);
+    assert!(server
+        .process
+        .pubsub
+        .as_deref()
+        .unwrap()
+        .starts_with("http://"));
+    assert_eq!(read_one(&server, None)["data"]["Level__c"], "low");
 }
 
 #[test]
