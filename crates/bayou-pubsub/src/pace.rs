@@ -4,17 +4,31 @@
 //! profile), so a stream that would send one response per event at a thousand events a second
 //! spends the core on writes. When the streams of this node together delivered
 //! [`COALESCE_FROM`] events or more in the last window of `max_coalesce` (the engine's setting,
-//! 10 ms by default), a stream that has just sent a response waits until `max_coalesce` after it
-//! before reading again, and whatever arrived meanwhile goes out in one response. A quiet
-//! server never waits.
+//! 10 ms by default), a stream that has just sent a response waits a while before reading
+//! again, and whatever arrived meanwhile goes out in one response. A quiet server never waits.
+//!
+//! Two differences from the Bayeux dispatcher, both measured (docs/benchmarks.md):
+//!
+//! - streams start waiting at a tenth of its load — 50 events per window, 5,000 a second: a
+//!   gRPC response costs several times a WebSocket frame (an HTTP/2 frame written by another
+//!   task, over TLS), so at 10 or 30 subscribers of 1,000 events/s one response per event took
+//!   about 1.4× WebSocket's CPU;
+//! - the wait grows with the load, from a tenth of `max_coalesce` at that threshold to all of
+//!   it at [`FULL_PAUSE_FROM`]: long enough to gather a few events per response, no longer. A
+//!   fixed 10 ms at 10,000 events/s puts p50 at 5 ms for little more saved; a fixed 2 ms at
+//!   100,000 deliveries/s made responses so small the fan-out cost 1.8× more.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Events delivered within one window from which streams wait (the dispatcher's figure).
-pub const COALESCE_FROM: u64 = 500;
+/// Events delivered within one window from which streams wait.
+pub const COALESCE_FROM: u64 = 50;
+
+/// Events delivered within one window from which streams wait all of `max_coalesce` (the
+/// dispatcher's threshold).
+pub const FULL_PAUSE_FROM: u64 = 500;
 
 /// Events delivered by every stream, per window.
 pub(crate) struct Pace {
@@ -60,17 +74,19 @@ impl Pace {
     }
 
     /// When a stream that last sent at `last_sent` should read again: now on a quiet node,
-    /// `max_coalesce` after its last response on a busy one.
+    /// later after its last response the busier the node is (see the module docs).
     pub(crate) fn next_read(&self, last_sent: Instant) -> Option<Instant> {
         if self.window.is_zero() {
             return None;
         }
         let stale = self.current.load(Relaxed) + 1 < self.window_now();
-        let busy = !stale
-            && (self.count.load(Relaxed) >= COALESCE_FROM
-                || self.previous.load(Relaxed) >= COALESCE_FROM);
-        let at = last_sent + self.window;
-        (busy && at > Instant::now()).then_some(at)
+        let load = self.count.load(Relaxed).max(self.previous.load(Relaxed));
+        if stale || load < COALESCE_FROM {
+            return None;
+        }
+        let share = load.min(FULL_PAUSE_FROM) as f64 / FULL_PAUSE_FROM as f64;
+        let at = last_sent + self.window.mul_f64(share);
+        (at > Instant::now()).then_some(at)
     }
 }
 
@@ -84,7 +100,12 @@ mod tests {
         let sent = Instant::now();
         pace.delivered(10);
         assert_eq!(pace.next_read(sent), None, "quiet");
-        pace.delivered(COALESCE_FROM);
+        // From the threshold, a tenth of the window; all of it at the dispatcher's load.
+        pace.delivered(COALESCE_FROM - 10);
+        assert_eq!(pace.next_read(sent), Some(sent + Duration::from_millis(1)));
+        pace.delivered(150);
+        assert_eq!(pace.next_read(sent), Some(sent + Duration::from_millis(4)));
+        pace.delivered(FULL_PAUSE_FROM);
         assert_eq!(pace.next_read(sent), Some(sent + Duration::from_millis(10)));
         // Still busy in the next window (the one before counted), quiet after two.
         tokio::time::advance(Duration::from_millis(12)).await;
