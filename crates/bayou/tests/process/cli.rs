@@ -318,21 +318,8 @@ fn subscribe_reads_the_pubsub_api() {
     let certificate = data.path().join("pubsub-cert.pem");
     let read_first = |server: &Server| -> Value {
         let pubsub = server.process.pubsub.clone().unwrap();
-        let lines = server.stdout(&[
-            "subscribe",
-            "--api",
-            "pubsub",
-            "/event/Cli_Alert__e",
-            "--replay",
-            "-2",
-            "--count",
-            "1",
-            "--pubsub-url",
-            &pubsub,
-            "--ca-cert",
-            certificate.to_str().unwrap(),
-        ]);
-        serde_json::from_str(&lines).unwrap()
+        let args = pubsub_subscribe(&pubsub, "1", Some(&certificate));
+        serde_json::from_str(&server.stdout(&args)).unwrap()
     };
     let line = read_first(&server);
     assert_eq!(line["channel"], "/event/Cli_Alert__e");
@@ -382,20 +369,7 @@ fn a_pubsub_subscriber_recovers_from_dropped_connections_and_revoked_tokens() {
     let certificate = data.path().join("pubsub-cert.pem");
     let mut subscriber = Subscriber::start(
         &server,
-        &[
-            "subscribe",
-            "--api",
-            "pubsub",
-            "/event/Cli_Alert__e",
-            "--replay",
-            "-2",
-            "--count",
-            "3",
-            "--pubsub-url",
-            &pubsub,
-            "--ca-cert",
-            certificate.to_str().unwrap(),
-        ],
+        &pubsub_subscribe(&pubsub, "3", Some(&certificate)),
         &["/event/Cli_Alert__e"],
     );
     // The server ends every stream: the subscriber opens its own again.
@@ -436,21 +410,7 @@ fn the_pubsub_api_serves_a_given_certificate_or_plaintext() {
         );
         server.run(&["event", "Cli_Alert__e", r#"{"Level__c":"low"}"#]);
         let pubsub = server.process.pubsub.clone().unwrap();
-        let mut args = vec![
-            "subscribe",
-            "--api",
-            "pubsub",
-            "/event/Cli_Alert__e",
-            "--replay",
-            "-2",
-            "--count",
-            "1",
-            "--pubsub-url",
-            &pubsub,
-        ];
-        if let Some(trust) = trust {
-            args.extend(["--ca-cert", trust.to_str().unwrap()]);
-        }
+        let args = pubsub_subscribe(&pubsub, "1", trust);
         serde_json::from_str(&server.stdout(&args)).unwrap()
     };
 
@@ -557,6 +517,27 @@ fn errors_are_one_readable_line() {
         &[("BAYOU_CLIENT_SECRET", "")],
     );
     assert!(line.starts_with("bayou: incomplete credentials"), "{line}");
+}
+
+/// `bayou subscribe --api pubsub` of `Cli_Alert__e` from the earliest event, `count` events,
+/// through the API at `pubsub`, trusting `trust` when given.
+fn pubsub_subscribe<'a>(pubsub: &'a str, count: &'a str, trust: Option<&'a Path>) -> Vec<&'a str> {
+    let mut args = vec![
+        "subscribe",
+        "--api",
+        "pubsub",
+        "/event/Cli_Alert__e",
+        "--replay",
+        "-2",
+        "--count",
+        count,
+        "--pubsub-url",
+        pubsub,
+    ];
+    if let Some(trust) = trust {
+        args.extend(["--ca-cert", trust.to_str().unwrap()]);
+    }
+    args
 }
 
 /// Defines the platform event type `Cli_Alert__e` through the admin API.
