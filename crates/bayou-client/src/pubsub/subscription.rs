@@ -89,6 +89,8 @@ pub struct PubSubSubscription {
     failures: u32,
     /// Whether it logged in again since the last response (a second refusal then ends it).
     reauthenticated: bool,
+    /// Set once `next` returned an error: the subscription has ended.
+    ended: bool,
 }
 
 /// The number in a replay id's 8 bytes.
@@ -148,6 +150,7 @@ impl PubSubSubscription {
             latest_replay_id: None,
             failures: 0,
             reauthenticated: false,
+            ended: false,
         })
     }
 
@@ -157,41 +160,53 @@ impl PubSubSubscription {
     }
 
     /// The next event; `None` when the server ended the stream cleanly. Recovers from what can
-    /// be recovered from before returning an error.
+    /// be recovered from before returning an error. After an error the subscription has ended
+    /// (`next` returns `None`), and [`latest_replay_id`](Self::latest_replay_id) is where to
+    /// resume without a gap: it never passes an event that was not returned or is not ready.
     pub async fn next(&mut self) -> Option<Result<PubSubEvent, PubSubError>> {
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Some(Ok(event));
+            }
+            if self.ended {
+                return None;
             }
             let response = match self.responses.message().await {
                 Ok(Some(response)) => response,
                 Ok(None) => return None,
                 Err(status) => match self.recover(status).await {
                     Ok(()) => continue,
-                    Err(e) => return Some(Err(e)),
+                    Err(e) => return Some(Err(self.end(e))),
                 },
             };
             self.failures = 0;
             self.reauthenticated = false;
-            if let Some(id) = replay_id(&response.latest_replay_id) {
-                self.latest_replay_id = Some(id);
-            }
+            // Decoded first: the position moves only past events the caller will get.
+            let mut decoded = Vec::with_capacity(response.events.len());
             for event in response.events {
                 match self.decode(event).await {
-                    Ok(event) => self.ready.push_back(event),
-                    Err(e) => return Some(Err(e)),
+                    Ok(event) => decoded.push(event),
+                    Err(e) => return Some(Err(self.end(e))),
                 }
+            }
+            self.ready.extend(decoded);
+            if let Some(id) = replay_id(&response.latest_replay_id) {
+                self.latest_replay_id = Some(id);
             }
             if response.pending_num_requested == 0 {
                 let more = FetchRequest {
                     num_requested: BATCH,
                     ..Default::default()
                 };
-                if self.requests.send(more).await.is_err() {
-                    return None;
-                }
+                // If the call has ended, the next read says how.
+                let _ = self.requests.send(more).await;
             }
         }
+    }
+
+    fn end(&mut self, error: PubSubError) -> PubSubError {
+        self.ended = true;
+        error
     }
 
     /// Opens the stream again after `status` ended it, for as long as that is worth trying.
