@@ -286,7 +286,7 @@ async fn publish_one(
             // (10158) and stores the message once; asked again later with the same id, it
             // acknowledges the stored one. Failing here would tell the publisher its event was
             // lost when it was stored.
-            let in_process = jetstream_error_code(&e)
+            let in_process = jetstream_error(&e).map(async_nats::jetstream::Error::error_code)
                 == Some(async_nats::jetstream::ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT);
             if in_process && in_process_waits < MAX_IN_PROCESS_WAITS {
                 in_process_waits += 1;
@@ -319,25 +319,20 @@ async fn send(
         .map_err(publish_error)
 }
 
-/// JetStream's own error code of a failed publish, if it gave one.
-fn jetstream_error_code(
+/// JetStream's own answer to a failed publish (its status and error code), if it gave one.
+fn jetstream_error(
     e: &async_nats::jetstream::context::PublishError,
-) -> Option<async_nats::jetstream::ErrorCode> {
+) -> Option<&async_nats::jetstream::Error> {
     use std::error::Error as _;
     e.source()
         .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
-        .map(async_nats::jetstream::Error::error_code)
 }
 
 fn publish_error(e: async_nats::jetstream::context::PublishError) -> LogError {
     use async_nats::jetstream::context::PublishErrorKind as Kind;
-    use std::error::Error as _;
     // JetStream's own status: 503 (no quorum, no leader) and 409 for a message id still being
     // processed (a resend while the first attempt waits for a quorum) pass with time.
-    let status = e
-        .source()
-        .and_then(|source| source.downcast_ref::<async_nats::jetstream::Error>())
-        .map(async_nats::jetstream::Error::code);
+    let status = jetstream_error(&e).map(async_nats::jetstream::Error::code);
     let transient = matches!(
         e.kind(),
         Kind::TimedOut | Kind::BrokenPipe | Kind::StreamNotFound | Kind::MaxAckPending
